@@ -1,0 +1,1 @@
+#include "cni/cni_cli.h"

@@ -1,0 +1,1 @@
+#include "cni/ipam_cli.h"

@@ -1,0 +1,1 @@
+#include "common/json_reader.h"

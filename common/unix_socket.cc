@@ -1,0 +1,1 @@
+#include "common/unix_socket.h"

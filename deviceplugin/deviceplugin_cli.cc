@@ -1,0 +1,1 @@
+#include "deviceplugin/deviceplugin_cli.h"

@@ -1,0 +1,1 @@
+#include "nodeprep/nodeprep_cli.h"

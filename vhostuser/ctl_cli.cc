@@ -1,0 +1,1 @@
+#include "vhostuser/ctl_cli.h"

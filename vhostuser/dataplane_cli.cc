@@ -1,0 +1,1 @@
+#include "vhostuser/dataplane_cli.h"
