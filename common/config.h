@@ -1,1 +1,417 @@
 #pragma once
+
+// The node's configuration file, /etc/ena-dpdk/config.json: one object with one section per
+// component ("nodeprep", "dataplane", "deviceplugin", "ipam"). Each component parses only its own
+// section (and the device plugin also the dataplane's), strictly: unknown keys, wrong types and
+// out-of-range values are errors that name their JSON path.
+//
+// The structs are plain values whose fields default to the named constants below, so that tests
+// build them with designated initializers and a missing key means the default. Every field has an
+// initializer (at least `{}`) so that designated initializers that leave fields out do not trip
+// GCC 12's -Wmissing-field-initializers.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace enadpdk::common {
+
+// ---------------------------------------------------------------------------------------------
+// Section "dataplane": ena-dpdk-dataplane (and the device plugin, for the networks).
+
+inline constexpr char kDefaultControlSocket[] = "/run/ena-dpdk/dataplane.sock";
+inline constexpr char kDefaultStateFile[] = "/var/lib/ena-dpdk/dataplane-state.json";
+inline constexpr char kDefaultDataplaneMetricsAddress[] = "127.0.0.1:9640";
+// Parent of the per-attachment slot directories (`<dir>/<deviceID>/vhost.sock`).
+inline constexpr char kDefaultVhostDir[] = "/var/run/ena-dpdk/vhost";
+inline constexpr unsigned kMaxLcore = 1023;
+inline constexpr unsigned kDefaultSocketMode = 0660;
+inline constexpr unsigned kDefaultMbufs = 16384;
+inline constexpr unsigned kMinMbufs = 1024;
+inline constexpr unsigned kMaxMbufs = 4194304;
+inline constexpr unsigned kDefaultBurstSize = 32;
+inline constexpr unsigned kMaxBurstSize = 64;
+inline constexpr unsigned kDefaultMacAgingSeconds = 300;
+inline constexpr unsigned kMaxMacAgingSeconds = 86400;
+// Network names are short because they prefix device IDs (`eni1-07`).
+inline constexpr std::size_t kMaxNetworkNameLength = 15;
+inline constexpr unsigned kDefaultMtu = 1500;
+inline constexpr unsigned kMinMtu = 68;
+inline constexpr unsigned kMaxMtu = 9001;
+inline constexpr unsigned kDefaultUplinkQueues = 1;
+inline constexpr unsigned kMaxUplinkQueues = 32;
+
+// How a network forwards (see DESIGN.md, "Data path").
+enum class NetworkMode {
+  // AWS VPC semantics: pods share the ENI's MAC, ingress is demultiplexed by destination IP.
+  Vpc,
+  // A MAC-learning bridge.
+  L2,
+};
+
+// The DPDK ethdev a network sends to and receives from.
+struct UplinkConfig {
+  // A PCI address ("0000:00:06.0", the real ENA) or a DPDK vdev string
+  // ("net_af_packet0,iface=veth0").
+  std::string device{};
+  // RX/TX queue pairs (RSS), 1..kMaxUplinkQueues.
+  unsigned queues = kDefaultUplinkQueues;
+
+  // Field-wise comparison.
+  bool operator==(const UplinkConfig&) const = default;
+};
+
+// One network that ports attach to (an element of "networks").
+struct NetworkConfig {
+  // Unique name, 1..kMaxNetworkNameLength characters of [a-z0-9-]; prefixes its device IDs.
+  std::string name{};
+  // Forwarding mode. When the key is absent the parser picks Vpc for a network with an uplink and
+  // L2 for one without; Vpc needs an uplink.
+  NetworkMode mode = NetworkMode::L2;
+  // The uplink; none for a node-local network.
+  std::optional<UplinkConfig> uplink{};
+  // MTU of the network's ports and uplink, kMinMtu..kMaxMtu.
+  unsigned mtu = kDefaultMtu;
+  // A unicast MAC address (lowercase) that replaces the uplink's; none keeps the uplink's.
+  std::optional<std::string> mac{};
+
+  // Field-wise comparison.
+  bool operator==(const NetworkConfig&) const = default;
+};
+
+// Ownership of the vhost-user sockets the dataplane creates (ports in vhostMode "client").
+struct SocketConfig {
+  // "user", "user:group" or "uid:gid"; empty keeps the dataplane's own user.
+  std::string owner{};
+  // Permission bits, written in JSON as an octal string ("0660").
+  unsigned mode = kDefaultSocketMode;
+
+  // Field-wise comparison.
+  bool operator==(const SocketConfig&) const = default;
+};
+
+// The "dataplane" section.
+struct DataplaneConfig {
+  // DPDK EAL arguments, passed as given.
+  std::vector<std::string> eal{};
+  // Lcores that run one poll-mode worker each, 0..kMaxLcore, no duplicates; empty leaves the
+  // choice to the dataplane.
+  std::vector<unsigned> workers{};
+  // Absolute path of the gRPC control socket.
+  std::string controlSocket = kDefaultControlSocket;
+  // Absolute path of the persisted port table.
+  std::string stateFile = kDefaultStateFile;
+  // host:port of the Prometheus endpoint.
+  std::string metricsAddress = kDefaultDataplaneMetricsAddress;
+  // Absolute directories that vhost-user socket paths must be inside.
+  std::vector<std::string> allowedSocketDirs = {kDefaultVhostDir};
+  // Ownership of the sockets the dataplane creates.
+  SocketConfig socket{};
+  // Packet buffers in the mbuf pool, kMinMbufs..kMaxMbufs.
+  unsigned mbufs = kDefaultMbufs;
+  // Packets per RX/TX burst, 1..kMaxBurstSize.
+  unsigned burstSize = kDefaultBurstSize;
+  // Seconds before an idle learned MAC leaves an l2 network's table, 1..kMaxMacAgingSeconds.
+  unsigned macAgingSeconds = kDefaultMacAgingSeconds;
+  // The networks, with unique names and unique uplink devices.
+  std::vector<NetworkConfig> networks{};
+
+  // Field-wise comparison.
+  bool operator==(const DataplaneConfig&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section "deviceplugin": ena-dpdk-deviceplugin.
+
+inline constexpr char kDefaultResourcePrefix[] = "dpdk.aws";
+inline constexpr unsigned kDefaultSlotsPerNetwork = 32;
+// Device IDs number slots with two digits (`eni1-07`).
+inline constexpr unsigned kMaxSlotsPerNetwork = 99;
+inline constexpr char kDefaultVhostContainerPath[] = "/var/run/vhost-user";
+inline constexpr char kEnaVendorId[] = "1d0f";
+// The ENA virtual functions EC2 instances expose (without and with LLQ).
+inline constexpr char kEnaVfDeviceId[] = "ec20";
+inline constexpr char kEnaVfLlqDeviceId[] = "ec21";
+// The kernel drivers through which DPDK drives a PCI device.
+inline constexpr char kVfioPciDriver[] = "vfio-pci";
+inline constexpr char kIgbUioDriver[] = "igb_uio";
+inline constexpr char kUioPciGenericDriver[] = "uio_pci_generic";
+inline constexpr char kDefaultHugepagesMountDir[] = "/var/run/ena-dpdk/hugepages";
+inline constexpr char kDefaultHugepagesContainerPath[] = "/dev/hugepages-1Gi";
+inline constexpr char kDefaultCdiSpecDir[] = "/var/run/cdi";
+inline constexpr char kDefaultDevicepluginMetricsAddress[] = "127.0.0.1:9641";
+
+// The `<prefix>/ena` resource: attachments to the dataplane's networks.
+struct EnaResourceConfig {
+  // Devices per network with an uplink, 1..kMaxSlotsPerNetwork.
+  unsigned slotsPerNetwork = kDefaultSlotsPerNetwork;
+  // Absolute host directory holding one slot directory per device ID.
+  std::string dir = kDefaultVhostDir;
+  // Absolute container path each slot directory is mounted under.
+  std::string containerPath = kDefaultVhostContainerPath;
+
+  // Field-wise comparison.
+  bool operator==(const EnaResourceConfig&) const = default;
+};
+
+// The `<prefix>/ena-dedicated` resource: whole DPDK-bound ENAs. Every list holds unique entries.
+struct EnaDedicatedResourceConfig {
+  // PCI vendor IDs (4 lowercase hex digits) a device must have.
+  std::vector<std::string> vendors = {kEnaVendorId};
+  // PCI device IDs (4 lowercase hex digits) a device must have.
+  std::vector<std::string> devices = {kEnaVfDeviceId, kEnaVfLlqDeviceId};
+  // DPDK drivers (kVfioPciDriver, kIgbUioDriver, kUioPciGenericDriver) a device must be bound to.
+  std::vector<std::string> drivers = {kVfioPciDriver, kIgbUioDriver, kUioPciGenericDriver};
+  // When not empty, only these PCI addresses are offered.
+  std::vector<std::string> pciAddresses{};
+  // PCI addresses never offered; none may also be in pciAddresses.
+  std::vector<std::string> exclude{};
+
+  // Field-wise comparison.
+  bool operator==(const EnaDedicatedResourceConfig&) const = default;
+};
+
+// The `<prefix>/hugepages-1Gi` resource.
+struct HugepagesResourceConfig {
+  // Whether the resource is offered.
+  bool enabled = true;
+  // Absolute host directory under which each allocation's hugetlbfs is mounted.
+  std::string mountDir = kDefaultHugepagesMountDir;
+  // Absolute container path the allocation's hugetlbfs is mounted at.
+  std::string containerPath = kDefaultHugepagesContainerPath;
+
+  // Field-wise comparison.
+  bool operator==(const HugepagesResourceConfig&) const = default;
+};
+
+// Container Device Interface specs for dedicated devices.
+struct CdiConfig {
+  // Whether Allocate writes CDI specs and returns CDI devices.
+  bool enabled = false;
+  // Absolute directory the specs are written to.
+  std::string specDir = kDefaultCdiSpecDir;
+
+  // Field-wise comparison.
+  bool operator==(const CdiConfig&) const = default;
+};
+
+// The "deviceplugin" section.
+struct DevicepluginConfig {
+  // Domain of the resource names (`<prefix>/ena`), a lowercase DNS subdomain.
+  std::string resourcePrefix = kDefaultResourcePrefix;
+  // The attachment resource.
+  EnaResourceConfig ena{};
+  // The dedicated-ENA resource.
+  EnaDedicatedResourceConfig enaDedicated{};
+  // The 1G hugepage resource.
+  HugepagesResourceConfig hugepages{};
+  // CDI support.
+  CdiConfig cdi{};
+  // host:port of the Prometheus endpoint.
+  std::string metricsAddress = kDefaultDevicepluginMetricsAddress;
+
+  // Field-wise comparison.
+  bool operator==(const DevicepluginConfig&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section "nodeprep": ena-dpdk-nodeprep.
+
+inline constexpr unsigned kMaxHugepages1G = 16384;
+inline constexpr unsigned kMaxHugepages2M = 8388608;
+
+// When hugepages are also reserved on the kernel command line ("persist").
+enum class PersistMode {
+  // Only when the runtime reservation got fewer pages than asked.
+  Auto,
+  // Always.
+  Always,
+  // Never.
+  Never,
+};
+
+// When vfio's no-IOMMU mode is enabled ("noiommu").
+enum class NoIommuMode {
+  // When the host has no IOMMU groups.
+  Auto,
+  // Always.
+  Always,
+  // Never.
+  Never,
+};
+
+// A hugepage size ("2M" or "1G").
+enum class HugepageSize {
+  Size2M,
+  Size1G,
+};
+
+// How nodeprep runs host commands ("hostExec").
+enum class HostExec {
+  // Directly ("direct").
+  Direct,
+  // In the host's namespaces through `nsenter -t 1 -m -u -i -n -p` ("nsenter").
+  Nsenter,
+};
+
+// Hugepages to reserve.
+struct HugepagesConfig {
+  // 1G pages ("1G"), 0..kMaxHugepages1G.
+  unsigned pages1G = 0;
+  // 2M pages ("2M"), 0..kMaxHugepages2M.
+  unsigned pages2M = 0;
+  // True: the counts are per NUMA node; false: for the whole node.
+  bool perNumaNode = false;
+  // When to add the reservation to the kernel command line.
+  PersistMode persist = PersistMode::Auto;
+
+  // Field-wise comparison.
+  bool operator==(const HugepagesConfig&) const = default;
+};
+
+// One hugetlbfs mount (an element of "mounts").
+struct HugetlbfsMount {
+  // Absolute mount point; unique among the mounts.
+  std::string path{};
+  // Page size of the mount ("pageSize").
+  HugepageSize pageSize = HugepageSize::Size1G;
+
+  // Field-wise comparison.
+  bool operator==(const HugetlbfsMount&) const = default;
+};
+
+// The vfio setup.
+struct VfioConfig {
+  // When to enable no-IOMMU mode.
+  NoIommuMode noiommu = NoIommuMode::Auto;
+  // Driver the selected ENAs are bound to: kVfioPciDriver, kIgbUioDriver or kUioPciGenericDriver.
+  std::string driver = kVfioPciDriver;
+
+  // Field-wise comparison.
+  bool operator==(const VfioConfig&) const = default;
+};
+
+// Which ENAs are bound to the DPDK driver. Every list holds unique entries.
+struct BindConfig {
+  // PCI addresses to bind.
+  std::vector<std::string> pciAddresses{};
+  // Kernel interface names whose devices to bind.
+  std::vector<std::string> interfaces{};
+  // Also bind every ENA except the primary one.
+  bool allExceptPrimary = false;
+  // PCI addresses or interface names bound even when they look like the primary ENI.
+  std::vector<std::string> force{};
+
+  // Field-wise comparison.
+  bool operator==(const BindConfig&) const = default;
+};
+
+// The "nodeprep" section.
+struct NodeprepConfig {
+  // Hugepages to reserve.
+  HugepagesConfig hugepages{};
+  // hugetlbfs mounts to create.
+  std::vector<HugetlbfsMount> mounts{};
+  // The vfio setup.
+  VfioConfig vfio{};
+  // The devices to bind.
+  BindConfig bind{};
+  // How host commands run.
+  HostExec hostExec = HostExec::Direct;
+
+  // Field-wise comparison.
+  bool operator==(const NodeprepConfig&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section "ipam": ena-dpdk-ipam defaults.
+
+inline constexpr char kDefaultIpamStateDir[] = "/var/lib/ena-dpdk/ipam";
+inline constexpr char kDefaultImdsEndpoint[] = "http://169.254.169.254";
+inline constexpr unsigned kDefaultImdsTtlSeconds = 60;
+inline constexpr unsigned kMaxImdsTtlSeconds = 86400;
+inline constexpr unsigned kDefaultImdsTimeoutMs = 1000;
+inline constexpr unsigned kMaxImdsTimeoutMs = 60000;
+
+// The EC2 instance metadata service.
+struct ImdsConfig {
+  // Base URL (http:// or https://).
+  std::string endpoint = kDefaultImdsEndpoint;
+  // Seconds a metadata answer is reused, 0..kMaxImdsTtlSeconds (0: never).
+  unsigned ttlSeconds = kDefaultImdsTtlSeconds;
+  // Timeout of one metadata request in milliseconds, 1..kMaxImdsTimeoutMs.
+  unsigned timeoutMs = kDefaultImdsTimeoutMs;
+
+  // Field-wise comparison.
+  bool operator==(const ImdsConfig&) const = default;
+};
+
+// A static address pool, used instead of the metadata service for its network.
+struct StaticPoolConfig {
+  // At least one unique IPv4/IPv6 address or CIDR ("10.0.0.5", "10.0.0.5/24").
+  std::vector<std::string> addresses{};
+  // Gateway address handed out with the pool's addresses.
+  std::optional<std::string> gateway{};
+
+  // Field-wise comparison.
+  bool operator==(const StaticPoolConfig&) const = default;
+};
+
+// The "ipam" section.
+struct IpamConfig {
+  // Absolute directory of the lease files.
+  std::string stateDir = kDefaultIpamStateDir;
+  // The metadata service.
+  ImdsConfig imds{};
+  // Static pools by network name.
+  std::map<std::string, StaticPoolConfig> networks{};
+
+  // Field-wise comparison.
+  bool operator==(const IpamConfig&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+// Reads and parses a JSON document whose top level is an object. Errors start with `path`:
+// "<path>: cannot read: No such file or directory" (NotFound and other errno codes),
+// "<path>: invalid JSON: parse error at line 3, column 1: ..." and
+// "<path>: expected a JSON object at the top level" (InvalidArgument).
+absl::StatusOr<nlohmann::json> readJsonFile(const std::filesystem::path& path);
+
+// Parse one section of a whole configuration document `root`. The top level must be an object
+// whose keys are section names ("foo: unknown section" otherwise); other sections are not
+// validated. A missing section gives the defaults. Errors are InvalidArgument and name the JSON
+// path ("dataplane.networks[1].mode: expected \"vpc\" or \"l2\", got \"x\"").
+absl::StatusOr<DataplaneConfig> parseDataplaneConfig(const nlohmann::json& root);
+absl::StatusOr<DevicepluginConfig> parseDevicepluginConfig(const nlohmann::json& root);
+absl::StatusOr<NodeprepConfig> parseNodeprepConfig(const nlohmann::json& root);
+absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root);
+
+// readJsonFile() then the matching parse function; parse errors are prefixed with the file path
+// ("/etc/ena-dpdk/config.json: dataplane.networks[1].mode: ...").
+absl::StatusOr<DataplaneConfig> loadDataplaneConfig(const std::filesystem::path& path);
+absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const std::filesystem::path& path);
+absl::StatusOr<NodeprepConfig> loadNodeprepConfig(const std::filesystem::path& path);
+absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path);
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers shared with the components.
+
+// True for a network name: 1..kMaxNetworkNameLength characters of [a-z0-9-].
+bool isNetworkName(std::string_view text);
+// True for an IPv4 or IPv6 address without prefix length ("10.0.0.5", "fd00::1").
+bool isIpAddress(std::string_view text);
+// True for an address with a prefix length valid for its family ("10.0.0.0/24", "fd00::/64").
+bool isCidr(std::string_view text);
+// True for a MAC address of six colon-separated hex pairs, in either case ("02:00:5e:00:53:01").
+bool isMacAddress(std::string_view text);
+
+}  // namespace enadpdk::common
