@@ -1,1 +1,12 @@
 #pragma once
+
+#include <istream>
+#include <ostream>
+
+namespace enadpdk::cni {
+
+// Entry point of ena-dpdk-ipam (CNI_COMMAND from the environment, config on `in`).
+int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+             std::ostream& err);
+
+}  // namespace enadpdk::cni

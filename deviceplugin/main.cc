@@ -1,1 +1,7 @@
-int main() { return 1; }
+#include <iostream>
+
+#include "deviceplugin/deviceplugin_cli.h"
+
+int main(int argc, char** argv) {
+  return enadpdk::deviceplugin::devicepluginMain(argc, argv, std::cout, std::cerr);
+}

@@ -1,1 +1,7 @@
-int main() { return 1; }
+#include <iostream>
+
+#include "nodeprep/nodeprep_cli.h"
+
+int main(int argc, char** argv) {
+  return enadpdk::nodeprep::nodeprepMain(argc, argv, std::cout, std::cerr);
+}
