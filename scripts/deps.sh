@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache git clang-format
   # libraries (DESIGN.md: Debian packages only, nothing vendored)
   libdpdk-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  nlohmann-json3-dev libabsl-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libabsl-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # runtime peers for integration tests and the demo: dpdk-testpmd lives in dpdk-dev
   dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3

@@ -1,0 +1,110 @@
+#include "common/metrics.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <cmath>
+
+#include "common/strings.h"
+
+namespace enadpdk::common {
+namespace {
+
+std::string escapeLabel(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void PrometheusWriter::sample(std::string_view name, std::string_view help, std::string_view type,
+                              const MetricLabels& labels, std::string_view value) {
+  if (family_ != name) {
+    family_ = std::string(name);
+    out_ += strCat("# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+  }
+  out_ += name;
+  if (!labels.empty()) {
+    out_ += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      out_ += strCat(i ? "," : "", labels[i].first, "=\"", escapeLabel(labels[i].second), "\"");
+    }
+    out_ += '}';
+  }
+  out_ += strCat(" ", value, "\n");
+}
+
+void PrometheusWriter::counter(std::string_view name, std::string_view help,
+                               const MetricLabels& labels, uint64_t value) {
+  sample(name, help, "counter", labels, std::to_string(value));
+}
+
+void PrometheusWriter::gauge(std::string_view name, std::string_view help,
+                             const MetricLabels& labels, double value) {
+  std::string text = std::isfinite(value) ? fmt::format("{}", value) : "NaN";
+  sample(name, help, "gauge", labels, text);
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::start(
+    std::string_view address, std::function<std::string()> render) {
+  size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string_view::npos) {
+    std::string_view p = address.substr(colon + 1);
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+    if (ec != std::errc() || end != p.data() + p.size()) port = -1;
+  }
+  if (colon == std::string_view::npos || colon == 0 || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        strCat("metrics address \"", address, "\": expected HOST:PORT"));
+  }
+  std::string host(address.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::unique_ptr<MetricsServer> self(new MetricsServer());
+  self->server_ = std::make_unique<httplib::Server>();
+  // httplib's default also sets SO_REUSEPORT, which would let a second daemon silently share
+  // (and steal scrapes from) the port; a clash must be an error instead.
+  self->server_->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  self->server_->Get("/metrics", [render](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  self->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  if (port == 0) {
+    self->port_ = self->server_->bind_to_any_port(host);
+  } else {
+    self->port_ = self->server_->bind_to_port(host, port) ? port : -1;
+  }
+  if (self->port_ < 0) {
+    return absl::UnavailableError(strCat("metrics address \"", address, "\": cannot listen"));
+  }
+  self->thread_ = std::thread([server = self->server_.get()] { server->listen_after_bind(); });
+  // httplib's stop() is lost if it runs before the listen loop starts; wait for the loop so
+  // that the destructor can always stop it.
+  while (!self->server_->is_running()) std::this_thread::yield();
+  return self;
+}
+
+MetricsServer::~MetricsServer() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace enadpdk::common

@@ -1,0 +1,63 @@
+#include "common/metrics.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+
+namespace enadpdk::common {
+namespace {
+
+TEST(PrometheusWriter, WritesFamiliesOnceWithEscapedLabels) {
+  PrometheusWriter w;
+  w.counter("ena_dpdk_port_rx_packets_total", "Packets received.", {{"port", "a\"b"}}, 7);
+  w.counter("ena_dpdk_port_rx_packets_total", "Packets received.", {{"port", "c"}}, 9);
+  w.gauge("ena_dpdk_up", "Up.", {}, 1);
+  EXPECT_EQ(w.text(),
+            "# HELP ena_dpdk_port_rx_packets_total Packets received.\n"
+            "# TYPE ena_dpdk_port_rx_packets_total counter\n"
+            "ena_dpdk_port_rx_packets_total{port=\"a\\\"b\"} 7\n"
+            "ena_dpdk_port_rx_packets_total{port=\"c\"} 9\n"
+            "# HELP ena_dpdk_up Up.\n"
+            "# TYPE ena_dpdk_up gauge\n"
+            "ena_dpdk_up 1\n");
+}
+
+TEST(MetricsServer, ServesRenderedTextOnEachScrape) {
+  std::atomic<int> scrapes{0};
+  auto server = MetricsServer::start("127.0.0.1:0", [&] {
+    PrometheusWriter w;
+    w.counter("scrapes_total", "Scrapes.", {}, static_cast<uint64_t>(++scrapes));
+    return w.text();
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto first = client.Get("/metrics");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_NE(first->body.find("scrapes_total 1\n"), std::string::npos);
+  EXPECT_NE(first->get_header_value("Content-Type").find("version=0.0.4"), std::string::npos);
+  auto second = client.Get("/metrics");
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->body.find("scrapes_total 2\n"), std::string::npos);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(client.Get("/nope")->status, 404);
+}
+
+TEST(MetricsServer, RejectsBadAddresses) {
+  for (const char* bad : {"", "9640", ":9640", "127.0.0.1:", "127.0.0.1:70000", "h:p"}) {
+    EXPECT_EQ(MetricsServer::start(bad, [] { return std::string(); }).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto first = MetricsServer::start("127.0.0.1:0", [] { return std::string(); });
+  ASSERT_TRUE(first.ok());
+  auto clash = MetricsServer::start("127.0.0.1:" + std::to_string((*first)->port()),
+                                    [] { return std::string(); });
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace enadpdk::common
