@@ -83,13 +83,14 @@ bool isUnicastMacAddress(std::string_view text) {
          std::string_view("02468aceACE").find(text[1]) != std::string_view::npos;
 }
 
-// "host:port" with an IPv4 address, a bracketed IPv6 address or a host name.
+// "host:port" with an IPv4 address, a bracketed IPv6 address or a host name; port 0 asks the
+// kernel for a free port (tests).
 bool isHostPort(std::string_view text) {
   std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return false;
   std::string_view host = text.substr(0, colon);
   unsigned port = 0;
-  if (!parseDigits(text.substr(colon + 1), port) || port < 1 || port > 65535) return false;
+  if (!parseDigits(text.substr(colon + 1), port) || port > 65535) return false;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     return isIpAddress(host.substr(1, host.size() - 2)) && host.find(':') != std::string_view::npos;
   }

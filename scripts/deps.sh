@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libabsl-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # runtime peers for integration tests and the demo: dpdk-testpmd lives in dpdk-dev
-  dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3
+  dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3 jq
 )
 
 missing=()

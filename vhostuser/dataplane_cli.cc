@@ -1,31 +1,123 @@
 #include "vhostuser/dataplane_cli.h"
 
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "common/atomic_file.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/logging.h"
+#include "common/metrics.h"
 #include "common/strings.h"
+#include "vhostuser/control_service.h"
+#include "vhostuser/switch.h"
 
 namespace enadpdk::vhostuser {
+namespace {
+
+using common::reportFatal;
+using common::strCat;
+using common::toStd;
+
+// Restores the ports of the state file; a port that cannot be restored is logged and skipped
+// (and dropped from the file at the next save), the others come back.
+void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log) {
+  absl::StatusOr<std::vector<PortSpec>> specs = loadState(state_file);
+  if (!specs.ok()) {
+    log.error("state not restored file={} error=\"{}\"", state_file,
+              toStd(specs.status().message()));
+    return;
+  }
+  for (const PortSpec& spec : *specs) {
+    absl::StatusOr<PortStatus> st = sw.addPort(spec);
+    if (!st.ok()) {
+      log.error("port not restored id={} error=\"{}\"", spec.id, toStd(st.status().message()));
+    }
+  }
+  if (!specs->empty()) log.info("state restored ports={} file={}", specs->size(), state_file);
+}
+
+}  // namespace
 
 int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   common::FlagParser flags(
       "ena-dpdk-dataplane", "[--config PATH] [--log-level LEVEL]",
       "The DPDK switching dataplane: owns the ENA uplinks and switches between pods' vhost-user\n"
-      "ports and the VPC. Reads the \"dataplane\" section of the config file.");
+      "ports and the VPC. Reads the \"dataplane\" section of the config file, serves the control\n"
+      "API on dataplane.controlSocket and Prometheus metrics on dataplane.metricsAddress, and\n"
+      "runs until SIGTERM or SIGINT.");
   flags.addCommonFlags(/*config=*/true, /*root=*/false);
   if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
+  const std::string program = flags.program();
   if (!flags.positional().empty()) {
-    return common::reportFatal(
-        err, flags.program(), common::strCat("unexpected argument \"", flags.positional()[0], "\""),
-        2);
+    return reportFatal(err, program, strCat("unexpected argument \"", flags.positional()[0], "\""),
+                       2);
   }
   absl::StatusOr<common::DataplaneConfig> config =
       common::loadDataplaneConfig(flags.value("config"));
-  if (!config.ok())
-    return common::reportFatal(err, flags.program(), common::toStd(config.status().message()));
-  // TODO(issue 4): EAL init, uplinks, workers, control API.
-  return common::reportFatal(
-      err, flags.program(),
-      "config is valid, but running the switch is not supported yet (issue 4)");
+  if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
+  auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
+  if (!log.ok()) return reportFatal(err, program, toStd(log.status().message()));
+
+  // Every thread (EAL's, gRPC's) inherits this mask, so SIGTERM/SIGINT reach only sigtimedwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::vector<std::string> eal_args = {program};
+  eal_args.insert(eal_args.end(), config->eal.begin(), config->eal.end());
+  std::vector<char*> eal_argv;
+  for (std::string& a : eal_args) eal_argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    return reportFatal(
+        err, program,
+        strCat("dataplane.eal: EAL initialisation failed: ", rte_strerror(rte_errno)));
+  }
+  int rc = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Switch>> sw = Switch::create(*config, *log);
+    if (!sw.ok()) {
+      rc = reportFatal(err, program, toStd(sw.status().message()));
+    } else {
+      const auto state_dir = std::filesystem::path(config->stateFile).parent_path();
+      if (absl::Status s = common::makeDirectories(state_dir, 0700); !s.ok()) {
+        (*log)->warn("state directory not created error=\"{}\"", toStd(s.message()));
+      }
+      restorePorts(**sw, config->stateFile, **log);
+      absl::StatusOr<std::unique_ptr<ControlServer>> control =
+          ControlServer::start(config->controlSocket, **sw);
+      absl::StatusOr<std::unique_ptr<common::MetricsServer>> metrics = common::MetricsServer::start(
+          config->metricsAddress, [&sw] { return renderMetrics(**sw); });
+      if (!control.ok()) {
+        rc = reportFatal(err, program, toStd(control.status().message()));
+      } else if (!metrics.ok()) {
+        rc = reportFatal(err, program,
+                         strCat("dataplane.metricsAddress: ", toStd(metrics.status().message())));
+      } else {
+        (*log)->info("serving control={} metrics={}", config->controlSocket,
+                     config->metricsAddress);
+        const timespec tick = {0, 100'000'000};
+        for (;;) {
+          int sig = sigtimedwait(&signals, nullptr, &tick);
+          if (sig == SIGTERM || sig == SIGINT) {
+            (*log)->info("signal received signal={}; shutting down", sig);
+            break;
+          }
+          (*sw)->poll();
+        }
+        (*control)->shutdown();
+      }
+      // The state file is current (written on every change); stopping closes ports only.
+      (*sw)->stop();
+    }
+  }
+  rte_eal_cleanup();
+  return rc;
 }
 
 }  // namespace enadpdk::vhostuser

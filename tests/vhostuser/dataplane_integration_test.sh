@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Integration test of ena-dpdk-dataplane with real DPDK: testpmd processes on virtio_user ports
+# are the pods, a network namespace behind a veth pair (net_af_packet uplink) is the VPC.
+# Usage: dataplane_integration_test.sh BUILD_DIR
+set -u
+build=${1:?usage: $0 BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../support/dpdk_env.sh
+. "$here/../support/dpdk_env.sh"
+require dpdk-testpmd ip ping jq
+
+DP=$build/vhostuser/ena-dpdk-dataplane
+CTLBIN=$build/vhostuser/ena-dpdk-ctl
+tmp=$(mktemp -d /tmp/ena-dpdk-dpit.XXXXXX)
+ns=enadpdk-vpc-$$
+host_if=edp$$
+ns_if=evpc$$
+huge=$tmp/huge
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${dp_pid:-}" ] && kill "$dp_pid" 2>/dev/null
+  wait 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  ip link del "$host_if" 2>/dev/null
+  umount "$huge" 2>/dev/null || umount -l "$huge" 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+  rm -rf "/var/run/dpdk/dpit$$" /var/run/dpdk/pod*$$
+}
+trap cleanup EXIT
+
+ctl() { "$CTLBIN" --socket "$tmp/dp.sock" "$@"; }
+port_json() { ctl -o json port get "$1" | jq -r ".port$2 // 0"; }
+net_json() { ctl -o json networks | jq -r ".networks[] | select(.name==\"$1\") | .uplink$2 // 0"; }
+
+ensure_hugepages 1536 || exit 1
+mkdir -p "$huge" "$tmp/vhost"
+mount -t hugetlbfs -o pagesize=2M nodev "$huge" || exit 1
+
+# The "VPC": a namespace with 10.99.0.1/24 behind a veth pair; the host end is the uplink.
+ip netns add "$ns"
+ip link add "$host_if" type veth peer name "$ns_if"
+ip link set "$ns_if" netns "$ns"
+sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
+ip link set "$host_if" up
+ip -n "$ns" addr add 10.99.0.1/24 dev "$ns_if"
+ip -n "$ns" link set "$ns_if" up
+ip -n "$ns" link set lo up
+eni_mac=$(cat "/sys/class/net/$host_if/address")
+
+cat >"$tmp/config.json" <<JSON
+{"dataplane": {
+  "eal": ["-l", "0,1", "--main-lcore", "0", "--file-prefix", "dpit$$", "--no-pci", "-m", "512",
+          "--huge-dir", "$huge"],
+  "workers": [1],
+  "controlSocket": "$tmp/dp.sock",
+  "stateFile": "$tmp/state/dataplane-state.json",
+  "metricsAddress": "127.0.0.1:0",
+  "allowedSocketDirs": ["$tmp/vhost"],
+  "mbufs": 8192,
+  "networks": [
+    {"name": "local", "mode": "l2"},
+    {"name": "vpc", "mode": "vpc", "uplink": {"device": "net_af_packet$$,iface=$host_if"}}
+  ]}}
+JSON
+
+start_dataplane() {
+  "$DP" --config "$tmp/config.json" >>"$tmp/dp.log" 2>&1 &
+  dp_pid=$!
+  if ! wait_for 20 ctl health >/dev/null; then
+    echo "FATAL: the dataplane did not come up; its log:" >&2
+    tail -20 "$tmp/dp.log" >&2
+    exit 1
+  fi
+}
+
+# start_pod NAME FORWARD-MODE EXTRA-TESTPMD-ARGS VDEV...: a testpmd "pod" (forwarding on lcore 0).
+start_pod() {
+  local name=$1 mode=$2 extra=$3
+  shift 3
+  local vdevs=()
+  for v in "$@"; do vdevs+=(--vdev "$v"); done
+  dpdk-testpmd -l 0,1 --main-lcore 1 --file-prefix "pod$name$$" --no-pci --single-file-segments \
+    -m 256 --huge-dir "$huge" "${vdevs[@]}" -- --forward-mode="$mode" --stats-period 1 \
+    --nb-cores=1 $extra >"$tmp/pod-$name.log" 2>&1 &
+  pids+=($!)
+  eval "pod_$name=$!"
+}
+# stop_pod NAME: SIGTERM, wait; testpmd prints its final per-port statistics.
+stop_pod() {
+  local var="pod_$1"
+  kill -TERM "${!var}"
+  wait "${!var}" 2>/dev/null
+}
+# pod_stat NAME PORT FIELD: from testpmd's final "Forward statistics for port N" block.
+pod_stat() {
+  awk -v port="$2" -v field="$3" '
+    /Forward statistics for port/ { p = ($6 == port) }
+    p && $0 ~ field"-packets:" { for (i = 1; i <= NF; i++) if ($i == field"-packets:") { print $(i+1); exit } }
+  ' "$tmp/pod-$1.log"
+}
+
+start_dataplane
+check "dataplane serves health" ctl health
+check "control socket is mode 0600" test "$(stat -c %a "$tmp/dp.sock")" = 600
+
+# --- bad requests change nothing ------------------------------------------------------------
+ctl port add --id good --network local --socket-path "$tmp/vhost/good.sock" --vhost-mode server >/dev/null
+cp "$tmp/state/dataplane-state.json" "$tmp/state-before.json"
+long="$tmp/vhost/$(printf 'x%.0s' $(seq 1 120)).sock"
+bad() {  # bad EXPECTED-TEXT ARGS...
+  local expect=$1
+  shift
+  ctl port add "$@" >"$tmp/bad.out" 2>"$tmp/bad.err"
+  local rc=$?
+  [ $rc -ne 0 ] && grep -q -- "$expect" "$tmp/bad.err"
+}
+check "over-long socket path refused" bad "socket_path:.*longer than the 107" --id b1 --network local --socket-path "$long" --vhost-mode server
+check "unknown network refused" bad "network: unknown network" --id b2 --network nope --socket-path "$tmp/vhost/b2.sock" --vhost-mode server
+check "conflicting id refused" bad "ALREADY_EXISTS: id: port \"good\" exists" --id good --network local --socket-path "$tmp/vhost/other.sock" --vhost-mode server
+check "bad MAC refused" bad "mac:" --id b3 --network local --socket-path "$tmp/vhost/b3.sock" --vhost-mode server --mac 01:02:03
+check "bad CIDR refused" bad "ips\[0\]:" --id b4 --network vpc --socket-path "$tmp/vhost/b4.sock" --vhost-mode server --ip 10.99.0.300/24
+check "path outside allowed dirs refused" bad "outside the allowed directories" --id b5 --network local --socket-path /tmp/elsewhere.sock --vhost-mode server
+check "relative path refused" bad "not an absolute path" --id b6 --network local --socket-path rel.sock --vhost-mode server
+check "vpc port with a foreign MAC refused" bad "use the ENI's MAC" --id b7 --network vpc --socket-path "$tmp/vhost/b7.sock" --vhost-mode server --mac 02:00:00:00:00:77 --ip 10.99.0.77/24
+check "bad requests left the port table alone" test "$(ctl -o json ports | jq '.ports | length')" -eq 1
+check "bad requests left the state file alone" cmp -s "$tmp/state/dataplane-state.json" "$tmp/state-before.json"
+check "identical AddPort is idempotent" ctl port add --id good --network local --socket-path "$tmp/vhost/good.sock" --vhost-mode server
+check "DeletePort of a missing port succeeds" ctl port del missing
+ctl port del good >/dev/null
+
+# --- l2: two pods exchange traffic; counters match testpmd's -----------------------------------
+ctl port add --id podA/net1 --network local --socket-path "$tmp/vhost/a.sock" --vhost-mode server >/dev/null
+ctl port add --id podB/net1 --network local --socket-path "$tmp/vhost/b.sock" --vhost-mode server >/dev/null
+start_pod ab flowgen "--txpkts=64" "net_virtio_user0,path=$tmp/vhost/a.sock,server=1" \
+  "net_virtio_user1,path=$tmp/vhost/b.sock,server=1"
+check "l2 pods connect" wait_for 10 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json ports | jq '[.ports[] | select(.connected)] | length')\" = 2 ]"
+check "l2 traffic flows both ways" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podB/net1 | jq -r '.port.counters.txPackets // 0') -gt 100000 ]"
+stop_pod ab
+sleep 0.5
+a_tx=$(pod_stat ab 0 TX); b_tx=$(pod_stat ab 1 TX); b_rx=$(pod_stat ab 1 RX)
+sw_a_rx=$(port_json podA/net1 .counters.rxPackets); sw_b_rx=$(port_json podB/net1 .counters.rxPackets)
+sw_b_tx=$(port_json podB/net1 .counters.txPackets)
+echo "l2: pod A sent $a_tx, switch got $sw_a_rx; pod B sent $b_tx, switch got $sw_b_rx; switch sent B $sw_b_tx, B received $b_rx"
+check "switch RX from pod A equals what pod A sent" test "$sw_a_rx" = "$a_tx"
+check "switch RX from pod B equals what pod B sent" test "$sw_b_rx" = "$b_tx"
+check "pod B received what the switch sent it (less what was in flight at stop)" \
+  test "$b_rx" -le "$sw_b_tx" -a "$b_rx" -ge $((sw_b_tx * 99 / 100))
+
+# --- vpc: ARP proxy, ping to a pod, spoofing, local pod-to-pod --------------------------------
+ctl port add --id podC/net1 --network vpc --socket-path "$tmp/vhost/c.sock" --vhost-mode server --ip 10.99.0.10/24 >/dev/null
+ctl port add --id podD/net1 --network vpc --socket-path "$tmp/vhost/d.sock" --vhost-mode server --ip 10.99.0.11/24 >/dev/null
+check "vpc ports carry the ENI MAC" test "$(port_json podC/net1 .mac)" = "$eni_mac"
+start_pod c icmpecho "" "net_virtio_user0,path=$tmp/vhost/c.sock,server=1,mac=$eni_mac"
+check "vpc pod connects" wait_for 10 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r .port.connected)\" = true ]"
+check "ping from the VPC to a pod IP is answered" ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 10.99.0.10
+check "the VPC learned the pod IP at the ENI MAC (switch answered ARP)" \
+  sh -c "ip -n $ns neigh show 10.99.0.10 | grep -q $eni_mac"
+uplink_tx_before=$(net_json vpc .counters.txPackets)
+# Pod D sends with a foreign source IP, then to pod C's IP.
+start_pod d txonly "--txpkts=64 --tx-ip=10.99.0.66,10.99.0.1 --eth-peer=0,$eni_mac" \
+  "net_virtio_user0,path=$tmp/vhost/d.sock,server=1,mac=$eni_mac"
+check "spoofed frames are dropped and counted" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podD/net1 | jq -r '.port.counters.dropSpoofed // 0') -gt 1000 ]"
+stop_pod d
+check "spoofed frames never reached the uplink" test "$(net_json vpc .counters.txPackets)" -eq "$uplink_tx_before"
+c_tx_before=$(port_json podC/net1 .counters.txPackets)
+start_pod d2 txonly "--txpkts=64 --tx-ip=10.99.0.11,10.99.0.10 --eth-peer=0,$eni_mac" \
+  "net_virtio_user0,path=$tmp/vhost/d.sock,server=1,mac=$eni_mac"
+check "pod-to-pod traffic reaches the other pod" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r '.port.counters.txPackets // 0') -gt $((c_tx_before + 1000)) ]"
+stop_pod d2
+check "pod-to-pod traffic left the uplink TX counter unchanged" test "$(net_json vpc .counters.txPackets)" -eq "$uplink_tx_before"
+
+# --- kill -9 and restart: ports restored, server-mode pods reconnect, traffic resumes -----------
+check "state file holds 4 ports" test "$(jq '.ports | length' "$tmp/state/dataplane-state.json")" -eq 4
+check "state file is mode 0600" test "$(stat -c %a "$tmp/state/dataplane-state.json")" = 600
+kill -9 "$dp_pid"
+wait "$dp_pid" 2>/dev/null
+start_dataplane
+check "restarted dataplane restored every port" test "$(ctl -o json ports | jq '.ports | length')" -eq 4
+check "server-mode pod reconnected after restart" wait_for 15 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r .port.connected)\" = true ]"
+check "ping works again after the restart" wait_for 15 ip netns exec "$ns" ping -c 1 -W 1 10.99.0.10
+
+# --- clean shutdown ------------------------------------------------------------------------
+kill -TERM "$dp_pid"
+wait "$dp_pid"
+check "SIGTERM exits 0" test $? -eq 0
+dp_pid=
+check "control socket removed on shutdown" test ! -e "$tmp/dp.sock"
+summary dataplane_integration_test

@@ -1,0 +1,280 @@
+#include "vhostuser/control_service.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <grpcpp/health_check_service_interface.h>
+
+#include "common/atomic_file.h"
+#include "common/metrics.h"
+#include "common/strings.h"
+#include "common/unix_socket.h"
+
+namespace enadpdk::vhostuser {
+
+namespace pb = dataplane::v1;
+using common::strCat;
+
+grpc::Status toGrpcStatus(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+PortSpec portSpecFromProto(const pb::Port& p) {
+  PortSpec s;
+  s.id = p.id();
+  s.network = p.network();
+  s.socket_path = p.socket_path();
+  s.vhost_mode = p.vhost_mode() == pb::VHOST_MODE_CLIENT ? VhostMode::Client : VhostMode::Server;
+  s.mac = p.mac();
+  s.ips.assign(p.ips().begin(), p.ips().end());
+  s.queues = p.queues();
+  s.mtu = p.mtu();
+  s.owner = p.socket_permissions().owner();
+  s.perm = p.socket_permissions().mode();
+  return s;
+}
+
+namespace {
+
+void countersToProto(const PortCounters& c, pb::Counters* out) {
+  out->set_rx_packets(c.rx_packets);
+  out->set_rx_bytes(c.rx_bytes);
+  out->set_tx_packets(c.tx_packets);
+  out->set_tx_bytes(c.tx_bytes);
+  out->set_drop_no_route(c.drops[static_cast<size_t>(DropReason::NoRoute)]);
+  out->set_drop_spoofed(c.drops[static_cast<size_t>(DropReason::Spoofed)]);
+  out->set_drop_tx_full(c.drops[static_cast<size_t>(DropReason::TxFull)]);
+  out->set_drop_not_connected(c.drops[static_cast<size_t>(DropReason::NotConnected)]);
+  out->set_drop_mac_table_full(c.drops[static_cast<size_t>(DropReason::MacTableFull)]);
+  out->set_drop_other(c.drops[static_cast<size_t>(DropReason::Other)]);
+}
+
+pb::Network networkToProto(const NetworkStatus& n) {
+  pb::Network out;
+  out.set_name(n.name);
+  out.set_mode(n.mode == common::NetworkMode::Vpc ? pb::NETWORK_MODE_VPC : pb::NETWORK_MODE_L2);
+  out.set_mtu(n.mtu);
+  out.set_up(n.up);
+  out.set_port_count(n.port_count);
+  if (n.uplink) {
+    pb::Uplink* u = out.mutable_uplink();
+    u->set_device(n.uplink->device);
+    u->set_port_id(n.uplink->port_id);
+    u->set_mac(n.uplink->mac);
+    u->set_link_up(n.uplink->link_up);
+    u->set_link_speed_mbps(n.uplink->speed_mbps);
+    u->set_queues(n.uplink->queues);
+    countersToProto(n.uplink->counters, u->mutable_counters());
+    for (const auto& [name, value] : n.uplink->xstats) (*u->mutable_xstats())[name] = value;
+  }
+  return out;
+}
+
+}  // namespace
+
+pb::Port portToProto(const PortStatus& st) {
+  pb::Port p;
+  const PortSpec& s = st.spec;
+  p.set_id(s.id);
+  p.set_network(s.network);
+  p.set_socket_path(s.socket_path);
+  p.set_vhost_mode(s.vhost_mode == VhostMode::Client ? pb::VHOST_MODE_CLIENT
+                                                     : pb::VHOST_MODE_SERVER);
+  p.set_mac(s.mac);
+  for (const std::string& ip : s.ips) p.add_ips(ip);
+  p.set_queues(s.queues);
+  p.set_mtu(s.mtu);
+  if (!s.owner.empty() || !s.perm.empty()) {
+    p.mutable_socket_permissions()->set_owner(s.owner);
+    p.mutable_socket_permissions()->set_mode(s.perm);
+  }
+  p.set_connected(st.connected);
+  p.set_worker_lcore(st.worker_lcore);
+  countersToProto(st.counters, p.mutable_counters());
+  return p;
+}
+
+grpc::Status ControlService::AddPort(grpc::ServerContext*, const pb::AddPortRequest* req,
+                                     pb::AddPortResponse* resp) {
+  if (!req->has_port()) return toGrpcStatus(absl::InvalidArgumentError("port: missing"));
+  absl::StatusOr<PortStatus> st = switch_.addPort(portSpecFromProto(req->port()));
+  if (!st.ok()) return toGrpcStatus(st.status());
+  *resp->mutable_port() = portToProto(*st);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DeletePort(grpc::ServerContext*, const pb::DeletePortRequest* req,
+                                        pb::DeletePortResponse* resp) {
+  if (req->id().empty()) return toGrpcStatus(absl::InvalidArgumentError("id: must not be empty"));
+  absl::StatusOr<bool> existed = switch_.deletePort(req->id());
+  if (!existed.ok()) return toGrpcStatus(existed.status());
+  resp->set_existed(*existed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetPort(grpc::ServerContext*, const pb::GetPortRequest* req,
+                                     pb::GetPortResponse* resp) {
+  absl::StatusOr<PortStatus> st = switch_.getPort(req->id());
+  if (!st.ok()) return toGrpcStatus(st.status());
+  *resp->mutable_port() = portToProto(*st);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListPorts(grpc::ServerContext*, const pb::ListPortsRequest* req,
+                                       pb::ListPortsResponse* resp) {
+  for (const PortStatus& st : switch_.listPorts(req->network())) {
+    *resp->add_ports() = portToProto(st);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListNetworks(grpc::ServerContext*, const pb::ListNetworksRequest*,
+                                          pb::ListNetworksResponse* resp) {
+  for (const NetworkStatus& n : switch_.listNetworks()) *resp->add_networks() = networkToProto(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetStats(grpc::ServerContext*, const pb::GetStatsRequest*,
+                                      pb::GetStatsResponse* resp) {
+  for (const PortStatus& st : switch_.listPorts("")) *resp->add_ports() = portToProto(st);
+  for (const NetworkStatus& n : switch_.listNetworks()) *resp->add_networks() = networkToProto(n);
+  for (const WorkerStatus& w : switch_.listWorkers()) {
+    pb::WorkerStats* ws = resp->add_workers();
+    ws->set_lcore(w.lcore);
+    ws->set_port_count(w.queue_count);
+    ws->set_busy_cycles(w.busy_cycles);
+    ws->set_total_cycles(w.total_cycles);
+    ws->set_rx_packets(w.rx_packets);
+    ws->set_tx_packets(w.tx_packets);
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::start(const std::string& socket_path,
+                                                                    Switch& sw) {
+  if (absl::Status s = common::checkSocketPath(socket_path, "dataplane.controlSocket"); !s.ok()) {
+    return s;
+  }
+  const auto dir = std::filesystem::path(socket_path).parent_path();
+  if (absl::Status s = common::makeDirectories(dir, 0755); !s.ok()) return s;
+  if (absl::Status s = common::removeStaleSocket(socket_path); !s.ok()) {
+    return absl::FailedPreconditionError(
+        strCat("control socket: ", common::toStd(s.message()), " (is another dataplane running?)"));
+  }
+  std::unique_ptr<ControlServer> self(new ControlServer(sw));
+  self->socket_path_ = socket_path;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(common::grpcUnixTarget(socket_path), grpc::InsecureServerCredentials());
+  builder.RegisterService(&self->service_);
+  // The socket must never be reachable with wider permissions than 0600, not even between
+  // bind() and chmod(): create it under a tight umask.
+  mode_t old = ::umask(0177);
+  self->server_ = builder.BuildAndStart();
+  ::umask(old);
+  if (!self->server_) {
+    return absl::UnavailableError(strCat("cannot serve the control API on ", socket_path));
+  }
+  ::chmod(socket_path.c_str(), 0600);
+  self->server_->GetHealthCheckService()->SetServingStatus(true);
+  return self;
+}
+
+void ControlServer::shutdown() {
+  if (!server_) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  server_.reset();
+  std::error_code ec;
+  std::filesystem::remove(socket_path_, ec);
+}
+
+ControlServer::~ControlServer() { shutdown(); }
+
+std::string renderMetrics(Switch& sw) {
+  common::PrometheusWriter w;
+  static constexpr const char* kDropNames[kDropReasonCount] = {
+      "no_route", "spoofed", "tx_full", "not_connected", "mac_table_full", "other"};
+  const std::vector<PortStatus> ports = sw.listPorts("");
+  const std::vector<NetworkStatus> nets = sw.listNetworks();
+  auto portLabels = [](const PortStatus& p) {
+    return common::MetricLabels{{"port", p.spec.id}, {"network", p.spec.network}};
+  };
+  for (const auto& p : ports)
+    w.counter("ena_dpdk_port_rx_packets_total", "Packets the switch received from the port.",
+              portLabels(p), p.counters.rx_packets);
+  for (const auto& p : ports)
+    w.counter("ena_dpdk_port_rx_bytes_total", "Bytes the switch received from the port.",
+              portLabels(p), p.counters.rx_bytes);
+  for (const auto& p : ports)
+    w.counter("ena_dpdk_port_tx_packets_total", "Packets the switch sent to the port.",
+              portLabels(p), p.counters.tx_packets);
+  for (const auto& p : ports)
+    w.counter("ena_dpdk_port_tx_bytes_total", "Bytes the switch sent to the port.", portLabels(p),
+              p.counters.tx_bytes);
+  for (const auto& p : ports) {
+    for (size_t i = 0; i < kDropReasonCount; ++i) {
+      common::MetricLabels l = portLabels(p);
+      l.emplace_back("reason", kDropNames[i]);
+      w.counter("ena_dpdk_port_drops_total",
+                "Frames dropped, by reason, counted on the port they concern.", l,
+                p.counters.drops[i]);
+    }
+  }
+  for (const auto& p : ports)
+    w.gauge("ena_dpdk_port_connected", "1 when the vhost-user peer is connected.", portLabels(p),
+            p.connected ? 1 : 0);
+  for (const auto& n : nets) {
+    w.gauge("ena_dpdk_network_up", "1 when the network's uplink is up (always 1 without uplink).",
+            {{"network", n.name}}, n.up ? 1 : 0);
+  }
+  for (const auto& n : nets)
+    w.gauge("ena_dpdk_network_ports", "Ports on the network.", {{"network", n.name}}, n.port_count);
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.gauge("ena_dpdk_uplink_link_up", "1 when the uplink's link is up.", l,
+            n.uplink->link_up ? 1 : 0);
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    const PortCounters& c = n.uplink->counters;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.counter("ena_dpdk_uplink_rx_packets_total", "Packets the switch received from the uplink.", l,
+              c.rx_packets);
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.counter("ena_dpdk_uplink_tx_packets_total", "Packets the switch sent to the uplink.", l,
+              n.uplink->counters.tx_packets);
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    for (size_t i = 0; i < kDropReasonCount; ++i) {
+      common::MetricLabels l = {
+          {"network", n.name}, {"device", n.uplink->device}, {"reason", kDropNames[i]}};
+      w.counter("ena_dpdk_uplink_drops_total", "Frames from or to the uplink dropped, by reason.",
+                l, n.uplink->counters.drops[i]);
+    }
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    for (const auto& [name, value] : n.uplink->xstats) {
+      w.counter("ena_dpdk_uplink_ena_allowance_exceeded_total",
+                "ENA allowance counters (xstats *_allowance_exceeded).",
+                {{"network", n.name}, {"counter", name}}, value);
+    }
+  }
+  for (const WorkerStatus& ws : sw.listWorkers()) {
+    w.gauge("ena_dpdk_worker_busy_ratio", "Share of cycles spent on passes that moved packets.",
+            {{"lcore", std::to_string(ws.lcore)}},
+            ws.total_cycles ? double(ws.busy_cycles) / double(ws.total_cycles) : 0.0);
+  }
+  return w.text();
+}
+
+}  // namespace enadpdk::vhostuser

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "enadpdk/dataplane/v1/dataplane.grpc.pb.h"
+#include "vhostuser/switch.h"
+
+namespace enadpdk::vhostuser {
+
+// Maps an absl::Status to a grpc::Status with the same code and message. The one mapping the
+// dataplane uses.
+grpc::Status toGrpcStatus(const absl::Status& status);
+
+// The proto <-> library conversions of the control API.
+PortSpec portSpecFromProto(const dataplane::v1::Port& port);
+dataplane::v1::Port portToProto(const PortStatus& status);
+
+// enadpdk.dataplane.v1.Dataplane: each RPC converts the request, calls the Switch, converts the
+// result. Thread-safe (the Switch serialises).
+class ControlService final : public dataplane::v1::Dataplane::Service {
+ public:
+  explicit ControlService(Switch& sw) : switch_(sw) {}
+
+  grpc::Status AddPort(grpc::ServerContext*, const dataplane::v1::AddPortRequest* req,
+                       dataplane::v1::AddPortResponse* resp) override;
+  grpc::Status DeletePort(grpc::ServerContext*, const dataplane::v1::DeletePortRequest* req,
+                          dataplane::v1::DeletePortResponse* resp) override;
+  grpc::Status GetPort(grpc::ServerContext*, const dataplane::v1::GetPortRequest* req,
+                       dataplane::v1::GetPortResponse* resp) override;
+  grpc::Status ListPorts(grpc::ServerContext*, const dataplane::v1::ListPortsRequest* req,
+                         dataplane::v1::ListPortsResponse* resp) override;
+  grpc::Status ListNetworks(grpc::ServerContext*, const dataplane::v1::ListNetworksRequest* req,
+                            dataplane::v1::ListNetworksResponse* resp) override;
+  grpc::Status GetStats(grpc::ServerContext*, const dataplane::v1::GetStatsRequest* req,
+                        dataplane::v1::GetStatsResponse* resp) override;
+
+ private:
+  Switch& switch_;
+};
+
+// The gRPC server on the control socket (mode 0600), with the standard health service.
+class ControlServer {
+ public:
+  // Removes a stale socket left by a crashed run (a live one is an error), serves, and sets the
+  // socket's mode to 0600.
+  static absl::StatusOr<std::unique_ptr<ControlServer>> start(const std::string& socket_path,
+                                                              Switch& sw);
+  ~ControlServer();
+  void shutdown();
+
+ private:
+  ControlServer(Switch& sw) : service_(sw) {}
+  ControlService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string socket_path_;
+};
+
+// Renders the dataplane's Prometheus metrics.
+std::string renderMetrics(Switch& sw);
+
+}  // namespace enadpdk::vhostuser

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/config.h"
+#include "vhostuser/fdb.h"
+#include "vhostuser/packet.h"
+
+namespace enadpdk::vhostuser {
+
+// Port slots: every uplink and vhost-user port owns one slot for the lifetime of the port; the
+// slot indexes counters and TX buffers. A reused slot gets a new generation.
+inline constexpr uint16_t kMaxSlots = 256;
+inline constexpr uint16_t kNoSlot = 0xffff;
+
+// Why a frame was dropped; indexes the per-port drop counters.
+enum class DropReason : uint8_t {
+  NoRoute,       // no port owns the destination (vpc), or the frame is not for this ENI
+  Spoofed,       // source MAC/IP is not the ingress port's own
+  TxFull,        // the destination's TX queue was full
+  NotConnected,  // the destination vhost-user port has no connected peer
+  MacTableFull,  // l2: the source MAC could not be learned
+  Other,         // unsupported ethertype, hairpin, malformed frame
+};
+inline constexpr size_t kDropReasonCount = 6;
+
+// What the forwarding decision asks the worker to do with a frame.
+enum class ActionKind : uint8_t {
+  Drop,     // free the frame, count `reason` on the ingress port
+  Forward,  // send to `slot`
+  Flood,    // send a copy to every port of the network except the ingress one
+  Reply,    // the frame was rewritten in place into an ARP/NDP reply of `length` bytes: send it
+            // back out of the ingress port
+};
+
+struct Action {
+  ActionKind kind = ActionKind::Drop;
+  DropReason reason = DropReason::Other;
+  uint16_t slot = kNoSlot;
+  uint32_t length = 0;  // Reply: the new frame length
+};
+
+// A port as the forwarding logic sees it (immutable once published).
+struct PortView {
+  uint16_t slot = kNoSlot;
+  uint8_t generation = 0;
+  uint16_t network = 0;  // index into ForwardingTable::networks
+  bool is_uplink = false;
+  bool has_mac = false;  // l2 pod ports: when set, frames must come from `mac`
+  MacAddr mac;
+  std::vector<uint32_t> ipv4{};  // host byte order
+  std::vector<Ipv6Addr> ipv6{};
+};
+
+struct Ipv6Hash {
+  size_t operator()(const Ipv6Addr& a) const noexcept {
+    uint64_t hi, lo;
+    std::memcpy(&hi, a.data(), 8);
+    std::memcpy(&lo, a.data() + 8, 8);
+    return absl::HashOf(hi, lo);
+  }
+};
+
+// A network as the forwarding logic sees it (immutable once published).
+struct NetworkView {
+  common::NetworkMode mode = common::NetworkMode::L2;
+  uint16_t uplink = kNoSlot;    // kNoSlot for a node-local network
+  MacAddr eni_mac;              // vpc: the uplink ENI's MAC, which every pod uses
+  std::vector<uint16_t> ports;  // pod port slots (not the uplink)
+  absl::flat_hash_map<uint32_t, uint16_t> ipv4_owner;            // pod IPv4 -> slot
+  absl::flat_hash_map<Ipv6Addr, uint16_t, Ipv6Hash> ipv6_owner;  // pod IPv6 -> slot
+  Fdb* fdb = nullptr;  // l2: owned by the switch, outlives every table that points at it
+};
+
+// The snapshot of ports and networks that workers forward with. Built by the control thread,
+// published with RCU, never modified after publication.
+struct ForwardingTable {
+  std::vector<NetworkView> networks;
+  std::array<const PortView*, kMaxSlots> slots{};  // nullptr = free slot
+  std::vector<PortView> storage;  // owns the PortViews `slots` points at (reserved up front)
+};
+
+// Decides what to do with one frame that arrived on `ingress`. `frame` points at the Ethernet
+// header of the first segment, `len` is the bytes available there and `capacity` the bytes the
+// buffer can hold from `frame` (replies may grow the frame). `now` is the caller's clock for
+// MAC aging. May rewrite the frame (Reply) and learn MACs (l2). Hot path: noexcept, no
+// allocation, no locks, no syscalls.
+Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
+              uint32_t capacity, uint64_t now) noexcept;
+
+}  // namespace enadpdk::vhostuser

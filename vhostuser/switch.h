@@ -1,0 +1,155 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/config.h"
+#include "vhostuser/forwarding.h"
+#include "vhostuser/port_spec.h"
+
+struct rte_mempool;
+struct rte_rcu_qsbr;
+
+namespace enadpdk::vhostuser {
+
+// Counters of one port or uplink as seen from the switch (sums over workers since the port was
+// created).
+struct PortCounters {
+  uint64_t rx_packets = 0;  // received by the switch from the port
+  uint64_t rx_bytes = 0;
+  uint64_t tx_packets = 0;  // sent by the switch to the port
+  uint64_t tx_bytes = 0;
+  std::array<uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
+};
+
+// A port with its live state, as the control API reports it.
+struct PortStatus {
+  PortSpec spec;
+  bool connected = false;
+  unsigned worker_lcore = 0;  // the worker polling its first queue
+  PortCounters counters;
+};
+
+// An uplink's live state.
+struct UplinkStatus {
+  std::string device;
+  uint16_t port_id = 0;
+  std::string mac;
+  bool link_up = false;
+  uint32_t speed_mbps = 0;
+  uint32_t queues = 0;
+  PortCounters counters;
+  std::vector<std::pair<std::string, uint64_t>> xstats;  // ENA allowance counters and the like
+};
+
+struct NetworkStatus {
+  std::string name;
+  common::NetworkMode mode = common::NetworkMode::L2;
+  uint32_t mtu = 0;
+  std::optional<UplinkStatus> uplink;
+  bool up = true;  // false while the uplink is down or being reset
+  uint32_t port_count = 0;
+};
+
+struct WorkerStatus {
+  unsigned lcore = 0;
+  uint32_t queue_count = 0;  // RX queues it polls
+  uint64_t busy_cycles = 0;
+  uint64_t total_cycles = 0;
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+};
+
+class Worker;
+struct DataplaneTable;
+
+// The DPDK switch: owns the uplinks and vhost-user ports, publishes forwarding tables to the
+// poll-mode workers and answers the control API.
+//
+// Threading: the public methods are called from control threads (gRPC handlers, the main loop)
+// and serialise on one mutex. Workers never take it: they read the published DataplaneTable
+// under RCU (rte_rcu_qsbr), and the control thread frees a replaced table only after every
+// worker has reported a quiescent state. Connected flags and reset requests arrive from DPDK's
+// interrupt thread through atomics.
+class Switch {
+ public:
+  // Creates the switch on an initialised EAL: mbuf pool, uplinks, one worker per lcore in
+  // `config.workers` (or every worker lcore the EAL has when empty). Workers start at once.
+  static absl::StatusOr<std::unique_ptr<Switch>> create(const common::DataplaneConfig& config,
+                                                        std::shared_ptr<spdlog::logger> log);
+  ~Switch();
+  Switch(const Switch&) = delete;
+  Switch& operator=(const Switch&) = delete;
+
+  // Adds a vhost-user port. OK with the existing port for an identical request; AlreadyExists
+  // for a conflicting one (same id, or IP/socket already used); InvalidArgument naming the
+  // field; ResourceExhausted when no slot is free. Other ports keep forwarding throughout.
+  absl::StatusOr<PortStatus> addPort(PortSpec spec) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes a port; returns whether it existed (deleting a missing port succeeds).
+  absl::StatusOr<bool> deletePort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<PortStatus> getPort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<PortStatus> listPorts(const std::string& network) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<NetworkStatus> listNetworks() ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<WorkerStatus> listWorkers() ABSL_LOCKS_EXCLUDED(mu_);
+  // The specs of every port, in creation order (what the state file holds).
+  std::vector<PortSpec> portSpecs() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Housekeeping from the main loop: uplink resets requested by the driver, link changes.
+  void poll() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stops the workers and closes every port. Idempotent; also done by the destructor.
+  void stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Slot;
+  struct NetworkState;
+  explicit Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log);
+
+  absl::Status init();
+  absl::Status startUplink(NetworkState& net) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq, uint32_t mtu,
+                             bool is_uplink);
+  // Builds and publishes a table from the current slots, then waits for a grace period so the
+  // previous one can be freed.
+  void publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PortCounters countersOf(uint16_t slot) const;
+  std::vector<PortSpec> portSpecsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PortStatus statusOf(const Slot& s) const;
+  void removeSlot(uint16_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static int onEthEvent(uint16_t port_id, int type, void* arg, void* ret);
+
+  const common::DataplaneConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsbr_ = nullptr;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<const DataplaneTable*> table_{nullptr};
+
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<NetworkState>> networks_ ABSL_GUARDED_BY(mu_);
+  std::array<std::unique_ptr<Slot>, kMaxSlots> slots_ ABSL_GUARDED_BY(mu_);
+  std::array<uint8_t, kMaxSlots> generations_ ABSL_GUARDED_BY(mu_){};
+  std::vector<uint16_t> port_order_ ABSL_GUARDED_BY(mu_);  // pod port slots in creation order
+  std::unique_ptr<const DataplaneTable> current_ ABSL_GUARDED_BY(mu_);
+  uint64_t vdev_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Written by DPDK's interrupt thread, read by workers and the control thread.
+  std::array<std::atomic<uint16_t>, RTE_MAX_ETHPORTS> port_to_slot_{};
+  std::array<std::atomic<bool>, kMaxSlots> connected_{};
+  std::array<std::atomic<bool>, kMaxSlots> reset_requested_{};
+  std::array<std::atomic<bool>, kMaxSlots> is_uplink_{};
+};
+
+}  // namespace enadpdk::vhostuser

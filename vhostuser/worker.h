@@ -1,0 +1,105 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <rte_spinlock.h>
+
+#include "vhostuser/forwarding.h"
+
+struct rte_mbuf;
+struct rte_rcu_qsbr;
+
+namespace enadpdk::vhostuser {
+
+inline constexpr unsigned kMaxWorkers = 16;
+inline constexpr unsigned kMaxBurst = 64;
+
+// One RX queue a worker polls.
+struct RxQueue {
+  uint16_t port_id = 0;
+  uint16_t queue = 0;
+  uint16_t slot = kNoSlot;
+};
+
+// How a worker transmits to a slot: the ethdev port, its TX queue for each worker, and a lock
+// for queues shared by several workers (only when a port has fewer queues than there are
+// workers; taken once per burst, never per packet).
+struct SlotTx {
+  uint16_t port_id = 0;
+  std::array<uint16_t, kMaxWorkers> txq{};
+  std::array<rte_spinlock_t*, kMaxWorkers> lock{};  // nullptr = the queue is this worker's own
+};
+
+// The table workers forward with: the forwarding view plus DPDK queue assignments. Immutable
+// once published. The same (port, RX queue) is never in two workers' lists, in this table or
+// across two tables that can be live at once (assignments depend only on slot and queue).
+struct DataplaneTable : ForwardingTable {
+  std::vector<std::vector<RxQueue>> poll;  // per worker index
+  std::array<SlotTx, kMaxSlots> tx{};
+};
+
+// Per-slot counters owned by one worker. Single writer (the worker: relaxed load + store, no
+// atomic read-modify-write); readers on the control thread load them relaxed and sum workers.
+struct alignas(64) SlotCounters {
+  std::atomic<uint64_t> rx_packets{0};
+  std::atomic<uint64_t> rx_bytes{0};
+  std::atomic<uint64_t> tx_packets{0};
+  std::atomic<uint64_t> tx_bytes{0};
+  std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
+};
+
+// A run-to-completion poll loop on one lcore (DPDK's l2fwd/vhost shape): per RX queue, a burst
+// of packets is classified with decide(), packets are buffered per destination slot and the
+// buffers are flushed at the end of each pass; then the worker reports a quiescent state to RCU.
+// The worker owns its counters and TX buffers; nothing on its path allocates, locks (except a
+// shared TX queue), makes a syscall or logs.
+class Worker {
+ public:
+  Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
+         rte_rcu_qsbr* qsbr, const std::array<std::atomic<bool>, kMaxSlots>* connected,
+         unsigned burst);
+
+  // rte_eal_remote_launch entry point; `arg` is the Worker.
+  static int launch(void* arg);
+  // Asks the loop to finish its pass and return. Thread-safe.
+  void requestStop() { stop_.store(true, std::memory_order_relaxed); }
+
+  unsigned lcore() const { return lcore_; }
+  unsigned index() const { return index_; }
+  const SlotCounters& counters(uint16_t slot) const { return counters_[slot]; }
+  uint64_t busyCycles() const { return busy_cycles_.load(std::memory_order_relaxed); }
+  uint64_t totalCycles() const { return total_cycles_.load(std::memory_order_relaxed); }
+
+ private:
+  struct TxBuffer {
+    uint16_t count = 0;
+    bool dirty = false;  // listed in dirty_ for the end-of-pass flush
+    rte_mbuf* pkts[kMaxBurst];
+  };
+
+  void run() noexcept;
+  void receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept;
+  void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept;
+  void flush(const DataplaneTable& t, uint16_t slot) noexcept;
+  void dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept;
+
+  const unsigned lcore_;
+  const unsigned index_;
+  const std::atomic<const DataplaneTable*>* table_;
+  rte_rcu_qsbr* qsbr_;
+  const std::array<std::atomic<bool>, kMaxSlots>* connected_;
+  const unsigned burst_;
+  std::atomic<bool> stop_{false};
+
+  std::array<SlotCounters, kMaxSlots> counters_;
+  std::array<TxBuffer, kMaxSlots> tx_;
+  std::array<uint16_t, kMaxSlots> dirty_{};  // slots with buffered packets
+  uint16_t dirty_count_ = 0;
+  std::atomic<uint64_t> busy_cycles_{0};
+  std::atomic<uint64_t> total_cycles_{0};
+};
+
+}  // namespace enadpdk::vhostuser
