@@ -346,6 +346,13 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   if (free_slot == slots_.end()) {
     return absl::ResourceExhaustedError(strCat("all ", kMaxSlots, " port slots are in use"));
   }
+  // Each pod port is a net_vhost ethdev, and the DPDK build caps ethdev ports.
+  // TODO(issue 4): drive pod ports through rte_vhost directly (no ethdev per port).
+  if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
+    return absl::ResourceExhaustedError(
+        strCat("this DPDK build allows ", RTE_MAX_ETHPORTS,
+               " ethdev ports (RTE_MAX_ETHPORTS) and all are in use"));
+  }
   if (spec.vhost_mode == VhostMode::Client) {
     // We create the socket: a leftover from a crashed run is removed, a live one is refused.
     if (absl::Status s = common::removeStaleSocket(spec.socket_path); !s.ok()) {

@@ -135,8 +135,8 @@ ctl port add --id podA/net1 --network local --socket-path "$tmp/vhost/a.sock" --
 ctl port add --id podB/net1 --network local --socket-path "$tmp/vhost/b.sock" --vhost-mode server >/dev/null
 start_pod ab flowgen "--txpkts=64" "net_virtio_user0,path=$tmp/vhost/a.sock,server=1" \
   "net_virtio_user1,path=$tmp/vhost/b.sock,server=1"
-check "l2 pods connect" wait_for 10 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json ports | jq '[.ports[] | select(.connected)] | length')\" = 2 ]"
-check "l2 traffic flows both ways" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podB/net1 | jq -r '.port.counters.txPackets // 0') -gt 100000 ]"
+check "l2 pods connect" wait_for 30 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json ports | jq '[.ports[] | select(.connected)] | length')\" = 2 ]"
+check "l2 traffic flows both ways" wait_for 30 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podB/net1 | jq -r '.port.counters.txPackets // 0') -gt 10000 ]"
 stop_pod ab
 sleep 0.5
 a_tx=$(pod_stat ab 0 TX); b_tx=$(pod_stat ab 1 TX); b_rx=$(pod_stat ab 1 RX)
@@ -148,26 +148,71 @@ check "switch RX from pod B equals what pod B sent" test "$sw_b_rx" = "$b_tx"
 check "pod B received what the switch sent it (less what was in flight at stop)" \
   test "$b_rx" -le "$sw_b_tx" -a "$b_rx" -ge $((sw_b_tx * 99 / 100))
 
+# --- hot plug: ports come and go on another network while the pair streams -------------------
+# Debian's DPDK allows 32 ethdev ports (RTE_MAX_ETHPORTS) and each vhost-user port is one today:
+# add up to 50 until the switch refuses one, which must be a clean RESOURCE_EXHAUSTED.
+pair_counters() {  # sums of the pair's counters, as JSON
+  ctl -o json ports | jq '[.ports[] | select(.network == "local") | .counters] |
+    { rx: (map(.rxPackets | tonumber) | add), tx: (map(.txPackets | tonumber) | add),
+      txfull: (map(.dropTxFull | tonumber) | add), notconn: (map(.dropNotConnected | tonumber) | add),
+      other: (map((.dropNoRoute, .dropSpoofed, .dropMacTableFull, .dropOther) | tonumber) | add) }'
+}
+before=$(pair_counters)
+start_pod ab2 flowgen "--txpkts=64" "net_virtio_user0,path=$tmp/vhost/a.sock,server=1" \
+  "net_virtio_user1,path=$tmp/vhost/b.sock,server=1"
+base_a=$(port_json podA/net1 .counters.txPackets)
+check "pair streams again" wait_for 30 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podA/net1 | jq -r '.port.counters.txPackets // 0') -gt $((base_a + 10000)) ]"
+added=0
+refused=""
+for i in $(seq 1 50); do
+  if ctl port add --id "hot$i" --network vpc --socket-path "$tmp/vhost/hot$i.sock" --vhost-mode client \
+    --ip "10.99.1.$i/24" >/dev/null 2>"$tmp/hotplug.err"; then
+    added=$i
+  else
+    refused=$(cat "$tmp/hotplug.err")
+    break
+  fi
+done
+echo "hot plug: $added ports added while streaming; then: ${refused:-nothing refused}"
+check "at least 25 ports added while streaming" test "$added" -ge 25
+check "ports beyond the ethdev limit are refused cleanly" \
+  sh -c "[ $added -eq 50 ] || echo '$refused' | grep -q 'RESOURCE_EXHAUSTED: .*RTE_MAX_ETHPORTS'"
+plug_ok=1
+for i in $(seq 1 "$added"); do ctl port del "hot$i" >/dev/null || plug_ok=0; done
+check "every hot-plugged port removed while streaming" test "$plug_ok" = 1 -a "$(ctl -o json ports | jq '.ports | length')" -eq 2
+check "removed ports' sockets are gone" test -z "$(ls "$tmp"/vhost/hot*.sock 2>/dev/null)"
+stop_pod ab2
+sleep 0.5
+acct=$(jq -n --argjson a "$before" --argjson b "$(pair_counters)" \
+  '{rx: ($b.rx - $a.rx), tx: ($b.tx - $a.tx), txfull: ($b.txfull - $a.txfull),
+    notconn: ($b.notconn - $a.notconn), other: ($b.other - $a.other)}' | tr -d ' \n')
+echo "hot plug accounting for the pair's run: $acct"
+# A frame the switch received is sent, or dropped because the peer's queue was full; a few may
+# meet a peer that is already closing when testpmd stops (not_connected, at most two bursts).
+check "every frame the pair sent was delivered or dropped for a full TX queue" \
+  test "$(echo "$acct" | jq '.rx == .tx + .txfull + .notconn and .notconn <= 64')" = true
+check "the pair lost nothing for any other reason" test "$(echo "$acct" | jq '.other')" -eq 0
+
 # --- vpc: ARP proxy, ping to a pod, spoofing, local pod-to-pod --------------------------------
 ctl port add --id podC/net1 --network vpc --socket-path "$tmp/vhost/c.sock" --vhost-mode server --ip 10.99.0.10/24 >/dev/null
 ctl port add --id podD/net1 --network vpc --socket-path "$tmp/vhost/d.sock" --vhost-mode server --ip 10.99.0.11/24 >/dev/null
 check "vpc ports carry the ENI MAC" test "$(port_json podC/net1 .mac)" = "$eni_mac"
 start_pod c icmpecho "" "net_virtio_user0,path=$tmp/vhost/c.sock,server=1,mac=$eni_mac"
 check "vpc pod connects" wait_for 10 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r .port.connected)\" = true ]"
-check "ping from the VPC to a pod IP is answered" ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 10.99.0.10
+check "ping from the VPC to a pod IP is answered" wait_for 20 ip netns exec "$ns" ping -c 2 -i 0.2 -W 1 10.99.0.10
 check "the VPC learned the pod IP at the ENI MAC (switch answered ARP)" \
   sh -c "ip -n $ns neigh show 10.99.0.10 | grep -q $eni_mac"
 uplink_tx_before=$(net_json vpc .counters.txPackets)
 # Pod D sends with a foreign source IP, then to pod C's IP.
 start_pod d txonly "--txpkts=64 --tx-ip=10.99.0.66,10.99.0.1 --eth-peer=0,$eni_mac" \
   "net_virtio_user0,path=$tmp/vhost/d.sock,server=1,mac=$eni_mac"
-check "spoofed frames are dropped and counted" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podD/net1 | jq -r '.port.counters.dropSpoofed // 0') -gt 1000 ]"
+check "spoofed frames are dropped and counted" wait_for 20 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podD/net1 | jq -r '.port.counters.dropSpoofed // 0') -gt 100 ]"
 stop_pod d
 check "spoofed frames never reached the uplink" test "$(net_json vpc .counters.txPackets)" -eq "$uplink_tx_before"
 c_tx_before=$(port_json podC/net1 .counters.txPackets)
 start_pod d2 txonly "--txpkts=64 --tx-ip=10.99.0.11,10.99.0.10 --eth-peer=0,$eni_mac" \
   "net_virtio_user0,path=$tmp/vhost/d.sock,server=1,mac=$eni_mac"
-check "pod-to-pod traffic reaches the other pod" wait_for 10 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r '.port.counters.txPackets // 0') -gt $((c_tx_before + 1000)) ]"
+check "pod-to-pod traffic reaches the other pod" wait_for 20 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podC/net1 | jq -r '.port.counters.txPackets // 0') -gt $((c_tx_before + 100)) ]"
 stop_pod d2
 check "pod-to-pod traffic left the uplink TX counter unchanged" test "$(net_json vpc .counters.txPackets)" -eq "$uplink_tx_before"
 
