@@ -4,7 +4,7 @@
 # Generator: testpmd flowgen on virtio_user ports, one forwarding lcore (lcore 0).
 # Switch under test, one forwarding lcore (lcore 1):
 #   ceiling  testpmd "mac" forwarding between net_vhost ports
-#   ovs      Open vSwitch 3.1 with DPDK, netdev bridge, NORMAL action, dpdkvhostuserclient ports
+#   ovs      Open vSwitch 3.1 with DPDK, netdev bridge per pair, NORMAL action, dpdkvhostuser ports
 #   ena-dpdk ena-dpdk-dataplane, ports in pairs on l2 networks
 # flowgen sends fixed MACs (00:01:02:03:04:00 -> :01), so every bridge floods each frame to the
 # other port of its pair: the same work for OVS's NORMAL action and for ena-dpdk's l2 mode.
@@ -37,11 +37,17 @@ ensure_hugepages 2048 || exit 1
 mkdir -p "$huge" "$tmp/vhost"
 mount -t hugetlbfs -o pagesize=2M nodev "$huge" || exit 1
 
-# generator PORTS FRAME-SIZE LABEL: runs flowgen for $secs s on PORTS server-mode virtio_user
-# ports (sockets $tmp/vhost/pN.sock), prints the aggregate received Mpps.
+# generator PORTS FRAME-SIZE LABEL SOCKET-PATTERN: runs flowgen for $secs s on PORTS virtio_user
+# ports connecting to the switch's sockets (printf pattern with the port number), prints the
+# aggregate received Mpps.
 generator() {
-  local n=$1 size=$2 label=$3 vdevs=() i
-  for ((i = 0; i < n; i++)); do vdevs+=(--vdev "net_virtio_user$i,path=$tmp/vhost/p$i.sock,server=1,queue_size=1024"); done
+  local n=$1 size=$2 label=$3 pattern=$4 vdevs=() i path
+  for ((i = 0; i < n; i++)); do
+    # shellcheck disable=SC2059
+    path=$(printf "$pattern" "$i")
+    wait_for 30 test -S "$path" || { echo "FATAL: switch socket $path missing" >&2; exit 1; }
+    vdevs+=(--vdev "net_virtio_user$i,path=$path,queue_size=1024")
+  done
   timeout -s INT $((secs + 15)) dpdk-testpmd -l 0,1 --main-lcore 1 --file-prefix "benchgen$$" --no-pci \
     --single-file-segments -m 1024 --huge-dir "$huge" "${vdevs[@]}" -- --forward-mode=flowgen \
     --nb-cores=1 --txpkts="$size" --stats-period 1 --total-num-mbufs=32768 >"$tmp/gen-$label.log" 2>&1 &
@@ -62,11 +68,11 @@ generator() {
 ceiling() {
   local n=$1 size=$2 vdevs=() i
   rm -f "$tmp"/vhost/*
-  for ((i = 0; i < n; i++)); do vdevs+=(--vdev "net_vhost$i,iface=$tmp/vhost/p$i.sock,client=1"); done
+  for ((i = 0; i < n; i++)); do vdevs+=(--vdev "net_vhost$i,iface=$tmp/vhost/p$i.sock"); done
   dpdk-testpmd -l 0,1 --main-lcore 0 --file-prefix "benchsw$$" --no-pci -m 512 --huge-dir "$huge" \
     "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 >"$tmp/ceiling.log" 2>&1 &
   local sw=$!
-  generator "$n" "$size" "ceiling-$n-$size"
+  generator "$n" "$size" "ceiling-$n-$size" "$tmp/vhost/p%d.sock"
   kill $sw
   wait $sw 2>/dev/null
 }
@@ -97,11 +103,10 @@ ovs() {
     echo "FATAL: OVS-DPDK did not initialise" >&2; tail -5 "$tmp/ovs/vswitchd.log" >&2; exit 1; }
   for ((i = 0; i < n; i += 2)); do
     vsctl add-br "br$i" -- set bridge "br$i" datapath_type=netdev
-    vsctl add-port "br$i" "p$i" -- set Interface "p$i" type=dpdkvhostuserclient "options:vhost-server-path=$tmp/vhost/p$i.sock"
-    vsctl add-port "br$i" "p$((i + 1))" -- set Interface "p$((i + 1))" type=dpdkvhostuserclient \
-      "options:vhost-server-path=$tmp/vhost/p$((i + 1)).sock"
+    vsctl add-port "br$i" "p$i" -- set Interface "p$i" type=dpdkvhostuser
+    vsctl add-port "br$i" "p$((i + 1))" -- set Interface "p$((i + 1))" type=dpdkvhostuser
   done
-  generator "$n" "$size" "ovs-$n-$size"
+  generator "$n" "$size" "ovs-$n-$size" "$tmp/ovs/p%d"
   stop_ovs
 }
 
@@ -121,14 +126,15 @@ JSON
   wait_for 20 "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" health >/dev/null || { echo "FATAL: dataplane down" >&2; cat "$tmp/dp.log" >&2; exit 1; }
   for ((i = 0; i < n; i++)); do
     "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" port add --id "p$i" --network "pair$((i / 2 * 2))" \
-      --socket-path "$tmp/vhost/p$i.sock" --vhost-mode server >/dev/null
+      --socket-path "$tmp/vhost/p$i.sock" --vhost-mode client >/dev/null
   done
-  generator "$n" "$size" "enadpdk-$n-$size"
+  generator "$n" "$size" "enadpdk-$n-$size" "$tmp/vhost/p%d.sock"
   kill $dp
   wait $dp 2>/dev/null
 }
 
-# Hugepage memory of the dataplane with 64 ports: the size of its files in the hugetlbfs mount.
+# Hugepage memory of the dataplane with 64 ports (or as many as the DPDK build's ethdev limit
+# allows): the size of its files in the hugetlbfs mount. Prints "MiB ports".
 enadpdk_memory() {
   rm -f "$tmp"/vhost/* "$tmp/state.json"
   cat >"$tmp/dp.json" <<JSON
@@ -140,11 +146,13 @@ JSON
   "$build/vhostuser/ena-dpdk-dataplane" --config "$tmp/dp.json" --log-level warn >"$tmp/dpmem.log" 2>&1 &
   local dp=$! i
   wait_for 20 "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" health >/dev/null || exit 1
+  local ports=0
   for ((i = 0; i < 64; i++)); do
     "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" port add --id "m$i" --network mem \
-      --socket-path "$tmp/vhost/m$i.sock" --vhost-mode client >/dev/null
+      --socket-path "$tmp/vhost/m$i.sock" --vhost-mode client >/dev/null 2>&1 || break
+    ports=$((ports + 1))
   done
-  du -cb "$huge"/benchmem$$map_* 2>/dev/null | awk 'END { printf "%.0f", $1 / 1048576 }'
+  du -cb "$huge"/benchmem$$map_* 2>/dev/null | awk -v p="$ports" 'END { printf "%.0f %d", $1 / 1048576, p }'
   kill $dp
   wait $dp 2>/dev/null
 }
@@ -161,7 +169,7 @@ for n in 8 32; do
   R[enadpdk,$n,64]=$(enadpdk "$n" 64)
   R[ceiling,$n,64]=$(ceiling "$n" 64)
 done
-mem=$(enadpdk_memory)
+read -r mem memports <<<"$(enadpdk_memory)"
 
 printf '\n%-28s %10s %10s %10s\n' "switch (l2, aggregate Mpps)" "64B" "1500B" ""
 for sw in ceiling ovs enadpdk; do printf '%-28s %10s %10s\n' "$sw, 2 ports" "${R[$sw,2,64]}" "${R[$sw,2,1500]}"; done
@@ -176,4 +184,4 @@ printf '\n%-44s %8s %8s %6s\n' "target" "measured" "goal" ""
 printf '%-44s %8s %8s %6s\n' "64B: ena-dpdk / ceiling" "$r1" ">=0.85" "$(pass "$r1" 0.85)"
 printf '%-44s %8s %8s %6s\n' "64B: ena-dpdk / OVS-DPDK" "$r2" ">=3" "$(pass "$r2" 3)"
 printf '%-44s %8s %8s %6s\n' "32 ports / 2 ports (ena-dpdk, 64B)" "$r3" ">=0.8" "$(pass "$r3" 0.8)"
-printf '%-44s %8s %8s %6s\n' "hugepage MiB, dataplane with 64 ports" "$mem" "<=256" "$(awk -v m="$mem" 'BEGIN{print (m <= 256 ? "PASS" : "FAIL")}')"
+printf '%-44s %8s %8s %6s\n' "hugepage MiB, dataplane with $memports ports" "$mem" "<=256" "$(awk -v m="$mem" 'BEGIN{print (m <= 256 ? "PASS" : "FAIL")}')"
