@@ -1,7 +1,11 @@
+#include <cstdlib>
 #include <iostream>
 
 #include "nodeprep/nodeprep_cli.h"
 
 int main(int argc, char** argv) {
-  return enadpdk::nodeprep::nodeprepMain(argc, argv, std::cout, std::cerr);
+  const char* path = std::getenv("PATH");
+  return enadpdk::nodeprep::nodeprepMain(
+      argc, argv, std::cout, std::cerr,
+      enadpdk::nodeprep::hostSeams(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
 }

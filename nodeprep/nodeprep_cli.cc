@@ -2,31 +2,83 @@
 
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/logging.h"
 #include "common/strings.h"
+#include "nodeprep/nodeprep.h"
+#include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
 
-int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+using common::reportFatal;
+using common::strCat;
+using common::toStd;
+
+HostSeams hostSeams(std::string search_path) {
+  return {
+      .commands =
+          [search_path](const common::HostRoot& root, common::HostExec mode) {
+            return std::make_unique<HostCommandRunner>(mode, search_path, root);
+          },
+      .kernel =
+          [](const common::HostRoot& root) { return std::make_unique<HostKernelFiles>(root); },
+      .addresses = [] { return std::make_unique<SystemInterfaceAddresses>(); },
+  };
+}
+
+int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                 const HostSeams& seams) {
   common::FlagParser flags(
-      "ena-dpdk-nodeprep", "[--config PATH] [--root DIR] [--dry-run]",
-      "Prepares a node for DPDK: hugepages, GRUB kernel arguments, hugetlbfs mounts, vfio\n"
-      "no-IOMMU mode and ENA binding. Idempotent. Reads the \"nodeprep\" config section.\n"
-      "Exit status: 0 node ready, 3 reboot required, 1 error, 2 bad usage.");
-  flags.addCommonFlags().addSwitch("dry-run", "print the plan as JSON and change nothing");
+      "ena-dpdk-nodeprep", "[--config PATH] [--root DIR] [--dry-run] [--node-address IP]",
+      "Prepares a node for DPDK, idempotently and in this order: CPU check, hugepages (runtime\n"
+      "reservation, else GRUB kernel arguments and a reboot), hugetlbfs mounts, vfio (no-IOMMU\n"
+      "mode where the host has no IOMMU), binding the selected ENAs. Never binds the primary ENI\n"
+      "unless nodeprep.bind.force names it. Reads the \"nodeprep\" config section and prints\n"
+      "{\"actions\": [...], \"rebootRequired\", \"kubeletRestartRequired\", \"ready\"} as JSON.\n"
+      "Exit status: 0 node ready (--dry-run: plan made), 3 reboot required, 1 error, 2 bad usage.");
+  flags.addCommonFlags()
+      .addSwitch("dry-run", "print the plan as JSON and change nothing")
+      .addValue("node-address", "IP",
+                "address the node is registered with; the interface holding it is never bound")
+      .addValue("state-file", "PATH",
+                "host path (under --root) of the file nodeprep remembers bound interfaces in",
+                kDefaultStateFile);
   if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
   if (!flags.positional().empty()) {
-    return common::reportFatal(
-        err, flags.program(), common::strCat("unexpected argument \"", flags.positional()[0], "\""),
-        2);
+    return reportFatal(err, flags.program(),
+                       strCat("unexpected argument \"", flags.positional()[0], "\""), 2);
+  }
+  const std::string node_address = flags.value("node-address");
+  if (!node_address.empty() && !common::isIpAddress(node_address)) {
+    return reportFatal(
+        err, flags.program(),
+        strCat("--node-address: expected an IPv4 or IPv6 address, got \"", node_address, "\""), 2);
+  }
+  const std::string state_file = flags.value("state-file");
+  if (state_file.empty() || state_file.front() != '/') {
+    return reportFatal(err, flags.program(),
+                       strCat("--state-file: expected an absolute path, got \"", state_file, "\""),
+                       2);
   }
   absl::StatusOr<common::NodeprepConfig> config = common::loadNodeprepConfig(flags.value("config"));
-  if (!config.ok()) {
-    return common::reportFatal(err, flags.program(), common::toStd(config.status().message()));
-  }
-  // TODO(issue 7): the preparation steps.
-  return common::reportFatal(
-      err, flags.program(),
-      "config is valid, but preparing the node is not supported yet (issue 7)");
+  if (!config.ok()) return reportFatal(err, flags.program(), toStd(config.status().message()));
+  // handleStandard() has validated the level already.
+  absl::StatusOr<spdlog::level::level_enum> level = common::parseLogLevel(flags.value("log-level"));
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
+      common::makeLogger("nodeprep", level.ok() ? *level : spdlog::level::info);
+  if (!logger.ok()) return reportFatal(err, flags.program(), toStd(logger.status().message()));
+
+  const common::HostRoot root(flags.value("root"));
+  std::unique_ptr<CommandRunner> commands = seams.commands(root, config->hostExec);
+  std::unique_ptr<KernelFiles> kernel = seams.kernel(root);
+  std::unique_ptr<InterfaceAddresses> addresses = seams.addresses();
+  Nodeprep nodeprep(
+      *std::move(config),
+      {.dry_run = flags.has("dry-run"), .node_address = node_address, .state_file = state_file},
+      root, *commands, *kernel, *addresses, *logger);
+  const Report report = nodeprep.run();
+  out << reportJson(report) << std::flush;
+  if (report.failed()) reportFatal(err, flags.program(), report.error);
+  return exitStatus(report);
 }
 
 }  // namespace enadpdk::nodeprep

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "common/host_root.h"
+#include "nodeprep/host.h"
+#include "nodeprep/report.h"
+
+namespace enadpdk::nodeprep {
+
+// One nr_hugepages file and the count it should reach.
+struct HugepageTarget {
+  // Page size.
+  common::HugepageSize size = common::HugepageSize::Size1G;
+  // NUMA node of a per-node file; nullopt for the system-wide one.
+  std::optional<int> numa_node{};
+  // Host path of the nr_hugepages file.
+  std::string file{};
+  // Pages reserved when the plan was made.
+  uint64_t current = 0;
+  // Pages asked for. nodeprep only ever raises a count: a target with current >= wanted is
+  // already satisfied (pages beyond the request may belong to someone else).
+  uint64_t wanted = 0;
+
+  // True when the count has to be raised.
+  bool needsRaise() const { return current < wanted; }
+};
+
+// The reservation step's plan: the files to check or raise, in order (2M first, then 1G).
+struct HugepagesPlan {
+  // One target per size asked for (per NUMA node when perNumaNode).
+  std::vector<HugepageTarget> targets{};
+  // 1G pages asked for the whole node: the count a kernel command line has to reserve.
+  uint64_t total1G = 0;
+
+  // True when some count has to be raised.
+  bool raises() const;
+};
+
+// Plans the reservation: sizes with a zero count are left alone; with perNumaNode every NUMA node
+// under /sys/devices/system/node gets the count. Reads only. NotFound when the host has no NUMA
+// node directories but perNumaNode is set, or a size's nr_hugepages file is missing.
+absl::StatusOr<HugepagesPlan> planHugepages(const common::HostRoot& root,
+                                            const common::HugepagesConfig& config);
+
+// What the reservation got.
+struct HugepagesOutcome {
+  // A count was raised in this run (the kubelet, if already running, does not see it yet).
+  bool raised = false;
+  // Some 1G target got fewer pages than asked.
+  bool short1G = false;
+};
+
+// Step 2 (runtime part): raises each count that is too low through the kernel's nr_hugepages
+// files and reads back what the kernel granted. Adds one "hugepages" action per target. A 2M
+// shortfall fails the run (a kernel argument cannot make 2M memory appear); a 1G shortfall fails
+// it when `persist` is Never and is a warning otherwise (the kernel command line takes over).
+HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, common::PersistMode persist,
+                                  const Host& host, Report& report);
+
+// --dry-run: adds the actions reserveHugepages() would take, as "planned" or "ok".
+void describeHugepages(const HugepagesPlan& plan, Report& report);
+
+}  // namespace enadpdk::nodeprep

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "nodeprep/host.h"
+#include "nodeprep/report.h"
+
+namespace enadpdk::nodeprep {
+
+// The kernel arguments that reserve `pages` 1G hugepages at boot and make 1G the default size:
+// "default_hugepagesz=1G hugepagesz=1G hugepages=<pages>".
+std::string hugepageArgs(uint64_t pages);
+
+// True when `cmdline` sets exactly the arguments of hugepageArgs(pages): each of
+// default_hugepagesz, hugepagesz and hugepages once, with those values.
+bool hasHugepageArgs(std::string_view cmdline, uint64_t pages);
+
+// `cmdline` without any default_hugepagesz=, hugepagesz= or hugepages= argument, with
+// hugepageArgs(pages) appended: earlier values are replaced, never duplicated.
+std::string withHugepageArgs(std::string_view cmdline, uint64_t pages);
+
+// /etc/default/grub `content` with hugepageArgs(pages) on GRUB_CMDLINE_LINUX: the last
+// assignment gets withHugepageArgs() (keeping its quoting and anything after the value), earlier
+// ones lose their hugepage arguments, and a file without the variable gets a new line. Unchanged
+// content when the arguments are already there.
+std::string editDefaultGrub(std::string_view content, uint64_t pages);
+
+// The value of the args="..." line that `grubby --info=DEFAULT` prints. InvalidArgument when
+// there is none.
+absl::StatusOr<std::string> grubbyArgs(std::string_view info);
+
+// How the hugepage arguments ended up.
+enum class KernelArgsResult {
+  // The next boot gets them (already there, or written now).
+  InPlace,
+  // --dry-run: they would be written.
+  Planned,
+  // Writing them failed (the report says why).
+  Failed,
+};
+
+// Step 2 (persistent part): puts hugepageArgs(pages) on the command line of the kernels the host
+// boots. With `grubby` (found where host commands run; Amazon Linux 2023) through
+// `grubby --update-kernel=ALL --args=...`; otherwise by editing GRUB_CMDLINE_LINUX in
+// /etc/default/grub and regenerating grub.cfg (the EFI one when /sys/firmware/efi exists, else
+// /boot/grub2/grub.cfg or /boot/grub/grub.cfg) with `grub2-mkconfig -o` (or `grub-mkconfig`).
+// Nothing is written when the arguments are already there; an edit of /etc/default/grub is undone
+// when regenerating fails. With `dry_run` it only inspects. Adds "kernel-args" actions.
+KernelArgsResult persistHugepageArgs(const Host& host, uint64_t pages, bool dry_run,
+                                     Report& report);
+
+}  // namespace enadpdk::nodeprep

@@ -1,0 +1,218 @@
+#include "nodeprep/vfio.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/pci.h"
+#include "common/strings.h"
+
+namespace enadpdk::nodeprep {
+namespace {
+
+using common::strCat;
+using common::toStd;
+
+constexpr char kIommuGroups[] = "/sys/kernel/iommu_groups";
+constexpr char kPatMemtypeList[] = "/sys/kernel/debug/x86/pat_memtype_list";
+constexpr char kWcHowTo[] =
+    "for write combining use the WC-enabled vfio-pci built by amzn-drivers' "
+    "userspace/dpdk/enav2-vfio-patch/get-vfio-with-wc.sh, or vfio.driver \"igb_uio\" (loaded with "
+    "wc_activate=1); check with /sys/kernel/debug/x86/pat_memtype_list while DPDK runs";
+
+bool parameterOn(std::string_view value) { return value == "Y" || value == "1"; }
+
+std::string driverDir(std::string_view driver) { return strCat("/sys/bus/pci/drivers/", driver); }
+
+// The start address of BAR `bar` from a device's resource file ("0x... 0x... 0x...").
+std::optional<uint64_t> barStart(std::string_view resource, size_t bar) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(absl::string_view(resource.data(), resource.size()), '\n');
+  if (bar >= lines.size()) return std::nullopt;
+  std::vector<absl::string_view> fields = absl::StrSplit(lines[bar], ' ', absl::SkipEmpty());
+  uint64_t start = 0;
+  if (fields.empty() || !absl::SimpleHexAtoi(fields[0], &start) || start == 0) return std::nullopt;
+  return start;
+}
+
+// True when pat_memtype_list maps `address` write-combined ("PAT: [mem 0x...-0x...]
+// write-combining").
+bool writeCombined(std::string_view pat_list, uint64_t address) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(pat_list.data(), pat_list.size()), '\n')) {
+    if (!absl::StrContains(line, "write-combining")) continue;
+    const size_t open = line.find("mem ");
+    const size_t dash = line.find('-', open);
+    const size_t close = line.find(']', dash);
+    if (open == absl::string_view::npos || dash == absl::string_view::npos ||
+        close == absl::string_view::npos) {
+      continue;
+    }
+    uint64_t start = 0;
+    uint64_t end = 0;
+    if (absl::SimpleHexAtoi(line.substr(open + 4, dash - open - 4), &start) &&
+        absl::SimpleHexAtoi(line.substr(dash + 1, close - dash - 1), &end) && start <= address &&
+        address < end) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether ENA LLQ gets write combining with `driver`, and what to say about it.
+std::pair<ActionStatus, std::string> writeCombining(const common::HostRoot& root,
+                                                    const std::string& driver, bool loaded) {
+  if (driver == common::kIgbUioDriver) {
+    if (!loaded) return {ActionStatus::Ok, "available: igb_uio is loaded with wc_activate=1"};
+    absl::StatusOr<std::string> wc =
+        readHostFile(root, "/sys/module/igb_uio/parameters/wc_activate");
+    if (wc.ok() && (*wc == "1" || *wc == "Y")) {
+      return {ActionStatus::Ok, "available: igb_uio has wc_activate=1"};
+    }
+    return {ActionStatus::Warning,
+            "unavailable: igb_uio is loaded without wc_activate=1; reload it with "
+            "\"modprobe -r igb_uio && modprobe igb_uio wc_activate=1\" while no device uses it"};
+  }
+  if (driver == common::kUioPciGenericDriver) {
+    return {ActionStatus::Warning,
+            "unavailable: uio_pci_generic cannot map the ENA LLQ BAR write-combined; use "
+            "vfio.driver \"igb_uio\" (wc_activate=1) or the WC-enabled vfio-pci"};
+  }
+  // Stock vfio-pci maps BARs uncached; only a running DPDK mapping shows whether this host's
+  // vfio-pci is the WC-enabled one.
+  absl::StatusOr<std::string> pat = readHostFile(root, kPatMemtypeList);
+  absl::StatusOr<std::vector<common::PciDevice>> devices = common::listPciDevices(root);
+  if (pat.ok() && devices.ok()) {
+    for (const common::PciDevice& device : *devices) {
+      if (!device.isEna() || device.driver != driver) continue;
+      absl::StatusOr<std::string> resource =
+          readHostFile(root, strCat("/sys/bus/pci/devices/", device.address, "/resource"));
+      if (!resource.ok()) continue;
+      // BAR 2 is the ENA's prefetchable memory BAR that holds the LLQ.
+      std::optional<uint64_t> bar = barStart(*resource, 2);
+      if (bar && writeCombined(*pat, *bar)) {
+        return {ActionStatus::Ok,
+                strCat("available: ", device.address, " BAR 2 is mapped write-combining")};
+      }
+    }
+  }
+  return {ActionStatus::Warning, strCat("not confirmed: stock vfio-pci maps the ENA LLQ BAR "
+                                        "uncached (slow LLQ, high CPU); ",
+                                        kWcHowTo)};
+}
+
+// Enables no-IOMMU mode; the error says what is missing.
+absl::StatusOr<bool> enableNoIommu(const Host& host) {
+  absl::StatusOr<std::string> value = readHostFile(host.root, kNoIommuParameter);
+  if (absl::IsNotFound(value.status())) {
+    return absl::FailedPreconditionError(
+        strCat("the host has no IOMMU and its vfio lacks no-IOMMU mode (no ", kNoIommuParameter,
+               "; kernel built without CONFIG_VFIO_NOIOMMU): use vfio.driver \"igb_uio\""));
+  }
+  if (!value.ok()) return value.status();
+  if (parameterOn(*value)) return false;
+  if (absl::Status written = host.kernel.write(kNoIommuParameter, "1"); !written.ok()) {
+    return written;
+  }
+  absl::StatusOr<std::string> after = readHostFile(host.root, kNoIommuParameter);
+  if (!after.ok()) return after.status();
+  if (!parameterOn(*after)) {
+    return absl::InternalError(
+        strCat(kNoIommuParameter, " still reads \"", *after, "\" after writing 1"));
+  }
+  return true;
+}
+
+std::string noIommuNotWanted(const VfioPlan& plan) {
+  return plan.host_has_iommu ? "none: the host has an IOMMU" : "none: vfio.noiommu is \"never\"";
+}
+
+}  // namespace
+
+bool hostHasIommu(const common::HostRoot& root) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root.path(kIommuGroups), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    absl::StatusOr<std::string> name =
+        readHostFile(root, strCat(kIommuGroups, "/", it->path().filename().string(), "/name"));
+    if (!name.ok() || *name != "vfio-noiommu") return true;
+  }
+  return false;
+}
+
+VfioPlan planVfio(const common::HostRoot& root, const common::VfioConfig& config,
+                  bool devices_selected) {
+  VfioPlan plan;
+  plan.driver = config.driver;
+  plan.needed = devices_selected || config.noiommu == common::NoIommuMode::Always;
+  plan.loaded = hostPathExists(root, driverDir(config.driver));
+  plan.modprobe = {"modprobe", config.driver};
+  if (config.driver == common::kIgbUioDriver) plan.modprobe.push_back("wc_activate=1");
+  plan.host_has_iommu = hostHasIommu(root);
+  plan.noiommu = config.driver == common::kVfioPciDriver &&
+                 (config.noiommu == common::NoIommuMode::Always ||
+                  (config.noiommu == common::NoIommuMode::Auto && !plan.host_has_iommu));
+  return plan;
+}
+
+void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
+  if (!plan.needed) {
+    report.add("vfio", plan.driver, "none: no device is selected for binding", ActionStatus::Ok);
+    return;
+  }
+  if (plan.loaded) {
+    report.add("vfio", plan.driver, strCat("none: ", driverDir(plan.driver), " exists"),
+               ActionStatus::Ok);
+  } else {
+    absl::Status status = runChecked(host.commands, plan.modprobe).status();
+    if (status.ok() && !hostPathExists(host.root, driverDir(plan.driver))) {
+      status = absl::InternalError(strCat(describeCommand(plan.modprobe), " succeeded but ",
+                                          driverDir(plan.driver), " does not exist"));
+    }
+    if (!status.ok()) {
+      report.fail("vfio", plan.driver, std::string(toStd(status.message())));
+      return;
+    }
+    report.add("vfio", plan.driver, describeCommand(plan.modprobe), ActionStatus::Changed);
+  }
+  if (plan.noiommu) {
+    absl::StatusOr<bool> enabled = enableNoIommu(host);
+    if (!enabled.ok()) {
+      report.fail("vfio", kNoIommuParameter, std::string(toStd(enabled.status().message())));
+      return;
+    }
+    report.add("vfio", kNoIommuParameter,
+               *enabled ? "N -> Y (the host has no IOMMU)" : "none: already Y",
+               *enabled ? ActionStatus::Changed : ActionStatus::Ok);
+  } else if (plan.driver == common::kVfioPciDriver) {
+    report.add("vfio", kNoIommuParameter, noIommuNotWanted(plan), ActionStatus::Ok);
+  }
+  auto [status, text] = writeCombining(host.root, plan.driver, true);
+  report.add("vfio", "write-combining", text, status);
+}
+
+void describeVfio(const VfioPlan& plan, const common::HostRoot& root, Report& report) {
+  if (!plan.needed) {
+    report.add("vfio", plan.driver, "none: no device is selected for binding", ActionStatus::Ok);
+    return;
+  }
+  report.add("vfio", plan.driver,
+             plan.loaded ? strCat("none: ", driverDir(plan.driver), " exists")
+                         : describeCommand(plan.modprobe),
+             plan.loaded ? ActionStatus::Ok : ActionStatus::Planned);
+  if (plan.noiommu) {
+    absl::StatusOr<std::string> value = readHostFile(root, kNoIommuParameter);
+    const bool on = value.ok() && parameterOn(*value);
+    report.add("vfio", kNoIommuParameter, on ? "none: already Y" : "N -> Y (the host has no IOMMU)",
+               on ? ActionStatus::Ok : ActionStatus::Planned);
+  } else if (plan.driver == common::kVfioPciDriver) {
+    report.add("vfio", kNoIommuParameter, noIommuNotWanted(plan), ActionStatus::Ok);
+  }
+  auto [status, text] = writeCombining(root, plan.driver, plan.loaded);
+  report.add("vfio", "write-combining", text, status);
+}
+
+}  // namespace enadpdk::nodeprep
