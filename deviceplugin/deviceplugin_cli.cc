@@ -1,32 +1,86 @@
 #include "deviceplugin/deviceplugin_cli.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/host_root.h"
+#include "common/logging.h"
 #include "common/strings.h"
+#include "deviceplugin/clock.h"
+#include "deviceplugin/hugetlbfs.h"
+#include "deviceplugin/plugin_config.h"
+#include "deviceplugin/plugin_manager.h"
 
 namespace enadpdk::deviceplugin {
 
 int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   common::FlagParser flags(
       "ena-dpdk-deviceplugin", "[--config PATH] [--root DIR] [--log-level LEVEL]",
-      "Kubelet device plugin (v1beta1) for dpdk.aws/ena, dpdk.aws/ena-dedicated and\n"
-      "dpdk.aws/hugepages-1Gi. Reads the \"deviceplugin\" and \"dataplane\" config sections.");
+      "Kubelet device plugin (v1beta1) for <prefix>/ena (attachments to the dataplane's\n"
+      "networks), <prefix>/ena-dedicated (whole DPDK-bound ENAs) and <prefix>/hugepages-1Gi.\n"
+      "Reads the \"deviceplugin\" and \"dataplane\" sections of the config file. Serves one\n"
+      "socket per resource in <root>/var/lib/kubelet/device-plugins and registers each with the\n"
+      "kubelet, again whenever the kubelet restarts.");
   flags.addCommonFlags();
+  flags.addHelpSection(
+      "Signals",
+      "  SIGHUP           reload the config file (also reloaded when it changes);\n"
+      "                   resources whose config is unchanged keep running, a\n"
+      "                   config that fails to load is logged and ignored\n"
+      "  SIGTERM, SIGINT  stop serving, remove the sockets, exit 0\n");
   if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
   if (!flags.positional().empty()) {
     return common::reportFatal(
         err, flags.program(), common::strCat("unexpected argument \"", flags.positional()[0], "\""),
         2);
   }
-  absl::StatusOr<common::DevicepluginConfig> config =
-      common::loadDevicepluginConfig(flags.value("config"));
+  absl::StatusOr<PluginConfig> config = loadPluginConfig(flags.value("config"));
   if (!config.ok()) {
     return common::reportFatal(err, flags.program(), common::toStd(config.status().message()));
   }
-  // TODO(issue 6): discovery, gRPC servers, registration.
-  return common::reportFatal(
-      err, flags.program(),
-      "config is valid, but serving the kubelet is not supported yet (issue 6)");
+  absl::StatusOr<spdlog::level::level_enum> level = common::parseLogLevel(flags.value("log-level"));
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
+      common::makeLogger("deviceplugin", *level);
+  if (!logger.ok()) {
+    return common::reportFatal(err, flags.program(), common::toStd(logger.status().message()));
+  }
+
+  // Block the signals before any thread starts, so that all of them inherit the mask and the
+  // signals queue for sigwait() below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  SystemHugetlbfsMounter mounter;
+  SystemClock clock;
+  absl::StatusOr<std::unique_ptr<PluginManager>> manager =
+      PluginManager::start({.root = common::HostRoot(flags.value("root")),
+                            .configPath = flags.value("config"),
+                            .mounter = &mounter,
+                            .clock = &clock},
+                           *logger);
+  if (!manager.ok()) {
+    return common::reportFatal(err, flags.program(), common::toStd(manager.status().message()));
+  }
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal == SIGHUP) {
+      (*logger)->info("SIGHUP received, reloading the config");
+      (*manager)->requestReload();
+      continue;
+    }
+    (*logger)->info("signal {} received, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  (*manager)->stop();
+  (*logger)->info("stopped");
+  return 0;
 }
 
 }  // namespace enadpdk::deviceplugin

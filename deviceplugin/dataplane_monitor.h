@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace grpc {
+class Channel;
+}
+
+namespace enadpdk::deviceplugin {
+
+// Asks the dataplane (gRPC, enadpdk.dataplane.v1.Dataplane/ListNetworks on its control socket)
+// which networks are up. The dataplane is optional: when it cannot be reached the answer is
+// "unknown", so that a dataplane restart does not flap the attachments. Keeps one channel whose
+// reconnection backoff is capped at one second, so that a restarted dataplane is seen again
+// quickly. Thread-safe.
+class DataplaneMonitor {
+ public:
+  // `socket` is the control socket's path as the plugin sees it (under --root); `timeout`
+  // bounds one call.
+  DataplaneMonitor(const std::filesystem::path& socket, std::chrono::milliseconds timeout);
+  ~DataplaneMonitor();
+
+  // Whether each network is up (Network.up), by name; nullopt when the call fails.
+  std::optional<std::map<std::string, bool>> networksUp();
+
+  // The socket this monitor asks.
+  const std::filesystem::path& socket() const { return socket_; }
+
+ private:
+  const std::filesystem::path socket_;
+  const std::chrono::milliseconds timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace enadpdk::deviceplugin

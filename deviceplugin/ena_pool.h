@@ -1,0 +1,60 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "common/host_root.h"
+#include "deviceplugin/plugin_config.h"
+#include "deviceplugin/resource_pool.h"
+
+namespace enadpdk::deviceplugin {
+
+// The environment variable listing a container's dpdk.aws/ena attachments.
+inline constexpr char kEnaDevicesEnv[] = "ENA_DPDK_DEVICES";
+
+// What the dpdk.aws/ena resource is built from; equal specs give identical resources.
+struct EnaPoolSpec {
+  // Resource prefix ("dpdk.aws").
+  std::string prefix = common::kDefaultResourcePrefix;
+  // The resource's config section.
+  common::EnaResourceConfig config{};
+  // The dataplane networks with an uplink.
+  std::vector<AttachmentNetwork> networks{};
+
+  friend bool operator==(const EnaPoolSpec&, const EnaPoolSpec&) = default;
+};
+
+// dpdk.aws/ena: `slotsPerNetwork` attachments per dataplane network with an uplink, device IDs
+// "<network>-<NN>". An attachment's NUMA node is its uplink's; it is healthy while the uplink
+// (a PCI device) exists and is bound to a DPDK driver, and the dataplane, when reachable, reports
+// the network up. Each attachment has a slot directory <dir>/<ID> (mode 0770) that Allocate
+// mounts at <containerPath>/<ID>; the CNI later puts the vhost-user socket there.
+class EnaPool final : public ResourcePool {
+ public:
+  // Creates the slot directories (under `root`) that do not exist yet. Errors name the path.
+  static absl::StatusOr<std::unique_ptr<EnaPool>> create(const common::HostRoot& root,
+                                                         EnaPoolSpec spec);
+
+  void refresh(const HostState& host) override;
+  absl::StatusOr<ContainerAllocation> allocate(const std::vector<std::string>& ids) override;
+
+  // The device IDs of `network` ("eni1-00" ... ).
+  std::vector<std::string> deviceIds(const AttachmentNetwork& network) const;
+
+ protected:
+  // The network of an attachment.
+  std::string groupOf(const std::string& id) const override;
+
+ private:
+  EnaPool(const common::HostRoot& root, EnaPoolSpec spec);
+  // Creates the slot directory of `id` when missing.
+  absl::Status ensureSlotDir(const std::string& id) const;
+
+  const common::HostRoot root_;
+  const EnaPoolSpec spec_;
+};
+
+}  // namespace enadpdk::deviceplugin

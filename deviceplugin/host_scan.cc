@@ -1,0 +1,81 @@
+#include "deviceplugin/host_scan.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "common/atomic_file.h"
+#include "common/strings.h"
+
+namespace enadpdk::deviceplugin {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kNodeDir[] = "/sys/devices/system/node";
+constexpr char kGlobalHugepages1G[] = "/sys/kernel/mm/hugepages/hugepages-1048576kB";
+constexpr char kHugepages1GSubdir[] = "hugepages/hugepages-1048576kB";
+
+// A missing counter means the size is not supported: zero pages.
+absl::StatusOr<unsigned> readPageCount(const fs::path& file) {
+  absl::StatusOr<std::string> text = common::readFile(file);
+  if (absl::IsNotFound(text.status())) return 0u;
+  if (!text.ok()) return text.status();
+  std::string_view digits = common::toStd(absl::StripAsciiWhitespace(*text));
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
+    return absl::InternalError(common::strCat("malformed ", file.string(), ": \"", digits, "\""));
+  }
+  return value;
+}
+
+absl::StatusOr<std::vector<HugepageNode>> scanHugepages(const common::HostRoot& root) {
+  std::vector<HugepageNode> nodes;
+  std::error_code ec;
+  for (fs::directory_iterator it(root.path(kNodeDir), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    int node = 0;
+    if (!name.starts_with("node")) continue;
+    auto [ptr, error] = std::from_chars(name.data() + 4, name.data() + name.size(), node);
+    if (error != std::errc() || ptr != name.data() + name.size() || name.size() == 4) continue;
+    absl::StatusOr<unsigned> free =
+        readPageCount(it->path() / kHugepages1GSubdir / "free_hugepages");
+    if (!free.ok()) return free.status();
+    nodes.push_back({.node = node, .freePages = *free});
+  }
+  if (!nodes.empty()) {
+    std::sort(nodes.begin(), nodes.end(),
+              [](const HugepageNode& a, const HugepageNode& b) { return a.node < b.node; });
+    return nodes;
+  }
+  absl::StatusOr<unsigned> free = readPageCount(root.path(kGlobalHugepages1G) / "free_hugepages");
+  if (!free.ok()) return free.status();
+  nodes.push_back({.node = std::nullopt, .freePages = *free});
+  return nodes;
+}
+
+}  // namespace
+
+const common::PciDevice* HostState::findPciDevice(std::string_view address) const {
+  auto it = std::lower_bound(
+      pciDevices.begin(), pciDevices.end(), address,
+      [](const common::PciDevice& device, std::string_view a) { return device.address < a; });
+  return it != pciDevices.end() && it->address == address ? &*it : nullptr;
+}
+
+absl::StatusOr<HostState> scanHost(const common::HostRoot& root) {
+  HostState state;
+  absl::StatusOr<std::vector<common::PciDevice>> devices = common::listPciDevices(root);
+  if (!devices.ok()) return devices.status();
+  state.pciDevices = std::move(*devices);
+  absl::StatusOr<std::vector<HugepageNode>> hugepages = scanHugepages(root);
+  if (!hugepages.ok()) return hugepages.status();
+  state.hugepages = std::move(*hugepages);
+  return state;
+}
+
+}  // namespace enadpdk::deviceplugin

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/host_root.h"
+#include "common/pci.h"
+
+namespace enadpdk::deviceplugin {
+
+// Free 1 GiB hugepages of one NUMA node.
+struct HugepageNode {
+  // The NUMA node; none on a kernel without NUMA nodes in sysfs (then the node-wide count).
+  std::optional<int> node{};
+  // free_hugepages of the 1048576kB size.
+  unsigned freePages = 0;
+
+  friend bool operator==(const HugepageNode&, const HugepageNode&) = default;
+};
+
+// Everything the resource pools derive their device lists from, gathered in one pass by the
+// health loop and handed to every pool. A plain value.
+struct HostState {
+  // Every PCI device in sysfs, sorted by address.
+  std::vector<common::PciDevice> pciDevices{};
+  // Free 1G hugepages per NUMA node, by node.
+  std::vector<HugepageNode> hugepages{};
+  // PCI addresses the dataplane config uses as uplinks (never dedicated devices).
+  std::set<std::string> uplinkPciAddresses{};
+  // Whether each dataplane network is up, by name, as the dataplane reports it; none when the
+  // dataplane is not reachable (its view is then unknown and does not count).
+  std::optional<std::map<std::string, bool>> dataplaneNetworksUp{};
+
+  // The PCI device at `address`, or nullptr.
+  const common::PciDevice* findPciDevice(std::string_view address) const;
+};
+
+// Reads the PCI devices and the free 1G hugepages per NUMA node
+// (/sys/devices/system/node/node<N>/hugepages/hugepages-1048576kB/free_hugepages, or
+// /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages without NUMA nodes; a missing file
+// means no 1G pages). Leaves the uplink and dataplane fields empty. Errors name the path.
+absl::StatusOr<HostState> scanHost(const common::HostRoot& root);
+
+}  // namespace enadpdk::deviceplugin

@@ -1,0 +1,540 @@
+// The device plugin end to end, in process: a fake host, a fake kubelet registration server and
+// kubelet-side clients on the plugin's real gRPC sockets.
+#include "deviceplugin/plugin_manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <functional>
+
+#include "common/strings.h"
+#include "deviceplugin/cdi_spec.h"
+#include "nlohmann/json.hpp"
+#include "tests/deviceplugin/fake_dataplane.h"
+#include "tests/deviceplugin/test_env.h"
+
+namespace enadpdk::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+namespace fs = std::filesystem;
+using deviceplugin::FileIdentity;
+
+// How soon a change must reach the kubelet (the issue's bound).
+constexpr milliseconds kOneSecond{1000};
+
+// Polls `condition` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, milliseconds timeout = milliseconds(5000)) {
+  const auto deadline = steady_clock::now() + timeout;
+  while (!condition()) {
+    if (steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(2));  // polling interval, not synchronisation
+  }
+  return true;
+}
+
+const v1beta1::Device* findDevice(const std::vector<v1beta1::Device>& devices,
+                                  const std::string& id) {
+  for (const v1beta1::Device& d : devices) {
+    if (d.id() == id) return &d;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ids(const std::vector<v1beta1::Device>& devices) {
+  std::vector<std::string> out;
+  for (const v1beta1::Device& d : devices) out.push_back(d.id());
+  return out;
+}
+
+std::string health(const std::vector<v1beta1::Device>& devices, const std::string& id) {
+  const v1beta1::Device* d = findDevice(devices, id);
+  return d ? d->health() : "absent";
+}
+
+// A predicate: `id` has health `wanted` ("absent" for not listed).
+std::function<bool(const std::vector<v1beta1::Device>&)> hasHealth(std::string id,
+                                                                   std::string wanted) {
+  return [id, wanted](const std::vector<v1beta1::Device>& devices) {
+    return health(devices, id) == wanted;
+  };
+}
+
+std::vector<int64_t> numaNodes(const v1beta1::Device& device) {
+  std::vector<int64_t> out;
+  for (const v1beta1::NUMANode& node : device.topology().nodes()) out.push_back(node.id());
+  return out;
+}
+
+class PluginManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(env_.startPlugin().ok()); }
+
+  std::unique_ptr<DevicePluginClient> watch(const std::string& resource) {
+    absl::StatusOr<std::unique_ptr<DevicePluginClient>> client = env_.watch(resource);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  // Waits for a first device list and returns it.
+  std::vector<v1beta1::Device> firstList(DevicePluginClient& client) {
+    absl::StatusOr<std::vector<v1beta1::Device>> list = client.waitForUpdate(0);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? *list : std::vector<v1beta1::Device>{};
+  }
+
+  // Waits for a list satisfying `predicate` and checks it came within a second of `since`.
+  void expectWithinOneSecond(
+      DevicePluginClient& client,
+      const std::function<bool(const std::vector<v1beta1::Device>&)>& predicate,
+      steady_clock::time_point since, const std::string& what) {
+    absl::StatusOr<std::vector<v1beta1::Device>> list = client.waitForDevices(predicate);
+    ASSERT_TRUE(list.ok()) << what << ": " << list.status();
+    EXPECT_LE(steady_clock::now() - since, kOneSecond) << what;
+  }
+
+  std::optional<FileIdentity> socketIdentity(const std::string& resource) {
+    return deviceplugin::linkIdentity(env_.deviceDir() / deviceplugin::socketFileName(resource));
+  }
+
+  PluginTestEnv env_;
+};
+
+TEST_F(PluginManagerTest, RegistersAllThreeResourcesWhileServing) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  std::vector<std::string> resources;
+  for (const PluginRegistration& r : env_.kubelet().registrations()) {
+    resources.push_back(r.resourceName);
+    EXPECT_EQ(r.version, "v1beta1");
+    EXPECT_TRUE(r.preferredAllocationAvailable);
+    EXPECT_FALSE(r.preStartRequired);
+    // Registered endpoints are served, by a socket only root can use.
+    const fs::path socket = env_.kubelet().endpointPath(r.endpoint);
+    struct stat st {};
+    ASSERT_EQ(::lstat(socket.c_str(), &st), 0) << socket;
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto client = DevicePluginClient::connect(socket);
+    ASSERT_TRUE(client.ok()) << client.status();
+    absl::StatusOr<v1beta1::DevicePluginOptions> options = (*client)->options();
+    ASSERT_TRUE(options.ok()) << options.status();
+    EXPECT_TRUE(options->get_preferred_allocation_available());
+    EXPECT_FALSE(options->pre_start_required());
+    EXPECT_TRUE((*client)->preStartContainer({"x"}).ok());
+  }
+  EXPECT_THAT(resources, UnorderedElementsAre("dpdk.aws/ena", "dpdk.aws/ena-dedicated",
+                                              "dpdk.aws/hugepages-1Gi"));
+  EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena")->endpoint, "ena-dpdk-ena.sock");
+  EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena-dedicated")->endpoint,
+            "ena-dpdk-ena-dedicated.sock");
+  EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/hugepages-1Gi")->endpoint,
+            "ena-dpdk-hugepages-1Gi.sock");
+}
+
+TEST_F(PluginManagerTest, ListsAttachmentsOfNetworksWithAnUplink) {
+  auto client = watch("ena");
+  std::vector<v1beta1::Device> devices = firstList(*client);
+  EXPECT_THAT(ids(devices), ElementsAre("eni1-00", "eni1-01", "eni1-02", "eni1-03", "eni2-00",
+                                        "eni2-01", "eni2-02", "eni2-03"));
+  for (const v1beta1::Device& d : devices) {
+    EXPECT_EQ(d.health(), "Healthy") << d.id();
+    // eni1's uplink is on NUMA node 0; eni2's is a vdev without one.
+    EXPECT_EQ(numaNodes(d),
+              d.id().starts_with("eni1") ? std::vector<int64_t>{0} : std::vector<int64_t>{})
+        << d.id();
+    struct stat st {};
+    ASSERT_EQ(::stat(env_.host().path("/var/run/ena-dpdk/vhost/" + d.id()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0770u);
+  }
+}
+
+TEST_F(PluginManagerTest, ListsDedicatedDevicesAndHugepagesWithTopology) {
+  auto dedicated = watch("ena-dedicated");
+  std::vector<v1beta1::Device> devices = firstList(*dedicated);
+  ASSERT_THAT(ids(devices), ElementsAre("0000:00:07.0", "0000:00:08.0", "0000:00:09.0"));
+  EXPECT_THAT(numaNodes(devices[0]), ElementsAre(0));
+  EXPECT_THAT(numaNodes(devices[1]), ElementsAre(1));
+  EXPECT_THAT(numaNodes(devices[2]), ElementsAre());  // sysfs says -1
+
+  auto hugepages = watch("hugepages-1Gi");
+  devices = firstList(*hugepages);
+  ASSERT_THAT(ids(devices), ElementsAre("node0-0", "node0-1", "node1-0"));
+  EXPECT_THAT(numaNodes(devices[2]), ElementsAre(1));
+}
+
+TEST_F(PluginManagerTest, AllocatesAttachments) {
+  auto client = watch("ena");
+  firstList(*client);
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response =
+      client->allocate({"eni1-03", "eni1-01"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->mounts_size(), 2);
+  EXPECT_EQ(response->mounts(0).host_path(), "/var/run/ena-dpdk/vhost/eni1-03");
+  EXPECT_EQ(response->mounts(0).container_path(), "/var/run/vhost-user/eni1-03");
+  EXPECT_FALSE(response->mounts(0).read_only());
+  EXPECT_EQ(response->mounts(1).container_path(), "/var/run/vhost-user/eni1-01");
+  EXPECT_EQ(response->envs().at("ENA_DPDK_DEVICES"), "eni1-03,eni1-01");
+  EXPECT_EQ(response->devices_size(), 0);
+
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> unknown = client->allocate({"eni9-00"});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("eni9-00"));
+}
+
+TEST_F(PluginManagerTest, AllocatesDedicatedVfioNoIommuAndUioDevices) {
+  auto client = watch("ena-dedicated");
+  firstList(*client);
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response =
+      client->allocate({"0000:00:07.0", "0000:00:08.0", "0000:00:09.0"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  std::vector<std::string> specs;
+  for (const v1beta1::DeviceSpec& d : response->devices()) {
+    specs.push_back(common::strCat(d.host_path(), "->", d.container_path(), ":", d.permissions()));
+  }
+  EXPECT_THAT(specs, UnorderedElementsAre(
+                         "/dev/vfio/vfio->/dev/vfio/vfio:rw", "/dev/vfio/4->/dev/vfio/4:rw",
+                         "/dev/vfio/noiommu-5->/dev/vfio/5:rw", "/dev/uio0->/dev/uio0:rw"));
+  EXPECT_EQ(response->envs().at("PCIDEVICE_DPDK_AWS_ENA_DEDICATED"),
+            "0000:00:07.0,0000:00:08.0,0000:00:09.0");
+  json info = json::parse(response->envs().at("PCIDEVICE_DPDK_AWS_ENA_DEDICATED_INFO"));
+  EXPECT_EQ(info["0000:00:08.0"]["vfio"]["dev-mount"], "/dev/vfio/5");
+  EXPECT_EQ(info["0000:00:09.0"]["uio"]["mount"], "/dev/uio0");
+  EXPECT_EQ(info["0000:00:07.0"]["generic"]["deviceID"], "0000:00:07.0");
+  for (const char* id : {"0000:00:07.0", "0000:00:08.0", "0000:00:09.0"}) {
+    EXPECT_EQ(json::parse(env_.host().readFile(
+                  common::strCat("/var/run/k8s.cni.cncf.io/devinfo/dp/dpdk.aws-ena-dedicated-", id,
+                                 "-device.json")))["pci"]["pci-address"],
+              id);
+    EXPECT_TRUE(env_.host().exists(
+        deviceplugin::cdiSpecPath("/var/run/cdi", "dpdk.aws/ena-dedicated", id).string()));
+  }
+  std::vector<std::string> cdi;
+  for (const v1beta1::CDIDevice& d : response->cdi_devices()) cdi.push_back(d.name());
+  EXPECT_THAT(
+      cdi, ElementsAre("dpdk.aws/ena-dedicated=0000-00-07.0", "dpdk.aws/ena-dedicated=0000-00-08.0",
+                       "dpdk.aws/ena-dedicated=0000-00-09.0"));
+}
+
+TEST_F(PluginManagerTest, PreferredAllocationKeepsAttachmentsOnOneNetwork) {
+  auto client = watch("ena");
+  std::vector<v1beta1::Device> devices = firstList(*client);
+  absl::StatusOr<std::vector<std::string>> preferred =
+      client->preferredAllocation(ids(devices), {"eni2-02"}, 2);
+  ASSERT_TRUE(preferred.ok()) << preferred.status();
+  EXPECT_THAT(*preferred, ElementsAre("eni2-00", "eni2-02"));
+}
+
+TEST_F(PluginManagerTest, AllocatesHugepagesAndReleasesThemWhenNoPodHoldsThem) {
+  absl::StatusOr<std::unique_ptr<FakePodResources>> podResources =
+      FakePodResources::start(env_.host().path("/var/lib/kubelet/pod-resources/kubelet.sock"));
+  ASSERT_TRUE(podResources.ok()) << podResources.status();
+  auto client = watch("hugepages-1Gi");
+  firstList(*client);
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response =
+      client->allocate({"node0-0", "node0-1"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->mounts_size(), 1);
+  EXPECT_EQ(response->mounts(0).container_path(), "/dev/hugepages-1Gi");
+  const std::string hostPath = response->mounts(0).host_path();
+  ASSERT_TRUE(hostPath.starts_with("/var/run/ena-dpdk/hugepages/")) << hostPath;
+  const fs::path mountPoint = env_.host().path(hostPath);
+  ASSERT_TRUE(env_.mounter().isMounted(mountPoint));
+  EXPECT_EQ(env_.mounter().mounts()[mountPoint].options,
+            "pagesize=1G,size=2G,min_size=2G,mode=1777");
+
+  // A pod holds the devices: the mount stays, however old.
+  (*podResources)
+      ->setPods({{.pod = "dpdk-app",
+                  .resourceName = "dpdk.aws/hugepages-1Gi",
+                  .deviceIds = {"node0-1", "node0-0"}}});
+  env_.clock().advance(std::chrono::hours(1));
+  const std::size_t calls = (*podResources)->listCalls();
+  env_.plugin().requestGarbageCollection();
+  ASSERT_TRUE(eventually([&] { return (*podResources)->listCalls() > calls; }));
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("gc") == 0; }));
+  EXPECT_TRUE(env_.mounter().isMounted(mountPoint));
+
+  // The pod is gone: the next collection unmounts and removes the mount point.
+  (*podResources)->setPods({});
+  env_.plugin().requestGarbageCollection();
+  ASSERT_TRUE(eventually([&] { return !env_.mounter().isMounted(mountPoint); }));
+  EXPECT_TRUE(eventually([&] { return !fs::exists(mountPoint); }));
+}
+
+TEST_F(PluginManagerTest, NoPodResourcesMeansNoRelease) {
+  auto client = watch("hugepages-1Gi");
+  firstList(*client);
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response = client->allocate({"node1-0"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  env_.clock().advance(std::chrono::hours(1));
+  env_.plugin().requestGarbageCollection();
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("gc") >= 1; }));
+  EXPECT_TRUE(env_.mounter().isMounted(env_.host().path(response->mounts(0).host_path())));
+}
+
+TEST_F(PluginManagerTest, HugepagesFollowTheNodeAsPagesAreReserved) {
+  auto client = watch("hugepages-1Gi");
+  firstList(*client);
+  const auto since = steady_clock::now();
+  env_.host().setHugepages(1, HugepageSize::Size1G, 3, 3);
+  expectWithinOneSecond(*client, hasHealth("node1-2", "Healthy"), since, "pages reserved");
+}
+
+TEST_F(PluginManagerTest, ADedicatedDeviceChangingDriverOrVanishingIsReportedWithinASecond) {
+  auto client = watch("ena-dedicated");
+  firstList(*client);
+  auto since = steady_clock::now();
+  env_.host().setDriver("0000:00:07.0", "ena");
+  expectWithinOneSecond(*client, hasHealth("0000:00:07.0", "Unhealthy"), since, "driver change");
+  since = steady_clock::now();
+  env_.host().setDriver("0000:00:07.0", "vfio-pci");
+  expectWithinOneSecond(*client, hasHealth("0000:00:07.0", "Healthy"), since, "driver back");
+  since = steady_clock::now();
+  env_.host().removePciDevice("0000:00:08.0");
+  expectWithinOneSecond(*client, hasHealth("0000:00:08.0", "absent"), since, "hot-unplug");
+}
+
+TEST_F(PluginManagerTest, AttachmentsFollowTheirUplinkWithinASecond) {
+  auto client = watch("ena");
+  firstList(*client);
+  auto since = steady_clock::now();
+  env_.host().setDriver("0000:00:06.0", "ena");
+  auto eni1Down = [](const std::vector<v1beta1::Device>& devices) {
+    return health(devices, "eni1-00") == "Unhealthy" && health(devices, "eni1-03") == "Unhealthy" &&
+           health(devices, "eni2-00") == "Healthy";
+  };
+  expectWithinOneSecond(*client, eni1Down, since, "uplink left its DPDK driver");
+  since = steady_clock::now();
+  env_.host().setDriver("0000:00:06.0", "vfio-pci");
+  expectWithinOneSecond(*client, hasHealth("eni1-00", "Healthy"), since, "uplink back");
+  since = steady_clock::now();
+  env_.host().removePciDevice("0000:00:06.0");
+  expectWithinOneSecond(*client, eni1Down, since, "uplink unplugged");
+}
+
+TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
+  auto client = watch("ena");
+  firstList(*client);
+  absl::StatusOr<std::unique_ptr<FakeDataplane>> dataplane =
+      FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
+  ASSERT_TRUE(dataplane.ok()) << dataplane.status();
+  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", true}, {"local", true}});
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->dataplaneReachable(); }));
+
+  auto since = steady_clock::now();
+  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", false}, {"local", true}});
+  expectWithinOneSecond(*client, hasHealth("eni2-01", "Unhealthy"), since, "network down");
+  EXPECT_EQ(health(*client->latest(), "eni1-01"), "Healthy");
+  since = steady_clock::now();
+  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", true}, {"local", true}});
+  expectWithinOneSecond(*client, hasHealth("eni2-01", "Healthy"), since, "network up");
+
+  // The dataplane goes away (a restart): nothing changes for the kubelet.
+  const std::size_t updates = client->updates();
+  dataplane->reset();
+  ASSERT_TRUE(eventually([&] { return !env_.plugin().metrics()->dataplaneReachable(); }));
+  const std::uint64_t scans = env_.plugin().metrics()->healthScans();
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->healthScans() >= scans + 3; }));
+  EXPECT_EQ(client->updates(), updates);
+
+  // A dataplane that does not know a network counts it as down.
+  dataplane = FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
+  ASSERT_TRUE(dataplane.ok()) << dataplane.status();
+  (*dataplane)->setNetworks({{"eni1", true}});
+  EXPECT_TRUE(client->waitForDevices(hasHealth("eni2-00", "Unhealthy")).ok());
+}
+
+TEST_F(PluginManagerTest, ServesAndRegistersAgainAfterEachOfTwentyKubeletRestarts) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  for (int restart = 1; restart <= 20; ++restart) {
+    const auto since = steady_clock::now();
+    ASSERT_TRUE(env_.kubelet().restart().ok());
+    ASSERT_TRUE(env_.kubelet().waitForRegistrations(3 * (restart + 1), milliseconds(5000)))
+        << "restart " << restart;
+    EXPECT_LE(steady_clock::now() - since, kOneSecond) << "restart " << restart;
+    for (const char* resource : {"ena", "ena-dedicated", "hugepages-1Gi"}) {
+      auto client = DevicePluginClient::connect(
+          env_.deviceDir() / deviceplugin::socketFileName(resource), milliseconds(1000));
+      ASSERT_TRUE(client.ok()) << "restart " << restart << ": " << client.status();
+      EXPECT_TRUE((*client)->options().ok());
+    }
+  }
+  EXPECT_EQ(env_.kubelet().registrations().size(), 63u);
+}
+
+TEST_F(PluginManagerTest, ADeletedSocketIsServedAndRegisteredAgain) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  auto client = watch("ena");
+  firstList(*client);
+  const auto since = steady_clock::now();
+  fs::remove(env_.deviceDir() / "ena-dpdk-ena.sock");
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  EXPECT_LE(steady_clock::now() - since, kOneSecond);
+  EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/ena");
+  // The old stream ends (the kubelet would reconnect); the new socket serves.
+  EXPECT_TRUE(eventually([&] { return client->streamEnded(); }));
+  EXPECT_TRUE(env_.watch("ena").ok());
+}
+
+TEST_F(PluginManagerTest, StopRemovesTheSockets) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  auto client = watch("ena");
+  firstList(*client);
+  env_.plugin().stop();
+  for (const char* resource : {"ena", "ena-dedicated", "hugepages-1Gi"}) {
+    EXPECT_FALSE(fs::exists(env_.deviceDir() / deviceplugin::socketFileName(resource)));
+  }
+  EXPECT_TRUE(eventually([&] { return client->streamEnded(); }));
+  EXPECT_TRUE(fs::exists(env_.kubelet().socketPath()));
+}
+
+TEST_F(PluginManagerTest, ConfigChangeRestartsOnlyWhatChanged) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  auto dedicated = watch("ena-dedicated");
+  firstList(*dedicated);
+  const auto enaSocket = socketIdentity("ena");
+  const auto dedicatedSocket = socketIdentity("ena-dedicated");
+  const std::size_t dedicatedUpdates = dedicated->updates();
+
+  json config = standardConfig();
+  config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
+  config["deviceplugin"]["hugepages"]["containerPath"] = "/dev/hugepages";
+  env_.writeConfig(config);
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/hugepages-1Gi");
+  EXPECT_EQ(env_.plugin().config().deviceplugin.hugepages.containerPath, "/dev/hugepages");
+  EXPECT_EQ(env_.plugin().metrics()->reloads(true), 1u);
+  EXPECT_EQ(socketIdentity("ena"), enaSocket);
+  EXPECT_EQ(socketIdentity("ena-dedicated"), dedicatedSocket);
+  EXPECT_FALSE(dedicated->streamEnded());
+  EXPECT_EQ(dedicated->updates(), dedicatedUpdates);
+  EXPECT_EQ(env_.kubelet().registrations().size(), 4u);
+}
+
+TEST_F(PluginManagerTest, ADedicatedDeviceTakenAsAnUplinkLeavesTheListWithinASecond) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  auto dedicated = watch("ena-dedicated");
+  firstList(*dedicated);
+  const auto dedicatedSocket = socketIdentity("ena-dedicated");
+  json config = standardConfig();
+  config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
+  config["dataplane"]["networks"].push_back(
+      {{"name", "eni3"}, {"uplink", {{"device", "0000:00:07.0"}}}});
+  const auto since = steady_clock::now();
+  env_.writeConfig(config);
+  expectWithinOneSecond(*dedicated, hasHealth("0000:00:07.0", "absent"), since,
+                        "device became an uplink");
+  // The dedicated resource kept its server; the attachments gained eni3.
+  EXPECT_EQ(socketIdentity("ena-dedicated"), dedicatedSocket);
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/ena");
+  auto ena = watch("ena");
+  EXPECT_TRUE(ena->waitForDevices(hasHealth("eni3-00", "Healthy")).ok());
+}
+
+TEST_F(PluginManagerTest, ABadReloadKeepsTheRunningConfig) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  const deviceplugin::PluginConfig before = env_.plugin().config();
+  const auto enaSocket = socketIdentity("ena");
+
+  struct Bad {
+    const char* description;
+    std::string text;
+  };
+  json unknownKey = standardConfig();
+  unknownKey["deviceplugin"]["ena"]["slots"] = 2;
+  json badAddress = standardConfig();
+  badAddress["deviceplugin"]["enaDedicated"]["pciAddresses"] = {"00:07.0"};
+  json duplicate = standardConfig();
+  duplicate["deviceplugin"]["enaDedicated"]["pciAddresses"] = {"0000:00:06.0"};
+  const Bad cases[] = {{"malformed JSON", "{\"deviceplugin\": "},
+                       {"unknown key", unknownKey.dump()},
+                       {"malformed PCI address", badAddress.dump()},
+                       {"device in two resources", duplicate.dump()}};
+  std::uint64_t failures = 0;
+  for (const Bad& bad : cases) {
+    env_.writeConfigText(bad.text);
+    ++failures;
+    ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->reloads(false) >= failures; }))
+        << bad.description;
+    EXPECT_EQ(env_.plugin().config(), before) << bad.description;
+  }
+  // SIGHUP (requestReload) with the bad file: the same.
+  env_.plugin().requestReload();
+  ++failures;
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->reloads(false) >= failures; }));
+  EXPECT_EQ(env_.plugin().config(), before);
+  EXPECT_EQ(socketIdentity("ena"), enaSocket);
+  EXPECT_EQ(env_.kubelet().registrations().size(), 3u);
+  auto client = watch("ena");
+  EXPECT_EQ(firstList(*client).size(), 8u);
+}
+
+TEST_F(PluginManagerTest, ServesMetrics) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  auto client = watch("ena-dedicated");
+  firstList(*client);
+  ASSERT_TRUE(client->allocate({"0000:00:07.0"}).ok());
+  httplib::Client http("127.0.0.1", env_.plugin().metricsPort());
+  httplib::Result result = http.Get("/metrics");
+  ASSERT_TRUE(result) << "no answer from the metrics endpoint";
+  EXPECT_EQ(result->status, 200);
+  EXPECT_THAT(result->body,
+              HasSubstr("ena_dpdk_deviceplugin_devices{resource=\"dpdk.aws/ena-dedicated\","
+                        "health=\"Healthy\"} 3"));
+  EXPECT_THAT(result->body, HasSubstr("ena_dpdk_deviceplugin_allocations_total{resource=\"dpdk."
+                                      "aws/ena-dedicated\",result=\"ok\"} 1"));
+  EXPECT_THAT(result->body, HasSubstr("ena_dpdk_deviceplugin_registrations_total{resource=\"dpdk."
+                                      "aws/ena\",result=\"ok\"} 1"));
+}
+
+TEST(PluginManagerStartTest, RegistersOnceTheKubeletAppears) {
+  PluginTestEnv env(/*withKubelet=*/false);
+  ASSERT_TRUE(env.startPlugin().ok());
+  // The plugin serves before any kubelet exists.
+  ASSERT_TRUE(env.watch("ena").ok());
+  ASSERT_TRUE(env.startKubelet().ok());
+  const auto since = steady_clock::now();
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  EXPECT_LE(steady_clock::now() - since, kOneSecond);
+}
+
+TEST(PluginManagerStartTest, RetriesAFailingRegistration) {
+  PluginTestEnv env;
+  env.kubelet().setRegisterError(absl::UnavailableError("kubelet still starting"));
+  ASSERT_TRUE(env.startPlugin().ok());
+  ASSERT_TRUE(eventually(
+      [&] { return env.plugin().metrics()->registrations("dpdk.aws/ena", false) >= 2; }));
+  EXPECT_EQ(env.plugin().metrics()->registrations("dpdk.aws/ena"), 0u);
+  env.kubelet().setRegisterError(absl::OkStatus());
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(5000)));
+}
+
+TEST(PluginManagerStartTest, RefusesABadConfigOrASocketInUse) {
+  PluginTestEnv env;
+  env.writeConfigText("{\"deviceplugin\": {\"ena\": {\"slotsPerNetwork\": 0}}}");
+  absl::Status status = env.startPlugin();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("deviceplugin.ena.slotsPerNetwork"));
+
+  env.writeConfig(standardConfig());
+  ASSERT_TRUE(env.startPlugin().ok());
+  PluginTestEnv other;
+  deviceplugin::PluginOptions options = other.options();
+  options.root = env.host().hostRoot();
+  options.configPath = env.configPath();
+  // The same root and sockets, served by a live plugin: a second one must not steal them.
+  status = other.startPlugin(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_TRUE(env.watch("ena").ok());
+}
+
+}  // namespace
+}  // namespace enadpdk::testing
