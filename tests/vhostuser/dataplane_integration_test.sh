@@ -188,10 +188,11 @@ acct=$(jq -n --argjson a "$before" --argjson b "$(pair_counters)" \
   '{rx: ($b.rx - $a.rx), tx: ($b.tx - $a.tx), txfull: ($b.txfull - $a.txfull),
     notconn: ($b.notconn - $a.notconn), other: ($b.other - $a.other)}' | tr -d ' \n')
 echo "hot plug accounting for the pair's run: $acct"
-# A frame the switch received is sent, or dropped because the peer's queue was full; a few may
-# meet a peer that is already closing when testpmd stops (not_connected, at most two bursts).
+# A frame the switch received is sent, or dropped because the peer's queue was full; when
+# testpmd stops, what is left in one port's TX ring (at most 256 per direction) may meet a peer
+# it has already closed (not_connected).
 check "every frame the pair sent was delivered or dropped for a full TX queue" \
-  test "$(echo "$acct" | jq '.rx == .tx + .txfull + .notconn and .notconn <= 64')" = true
+  test "$(echo "$acct" | jq '.rx == .tx + .txfull + .notconn and .notconn <= 512')" = true
 check "the pair lost nothing for any other reason" test "$(echo "$acct" | jq '.other')" -eq 0
 
 # --- vpc: ARP proxy, ping to a pod, spoofing, local pod-to-pod --------------------------------
