@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 #include "common/strings.h"
@@ -98,7 +99,13 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::start(
   self->thread_ = std::thread([server = self->server_.get()] { server->listen_after_bind(); });
   // httplib's stop() is lost if it runs before the listen loop starts; wait for the loop so
   // that the destructor can always stop it.
-  while (!self->server_->is_running()) std::this_thread::yield();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!self->server_->is_running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::UnavailableError(strCat("metrics address \"", address, "\": listen failed"));
+    }
+    std::this_thread::yield();
+  }
   return self;
 }
 

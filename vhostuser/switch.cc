@@ -377,13 +377,9 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   }
   // From here on, undo everything on failure.
   auto undo = [&](absl::Status s) {
-    uint16_t pid;
-    if (rte_eth_dev_get_port_by_name(slot->vdev.c_str(), &pid) == 0) {
-      rte_eth_dev_stop(pid);
-      rte_eth_dev_close(pid);
-    }
-    rte_eal_hotplug_remove("vdev", slot->vdev.c_str());
-    if (spec.vhost_mode == VhostMode::Client) std::filesystem::remove(spec.socket_path);
+    uint16_t pid = RTE_MAX_ETHPORTS;
+    rte_eth_dev_get_port_by_name(slot->vdev.c_str(), &pid);
+    closeDevice(pid, slot->vdev, spec);
     return s;
   };
   if (rte_eth_dev_get_port_by_name(slot->vdev.c_str(), &slot->port_id) != 0) {
@@ -454,14 +450,19 @@ void Switch::removeSlot(uint16_t index) {
     rte_eth_dev_callback_unregister(slot->port_id, static_cast<rte_eth_event_type>(type),
                                     reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
   }
-  rte_eth_dev_stop(slot->port_id);
-  rte_eth_dev_close(slot->port_id);
-  if (!slot->vdev.empty()) {
-    rte_eal_hotplug_remove("vdev", slot->vdev.c_str());
-    if (slot->spec.vhost_mode == VhostMode::Client) {
-      std::error_code ec;
-      std::filesystem::remove(slot->spec.socket_path, ec);
-    }
+  closeDevice(slot->port_id, slot->vdev, slot->spec);
+}
+
+void Switch::closeDevice(uint16_t port_id, const std::string& vdev, const PortSpec& spec) {
+  if (port_id < RTE_MAX_ETHPORTS) {
+    rte_eth_dev_stop(port_id);
+    rte_eth_dev_close(port_id);
+  }
+  if (vdev.empty()) return;  // an uplink
+  rte_eal_hotplug_remove("vdev", vdev.c_str());
+  if (spec.vhost_mode == VhostMode::Client) {
+    std::error_code ec;
+    std::filesystem::remove(spec.socket_path, ec);
   }
 }
 
@@ -515,11 +516,6 @@ std::vector<PortStatus> Switch::listPorts(const std::string& network) {
     if (network.empty() || slots_[s]->spec.network == network) out.push_back(statusOf(*slots_[s]));
   }
   return out;
-}
-
-std::vector<PortSpec> Switch::portSpecs() {
-  absl::MutexLock lock(&mu_);
-  return portSpecsLocked();
 }
 
 std::vector<PortSpec> Switch::portSpecsLocked() const {
@@ -658,15 +654,7 @@ void Switch::stop() {
   absl::MutexLock lock(&mu_);
   for (auto& s : slots_) {
     if (!s) continue;
-    rte_eth_dev_stop(s->port_id);
-    rte_eth_dev_close(s->port_id);
-    if (!s->vdev.empty()) {
-      rte_eal_hotplug_remove("vdev", s->vdev.c_str());
-      if (s->spec.vhost_mode == VhostMode::Client) {
-        std::error_code ec;
-        std::filesystem::remove(s->spec.socket_path, ec);
-      }
-    }
+    closeDevice(s->port_id, s->vdev, s->spec);
     s.reset();
   }
   log_->info("switch stopped");

@@ -102,8 +102,6 @@ class Switch {
   std::vector<PortStatus> listPorts(const std::string& network) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<NetworkStatus> listNetworks() ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<WorkerStatus> listWorkers() ABSL_LOCKS_EXCLUDED(mu_);
-  // The specs of every port, in creation order (what the state file holds).
-  std::vector<PortSpec> portSpecs() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Housekeeping from the main loop: uplink resets requested by the driver, link changes.
   void poll() ABSL_LOCKS_EXCLUDED(mu_);
@@ -124,9 +122,13 @@ class Switch {
   // previous one can be freed.
   void publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PortCounters countersOf(uint16_t slot) const;
+  // The specs of every port, in creation order (what the state file holds).
   std::vector<PortSpec> portSpecsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PortStatus statusOf(const Slot& s) const;
   void removeSlot(uint16_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops and closes a port's ethdev, removes its vdev and the socket the dataplane created.
+  // Only for a port no published table refers to.
+  void closeDevice(uint16_t port_id, const std::string& vdev, const PortSpec& spec);
   static int onEthEvent(uint16_t port_id, int type, void* arg, void* ret);
 
   const common::DataplaneConfig config_;

@@ -41,11 +41,7 @@ void Worker::run() noexcept {
     const DataplaneTable* t = table_->load(std::memory_order_acquire);
     bool busy = false;
     const uint64_t now = last;
-    for (const RxQueue& q : t->poll[index_]) {
-      const uint64_t before = counters_[q.slot].rx_packets.load(std::memory_order_relaxed);
-      receive(*t, q, now);
-      busy |= counters_[q.slot].rx_packets.load(std::memory_order_relaxed) != before;
-    }
+    for (const RxQueue& q : t->poll[index_]) busy |= receive(*t, q, now) != 0;
     for (uint16_t i = 0; i < dirty_count_; ++i) {
       flush(*t, dirty_[i]);
       tx_[dirty_[i]].dirty = false;
@@ -61,10 +57,10 @@ void Worker::run() noexcept {
   rte_rcu_qsbr_thread_unregister(qsbr_, index_);
 }
 
-void Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept {
+uint16_t Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept {
   rte_mbuf* pkts[kMaxBurst];
   const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, static_cast<uint16_t>(burst_));
-  if (n == 0) return;
+  if (n == 0) return 0;
   const PortView* in = t.slots[q.slot];
   SlotCounters& rx = counters_[q.slot];
   uint64_t bytes = 0;
@@ -112,6 +108,7 @@ void Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) no
   }
   bump(rx.rx_packets, n);
   bump(rx.rx_bytes, bytes);
+  return n;
 }
 
 void Worker::enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept {

@@ -81,7 +81,8 @@ class Worker {
   };
 
   void run() noexcept;
-  void receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept;
+  // Polls one RX queue once; returns the packets received.
+  uint16_t receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept;
   void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept;
   void flush(const DataplaneTable& t, uint16_t slot) noexcept;
   void dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept;

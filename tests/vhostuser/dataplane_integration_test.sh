@@ -31,6 +31,9 @@ cleanup() {
 trap cleanup EXIT
 
 ctl() { "$CTLBIN" --socket "$tmp/dp.sock" "$@"; }
+connected_ports() { ctl -o json ports | jq '[.ports[] | select(.connected)] | length'; }
+# After a pod stops, its counters settle once the switch has seen its ports go.
+no_port_connected() { [ "$(connected_ports)" = 0 ]; }
 port_json() { ctl -o json port get "$1" | jq -r ".port$2 // 0"; }
 net_json() { ctl -o json networks | jq -r ".networks[] | select(.name==\"$1\") | .uplink$2 // 0"; }
 
@@ -138,7 +141,7 @@ start_pod ab flowgen "--txpkts=64" "net_virtio_user0,path=$tmp/vhost/a.sock,serv
 check "l2 pods connect" wait_for 30 sh -c "[ \"\$($CTLBIN --socket $tmp/dp.sock -o json ports | jq '[.ports[] | select(.connected)] | length')\" = 2 ]"
 check "l2 traffic flows both ways" wait_for 30 sh -c "[ \$($CTLBIN --socket $tmp/dp.sock -o json port get podB/net1 | jq -r '.port.counters.txPackets // 0') -gt 10000 ]"
 stop_pod ab
-sleep 0.5
+wait_for 10 no_port_connected
 a_tx=$(pod_stat ab 0 TX); b_tx=$(pod_stat ab 1 TX); b_rx=$(pod_stat ab 1 RX)
 sw_a_rx=$(port_json podA/net1 .counters.rxPackets); sw_b_rx=$(port_json podB/net1 .counters.rxPackets)
 sw_b_tx=$(port_json podB/net1 .counters.txPackets)
@@ -183,7 +186,7 @@ for i in $(seq 1 "$added"); do ctl port del "hot$i" >/dev/null || plug_ok=0; don
 check "every hot-plugged port removed while streaming" test "$plug_ok" = 1 -a "$(ctl -o json ports | jq '.ports | length')" -eq 2
 check "removed ports' sockets are gone" test -z "$(ls "$tmp"/vhost/hot*.sock 2>/dev/null)"
 stop_pod ab2
-sleep 0.5
+wait_for 10 no_port_connected
 acct=$(jq -n --argjson a "$before" --argjson b "$(pair_counters)" \
   '{rx: ($b.rx - $a.rx), tx: ($b.tx - $a.tx), txfull: ($b.txfull - $a.txfull),
     notconn: ($b.notconn - $a.notconn), other: ($b.other - $a.other)}' | tr -d ' \n')
