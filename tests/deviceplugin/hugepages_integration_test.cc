@@ -47,14 +47,24 @@ unsigned readCount(const std::string& name) {
   return value;
 }
 
-bool writeCount(unsigned pages) {
-  const std::string path = std::string(kPages1G) + "/nr_hugepages";
+bool writeText(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY);
   if (fd < 0) return false;
-  const std::string text = std::to_string(pages);
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
   return ok;
+}
+
+bool writeCount(unsigned pages) {
+  return writeText(std::string(kPages1G) + "/nr_hugepages", std::to_string(pages));
+}
+
+// A 1G page needs a gigabyte of contiguous memory; on a machine that has been building for a
+// while it is there only after the page cache is dropped and memory compacted.
+void makeRoomFor1GPages() {
+  ::sync();
+  writeText("/proc/sys/vm/drop_caches", "3");
+  writeText("/proc/sys/vm/compact_memory", "1");
 }
 
 bool isHugetlbfs(const fs::path& path) {
@@ -117,6 +127,7 @@ TEST(HugepagesIntegrationTest, ReservesMountsUsesAndReleasesRealPages) {
   ReservationGuard guard;
   const unsigned freeBefore = readCount("free_hugepages");
   const unsigned resvBefore = readCount("resv_hugepages");
+  makeRoomFor1GPages();
   ASSERT_TRUE(writeCount(guard.previous() + kReserved)) << "cannot write nr_hugepages";
   ASSERT_EQ(readCount("nr_hugepages"), guard.previous() + kReserved)
       << "the kernel could not reserve " << kReserved << " more 1G pages (memory too fragmented?)";
