@@ -91,4 +91,28 @@ struct ForwardingTable {
 Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
               uint32_t capacity, uint64_t now) noexcept;
 
+// A one-entry decision cache for one burst from one ingress port (the caller resets it for
+// every burst). The frames of a burst mostly repeat the previous frame's addresses, and the
+// decision depends only on bytes this cache compares: for l2 both MACs; for vpc IPv4 the MACs,
+// the ethertype, the version/IHL byte and both addresses (len >= 34). Such a frame gets the
+// previous frame's Forward, Flood or Drop without a lookup; anything else (other ethertypes,
+// short frames, replies) goes through decide(). Hot path: noexcept, no allocation.
+class DecisionCache {
+ public:
+  // Forgets the cached decision (a new burst, or a new ingress port).
+  void reset() noexcept { valid_ = false; }
+  // Same contract as decide().
+  Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
+                uint32_t len, uint32_t capacity, uint64_t now) noexcept;
+
+ private:
+  struct Key {
+    uint64_t a = 0, b = 0, c = 0;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  bool valid_ = false;
+  Key key_;
+  Action action_;
+};
+
 }  // namespace enadpdk::vhostuser

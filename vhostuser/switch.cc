@@ -30,6 +30,9 @@ constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
 constexpr uint32_t kMbufCache = 256;
 constexpr uint32_t kFdbCapacity = 4096;
+// Ethernet header, two VLAN tags and the FCS on top of the MTU.
+constexpr uint32_t kMaxL2Overhead = RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+constexpr uint32_t kMinJumboPoolMbufs = 2048;
 
 std::string rteError(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
 
@@ -53,11 +56,11 @@ struct Switch::Slot {
   uint16_t index = kNoSlot;
   bool is_uplink = false;
   size_t network = 0;
-  PortSpec spec;     // pod ports
-  std::string vdev;  // the vdev name for pod ports ("" for uplinks)
-  uint16_t port_id = 0;
-  uint16_t queues = 1;
-  std::array<rte_spinlock_t, kMaxWorkers> txq_locks{};
+  PortSpec spec;         // pod ports
+  uint16_t port_id = 0;  // uplinks: the ethdev
+  uint16_t queues = 1;   // RX queues (uplinks) or queue pairs (pod ports)
+  uint16_t tx_queues = 1;                             // uplinks
+  std::array<rte_spinlock_t, kMaxWorkers> txq_locks{};  // uplinks with fewer TX queues than workers
   PortCounters baseline;  // worker counters are never reset; a reused slot starts from here
   PortView view;
 };
@@ -67,6 +70,9 @@ struct Switch::NetworkState {
   uint16_t uplink_slot = kNoSlot;
   MacAddr eni_mac;
   std::unique_ptr<Fdb> fdb;
+  // Receive buffers of an uplink that cannot scatter a jumbo frame over several mbufs (null: the
+  // shared pool).
+  rte_mempool* rx_pool = nullptr;
   bool resetting = false;
 };
 
@@ -95,6 +101,17 @@ absl::Status Switch::init() {
   if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, kMaxWorkers) != 0) {
     return absl::ResourceExhaustedError("cannot allocate the RCU state");
   }
+  absl::StatusOr<std::unique_ptr<VhostPorts>> vhost = VhostPorts::create(qsbr_, log_);
+  if (!vhost.ok()) return vhost.status();
+  vhost_ = std::move(*vhost);
+  const size_t uplinks = static_cast<size_t>(
+      std::count_if(config_.networks.begin(), config_.networks.end(),
+                    [](const common::NetworkConfig& n) { return n.uplink.has_value(); }));
+  if (uplinks + config_.maxPorts > kMaxSlots) {
+    return absl::InvalidArgumentError(strCat("dataplane.maxPorts: ", config_.maxPorts, " ports and ",
+                                             uplinks, " uplinks exceed the switch's ", kMaxSlots,
+                                             " port slots"));
+  }
 
   std::vector<unsigned> lcores(config_.workers.begin(), config_.workers.end());
   if (lcores.empty()) {
@@ -118,7 +135,7 @@ absl::Status Switch::init() {
   }
   for (size_t i = 0; i < lcores.size(); ++i) {
     workers_.push_back(std::make_unique<Worker>(lcores[i], static_cast<unsigned>(i), &table_, qsbr_,
-                                                &connected_, config_.burstSize));
+                                                &vhost_->links(), pool_, config_.burstSize));
   }
 
   absl::MutexLock lock(&mu_);
@@ -144,8 +161,8 @@ absl::Status Switch::init() {
   return absl::OkStatus();
 }
 
-absl::Status Switch::configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq, uint32_t mtu,
-                                   bool is_uplink) {
+absl::StatusOr<uint16_t> Switch::configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
+                                                 uint32_t mtu, rte_mempool* rx_pool) {
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
     return absl::InternalError(strCat("device info: ", rteError(rc)));
@@ -153,21 +170,25 @@ absl::Status Switch::configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq,
   rxq = std::min<uint16_t>(rxq, info.max_rx_queues);
   txq = std::min<uint16_t>(txq, info.max_tx_queues);
   rte_eth_conf conf{};
-  if (is_uplink) {
-    if (rxq > 1 && info.flow_type_rss_offloads != 0) {
-      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-      conf.rx_adv_conf.rss_conf.rss_hf =
-          (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+  if (rxq > 1 && info.flow_type_rss_offloads != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+  }
+  if (mtu > RTE_ETHER_MTU) {
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
     }
-    if (mtu > RTE_ETHER_MTU) {
-      if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
-        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-      }
-      if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
-        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-      }
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
+      conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
     }
-    if (mtu >= info.min_mtu && mtu <= info.max_mtu) conf.rxmode.mtu = mtu;
+  }
+  // ethdev's own frame overhead: what max_rx_pktlen allows above max_mtu when the driver says.
+  const uint32_t overhead = info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu
+                                ? info.max_rx_pktlen - info.max_mtu
+                                : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  if (mtu >= info.min_mtu && mtu <= info.max_mtu && mtu + overhead <= info.max_rx_pktlen) {
+    conf.rxmode.mtu = mtu;
   }
   if (int rc = rte_eth_dev_configure(port_id, rxq, txq, &conf); rc != 0) {
     return absl::InternalError(strCat("configure: ", rteError(rc)));
@@ -178,7 +199,7 @@ absl::Status Switch::configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq,
   for (uint16_t q = 0; q < rxq; ++q) {
     rte_eth_rxconf rxconf = info.default_rxconf;
     rxconf.offloads = conf.rxmode.offloads;
-    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, socket, &rxconf, pool_); rc != 0) {
+    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, socket, &rxconf, rx_pool); rc != 0) {
       return absl::InternalError(strCat("RX queue ", q, ": ", rteError(rc)));
     }
   }
@@ -189,14 +210,12 @@ absl::Status Switch::configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq,
       return absl::InternalError(strCat("TX queue ", q, ": ", rteError(rc)));
     }
   }
-  for (int type : {RTE_ETH_EVENT_INTR_LSC, RTE_ETH_EVENT_INTR_RESET}) {
-    rte_eth_dev_callback_register(port_id, static_cast<rte_eth_event_type>(type),
-                                  reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
-  }
+  rte_eth_dev_callback_register(port_id, RTE_ETH_EVENT_INTR_RESET,
+                                reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
   if (int rc = rte_eth_dev_start(port_id); rc != 0) {
     return absl::InternalError(strCat("start: ", rteError(rc)));
   }
-  return absl::OkStatus();
+  return txq;
 }
 
 absl::Status Switch::startUplink(NetworkState& net) {
@@ -222,13 +241,33 @@ absl::Status Switch::startUplink(NetworkState& net) {
       std::find_if(networks_.begin(), networks_.end(), [&](auto& n) { return n.get() == &net; }) -
       networks_.begin());
   slot->port_id = port_id;
-  const uint16_t txq = static_cast<uint16_t>(workers_.size());
-  if (absl::Status s =
-          configurePort(port_id, static_cast<uint16_t>(up.queues), txq, net.config.mtu, true);
-      !s.ok()) {
-    return absl::FailedPreconditionError(strCat(field, ": ", common::toStd(s.message())));
-  }
   rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
+    return absl::FailedPreconditionError(strCat(field, ": device info: ", rteError(rc)));
+  }
+  // A device that cannot scatter a frame over several mbufs receives each into one: on a jumbo
+  // network it gets buffers that hold a whole frame (net_af_packet also needs them to be at
+  // least its framesz, see docs/dataplane.md).
+  if (net.config.mtu > RTE_ETHER_MTU && !(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+    const uint32_t room = RTE_ALIGN_CEIL(net.config.mtu + kMaxL2Overhead, 1024);
+    const uint32_t count =
+        std::max<uint32_t>(kMinJumboPoolMbufs, 2u * up.queues * (kRxDesc + kMaxBurst));
+    net.rx_pool = rte_pktmbuf_pool_create(strCat("edp_rx_", net.config.name).c_str(), count,
+                                          kMbufCache, 0,
+                                          static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room),
+                                          static_cast<int>(rte_socket_id()));
+    if (net.rx_pool == nullptr) {
+      return absl::ResourceExhaustedError(strCat(field, ": jumbo receive pool of ", count, " x ",
+                                                 room, " bytes: ", rteError(rte_errno)));
+    }
+  }
+  absl::StatusOr<uint16_t> txq = configureUplink(
+      port_id, static_cast<uint16_t>(up.queues), static_cast<uint16_t>(workers_.size()),
+      net.config.mtu, net.rx_pool ? net.rx_pool : pool_);
+  if (!txq.ok()) {
+    return absl::FailedPreconditionError(strCat(field, ": ", common::toStd(txq.status().message())));
+  }
+  slot->tx_queues = *txq;
   rte_eth_dev_info_get(port_id, &info);
   slot->queues = std::min<uint16_t>(static_cast<uint16_t>(up.queues), info.nb_rx_queues);
   if (net.config.mode == common::NetworkMode::L2) rte_eth_promiscuous_enable(port_id);
@@ -249,10 +288,8 @@ absl::Status Switch::startUplink(NetworkState& net) {
                         .mac = net.eni_mac};
   net.uplink_slot = slot->index;
   port_to_slot_[port_id].store(slot->index, std::memory_order_relaxed);
-  connected_[slot->index].store(true, std::memory_order_relaxed);
-  is_uplink_[slot->index].store(true, std::memory_order_relaxed);
   log_->info("uplink started network={} device={} port={} mac={} rxq={} txq={}", net.config.name,
-             up.device, port_id, formatMac(net.eni_mac), slot->queues, txq);
+             up.device, port_id, formatMac(net.eni_mac), slot->queues, slot->tx_queues);
   *free_slot = std::move(slot);
   return absl::OkStatus();
 }
@@ -286,14 +323,18 @@ void Switch::publish() {
     // Stable queue-to-worker maps: they depend only on the slot and queue, so a queue never
     // moves between workers while an older table may still be in use.
     for (uint16_t q = 0; q < s->queues; ++q) {
-      t->poll[(s->index + q) % nworkers].push_back({s->port_id, q, s->index});
+      t->poll[(s->index + q) % nworkers].push_back(
+          RxQueue{.slot = s->index, .queue = q, .port_id = s->port_id, .vhost = !s->is_uplink});
     }
     SlotTx& tx = t->tx[s->index];
+    tx.vhost = !s->is_uplink;
     tx.port_id = s->port_id;
-    const uint16_t txqs = s->is_uplink ? static_cast<uint16_t>(nworkers) : s->queues;
+    for (uint16_t q = 0; tx.vhost && q < s->queues; ++q) tx.rings |= 1u << toPodRing(q);
+    const uint16_t txqs = s->is_uplink ? s->tx_queues : s->queues;
     for (size_t w = 0; w < nworkers; ++w) {
-      tx.txq[w] = static_cast<uint16_t>(w % txqs);
-      tx.lock[w] = nworkers > txqs ? &s->txq_locks[w % txqs] : nullptr;
+      const uint16_t q = static_cast<uint16_t>(w % txqs);
+      tx.queue[w] = tx.vhost ? toPodRing(q) : q;
+      tx.lock[w] = s->is_uplink && nworkers > txqs ? &s->txq_locks[q] : nullptr;
     }
   }
   const DataplaneTable* raw = t.get();
@@ -342,16 +383,13 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
       }
     }
   }
+  if (port_order_.size() >= config_.maxPorts) {
+    return absl::ResourceExhaustedError(strCat("all ", config_.maxPorts,
+                                               " ports are in use (dataplane.maxPorts)"));
+  }
   auto free_slot = std::find(slots_.begin(), slots_.end(), nullptr);
   if (free_slot == slots_.end()) {
     return absl::ResourceExhaustedError(strCat("all ", kMaxSlots, " port slots are in use"));
-  }
-  // Each pod port is a net_vhost ethdev, and the DPDK build caps ethdev ports.
-  // TODO(issue 4): drive pod ports through rte_vhost directly (no ethdev per port).
-  if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
-    return absl::ResourceExhaustedError(
-        strCat("this DPDK build allows ", RTE_MAX_ETHPORTS,
-               " ethdev ports (RTE_MAX_ETHPORTS) and all are in use"));
   }
   if (spec.vhost_mode == VhostMode::Client) {
     // We create the socket: a leftover from a crashed run is removed, a live one is refused.
@@ -369,34 +407,15 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   slot->network = net_index;
   slot->spec = spec;
   slot->queues = static_cast<uint16_t>(spec.queues);
-  slot->vdev = strCat("net_vhost_p", vdev_counter_++);
-  const std::string args = strCat("iface=", spec.socket_path, ",queues=", spec.queues,
-                                  ",client=", spec.vhost_mode == VhostMode::Server ? 1 : 0);
-  if (int rc = rte_eal_hotplug_add("vdev", slot->vdev.c_str(), args.c_str()); rc != 0) {
-    return absl::InternalError(strCat("create vhost-user device: ", rteError(rc)));
-  }
-  // From here on, undo everything on failure.
-  auto undo = [&](absl::Status s) {
-    uint16_t pid = RTE_MAX_ETHPORTS;
-    rte_eth_dev_get_port_by_name(slot->vdev.c_str(), &pid);
-    closeDevice(pid, slot->vdev, spec);
-    return s;
-  };
-  if (rte_eth_dev_get_port_by_name(slot->vdev.c_str(), &slot->port_id) != 0) {
-    return undo(absl::InternalError("vhost-user device has no ethdev port"));
-  }
-  if (absl::Status s = configurePort(slot->port_id, slot->queues, slot->queues, spec.mtu, false);
-      !s.ok()) {
-    return undo(s);
-  }
+  if (absl::Status s = vhost_->open(slot->index, spec); !s.ok()) return s;
   if (spec.vhost_mode == VhostMode::Client) {
     absl::Status perm =
         common::setFilePermissions(spec.socket_path, *common::parseFileMode(spec.perm), spec.owner);
-    if (!perm.ok())
-      return undo(
-          absl::FailedPreconditionError(strCat("socket_path: ", common::toStd(perm.message()))));
+    if (!perm.ok()) {
+      vhost_->close(slot->index);
+      return absl::FailedPreconditionError(strCat("socket_path: ", common::toStd(perm.message())));
+    }
   }
-  for (auto& l : slot->txq_locks) rte_spinlock_init(&l);
   uint8_t& gen = generations_[slot->index];
   ++gen;
   slot->view = PortView{.slot = slot->index,
@@ -407,10 +426,6 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
                         .mac = spec.mac.empty() ? MacAddr{} : *parseMac(spec.mac)};
   for (const std::string& ip : spec.ips) addIp(slot->view, ip);
   slot->baseline = countersOf(slot->index);
-  rte_eth_link link{};
-  rte_eth_link_get_nowait(slot->port_id, &link);
-  connected_[slot->index].store(link.link_status == RTE_ETH_LINK_UP, std::memory_order_relaxed);
-  port_to_slot_[slot->port_id].store(slot->index, std::memory_order_relaxed);
   const uint16_t index = slot->index;
   *free_slot = std::move(slot);
   port_order_.push_back(index);
@@ -444,26 +459,23 @@ absl::StatusOr<bool> Switch::deletePort(const std::string& id) {
 void Switch::removeSlot(uint16_t index) {
   std::unique_ptr<Slot> slot = std::move(slots_[index]);
   publish();  // after this no worker polls or transmits to the slot
-  port_to_slot_[slot->port_id].store(kNoSlot, std::memory_order_relaxed);
-  connected_[index].store(false, std::memory_order_relaxed);
-  for (int type : {RTE_ETH_EVENT_INTR_LSC, RTE_ETH_EVENT_INTR_RESET}) {
-    rte_eth_dev_callback_unregister(slot->port_id, static_cast<rte_eth_event_type>(type),
-                                    reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
-  }
-  closeDevice(slot->port_id, slot->vdev, slot->spec);
+  closeSlot(*slot);
 }
 
-void Switch::closeDevice(uint16_t port_id, const std::string& vdev, const PortSpec& spec) {
-  if (port_id < RTE_MAX_ETHPORTS) {
-    rte_eth_dev_stop(port_id);
-    rte_eth_dev_close(port_id);
+void Switch::closeSlot(const Slot& s) {
+  if (!s.is_uplink) {
+    vhost_->close(s.index);
+    if (s.spec.vhost_mode == VhostMode::Client) {
+      std::error_code ec;  // rte_vhost removes the socket it created; this is belt and braces
+      std::filesystem::remove(s.spec.socket_path, ec);
+    }
+    return;
   }
-  if (vdev.empty()) return;  // an uplink
-  rte_eal_hotplug_remove("vdev", vdev.c_str());
-  if (spec.vhost_mode == VhostMode::Client) {
-    std::error_code ec;
-    std::filesystem::remove(spec.socket_path, ec);
-  }
+  rte_eth_dev_callback_unregister(s.port_id, RTE_ETH_EVENT_INTR_RESET,
+                                  reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
+  port_to_slot_[s.port_id].store(kNoSlot, std::memory_order_relaxed);
+  rte_eth_dev_stop(s.port_id);
+  rte_eth_dev_close(s.port_id);
 }
 
 PortCounters Switch::countersOf(uint16_t slot) const {
@@ -495,7 +507,7 @@ PortCounters minus(PortCounters a, const PortCounters& b) {
 PortStatus Switch::statusOf(const Slot& s) const {
   PortStatus st;
   st.spec = s.spec;
-  st.connected = connected_[s.index].load(std::memory_order_relaxed);
+  st.connected = vhost_->connected(s.index);
   st.worker_lcore = workers_[s.index % workers_.size()]->lcore();
   st.counters = minus(countersOf(s.index), s.baseline);
   return st;
@@ -592,17 +604,8 @@ int Switch::onEthEvent(uint16_t port_id, int type, void* arg, void*) {
   // DPDK's interrupt thread: only atomics here; the main loop does the work.
   auto* self = static_cast<Switch*>(arg);
   const uint16_t slot = self->port_to_slot_[port_id].load(std::memory_order_relaxed);
-  if (slot == kNoSlot) return 0;
-  if (type == RTE_ETH_EVENT_INTR_RESET) {
+  if (slot != kNoSlot && type == RTE_ETH_EVENT_INTR_RESET) {
     self->reset_requested_[slot].store(true, std::memory_order_relaxed);
-  } else if (type == RTE_ETH_EVENT_INTR_LSC) {
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(port_id, &link);
-    bool up = link.link_status == RTE_ETH_LINK_UP;
-    // Uplinks stay "connected" (their queues accept packets while the link is down).
-    if (!self->is_uplink_[slot].load(std::memory_order_relaxed)) {
-      self->connected_[slot].store(up, std::memory_order_relaxed);
-    }
   }
   return 0;
 }
@@ -611,13 +614,7 @@ void Switch::poll() {
   absl::MutexLock lock(&mu_);
   if (stopped_) return;
   for (const auto& s : slots_) {
-    if (!s) continue;
-    if (!s->is_uplink) {
-      rte_eth_link link{};
-      rte_eth_link_get_nowait(s->port_id, &link);
-      connected_[s->index].store(link.link_status == RTE_ETH_LINK_UP, std::memory_order_relaxed);
-      continue;
-    }
+    if (!s || !s->is_uplink) continue;
     if (!reset_requested_[s->index].exchange(false, std::memory_order_relaxed)) continue;
     // ENA reset (RTE_ETH_EVENT_INTR_RESET): take the uplink out of the table, reset and
     // reconfigure it, put it back. Pod-to-pod traffic keeps flowing meanwhile.
@@ -627,16 +624,17 @@ void Switch::poll() {
     publish();
     rte_eth_dev_stop(s->port_id);
     int rc = rte_eth_dev_reset(s->port_id);
-    absl::Status st =
-        rc == 0 ? configurePort(s->port_id, s->queues, static_cast<uint16_t>(workers_.size()),
-                                net.config.mtu, true)
+    absl::StatusOr<uint16_t> txq =
+        rc == 0 ? configureUplink(s->port_id, s->queues, static_cast<uint16_t>(workers_.size()),
+                                  net.config.mtu, net.rx_pool ? net.rx_pool : pool_)
                 : absl::InternalError(rteError(rc));
-    if (!st.ok()) {
+    if (!txq.ok()) {
       log_->error("uplink reset failed network={} error=\"{}\"; retrying", net.config.name,
-                  common::toStd(st.message()));
+                  common::toStd(txq.status().message()));
       reset_requested_[s->index].store(true, std::memory_order_relaxed);
       continue;
     }
+    s->tx_queues = *txq;
     net.resetting = false;
     publish();
     log_->info("uplink reset done network={}", net.config.name);
@@ -654,7 +652,7 @@ void Switch::stop() {
   absl::MutexLock lock(&mu_);
   for (auto& s : slots_) {
     if (!s) continue;
-    closeDevice(s->port_id, s->vdev, s->spec);
+    closeSlot(*s);
     s.reset();
   }
   log_->info("switch stopped");
@@ -663,7 +661,12 @@ void Switch::stop() {
 Switch::~Switch() {
   stop();
   current_.reset();
+  vhost_.reset();
   rte_free(qsbr_);
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& n : networks_) rte_mempool_free(n->rx_pool);
+  }
   rte_mempool_free(pool_);
 }
 

@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
+#include "vhostuser/vhost_ports.h"
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
@@ -74,14 +75,15 @@ struct WorkerStatus {
 class Worker;
 struct DataplaneTable;
 
-// The DPDK switch: owns the uplinks and vhost-user ports, publishes forwarding tables to the
-// poll-mode workers and answers the control API.
+// The DPDK switch: owns the uplinks (ethdevs) and the pods' vhost-user ports (rte_vhost, see
+// VhostPorts), publishes forwarding tables to the poll-mode workers and answers the control API.
 //
 // Threading: the public methods are called from control threads (gRPC handlers, the main loop)
 // and serialise on one mutex. Workers never take it: they read the published DataplaneTable
 // under RCU (rte_rcu_qsbr), and the control thread frees a replaced table only after every
-// worker has reported a quiescent state. Connected flags and reset requests arrive from DPDK's
-// interrupt thread through atomics.
+// worker has reported a quiescent state. Pod connection state arrives from rte_vhost's thread
+// (VhostPorts), uplink reset requests from DPDK's interrupt thread, both through atomics. Lock
+// order: `mu_`, then VhostPorts' own.
 class Switch {
  public:
   // Creates the switch on an initialised EAL: mbuf pool, uplinks, one worker per lcore in
@@ -94,7 +96,8 @@ class Switch {
 
   // Adds a vhost-user port. OK with the existing port for an identical request; AlreadyExists
   // for a conflicting one (same id, or IP/socket already used); InvalidArgument naming the
-  // field; ResourceExhausted when no slot is free. Other ports keep forwarding throughout.
+  // field; ResourceExhausted when `maxPorts` ports exist. Other ports keep forwarding
+  // throughout.
   absl::StatusOr<PortStatus> addPort(PortSpec spec) ABSL_LOCKS_EXCLUDED(mu_);
   // Deletes a port; returns whether it existed (deleting a missing port succeeds).
   absl::StatusOr<bool> deletePort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
@@ -116,8 +119,9 @@ class Switch {
 
   absl::Status init();
   absl::Status startUplink(NetworkState& net) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status configurePort(uint16_t port_id, uint16_t rxq, uint16_t txq, uint32_t mtu,
-                             bool is_uplink);
+  // Configures and starts an uplink ethdev; returns the TX queues it got.
+  absl::StatusOr<uint16_t> configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
+                                           uint32_t mtu, rte_mempool* rx_pool);
   // Builds and publishes a table from the current slots, then waits for a grace period so the
   // previous one can be freed.
   void publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -126,15 +130,16 @@ class Switch {
   std::vector<PortSpec> portSpecsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PortStatus statusOf(const Slot& s) const;
   void removeSlot(uint16_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stops and closes a port's ethdev, removes its vdev and the socket the dataplane created.
-  // Only for a port no published table refers to.
-  void closeDevice(uint16_t port_id, const std::string& vdev, const PortSpec& spec);
+  // Closes a pod port's socket, or stops and closes an uplink's ethdev. Only for a slot no
+  // published table refers to.
+  void closeSlot(const Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static int onEthEvent(uint16_t port_id, int type, void* arg, void* ret);
 
   const common::DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   rte_mempool* pool_ = nullptr;
   rte_rcu_qsbr* qsbr_ = nullptr;
+  std::unique_ptr<VhostPorts> vhost_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<const DataplaneTable*> table_{nullptr};
 
@@ -144,14 +149,12 @@ class Switch {
   std::array<uint8_t, kMaxSlots> generations_ ABSL_GUARDED_BY(mu_){};
   std::vector<uint16_t> port_order_ ABSL_GUARDED_BY(mu_);  // pod port slots in creation order
   std::unique_ptr<const DataplaneTable> current_ ABSL_GUARDED_BY(mu_);
-  uint64_t vdev_counter_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Written by DPDK's interrupt thread, read by workers and the control thread.
+  // Uplink ethdev -> slot, read by DPDK's interrupt thread; reset requests it raises for the
+  // main loop.
   std::array<std::atomic<uint16_t>, RTE_MAX_ETHPORTS> port_to_slot_{};
-  std::array<std::atomic<bool>, kMaxSlots> connected_{};
   std::array<std::atomic<bool>, kMaxSlots> reset_requested_{};
-  std::array<std::atomic<bool>, kMaxSlots> is_uplink_{};
 };
 
 }  // namespace enadpdk::vhostuser

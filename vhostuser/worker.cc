@@ -5,6 +5,9 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_vhost.h>
+
+#include <bit>
 
 namespace enadpdk::vhostuser {
 namespace {
@@ -18,13 +21,14 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 }  // namespace
 
 Worker::Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
-               rte_rcu_qsbr* qsbr, const std::array<std::atomic<bool>, kMaxSlots>* connected,
-               unsigned burst)
+               rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links,
+               rte_mempool* pool, unsigned burst)
     : lcore_(lcore),
       index_(index),
       table_(table),
       qsbr_(qsbr),
-      connected_(connected),
+      links_(links),
+      pool_(pool),
       burst_(burst > kMaxBurst ? kMaxBurst : burst) {}
 
 int Worker::launch(void* arg) {
@@ -38,6 +42,7 @@ void Worker::run() noexcept {
   uint64_t last = rte_rdtsc();
   while (!stop_.load(std::memory_order_relaxed)) {
     // One table per pass: the control thread frees it only after our quiescent report below.
+    // Pod devices (vids) are likewise used only within the pass that loaded them.
     const DataplaneTable* t = table_->load(std::memory_order_acquire);
     bool busy = false;
     const uint64_t now = last;
@@ -59,24 +64,41 @@ void Worker::run() noexcept {
 
 uint16_t Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept {
   rte_mbuf* pkts[kMaxBurst];
-  const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, static_cast<uint16_t>(burst_));
-  if (n == 0) return 0;
-  const PortView* in = t.slots[q.slot];
-  SlotCounters& rx = counters_[q.slot];
+  uint16_t n;
+  if (q.vhost) {
+    const VhostLink& link = (*links_)[q.slot];
+    const int vid = link.vid.load(std::memory_order_acquire);
+    const uint16_t ring = fromPodRing(q.queue);
+    // Only rings the pod has set up exist in rte_vhost (it logs an error for any other).
+    if (vid < 0 || !(link.ready.load(std::memory_order_acquire) & (1u << ring))) return 0;
+    n = rte_vhost_dequeue_burst(vid, ring, pool_, pkts, static_cast<uint16_t>(burst_));
+  } else {
+    n = rte_eth_rx_burst(q.port_id, q.queue, pkts, static_cast<uint16_t>(burst_));
+  }
+  if (n != 0) process(t, q.slot, pkts, n, now);
+  return n;
+}
+
+void Worker::process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, uint16_t n,
+                     uint64_t now) noexcept {
+  const PortView* in = t.slots[slot];
+  if (in == nullptr) {  // a queue of a port being removed; cannot happen with a stable map
+    for (uint16_t i = 0; i < n; ++i) dropPacket(slot, DropReason::Other, pkts[i]);
+    return;
+  }
+  const NetworkView& net = t.networks[in->network];
+  DecisionCache cache;  // one burst, one ingress port
   uint64_t bytes = 0;
-  for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i)
+  for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  }
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = pkts[i];
     bytes += rte_pktmbuf_pkt_len(m);
-    if (in == nullptr) {  // a queue of a port being removed; cannot happen with a stable map
-      dropPacket(q.slot, DropReason::Other, m);
-      continue;
-    }
     uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
     const uint32_t capacity = m->nb_segs == 1 ? m->buf_len - m->data_off : m->data_len;
-    const Action a = decide(t, *in, data, m->data_len, capacity, now);
+    const Action a = cache.decide(t, *in, data, m->data_len, capacity, now);
     switch (a.kind) {
       case ActionKind::Forward:
         enqueue(t, a.slot, m);
@@ -84,31 +106,31 @@ uint16_t Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now
       case ActionKind::Reply:
         m->data_len = static_cast<uint16_t>(a.length);
         m->pkt_len = a.length;
-        enqueue(t, q.slot, m);
+        enqueue(t, slot, m);
         break;
       case ActionKind::Flood: {
-        const NetworkView& net = t.networks[in->network];
-        uint16_t targets = static_cast<uint16_t>(net.ports.size()) + (net.uplink != kNoSlot);
-        targets -= 1;  // not back to the ingress port
+        // Every port of the network and its uplink, but the ingress one.
+        const uint16_t targets =
+            static_cast<uint16_t>(net.ports.size() + (net.uplink != kNoSlot) - 1);
         if (targets == 0) {
           rte_pktmbuf_free(m);
           break;
         }
-        rte_mbuf_refcnt_update(m, static_cast<int16_t>(targets - 1));
+        if (targets > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(targets - 1));
         for (uint16_t s : net.ports) {
-          if (s != q.slot) enqueue(t, s, m);
+          if (s != slot) enqueue(t, s, m);
         }
-        if (net.uplink != kNoSlot && net.uplink != q.slot) enqueue(t, net.uplink, m);
+        if (net.uplink != kNoSlot && net.uplink != slot) enqueue(t, net.uplink, m);
         break;
       }
       case ActionKind::Drop:
-        dropPacket(q.slot, a.reason, m);
+        dropPacket(slot, a.reason, m);
         break;
     }
   }
+  SlotCounters& rx = counters_[slot];
   bump(rx.rx_packets, n);
   bump(rx.rx_bytes, bytes);
-  return n;
 }
 
 void Worker::enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept {
@@ -127,25 +149,42 @@ void Worker::flush(const DataplaneTable& t, uint16_t slot) noexcept {
   SlotCounters& c = counters_[slot];
   const uint16_t n = b.count;
   b.count = 0;
-  if (!(*connected_)[slot].load(std::memory_order_relaxed) || t.slots[slot] == nullptr) {
+  const SlotTx& tx = t.tx[slot];
+  if (t.slots[slot] == nullptr) {
     bump(c.drops[static_cast<size_t>(DropReason::NotConnected)], n);
     rte_pktmbuf_free_bulk(b.pkts, n);
     return;
   }
-  const SlotTx& tx = t.tx[slot];
   uint64_t bytes = 0;
-  for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
-  rte_spinlock_t* lock = tx.lock[index_];
-  if (lock) rte_spinlock_lock(lock);
-  const uint16_t sent = rte_eth_tx_burst(tx.port_id, tx.txq[index_], b.pkts, n);
-  if (lock) rte_spinlock_unlock(lock);
-  for (uint16_t i = sent; i < n; ++i) bytes -= rte_pktmbuf_pkt_len(b.pkts[i]);
+  uint16_t sent;
+  if (tx.vhost) {
+    const VhostLink& link = (*links_)[slot];
+    const int vid = link.vid.load(std::memory_order_acquire);
+    const uint32_t ready = link.ready.load(std::memory_order_acquire) & tx.rings;
+    if (vid < 0 || ready == 0) {
+      bump(c.drops[static_cast<size_t>(DropReason::NotConnected)], n);
+      rte_pktmbuf_free_bulk(b.pkts, n);
+      return;
+    }
+    uint16_t ring = tx.queue[index_];
+    if (!(ready & (1u << ring))) ring = static_cast<uint16_t>(std::countr_zero(ready));
+    // rte_vhost copies the frames into the pod's buffers: every mbuf stays ours to free.
+    sent = rte_vhost_enqueue_burst(vid, ring, b.pkts, n);
+    for (uint16_t i = 0; i < sent; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
+    rte_pktmbuf_free_bulk(b.pkts, n);
+  } else {
+    // The device owns what it accepted (it may free it at once): count bytes before.
+    for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
+    rte_spinlock_t* lock = tx.lock[index_];
+    if (lock) rte_spinlock_lock(lock);
+    sent = rte_eth_tx_burst(tx.port_id, tx.queue[index_], b.pkts, n);
+    if (lock) rte_spinlock_unlock(lock);
+    for (uint16_t i = sent; i < n; ++i) bytes -= rte_pktmbuf_pkt_len(b.pkts[i]);
+    if (sent < n) rte_pktmbuf_free_bulk(b.pkts + sent, n - sent);
+  }
   bump(c.tx_packets, sent);
   bump(c.tx_bytes, bytes);
-  if (sent < n) {
-    bump(c.drops[static_cast<size_t>(DropReason::TxFull)], n - sent);
-    rte_pktmbuf_free_bulk(b.pkts + sent, n - sent);
-  }
+  if (sent < n) bump(c.drops[static_cast<size_t>(DropReason::TxFull)], n - sent);
 }
 
 void Worker::dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept {

@@ -8,8 +8,10 @@
 #include <rte_spinlock.h>
 
 #include "vhostuser/forwarding.h"
+#include "vhostuser/vhost_ports.h"
 
 struct rte_mbuf;
+struct rte_mempool;
 struct rte_rcu_qsbr;
 
 namespace enadpdk::vhostuser {
@@ -17,25 +19,33 @@ namespace enadpdk::vhostuser {
 inline constexpr unsigned kMaxWorkers = 16;
 inline constexpr unsigned kMaxBurst = 64;
 
-// One RX queue a worker polls.
+// One RX queue a worker polls: a queue of an uplink ethdev, or a queue pair of a pod port (whose
+// from-pod ring it drains with rte_vhost_dequeue_burst).
 struct RxQueue {
-  uint16_t port_id = 0;
-  uint16_t queue = 0;
   uint16_t slot = kNoSlot;
+  uint16_t queue = 0;    // ethdev RX queue, or the pod port's queue pair
+  uint16_t port_id = 0;  // ethdev only
+  bool vhost = false;
 };
 
-// How a worker transmits to a slot: the ethdev port, its TX queue for each worker, and a lock
-// for queues shared by several workers (only when a port has fewer queues than there are
-// workers; taken once per burst, never per packet).
+// How a worker transmits to a slot.
+// - Uplink (ethdev): its TX queue for each worker, and a lock for a queue shared by several
+//   workers (only when the device has fewer TX queues than there are workers; taken once per
+//   burst, never per packet).
+// - Pod port (vhost): the to-pod ring each worker prefers (spreading workers over the queue
+//   pairs); when the pod has not enabled it, the first ready ring of `rings` is used. rte_vhost
+//   serialises enqueues to one ring itself.
 struct SlotTx {
-  uint16_t port_id = 0;
-  std::array<uint16_t, kMaxWorkers> txq{};
-  std::array<rte_spinlock_t*, kMaxWorkers> lock{};  // nullptr = the queue is this worker's own
+  bool vhost = false;
+  uint16_t port_id = 0;                         // ethdev
+  uint32_t rings = 0;                           // vhost: bit r = to-pod ring r of the port
+  std::array<uint16_t, kMaxWorkers> queue{};    // ethdev TX queue, or vhost ring, per worker
+  std::array<rte_spinlock_t*, kMaxWorkers> lock{};  // ethdev: nullptr = this worker's own queue
 };
 
-// The table workers forward with: the forwarding view plus DPDK queue assignments. Immutable
-// once published. The same (port, RX queue) is never in two workers' lists, in this table or
-// across two tables that can be live at once (assignments depend only on slot and queue).
+// The table workers forward with: the forwarding view plus queue assignments. Immutable once
+// published. The same RX queue is never in two workers' lists, in this table or across two
+// tables that can be live at once (assignments depend only on slot and queue).
 struct DataplaneTable : ForwardingTable {
   std::vector<std::vector<RxQueue>> poll;  // per worker index
   std::array<SlotTx, kMaxSlots> tx{};
@@ -52,14 +62,17 @@ struct alignas(64) SlotCounters {
 };
 
 // A run-to-completion poll loop on one lcore (DPDK's l2fwd/vhost shape): per RX queue, a burst
-// of packets is classified with decide(), packets are buffered per destination slot and the
-// buffers are flushed at the end of each pass; then the worker reports a quiescent state to RCU.
+// of packets is classified with decide(), packets are buffered per destination slot, buffers
+// are flushed when full and at the end of each pass; then the worker reports a quiescent state
+// to RCU. Pod ports are read and written through rte_vhost directly (no ethdev in between).
 // The worker owns its counters and TX buffers; nothing on its path allocates, locks (except a
-// shared TX queue), makes a syscall or logs.
+// shared uplink TX queue, and rte_vhost's per-ring lock), makes a syscall or logs.
 class Worker {
  public:
+  // `links` is the pod ports' connection state (VhostPorts::links()); `pool` supplies the mbufs
+  // rte_vhost_dequeue_burst fills.
   Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
-         rte_rcu_qsbr* qsbr, const std::array<std::atomic<bool>, kMaxSlots>* connected,
+         rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links, rte_mempool* pool,
          unsigned burst);
 
   // rte_eal_remote_launch entry point; `arg` is the Worker.
@@ -83,6 +96,9 @@ class Worker {
   void run() noexcept;
   // Polls one RX queue once; returns the packets received.
   uint16_t receive(const DataplaneTable& t, const RxQueue& q, uint64_t now) noexcept;
+  // Forwards a burst that arrived on `slot`.
+  void process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, uint16_t n,
+               uint64_t now) noexcept;
   void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept;
   void flush(const DataplaneTable& t, uint16_t slot) noexcept;
   void dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept;
@@ -91,7 +107,8 @@ class Worker {
   const unsigned index_;
   const std::atomic<const DataplaneTable*>* table_;
   rte_rcu_qsbr* qsbr_;
-  const std::array<std::atomic<bool>, kMaxSlots>* connected_;
+  const std::array<VhostLink, kMaxSlots>* links_;
+  rte_mempool* pool_;
   const unsigned burst_;
   std::atomic<bool> stop_{false};
 

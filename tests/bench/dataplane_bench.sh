@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
 # Dataplane benchmark (issue 4): one switch lcore, the same generator for every switch.
 #
-# Generator: testpmd flowgen on virtio_user ports, one forwarding lcore (lcore 0).
+# Generators, one forwarding lcore (lcore 0), on virtio_user ports:
+#   flowgen   testpmd flowgen: fixed MACs (00:01:02:03:04:00 -> :01) and IPs on every port, so
+#             every bridge floods each frame to the other port of its pair (the same work for
+#             OVS's NORMAL action and for ena-dpdk's l2 mode).
+#   bench-gen tests/bench/bench_gen.cc: per-port addresses, to the other port of its pair: for a
+#             vpc network the ENI MAC and the port's own IP; for l2 the port's own MAC, so the
+#             switch learns and forwards unicast (no flooding).
 # Switch under test, one forwarding lcore (lcore 1):
 #   ceiling  testpmd "mac" forwarding between net_vhost ports
 #   ovs      Open vSwitch 3.1 with DPDK, netdev bridge per pair, NORMAL action, dpdkvhostuser ports
-#   ena-dpdk ena-dpdk-dataplane, ports in pairs on l2 networks
-# flowgen sends fixed MACs (00:01:02:03:04:00 -> :01), so every bridge floods each frame to the
-# other port of its pair: the same work for OVS's NORMAL action and for ena-dpdk's l2 mode.
+#   ena-dpdk ena-dpdk-dataplane: ports in pairs on l2 networks, or all on one vpc network (uplink
+#            net_null, never receiving) switching pod to pod
 # Prints a table of aggregate Mpps (what the generator received back) and the ratios the issue
-# targets, plus the dataplane's hugepage memory with 64 ports.
+# targets, plus the dataplane's hugepage memory with 64 connected ports.
 #
-# Usage: dataplane_bench.sh BUILD_DIR [SECONDS]   (root; reserves 2M hugepages as needed)
+# Usage: dataplane_bench.sh [--quick] [--rt] [--repeat N] BUILD_DIR [SECONDS]
+# (root; reserves 2M hugepages as needed)
+#   --quick  only the 2-port 64B rows (no OVS, no 1500B, no 8/32 ports, no memory)
+#   --repeat N  run every measurement N times and keep the best (default 1)
+#   --rt     once running, move the switch's and the generator's polling threads to SCHED_FIFO,
+#            so that other load on the machine distorts the comparison less (the kernel's RT
+#            throttling still leaves 5% of each core to everything else)
 set -u
-build=${1:?usage: $0 BUILD_DIR [SECONDS]}
+quick="" rt="" repeat=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --rt) rt=1 ;;
+    --repeat) repeat=${2:?--repeat needs a count}; shift ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+  shift
+done
+build=${1:?usage: $0 [--quick] [--rt] [--repeat N] BUILD_DIR [SECONDS]}
 secs=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/dpdk_env.sh
@@ -21,11 +43,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 require dpdk-testpmd jq ovsdb-tool ovsdb-server ovs-vsctl
 OVS_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 [ -x "$OVS_VSWITCHD" ] || { echo "FATAL: $OVS_VSWITCHD missing (apt-get install openvswitch-switch-dpdk)" >&2; exit 1; }
+BENCH_GEN=$build/tests/vhostuser/ena-dpdk-bench-gen
+[ -x "$BENCH_GEN" ] || { echo "FATAL: $BENCH_GEN missing (ninja -C $build ena-dpdk-bench-gen)" >&2; exit 1; }
+DP=$build/vhostuser/ena-dpdk-dataplane
+CTL=$build/vhostuser/ena-dpdk-ctl
+ENI_MAC=02:00:00:00:00:aa
+pod_ip() { echo "10.1.$(($1 / 200)).$(($1 % 200 + 1))"; }
+pod_mac() { printf '02:00:00:00:01:%02x' "$1"; }
 
 tmp=$(mktemp -d /tmp/ena-dpdk-bench.XXXXXX)
 huge=$tmp/huge
 pids=()
 cleanup() {
+  [ -n "${dp:-}" ] && kill "$dp" 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   stop_ovs
@@ -37,10 +67,29 @@ ensure_hugepages 2048 || exit 1
 mkdir -p "$huge" "$tmp/vhost"
 mount -t hugetlbfs -o pagesize=2M nodev "$huge" || exit 1
 
-# generator PORTS FRAME-SIZE LABEL SOCKET-PATTERN: runs flowgen for $secs s on PORTS virtio_user
-# ports connecting to the switch's sockets (printf pattern with the port number), prints the
-# aggregate received Mpps.
+# realtime GENERATOR-PID: with --rt, SCHED_FIFO for the polling threads of the switch under
+# test ($sw_pid) and of the generator (testpmd's lcore 0 thread, under `timeout`, or the main
+# thread of ena-dpdk-bench-gen).
+realtime() {
+  [ -n "$rt" ] || return 0
+  local tid
+  for tid in $(ps -T -o spid=,comm= -p "$sw_pid" | awk '$2 ~ /^(rte-worker-1|pmd)/ { print $1 }') \
+    $(for p in "$1" $(pgrep -P "$1"); do ps -T -o spid=,comm= -p "$p"; done |
+      awk '$2 == "ena-dpdk-bench-" || $2 == "rte-worker-0" { print $1 }'); do
+    chrt -f -p 10 "$tid"
+  done
+}
+
+# generator GEN PORTS FRAME-SIZE LABEL SOCKET-PATTERN: runs GEN (flowgen or bench-gen) for
+# $secs s on PORTS virtio_user ports connecting to the switch's sockets (printf pattern with the
+# port number), prints the aggregate received Mpps.
 generator() {
+  if [ "$1" = bench-gen ]; then
+    shift
+    bench_gen "$@"
+    return
+  fi
+  shift
   local n=$1 size=$2 label=$3 pattern=$4 vdevs=() i path
   for ((i = 0; i < n; i++)); do
     # shellcheck disable=SC2059
@@ -52,7 +101,9 @@ generator() {
     --single-file-segments -m 1024 --huge-dir "$huge" "${vdevs[@]}" -- --forward-mode=flowgen \
     --nb-cores=1 --txpkts="$size" --stats-period 1 --total-num-mbufs=32768 >"$tmp/gen-$label.log" 2>&1 &
   local gen=$!
-  sleep $((secs + 3))  # connect, warm up, then measure the last $secs s
+  sleep 2
+  realtime $gen
+  sleep $((secs + 1))  # connect, warm up, then measure the last $secs s
   kill -INT $gen
   wait $gen 2>/dev/null
   # Sum of Rx-pps over ports, averaged over the last (secs - 2) samples of each port.
@@ -64,15 +115,40 @@ generator() {
           printf "%.2f", total / 1e6 }' "$tmp/gen-$label.log"
 }
 
+# bench_gen PORTS FRAME-SIZE LABEL SOCKET-PATTERN [l2]: like generator, with per-port addresses:
+# port i sends from (ENI MAC, pod_ip i) to (ENI MAC, pod_ip of its pair partner); with l2, from
+# and to the ports' own MACs (pod_mac).
+bench_gen() {
+  local n=$1 size=$2 label=$3 pattern=$4 mode=${5:-vpc} vdevs=() flows=() i path smac dmac
+  for ((i = 0; i < n; i++)); do
+    # shellcheck disable=SC2059
+    path=$(printf "$pattern" "$i")
+    wait_for 30 test -S "$path" || { echo "FATAL: switch socket $path missing" >&2; exit 1; }
+    smac=$ENI_MAC dmac=$ENI_MAC
+    [ "$mode" = l2 ] && smac=$(pod_mac "$i") dmac=$(pod_mac $((i ^ 1)))
+    vdevs+=(--vdev "net_virtio_user$i,path=$path,queue_size=1024,mac=$smac")
+    flows+=(--flow "$smac,$dmac,$(pod_ip "$i"),$(pod_ip $((i ^ 1)))")
+  done
+  "$BENCH_GEN" -l 0 --file-prefix "benchgen$$" --no-pci --single-file-segments -m 1024 \
+    --huge-dir "$huge" "${vdevs[@]}" -- --size "$size" --warmup 3 --seconds "$secs" "${flows[@]}" \
+    >"$tmp/gen-$label.log" 2>&1 &
+  local gen=$!
+  sleep 2
+  realtime $gen
+  wait $gen
+  sed -n 's/^rx_mpps=\([0-9.]*\).*/\1/p' "$tmp/gen-$label.log" | grep . || echo 0
+}
+
 # --- (a) the ceiling: testpmd mac forwarding between net_vhost ports --------------------------
-ceiling() {
-  local n=$1 size=$2 vdevs=() i
+ceiling() {  # ceiling PORTS SIZE [GEN]
+  local n=$1 size=$2 gen=${3:-flowgen} vdevs=() i
   rm -f "$tmp"/vhost/*
   for ((i = 0; i < n; i++)); do vdevs+=(--vdev "net_vhost$i,iface=$tmp/vhost/p$i.sock"); done
   dpdk-testpmd -l 0,1 --main-lcore 0 --file-prefix "benchsw$$" --no-pci -m 512 --huge-dir "$huge" \
     "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 >"$tmp/ceiling.log" 2>&1 &
   local sw=$!
-  generator "$n" "$size" "ceiling-$n-$size" "$tmp/vhost/p%d.sock"
+  sw_pid=$sw
+  generator "$gen" "$n" "$size" "ceiling-$gen-$n-$size" "$tmp/vhost/p%d.sock"
   kill $sw
   wait $sw 2>/dev/null
 }
@@ -92,13 +168,13 @@ ovs() {
   mkdir -p "$tmp/ovs"
   ovsdb-tool create "$tmp/ovs/conf.db" /usr/share/openvswitch/vswitch.ovsschema
   ovsdb-server "$tmp/ovs/conf.db" --remote="punix:$tmp/ovs/db.sock" --pidfile="$tmp/ovs/ovsdb.pid" \
-    --detach --log-file="$tmp/ovs/ovsdb.log"
+    --detach --log-file="$tmp/ovs/ovsdb.log" 2>"$tmp/ovs/ovsdb.console"
   vsctl --no-wait init
   vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true other_config:dpdk-lcore-mask=0x1 \
     other_config:pmd-cpu-mask=0x2 other_config:dpdk-socket-mem=512 \
     "other_config:dpdk-extra=--file-prefix=benchovs$$ --no-pci --huge-dir=$huge"
   "$OVS_VSWITCHD" "unix:$tmp/ovs/db.sock" --pidfile="$tmp/ovs/vswitchd.pid" --detach \
-    --log-file="$tmp/ovs/vswitchd.log"
+    --log-file="$tmp/ovs/vswitchd.log" 2>"$tmp/ovs/vswitchd.console"
   wait_for 30 sh -c "ovs-vsctl --db=unix:$tmp/ovs/db.sock get Open_vSwitch . dpdk_initialized | grep -q true" || {
     echo "FATAL: OVS-DPDK did not initialise" >&2; tail -5 "$tmp/ovs/vswitchd.log" >&2; exit 1; }
   for ((i = 0; i < n; i += 2)); do
@@ -106,82 +182,152 @@ ovs() {
     vsctl add-port "br$i" "p$i" -- set Interface "p$i" type=dpdkvhostuser
     vsctl add-port "br$i" "p$((i + 1))" -- set Interface "p$((i + 1))" type=dpdkvhostuser
   done
-  generator "$n" "$size" "ovs-$n-$size" "$tmp/ovs/p%d"
+  sw_pid=$(cat "$tmp/ovs/vswitchd.pid")
+  generator flowgen "$n" "$size" "ovs-$n-$size" "$tmp/ovs/p%d"
   stop_ovs
 }
 
 # --- (c) ena-dpdk-dataplane ----------------------------------------------------------------
-enadpdk() {
-  local n=$1 size=$2 i nets=""
-  rm -f "$tmp"/vhost/* "$tmp/state.json"
-  for ((i = 0; i < n; i += 2)); do nets="$nets${nets:+,}{\"name\": \"pair$i\", \"mode\": \"l2\"}"; done
-  cat >"$tmp/dp.json" <<JSON
-{"dataplane": {"eal": ["-l", "0,1", "--main-lcore", "0", "--file-prefix", "benchdp$$", "--no-pci",
-  "-m", "512", "--huge-dir", "$huge"], "workers": [1], "controlSocket": "$tmp/dp.sock",
-  "stateFile": "$tmp/state.json", "metricsAddress": "127.0.0.1:0", "allowedSocketDirs": ["$tmp/vhost"],
-  "networks": [$nets]}}
-JSON
-  "$build/vhostuser/ena-dpdk-dataplane" --config "$tmp/dp.json" --log-level warn >"$tmp/dp.log" 2>&1 &
-  local dp=$!
-  wait_for 20 "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" health >/dev/null || { echo "FATAL: dataplane down" >&2; cat "$tmp/dp.log" >&2; exit 1; }
-  for ((i = 0; i < n; i++)); do
-    "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" port add --id "p$i" --network "pair$((i / 2 * 2))" \
-      --socket-path "$tmp/vhost/p$i.sock" --vhost-mode client >/dev/null
-  done
-  generator "$n" "$size" "enadpdk-$n-$size" "$tmp/vhost/p%d.sock"
-  kill $dp
-  wait $dp 2>/dev/null
-}
-
-# Hugepage memory of the dataplane with 64 ports (or as many as the DPDK build's ethdev limit
-# allows): the size of its files in the hugetlbfs mount. Prints "MiB ports".
-enadpdk_memory() {
+# start_dataplane PREFIX NETWORKS-JSON: runs the dataplane on lcore 1 (waits for its control API).
+start_dataplane() {
   rm -f "$tmp"/vhost/* "$tmp/state.json"
   cat >"$tmp/dp.json" <<JSON
-{"dataplane": {"eal": ["-l", "0,1", "--main-lcore", "0", "--file-prefix", "benchmem$$", "--no-pci",
+{"dataplane": {"eal": ["-l", "0,1", "--main-lcore", "0", "--file-prefix", "$1$$", "--no-pci",
   "--huge-dir", "$huge"], "workers": [1], "controlSocket": "$tmp/dp.sock",
   "stateFile": "$tmp/state.json", "metricsAddress": "127.0.0.1:0", "allowedSocketDirs": ["$tmp/vhost"],
-  "networks": [{"name": "mem", "mode": "l2"}]}}
+  "networks": [$2]}}
 JSON
-  "$build/vhostuser/ena-dpdk-dataplane" --config "$tmp/dp.json" --log-level warn >"$tmp/dpmem.log" 2>&1 &
-  local dp=$! i
-  wait_for 20 "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" health >/dev/null || exit 1
-  local ports=0
+  "$DP" --config "$tmp/dp.json" --log-level warn >"$tmp/dp-$1.log" 2>&1 &
+  dp=$!
+  sw_pid=$dp
+  wait_for 20 "$CTL" --socket "$tmp/dp.sock" health >/dev/null || { echo "FATAL: dataplane down" >&2; cat "$tmp/dp-$1.log" >&2; exit 1; }
+}
+stop_dataplane() {
+  kill "$dp"
+  wait "$dp" 2>/dev/null
+  dp=
+}
+
+enadpdk() {  # enadpdk PORTS SIZE l2|vpc [GEN]  (GEN: flowgen for l2, bench-gen for vpc)
+  local n=$1 size=$2 mode=$3 gen=${4:-} i nets="" net ip
+  if [ "$mode" = l2 ]; then
+    for ((i = 0; i < n; i += 2)); do nets="$nets${nets:+,}{\"name\": \"pair$i\", \"mode\": \"l2\"}"; done
+  else
+    nets="{\"name\": \"vpc\", \"mode\": \"vpc\", \"mac\": \"$ENI_MAC\", \"uplink\": {\"device\": \"net_null_bench$$,no-rx=1\"}}"
+  fi
+  start_dataplane benchdp "$nets"
+  for ((i = 0; i < n; i++)); do
+    net=vpc ip=()
+    [ "$mode" = l2 ] && net="pair$((i / 2 * 2))"
+    [ "$mode" = vpc ] && ip=(--ip "$(pod_ip "$i")/16")
+    "$CTL" --socket "$tmp/dp.sock" port add --id "p$i" --network "$net" "${ip[@]}" \
+      --socket-path "$tmp/vhost/p$i.sock" --vhost-mode client >/dev/null
+  done
+  [ -z "$gen" ] && gen=flowgen && [ "$mode" = vpc ] && gen=bench-gen
+  generator "$gen" "$n" "$size" "enadpdk-$mode-$gen-$n-$size" "$tmp/vhost/p%d.sock" "$mode"
+  "$CTL" --socket "$tmp/dp.sock" -o json ports >"$tmp/ports-$mode-$gen-$n-$size.json"
+  stop_dataplane
+}
+
+# Hugepage memory of the dataplane with 64 ports, all connected (two testpmd processes of 32
+# virtio_user ports each, idle): the size of its files in the hugetlbfs mount. Prints
+# "MiB ports connected".
+enadpdk_memory() {
+  local i j vdevs mem_pids=() ports=0
+  start_dataplane benchmem '{"name": "mem", "mode": "l2"}'
   for ((i = 0; i < 64; i++)); do
-    "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/dp.sock" port add --id "m$i" --network mem \
+    "$CTL" --socket "$tmp/dp.sock" port add --id "m$i" --network mem \
       --socket-path "$tmp/vhost/m$i.sock" --vhost-mode client >/dev/null 2>&1 || break
     ports=$((ports + 1))
   done
-  du -cb "$huge"/benchmem$$map_* 2>/dev/null | awk -v p="$ports" 'END { printf "%.0f %d", $1 / 1048576, p }'
-  kill $dp
-  wait $dp 2>/dev/null
+  for ((j = 0; j < 2; j++)); do
+    vdevs=()
+    for ((i = j * 32; i < j * 32 + 32 && i < ports; i++)); do
+      vdevs+=(--vdev "net_virtio_user$i,path=$tmp/vhost/m$i.sock,queue_size=1024")
+    done
+    dpdk-testpmd -l 0,1 --main-lcore 1 --file-prefix "benchmemgen$j$$" --no-pci --single-file-segments \
+      -m 512 --huge-dir "$huge" "${vdevs[@]}" -- --forward-mode=rxonly --nb-cores=1 --stats-period 1 \
+      --total-num-mbufs=16384 >"$tmp/memgen$j.log" 2>&1 &
+    mem_pids+=($!)
+    pids+=($!)
+  done
+  # shellcheck disable=SC2317  # called through wait_for
+  connected() { [ "$("$CTL" --socket "$tmp/dp.sock" -o json ports | jq '[.ports[] | select(.connected)] | length')" = "$ports" ]; }
+  wait_for 60 connected
+  local up
+  up=$("$CTL" --socket "$tmp/dp.sock" -o json ports | jq '[.ports[] | select(.connected)] | length')
+  du -cb "$huge"/benchmem$$map_* 2>/dev/null | awk -v p="$ports" -v c="$up" 'END { printf "%.0f %d %d", $1 / 1048576, p, c }'
+  kill "${mem_pids[@]}" 2>/dev/null
+  wait "${mem_pids[@]}" 2>/dev/null
+  stop_dataplane
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-pass() { awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; }
+isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+ratio() { if isnum "$1" && isnum "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; else echo n/a; fi; }
+pass() { if isnum "$1"; then awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; else echo "-"; fi; }
 
-echo "dataplane benchmark: ${secs}s per run, generator lcore 0, switch lcore 1, $(nproc) cores"
-declare -A R
+echo "dataplane benchmark: ${secs}s per run, best of $repeat, generator lcore 0, switch lcore 1, $(nproc) cores," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg)${rt:+, SCHED_FIFO polling threads}"
+# Measurements: key -> command printing Mpps. With --repeat N every measurement runs N times,
+# in N interleaved rounds (so slow phases of a noisy machine hit every switch alike), keeping
+# the best.
+declare -A R CMD
+keys=()
+measure() { keys+=("$1"); CMD[$1]=$2; }
+for k in ceiling ovs l2 ceilgen l2gen vpc; do
+  for n in 2 8 32; do for size in 64 1500; do R[$k,$n,$size]=-; done; done
+done
 for size in 64 1500; do
-  for sw in ceiling ovs enadpdk; do R[$sw,2,$size]=$($sw 2 "$size"); done
+  [ -n "$quick" ] && [ "$size" != 64 ] && continue
+  measure "ceiling,2,$size" "ceiling 2 $size"
+  [ -n "$quick" ] || measure "ovs,2,$size" "ovs 2 $size"
+  measure "l2,2,$size" "enadpdk 2 $size l2"
+  measure "ceilgen,2,$size" "ceiling 2 $size bench-gen"
+  measure "l2gen,2,$size" "enadpdk 2 $size l2 bench-gen"
+  measure "vpc,2,$size" "enadpdk 2 $size vpc"
 done
-for n in 8 32; do
-  R[enadpdk,$n,64]=$(enadpdk "$n" 64)
-  R[ceiling,$n,64]=$(ceiling "$n" 64)
+if [ -z "$quick" ]; then
+  for n in 8 32; do
+    measure "ceiling,$n,64" "ceiling $n 64"
+    measure "l2,$n,64" "enadpdk $n 64 l2"
+    measure "ceilgen,$n,64" "ceiling $n 64 bench-gen"
+    measure "l2gen,$n,64" "enadpdk $n 64 l2 bench-gen"
+    measure "vpc,$n,64" "enadpdk $n 64 vpc"
+  done
+fi
+for ((round = 0; round < repeat; round++)); do
+  for k in "${keys[@]}"; do
+    # shellcheck disable=SC2086
+    v=$(${CMD[$k]})
+    R[$k]=$(awk -v a="$v" -v b="${R[$k]}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }')
+  done
 done
-read -r mem memports <<<"$(enadpdk_memory)"
+mem=- memports=0 memconn=0
+[ -z "$quick" ] && read -r mem memports memconn <<<"$(enadpdk_memory)"
 
-printf '\n%-28s %10s %10s %10s\n' "switch (l2, aggregate Mpps)" "64B" "1500B" ""
-for sw in ceiling ovs enadpdk; do printf '%-28s %10s %10s\n' "$sw, 2 ports" "${R[$sw,2,64]}" "${R[$sw,2,1500]}"; done
-for n in 8 32; do
-  printf '%-28s %10s %10s\n' "ceiling, $n ports" "${R[ceiling,$n,64]}" "-"
-  printf '%-28s %10s %10s\n' "enadpdk, $n ports" "${R[enadpdk,$n,64]}" "-"
-done
-r1=$(ratio "${R[enadpdk,2,64]}" "${R[ceiling,2,64]}")
-r2=$(ratio "${R[enadpdk,2,64]}" "${R[ovs,2,64]}")
-r3=$(ratio "${R[enadpdk,32,64]}" "${R[enadpdk,2,64]}")
-printf '\n%-44s %8s %8s %6s\n' "target" "measured" "goal" ""
-printf '%-44s %8s %8s %6s\n' "64B: ena-dpdk / ceiling" "$r1" ">=0.85" "$(pass "$r1" 0.85)"
-printf '%-44s %8s %8s %6s\n' "64B: ena-dpdk / OVS-DPDK" "$r2" ">=3" "$(pass "$r2" 3)"
-printf '%-44s %8s %8s %6s\n' "32 ports / 2 ports (ena-dpdk, 64B)" "$r3" ">=0.8" "$(pass "$r3" 0.8)"
-printf '%-44s %8s %8s %6s\n' "hugepage MiB, dataplane with $memports ports" "$mem" "<=256" "$(awk -v m="$mem" 'BEGIN{print (m <= 256 ? "PASS" : "FAIL")}')"
+row() { printf '%-46s %8s %8s %8s %8s\n' "$@"; }
+line() { row "$1" "${R[$2,2,64]}" "${R[$2,2,1500]}" "${R[$2,8,64]}" "${R[$2,32,64]}"; }
+echo
+row "aggregate Mpps (switch on one lcore)" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
+line "flowgen: ceiling (testpmd mac, net_vhost)" ceiling
+line "flowgen: Open vSwitch DPDK, NORMAL" ovs
+line "flowgen: ena-dpdk l2 (flooding)" l2
+line "bench-gen: ceiling (testpmd mac, net_vhost)" ceilgen
+line "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
+line "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+
+target() {  # target DESCRIPTION MEASURED GOAL
+  printf '%-46s %8s %8s %6s\n' "$1" "$2" ">=$3" "$(pass "$2" "$3")"
+}
+echo
+printf '%-46s %8s %8s %6s\n' "target (issue 4)" "measured" "goal" ""
+target "64B: l2 / ceiling (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ceiling,2,64]}")" 0.85
+target "64B: l2 / ceiling (bench-gen)" "$(ratio "${R[l2gen,2,64]}" "${R[ceilgen,2,64]}")" 0.85
+target "64B: vpc / ceiling (bench-gen)" "$(ratio "${R[vpc,2,64]}" "${R[ceilgen,2,64]}")" 0.85
+target "64B: l2 / OVS-DPDK (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ovs,2,64]}")" 3
+target "32 / 2 ports, l2 (flowgen)" "$(ratio "${R[l2,32,64]}" "${R[l2,2,64]}")" 0.8
+target "32 / 2 ports, l2 (bench-gen)" "$(ratio "${R[l2gen,32,64]}" "${R[l2gen,2,64]}")" 0.8
+target "32 / 2 ports, vpc (bench-gen)" "$(ratio "${R[vpc,32,64]}" "${R[vpc,2,64]}")" 0.8
+printf '%-46s %8s %8s %6s\n' "hugepage MiB, $memports ports ($memconn connected)" "$mem" "<=256" \
+  "$(isnum "$mem" && awk -v m="$mem" -v p="$memports" -v c="$memconn" 'BEGIN{print (m <= 256 && p == 64 && c == 64 ? "PASS" : "FAIL")}' || echo -)"
+printf '%s\n' "(for reference: the ceiling itself, 32 / 2 ports: flowgen $(ratio "${R[ceiling,32,64]}" "${R[ceiling,2,64]}"), bench-gen $(ratio "${R[ceilgen,32,64]}" "${R[ceilgen,2,64]}"))"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include "tests/support/packet_builder.h"
 
@@ -226,6 +227,58 @@ TEST_F(ForwardingTest, L2IgnoresStaleEntriesOfReusedSlots) {
   table_.slots[kL2a] = &table_.storage.back();
   Frame to_a = pb::udp4(a, "02:00:00:00:00:05", "192.168.0.5", "192.168.0.4");
   EXPECT_EQ(run(kL2b, to_a).kind, ActionKind::Flood);
+}
+
+// The decision cache gives every frame of a burst what decide() gives it: run each table case
+// (and each case twice in a row, the cache's hit) through one cache and compare.
+TEST_F(ForwardingTest, DecisionCacheAgreesWithDecide) {
+  const char* a = "02:00:00:00:00:04";
+  const char* b = "02:00:00:00:00:05";
+  struct Step {
+    uint16_t ingress;
+    Frame frame;
+  };
+  const std::vector<Step> steps = {
+      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},      // local
+      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},      // hit
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.10", "8.8.8.8")},    // other destination
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},    // other source: spoofed
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},    // spoofed again (hit)
+      {kPod1, pb::udp6(kEni, kEni, "2600::10", "2600::11")},        // IPv6: not cached
+      {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
+      {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
+      {kPod1, pb::ethernet(kVpcPeer, kEni, 0x0800, {0x45, 0, 0})},  // truncated IPv4
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      {kUplink, pb::udp4("02:00:00:00:00:bb", kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      {kL2a, pb::udp4(kBcast, a, "192.168.0.4", "192.168.0.255")},  // flood, learns a
+      {kL2b, pb::udp4(a, b, "192.168.0.5", "192.168.0.4")},         // to a
+      {kL2b, pb::udp4(a, b, "192.168.0.5", "192.168.0.4")},         // hit
+      {kL2b, pb::udp4(b, b, "192.168.0.5", "192.168.0.4")},         // hairpin
+      {kL2b, Frame{0x02, 0, 0}},                                    // truncated
+  };
+  // Reference: decide() alone, on a fresh MAC table.
+  std::vector<Action> expected;
+  for (const Step& st : steps) {
+    Frame f = st.frame;
+    expected.push_back(run(st.ingress, f));
+  }
+  Fdb fresh(64, 1000);
+  table_.networks[1].fdb = &fresh;
+  DecisionCache cache;
+  uint16_t last_ingress = kNoSlot;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].ingress != last_ingress) cache.reset();  // a new burst
+    last_ingress = steps[i].ingress;
+    Frame f = steps[i].frame;
+    const uint32_t len = f.size();
+    f.resize(256);
+    Action got = cache.decide(table_, *table_.slots[steps[i].ingress], f.data(), len, 256, 1);
+    EXPECT_EQ(got.kind, expected[i].kind) << "step " << i;
+    EXPECT_EQ(got.slot, expected[i].slot) << "step " << i;
+    EXPECT_EQ(got.reason, expected[i].reason) << "step " << i;
+    EXPECT_EQ(got.length, expected[i].length) << "step " << i;
+  }
 }
 
 TEST(Fdb, LearnLookupMoveAgeAndFull) {
