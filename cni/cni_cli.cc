@@ -1,17 +1,48 @@
 #include "cni/cni_cli.h"
 
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "cni/plugin.h"
 #include "cni/skel.h"
 
 namespace enadpdk::cni {
+namespace {
+
+// The whole process environment: the CNI_* parameters, and what the IPAM plugin inherits.
+std::map<std::string, std::string> processEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = ::environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+}  // namespace
 
 int cniMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
             std::ostream& err) {
-  // TODO(issue 5): ADD, DEL, CHECK, GC, STATUS.
+  const PluginEnvironment environment{.env = processEnvironment()};
+  const CommandHandler handler = [&](const std::string& config, std::ostream& o, std::ostream&) {
+    return runCommand(config, environment, o);
+  };
   return runPlugin(
       {"ena-dpdk-cni",
        "CNI plugin (spec 0.3.0-1.1.0) that wires pods to vhost-user ports on the\n"
-       "ena-dpdk dataplane, or to dedicated DPDK-bound ENAs. Used as a Multus delegate."},
-      argc, argv, {}, in, out, err);
+       "ena-dpdk dataplane, or to dedicated DPDK-bound ENAs. Used as a Multus delegate.\n"
+       "Commands (CNI_COMMAND): ADD, DEL, CHECK, VERSION, GC, STATUS. See docs/cni.md."},
+      argc, argv,
+      {{"ADD", handler},
+       {"DEL", handler},
+       {"CHECK", handler},
+       {"GC", handler},
+       {"STATUS", handler}},
+      in, out, err);
 }
 
 }  // namespace enadpdk::cni

@@ -1,16 +1,124 @@
 #include "cni/ipam_cli.h"
 
+#include <unistd.h>
+
+#include "cni/ipam.h"
+#include "cni/ipam_errors.h"
+#include "cni/result.h"
 #include "cni/skel.h"
+#include "common/logging.h"
+#include "common/strings.h"
+
+extern char** environ;
 
 namespace enadpdk::cni {
+namespace ipam {
+namespace {
+
+using common::strCat;
+
+Environment processEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::size_t eq = entry.find('=');
+    if (eq != std::string_view::npos) {
+      env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+    }
+  }
+  return env;
+}
+
+}  // namespace
+
+int runCommand(const std::string& command, const std::string& config, const Environment& env,
+               const WallClock& clock, std::ostream& out, std::ostream& err) {
+  std::string version;
+  std::shared_ptr<spdlog::logger> logger;
+  // Every failure is answered on stdout (libcni reads it) and logged on stderr (the runtime's
+  // log is where an operator looks).
+  auto fail = [&](const absl::Status& status, CniError fallback) {
+    const std::string message(common::toStd(status.message()));
+    if (logger) {
+      logger->error("{} failed: {}", command, message);
+    } else {
+      err << "ena-dpdk-ipam: " << command << " failed: " << message << "\n";
+    }
+    return writeError(out, isSupportedVersion(version) ? version : "", cniCodeOf(status, fallback),
+                      message);
+  };
+
+  nlohmann::json json = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return fail(absl::InvalidArgumentError(
+                    "cannot decode the network configuration on stdin: not a JSON object"),
+                CniError::kDecodeFailure);
+  }
+  if (auto it = json.find("cniVersion"); it != json.end() && it->is_string()) {
+    version = it->get<std::string>();
+  }
+  absl::StatusOr<CniRuntime> runtime = parseCniRuntime(command, env);
+  if (!runtime.ok()) return fail(runtime.status(), CniError::kInvalidEnvironment);
+  if (absl::Status status = checkVersion(json, command); !status.ok()) {
+    return fail(status, CniError::kIncompatibleVersion);
+  }
+  absl::StatusOr<IpamNetconf> netconf = parseIpamNetconf(json);
+  if (!netconf.ok()) return fail(netconf.status(), CniError::kInvalidConfig);
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> made =
+      common::makeLogger("ipam", netconf->logLevel, netconf->logFile);
+  if (!made.ok()) {
+    return fail(absl::InvalidArgumentError(strCat("logFile: ", made.status().message())),
+                CniError::kInvalidConfig);
+  }
+  logger = *made;
+
+  Ipam ipam(std::move(*netconf), logger, clock);
+  const LeaseKey& key = runtime->key;
+  absl::Status status;
+  if (command == "ADD") {
+    absl::StatusOr<Result> result = ipam.add(key);
+    if (!result.ok()) return fail(result.status(), CniError::kInvalidConfig);
+    absl::StatusOr<nlohmann::json> rendered = renderResult(*result, version);
+    if (!rendered.ok()) return fail(rendered.status(), CniError::kIncompatibleVersion);
+    out << rendered->dump() << "\n";
+    out.flush();
+    return 0;
+  }
+  if (command == "DEL") {
+    status = ipam.del(key);
+  } else if (command == "CHECK") {
+    status = ipam.check(key);
+  } else if (command == "GC") {
+    status = ipam.gc();
+  } else if (command == "STATUS") {
+    status = ipam.status();
+  } else {
+    status =
+        cniError(absl::StatusCode::kInvalidArgument,
+                 strCat("unknown CNI_COMMAND \"", command, "\""), CniError::kInvalidEnvironment);
+  }
+  if (!status.ok()) return fail(status, CniError::kInvalidConfig);
+  return 0;
+}
+
+}  // namespace ipam
 
 int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
              std::ostream& err) {
-  // TODO(issue 5): ADD, DEL, CHECK, GC.
+  const ipam::Environment env = ipam::processEnvironment();
+  const ipam::WallClock clock = [] { return std::chrono::system_clock::now(); };
+  std::map<std::string, CommandHandler> handlers;
+  for (const char* command : {"ADD", "DEL", "CHECK", "GC", "STATUS"}) {
+    handlers[command] = [&env, &clock, command](const std::string& config, std::ostream& o,
+                                                std::ostream& e) {
+      return ipam::runCommand(command, config, env, clock, o, e);
+    };
+  }
   return runPlugin({"ena-dpdk-ipam",
                     "CNI IPAM plugin that hands out the secondary private IPs of the uplink ENI\n"
-                    "(from the EC2 instance metadata service or a static list)."},
-                   argc, argv, {}, in, out, err);
+                    "(from the EC2 instance metadata service, IMDSv2) or addresses from a static\n"
+                    "list, with leases under /var/lib/ena-dpdk/ipam/<network>/. See docs/ipam.md."},
+                   argc, argv, handlers, in, out, err);
 }
 
 }  // namespace enadpdk::cni

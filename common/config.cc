@@ -184,6 +184,7 @@ constexpr StringRule kPciAddressOrInterface{isPciAddressOrInterface,
 constexpr StringRule kDnsSubdomain{isDnsSubdomain, "a lowercase DNS subdomain like \"dpdk.aws\""};
 constexpr StringRule kIpAddress{isIpAddress, "an IPv4 or IPv6 address"};
 constexpr StringRule kIpAddressOrCidr{isIpAddressOrCidr, "an IPv4 or IPv6 address or CIDR"};
+constexpr StringRule kCidr{isCidr, "a CIDR like \"10.0.0.0/24\""};
 constexpr StringRule kHttpUrl{isHttpUrl, "an http:// or https:// URL"};
 
 constexpr EnumName<NetworkMode> kNetworkModes[] = {{"vpc", NetworkMode::Vpc},
@@ -244,6 +245,7 @@ void parseDataplane(JsonReader& r, DataplaneConfig& config) {
   r.read("mbufs", config.mbufs, kMinMbufs, kMaxMbufs);
   r.read("burstSize", config.burstSize, 1, kMaxBurstSize);
   r.read("macAgingSeconds", config.macAgingSeconds, 1, kMaxMacAgingSeconds);
+  r.read("maxPorts", config.maxPorts, 1, kMaxMaxPorts);
 
   std::set<std::string, std::less<>> names;
   std::map<std::string, std::string, std::less<>> networkByDevice;
@@ -355,19 +357,41 @@ void parseImds(JsonReader& r, ImdsConfig& imds) {
   r.read("timeoutMs", imds.timeoutMs, 1, kMaxImdsTimeoutMs);
 }
 
-void parseStaticPool(JsonReader& r, StaticPoolConfig& pool) {
-  r.require("addresses");
-  r.readSet("addresses", pool.addresses, kIpAddressOrCidr);
-  if (pool.addresses.empty()) r.fail("addresses", "expected at least one address");
-  if (r.has("gateway")) r.read("gateway", pool.gateway.emplace(), kIpAddress);
+}  // namespace
+
+void readIpamNetwork(JsonReader& r, IpamNetworkConfig& network) {
+  const bool eni = r.has("eniMac") || r.has("deviceNumber");
+  if (r.has("eniMac") && r.has("deviceNumber")) {
+    r.fail("", "\"eniMac\" and \"deviceNumber\" exclude each other");
+  } else if (eni && (r.has("addresses") || r.has("gateway"))) {
+    r.fail("", "a network takes \"addresses\" or an ENI (\"eniMac\", \"deviceNumber\"), not both");
+  }
+  if (r.has("eniMac")) r.read("eniMac", network.eniMac.emplace(), kMacAddress);
+  if (r.has("deviceNumber")) {
+    r.read("deviceNumber", network.deviceNumber.emplace(), 0, kMaxEniDeviceNumber);
+  }
+  if (!eni) {
+    r.require("addresses");
+    r.readSet("addresses", network.addresses, kIpAddressOrCidr);
+    if (network.addresses.empty()) r.fail("addresses", "expected at least one address");
+    if (r.has("gateway")) r.read("gateway", network.gateway.emplace(), kIpAddress);
+  }
+  r.readObjects("routes", [&](JsonReader& route) {
+    IpamRoute& out = network.routes.emplace_back();
+    route.require("dst");
+    route.read("dst", out.dst, kCidr);
+    if (route.has("gw")) route.read("gw", out.gw.emplace(), kIpAddress);
+  });
 }
+
+namespace {
 
 void parseIpam(JsonReader& r, IpamConfig& config) {
   r.read("stateDir", config.stateDir, kAbsolutePath);
   r.readObject("imds", [&](JsonReader& i) { parseImds(i, config.imds); });
   r.readObjectMap("networks", [&](const std::string& name, JsonReader& n) {
     if (!isNetworkName(name)) return n.fail("", strCat("expected ", kNetworkName.expected));
-    parseStaticPool(n, config.networks[name]);
+    readIpamNetwork(n, config.networks[name]);
   });
 }
 

@@ -23,6 +23,8 @@
 
 namespace enadpdk::common {
 
+class JsonReader;
+
 // ---------------------------------------------------------------------------------------------
 // Section "dataplane": ena-dpdk-dataplane (and the device plugin, for the networks).
 
@@ -40,6 +42,9 @@ inline constexpr unsigned kDefaultBurstSize = 32;
 inline constexpr unsigned kMaxBurstSize = 64;
 inline constexpr unsigned kDefaultMacAgingSeconds = 300;
 inline constexpr unsigned kMaxMacAgingSeconds = 86400;
+inline constexpr unsigned kDefaultMaxPorts = 128;
+// The dataplane has 256 port slots, shared by pod ports and uplinks.
+inline constexpr unsigned kMaxMaxPorts = 240;
 // Network names are short because they prefix device IDs (`eni1-07`).
 inline constexpr std::size_t kMaxNetworkNameLength = 15;
 inline constexpr unsigned kDefaultMtu = 1500;
@@ -120,6 +125,8 @@ struct DataplaneConfig {
   unsigned burstSize = kDefaultBurstSize;
   // Seconds before an idle learned MAC leaves an l2 network's table, 1..kMaxMacAgingSeconds.
   unsigned macAgingSeconds = kDefaultMacAgingSeconds;
+  // Pod (vhost-user) ports the dataplane accepts, 1..kMaxMaxPorts; AddPort beyond it is refused.
+  unsigned maxPorts = kDefaultMaxPorts;
   // The networks, with unique names and unique uplink devices.
   std::vector<NetworkConfig> networks{};
 
@@ -339,6 +346,7 @@ inline constexpr unsigned kDefaultImdsTtlSeconds = 60;
 inline constexpr unsigned kMaxImdsTtlSeconds = 86400;
 inline constexpr unsigned kDefaultImdsTimeoutMs = 1000;
 inline constexpr unsigned kMaxImdsTimeoutMs = 60000;
+inline constexpr unsigned kMaxEniDeviceNumber = 255;
 
 // The EC2 instance metadata service.
 struct ImdsConfig {
@@ -353,15 +361,37 @@ struct ImdsConfig {
   bool operator==(const ImdsConfig&) const = default;
 };
 
-// A static address pool, used instead of the metadata service for its network.
-struct StaticPoolConfig {
-  // At least one unique IPv4/IPv6 address or CIDR ("10.0.0.5", "10.0.0.5/24").
-  std::vector<std::string> addresses{};
-  // Gateway address handed out with the pool's addresses.
-  std::optional<std::string> gateway{};
+// A route handed out with a network's addresses (an element of "routes").
+struct IpamRoute {
+  // Destination CIDR ("0.0.0.0/0").
+  std::string dst{};
+  // Next hop; none: the interface's gateway.
+  std::optional<std::string> gw{};
 
   // Field-wise comparison.
-  bool operator==(const StaticPoolConfig&) const = default;
+  bool operator==(const IpamRoute&) const = default;
+};
+
+// Where one network's addresses come from: a static list ("addresses"), or the secondary IPs of
+// an ENI in the instance metadata, chosen by MAC ("eniMac") or by device index ("deviceNumber").
+// Exactly one of the three is set.
+struct IpamNetworkConfig {
+  // Static pool: unique IPv4/IPv6 addresses or CIDRs. "10.0.0.5/24" is one address with the
+  // prefix length the pod gets (default /32, /128); a CIDR whose address is its network address
+  // ("10.0.0.0/24") stands for every host address of that subnet except the gateway (and, for
+  // IPv4, the broadcast address).
+  std::vector<std::string> addresses{};
+  // Gateway handed out with the static pool's addresses of its family.
+  std::optional<std::string> gateway{};
+  // MAC address of the ENI in the metadata (network/interfaces/macs/<mac>/), either case.
+  std::optional<std::string> eniMac{};
+  // Device index of the ENI in the metadata (its device-number), 0..kMaxEniDeviceNumber.
+  std::optional<unsigned> deviceNumber{};
+  // Routes added to every result of the network.
+  std::vector<IpamRoute> routes{};
+
+  // Field-wise comparison.
+  bool operator==(const IpamNetworkConfig&) const = default;
 };
 
 // The "ipam" section.
@@ -370,8 +400,8 @@ struct IpamConfig {
   std::string stateDir = kDefaultIpamStateDir;
   // The metadata service.
   ImdsConfig imds{};
-  // Static pools by network name.
-  std::map<std::string, StaticPoolConfig> networks{};
+  // Address sources by network name.
+  std::map<std::string, IpamNetworkConfig> networks{};
 
   // Field-wise comparison.
   bool operator==(const IpamConfig&) const = default;
@@ -401,6 +431,11 @@ absl::StatusOr<DataplaneConfig> loadDataplaneConfig(const std::filesystem::path&
 absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const std::filesystem::path& path);
 absl::StatusOr<NodeprepConfig> loadNodeprepConfig(const std::filesystem::path& path);
 absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path);
+
+// Reads one network's address source (the keys of an "ipam.networks" entry) with `reader`;
+// errors are recorded in the reader. ena-dpdk-ipam also reads its inline network-config keys
+// with it.
+void readIpamNetwork(JsonReader& reader, IpamNetworkConfig& network);
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers shared with the components.

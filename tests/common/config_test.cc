@@ -19,13 +19,14 @@ using common::HugepagesConfig;
 using common::HugetlbfsMount;
 using common::ImdsConfig;
 using common::IpamConfig;
+using common::IpamNetworkConfig;
+using common::IpamRoute;
 using common::NetworkConfig;
 using common::NetworkMode;
 using common::NodeprepConfig;
 using common::NoIommuMode;
 using common::PersistMode;
 using common::SocketConfig;
-using common::StaticPoolConfig;
 using common::UplinkConfig;
 using common::VfioConfig;
 
@@ -68,7 +69,7 @@ TEST(ConfigTest, DataplaneOptionalKeys) {
       "metricsAddress": "[::1]:9000",
       "allowedSocketDirs": ["/var/run/ena-dpdk/vhost", "/tmp/vhost"],
       "socket": {"owner": "1000:1000", "mode": "0600"},
-      "mbufs": 32768, "burstSize": 64, "macAgingSeconds": 60,
+      "mbufs": 32768, "burstSize": 64, "macAgingSeconds": 60, "maxPorts": 64,
       "networks": [
         {"name": "ens6", "uplink": {"device": "net_af_packet0,iface=veth0"},
          "mac": "02:AB:cd:00:00:01"},
@@ -83,6 +84,7 @@ TEST(ConfigTest, DataplaneOptionalKeys) {
       .mbufs = 32768,
       .burstSize = 64,
       .macAgingSeconds = 60,
+      .maxPorts = 64,
       .networks = {NetworkConfig{.name = "ens6",
                                  .mode = NetworkMode::Vpc,
                                  .uplink = UplinkConfig{.device = "net_af_packet0,iface=veth0"},
@@ -188,9 +190,26 @@ TEST(ConfigTest, Ipam) {
   IpamConfig expected{
       .stateDir = "/tmp/ipam",
       .imds = ImdsConfig{.endpoint = "http://127.0.0.1:8080", .ttlSeconds = 0, .timeoutMs = 200},
-      .networks = {{"local", StaticPoolConfig{.addresses = {"10.0.0.0/24", "10.0.1.7", "fd00::/64"},
-                                              .gateway = "10.0.0.1"}},
-                   {"other", StaticPoolConfig{.addresses = {"192.168.0.2"}}}},
+      .networks = {{"local",
+                    IpamNetworkConfig{.addresses = {"10.0.0.0/24", "10.0.1.7", "fd00::/64"},
+                                      .gateway = "10.0.0.1"}},
+                   {"other", IpamNetworkConfig{.addresses = {"192.168.0.2"}}}},
+  };
+  EXPECT_EQ(*config, expected);
+}
+
+TEST(ConfigTest, IpamNetworksFromTheMetadata) {
+  absl::StatusOr<IpamConfig> config = common::parseIpamConfig(parse(R"({"ipam": {"networks": {
+        "eni1": {"eniMac": "0A:1b:2c:3d:4e:5f",
+                 "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.1.0.0/16", "gw": "10.0.0.9"}]},
+        "eni2": {"deviceNumber": 2}}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  IpamConfig expected{
+      .networks = {{"eni1", IpamNetworkConfig{.eniMac = "0A:1b:2c:3d:4e:5f",
+                                              .routes = {IpamRoute{.dst = "0.0.0.0/0"},
+                                                         IpamRoute{.dst = "10.1.0.0/16",
+                                                                   .gw = "10.0.0.9"}}}},
+                   {"eni2", IpamNetworkConfig{.deviceNumber = 2}}},
   };
   EXPECT_EQ(*config, expected);
 }
@@ -211,6 +230,7 @@ TEST(ConfigTest, MissingOrEmptySectionsGiveTheDefaults) {
   EXPECT_THAT(dataplane.allowedSocketDirs, ::testing::ElementsAre("/var/run/ena-dpdk/vhost"));
   EXPECT_EQ(dataplane.socket, (SocketConfig{.owner = "", .mode = 0660}));
   EXPECT_EQ(dataplane.burstSize, 32u);
+  EXPECT_EQ(dataplane.maxPorts, 128u);
   EXPECT_EQ(
       IpamConfig{}.imds,
       (ImdsConfig{.endpoint = "http://169.254.169.254", .ttlSeconds = 60, .timeoutMs = 1000}));
@@ -361,6 +381,8 @@ INSTANTIATE_TEST_SUITE_P(
                       R"(dataplane.socket.mode: expected an octal file mode like "0660", got 432)"},
         MalformedCase{"BurstSizeBool", R"({"dataplane": {"burstSize": true}})",
                       "dataplane.burstSize: expected an integer between 1 and 64, got true"},
+        MalformedCase{"TooManyPorts", R"({"dataplane": {"maxPorts": 241}})",
+                      "dataplane.maxPorts: expected an integer between 1 and 240, got 241"},
         // deviceplugin.
         MalformedCase{"MisspelledSlots", R"({"deviceplugin": {"ena": {"slotsPerNetwok": 8}}})",
                       "deviceplugin.ena.slotsPerNetwok: unknown key"},
@@ -444,6 +466,32 @@ INSTANTIATE_TEST_SUITE_P(
                       R"({"ipam": {"imds": {"endpoint": "169.254.169.254"}}})",
                       "ipam.imds.endpoint: expected an http:// or https:// URL, got "
                       R"("169.254.169.254")"},
+        MalformedCase{"EniMacAndDeviceNumber",
+                      R"({"ipam": {"networks": {"eni1": {"eniMac": "02:00:00:00:00:01",
+                                                           "deviceNumber": 1}}}})",
+                      "ipam.networks.eni1: \"eniMac\" and \"deviceNumber\" exclude each other"},
+        MalformedCase{"EniAndAddresses",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
+                                                           "addresses": ["10.0.0.5"]}}}})",
+                      "ipam.networks.eni1: a network takes \"addresses\" or an ENI "
+                      "(\"eniMac\", \"deviceNumber\"), not both"},
+        MalformedCase{"MulticastEniMac",
+                      R"({"ipam": {"networks": {"eni1": {"eniMac": "01:00:00:00:00:01"}}}})",
+                      "ipam.networks.eni1.eniMac: expected a unicast MAC address like "
+                      "02:00:00:00:00:01, got \"01:00:00:00:00:01\""},
+        MalformedCase{"DeviceNumberTooLarge",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 256}}}})",
+                      "ipam.networks.eni1.deviceNumber: expected an integer between 0 and 255, "
+                      "got 256"},
+        MalformedCase{"RouteWithoutDst",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
+                                                           "routes": [{"gw": "10.0.0.1"}]}}}})",
+                      "ipam.networks.eni1.routes[0].dst: missing required key"},
+        MalformedCase{"RouteDstNotCidr",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
+                                                           "routes": [{"dst": "10.0.0.0"}]}}}})",
+                      "ipam.networks.eni1.routes[0].dst: expected a CIDR like \"10.0.0.0/24\", "
+                      "got \"10.0.0.0\""},
         MalformedCase{"ZeroTimeout", R"({"ipam": {"imds": {"timeoutMs": 0}}})",
                       "ipam.imds.timeoutMs: expected an integer between 1 and 60000, got 0"}),
     [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });

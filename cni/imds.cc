@@ -1,0 +1,260 @@
+#include "cni/imds.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "cni/ipam_address.h"
+#include "common/config.h"
+#include "common/strings.h"
+
+namespace enadpdk::cni::ipam {
+namespace {
+
+using common::strCat;
+
+constexpr char kTokenPath[] = "/latest/api/token";
+constexpr char kMetadataPrefix[] = "/latest/meta-data/";
+
+std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// The metadata lists one value per line; trailing newlines and blank lines carry nothing.
+std::vector<std::string> lines(std::string_view body) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    std::size_t end = body.find('\n', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string line(
+        absl::StripAsciiWhitespace(absl::string_view(body.data() + start, end - start)));
+    if (!line.empty()) out.push_back(std::move(line));
+    start = end + 1;
+  }
+  return out;
+}
+
+absl::Status badData(std::string_view what) {
+  return absl::DataLossError(strCat("instance metadata: ", what));
+}
+
+// Checks what fetchEni() and the cache rely on; errors name the ENI and the field.
+absl::Status validate(const EniMetadata& eni) {
+  const std::string where = strCat("ENI ", eni.mac, ": ");
+  if (!common::isMacAddress(eni.mac))
+    return badData(strCat("\"", eni.mac, "\" is not a MAC address"));
+  if (eni.localIpv4s.empty()) return badData(strCat(where, "local-ipv4s is empty"));
+  std::optional<IpPrefix> subnet = parseIpPrefix(eni.subnetIpv4Cidr);
+  if (!subnet || subnet->address.family != 4) {
+    return badData(
+        strCat(where, "subnet-ipv4-cidr-block \"", eni.subnetIpv4Cidr, "\" is not an IPv4 CIDR"));
+  }
+  for (const std::string& ip : eni.localIpv4s) {
+    std::optional<IpAddress> address = parseIpAddress(ip);
+    if (!address || address->family != 4) {
+      return badData(strCat(where, "local-ipv4s entry \"", ip, "\" is not an IPv4 address"));
+    }
+    if (!subnet->contains(*address)) {
+      return badData(
+          strCat(where, "local-ipv4s entry ", ip, " is outside the subnet ", eni.subnetIpv4Cidr));
+    }
+  }
+  std::vector<IpPrefix> blocks;
+  for (const std::string& block : eni.subnetIpv6Cidrs) {
+    std::optional<IpPrefix> prefix = parseIpPrefix(block);
+    if (!prefix || prefix->address.family != 6) {
+      return badData(
+          strCat(where, "subnet-ipv6-cidr-blocks entry \"", block, "\" is not an IPv6 CIDR"));
+    }
+    blocks.push_back(*prefix);
+  }
+  for (const std::string& ip : eni.ipv6s) {
+    std::optional<IpAddress> address = parseIpAddress(ip);
+    if (!address || address->family != 6) {
+      return badData(strCat(where, "ipv6s entry \"", ip, "\" is not an IPv6 address"));
+    }
+    if (std::none_of(blocks.begin(), blocks.end(),
+                     [&](const IpPrefix& b) { return b.contains(*address); })) {
+      return badData(
+          strCat(where, "ipv6s entry ", ip, " is in none of the subnet-ipv6-cidr-blocks"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  absl::AsciiStrToLower(&out);
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json EniMetadata::toJson() const {
+  return {{"mac", mac},
+          {"localIpv4s", localIpv4s},
+          {"subnetIpv4Cidr", subnetIpv4Cidr},
+          {"ipv6s", ipv6s},
+          {"subnetIpv6Cidrs", subnetIpv6Cidrs}};
+}
+
+absl::StatusOr<EniMetadata> EniMetadata::fromJson(const nlohmann::json& json) {
+  EniMetadata eni;
+  try {
+    eni.mac = json.at("mac").get<std::string>();
+    eni.localIpv4s = json.at("localIpv4s").get<std::vector<std::string>>();
+    eni.subnetIpv4Cidr = json.at("subnetIpv4Cidr").get<std::string>();
+    eni.ipv6s = json.at("ipv6s").get<std::vector<std::string>>();
+    eni.subnetIpv6Cidrs = json.at("subnetIpv6Cidrs").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(strCat("malformed ENI metadata: ", e.what()));
+  }
+  if (absl::Status status = validate(eni); !status.ok()) {
+    return absl::InvalidArgumentError(status.message());
+  }
+  return eni;
+}
+
+ImdsClient::ImdsClient(ImdsOptions options) : options_(std::move(options)) {
+  // curl_global_init is not safe to race with other curl calls; the first client does it.
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
+    options_.endpoint.pop_back();
+}
+
+ImdsClient::~ImdsClient() = default;
+
+absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const std::string& path,
+                                                      const std::vector<std::string>& headers) {
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return absl::InternalError("curl_easy_init failed");
+  curl_slist* list = nullptr;
+  for (const std::string& header : headers) list = curl_slist_append(list, header.c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headerList(list, curl_slist_free_all);
+
+  const std::string url = options_.endpoint + path;
+  Response response;
+  char error[CURL_ERROR_SIZE] = {};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (std::string_view(method) == "PUT") {
+    // A PUT without a body; libcurl would otherwise wait for an upload source.
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headerList.get());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeoutMs));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeoutMs));
+  // No signals (SIGALRM for DNS timeouts) in a process that may have threads; no proxies, since
+  // an HTTP_PROXY from the runtime's environment must not see metadata tokens; no redirects.
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  ++requests_;
+  CURLcode code = curl_easy_perform(c);
+  if (code != CURLE_OK) {
+    std::string why = error[0] != '\0' ? error : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      why = strCat("timed out after ", options_.timeoutMs, " ms");
+    }
+    return absl::UnavailableError(strCat("instance metadata service ", options_.endpoint,
+                                         " unreachable: ", method, " ", path, ": ", why));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+absl::StatusOr<std::string> ImdsClient::token() {
+  if (!token_.empty()) return token_;
+  absl::StatusOr<Response> response = send(
+      "PUT", kTokenPath, {strCat("X-aws-ec2-metadata-token-ttl-seconds: ", kImdsTokenTtlSeconds)});
+  if (!response.ok()) return response.status();
+  if (response->status != 200 || response->body.empty()) {
+    return absl::FailedPreconditionError(strCat("instance metadata service ", options_.endpoint,
+                                                ": PUT ", kTokenPath, " answered HTTP ",
+                                                response->status, " (IMDSv2 token refused)"));
+  }
+  token_ = response->body;
+  return token_;
+}
+
+absl::StatusOr<std::string> ImdsClient::get(std::string_view path) {
+  absl::StatusOr<std::string> session = token();
+  if (!session.ok()) return session.status();
+  const std::string fullPath = strCat(kMetadataPrefix, path);
+  absl::StatusOr<Response> response =
+      send("GET", fullPath, {strCat("X-aws-ec2-metadata-token: ", *session)});
+  if (!response.ok()) return response.status();
+  if (response->status == 404) {
+    return absl::NotFoundError(strCat("instance metadata service ", options_.endpoint, ": GET ",
+                                      fullPath, ": not found (HTTP 404)"));
+  }
+  if (response->status != 200) {
+    return absl::FailedPreconditionError(strCat("instance metadata service ", options_.endpoint,
+                                                ": GET ", fullPath, " answered HTTP ",
+                                                response->status));
+  }
+  return std::move(response->body);
+}
+
+absl::StatusOr<EniMetadata> ImdsClient::fetchEni(std::string_view mac) {
+  EniMetadata eni{.mac = lowercase(mac)};
+  const std::string base = strCat("network/interfaces/macs/", eni.mac, "/");
+  absl::StatusOr<std::string> ipv4s = get(base + "local-ipv4s");
+  if (absl::IsNotFound(ipv4s.status())) {
+    return absl::NotFoundError(strCat("instance metadata: no ENI with MAC ", eni.mac,
+                                      " is attached (", ipv4s.status().message(), ")"));
+  }
+  if (!ipv4s.ok()) return ipv4s.status();
+  eni.localIpv4s = lines(*ipv4s);
+
+  absl::StatusOr<std::string> subnet = get(base + "subnet-ipv4-cidr-block");
+  if (!subnet.ok()) return subnet.status();
+  eni.subnetIpv4Cidr = std::string(absl::StripAsciiWhitespace(*subnet));
+
+  // An ENI without IPv6 has no ipv6s entry at all.
+  absl::StatusOr<std::string> ipv6s = get(base + "ipv6s");
+  if (ipv6s.ok()) {
+    eni.ipv6s = lines(*ipv6s);
+  } else if (!absl::IsNotFound(ipv6s.status())) {
+    return ipv6s.status();
+  }
+  if (!eni.ipv6s.empty()) {
+    absl::StatusOr<std::string> blocks = get(base + "subnet-ipv6-cidr-blocks");
+    if (!blocks.ok()) return blocks.status();
+    eni.subnetIpv6Cidrs = lines(*blocks);
+  }
+  if (absl::Status status = validate(eni); !status.ok()) return status;
+  return eni;
+}
+
+absl::StatusOr<std::string> ImdsClient::macOfDevice(unsigned deviceNumber) {
+  absl::StatusOr<std::string> macs = get("network/interfaces/macs/");
+  if (!macs.ok()) return macs.status();
+  for (std::string entry : lines(*macs)) {
+    if (!entry.empty() && entry.back() == '/') entry.pop_back();
+    if (!common::isMacAddress(entry)) {
+      return badData(strCat("network/interfaces/macs/ lists \"", entry, "\", not a MAC address"));
+    }
+    absl::StatusOr<std::string> number =
+        get(strCat("network/interfaces/macs/", entry, "/device-number"));
+    if (absl::IsNotFound(number.status())) continue;  // detached while we looked
+    if (!number.ok()) return number.status();
+    if (std::string(absl::StripAsciiWhitespace(*number)) == std::to_string(deviceNumber)) {
+      return lowercase(entry);
+    }
+  }
+  return absl::NotFoundError(
+      strCat("instance metadata: no attached ENI has device-number ", deviceNumber));
+}
+
+}  // namespace enadpdk::cni::ipam

@@ -1,0 +1,253 @@
+#include "cni/ipam.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+
+#include "cni/imds.h"
+#include "cni/ipam_errors.h"
+#include "common/strings.h"
+
+namespace enadpdk::cni::ipam {
+namespace {
+
+using common::strCat;
+
+std::string describe(const LeaseKey& key) {
+  return strCat("container=", key.containerId, " ifname=", key.ifName);
+}
+
+std::string addressesOf(const std::vector<IpConfig>& ips) {
+  std::string out;
+  for (const IpConfig& ip : ips) out = out.empty() ? ip.address : strCat(out, ",", ip.address);
+  return out;
+}
+
+// The canonical form of a CIDR, so that "fd00::0005/64" and "fd00::5/64" compare equal.
+std::string canonical(const std::string& cidr) {
+  std::optional<IpPrefix> prefix = parseIpPrefix(cidr);
+  return prefix ? prefix->toString() : cidr;
+}
+
+}  // namespace
+
+Ipam::Ipam(IpamNetconf netconf, std::shared_ptr<spdlog::logger> logger, WallClock clock)
+    : netconf_(std::move(netconf)), logger_(std::move(logger)), clock_(std::move(clock)) {}
+
+absl::StatusOr<std::unique_ptr<LeaseStore>> Ipam::openStore() {
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store =
+      LeaseStore::open(netconf_.stateDir / netconf_.network);
+  if (!store.ok()) return withCniCode(store.status(), kLeaseStoreError);
+  return store;
+}
+
+absl::StatusOr<Pool> Ipam::loadPool() {
+  if (!netconf_.source) return missingSourceError(netconf_);
+  const common::IpamNetworkConfig& source = *netconf_.source;
+  if (!source.addresses.empty()) {
+    absl::StatusOr<Pool> pool = staticPool(source.addresses, source.gateway, netconf_.sourceWhere);
+    if (!pool.ok()) return withCniCode(pool.status(), CniError::kInvalidConfig);
+    return pool;
+  }
+  ImdsClient client({.endpoint = netconf_.imds.endpoint, .timeoutMs = netconf_.imds.timeoutMs});
+  EniMetadataCache cache(netconf_.stateDir / "imds", netconf_.imds.endpoint,
+                         netconf_.imds.ttlSeconds, clock_);
+  std::string selector;
+  std::function<absl::StatusOr<EniMetadata>()> fetch;
+  if (source.eniMac) {
+    std::string mac = *source.eniMac;
+    absl::AsciiStrToLower(&mac);
+    selector = "mac-" + mac;
+    std::replace(selector.begin(), selector.end(), ':', '-');
+    fetch = [&client, mac] { return client.fetchEni(mac); };
+  } else {
+    selector = strCat("device-", *source.deviceNumber);
+    fetch = [&client, number = *source.deviceNumber]() -> absl::StatusOr<EniMetadata> {
+      absl::StatusOr<std::string> mac = client.macOfDevice(number);
+      if (!mac.ok()) return mac.status();
+      return client.fetchEni(*mac);
+    };
+  }
+  absl::StatusOr<EniMetadata> eni = cache.get(selector, fetch);
+  if (!eni.ok()) return withCniCode(eni.status(), kMetadataError);
+  if (client.requestCount() > 0) {
+    logger_->debug("metadata fetched network={} eni={} requests={}", netconf_.network, eni->mac,
+                   client.requestCount());
+  }
+  return eniPool(*eni);
+}
+
+absl::StatusOr<std::vector<IpConfig>> Ipam::allocate(const Pool& pool,
+                                                     const std::vector<Lease>& leases) {
+  if (pool.ranges.empty()) {
+    return cniError(absl::StatusCode::kResourceExhausted,
+                    strCat("network \"", netconf_.network, "\": the ", pool.description,
+                           " has no secondary addresses to hand out"),
+                    kPoolExhausted);
+  }
+  const std::set<IpAddress> used = LeaseStore::addressesOf(leases);
+  std::vector<IpConfig> ips;
+  for (int family : {4, 6}) {
+    if (!pool.hasFamily(family)) continue;
+    std::optional<IpConfig> ip = pool.firstFree(family, used);
+    if (!ip) {
+      const std::uint64_t size = pool.size(family);
+      return cniError(absl::StatusCode::kResourceExhausted,
+                      strCat("network \"", netconf_.network, "\": address pool exhausted: the ",
+                             pool.description, " has ", size, " IPv", family,
+                             size == 1 ? " address and it is leased" : " addresses, all leased"),
+                      kPoolExhausted);
+    }
+    ips.push_back(std::move(*ip));
+  }
+  return ips;
+}
+
+std::vector<Route> Ipam::routes() const {
+  std::vector<Route> out;
+  if (!netconf_.source) return out;
+  for (const common::IpamRoute& route : netconf_.source->routes) {
+    out.push_back({.dst = route.dst, .gw = route.gw.value_or("")});
+  }
+  return out;
+}
+
+absl::StatusOr<Result> Ipam::add(const LeaseKey& key) {
+  if (!netconf_.source) return missingSourceError(netconf_);
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return store.status();
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+
+  absl::StatusOr<std::optional<Lease>> existing = (*store)->find(key);
+  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
+  Lease lease;
+  if (*existing) {
+    lease = std::move(**existing);
+    logger_->info("lease reused network={} {} ips={}", netconf_.network, describe(key),
+                  addressesOf(lease.ips));
+  } else {
+    absl::StatusOr<Pool> pool = loadPool();
+    if (!pool.ok()) return pool.status();
+    absl::StatusOr<std::vector<Lease>> leases = (*store)->list();
+    if (!leases.ok()) return withCniCode(leases.status(), kLeaseStoreError);
+    absl::StatusOr<std::vector<IpConfig>> ips = allocate(*pool, *leases);
+    if (!ips.ok()) return ips.status();
+    lease = {.key = key, .ips = std::move(*ips)};
+    if (absl::Status status = (*store)->put(lease); !status.ok()) {
+      return withCniCode(status, kLeaseStoreError);
+    }
+    logger_->info("lease added network={} {} ips={} source=\"{}\"", netconf_.network, describe(key),
+                  addressesOf(lease.ips), pool->description);
+  }
+  return Result{.cniVersion = netconf_.cniVersion, .ips = lease.ips, .routes = routes()};
+}
+
+absl::Status Ipam::del(const LeaseKey& key) {
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return store.status();
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  // Read first only to log what goes; an unreadable file is removed all the same.
+  absl::StatusOr<std::optional<Lease>> existing = (*store)->find(key);
+  if (absl::Status status = (*store)->remove(key); !status.ok()) {
+    return withCniCode(status, kLeaseStoreError);
+  }
+  if (existing.ok() && *existing) {
+    logger_->info("lease released network={} {} ips={}", netconf_.network, describe(key),
+                  addressesOf((*existing)->ips));
+  } else {
+    logger_->debug("no lease to release network={} {}", netconf_.network, describe(key));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ipam::check(const LeaseKey& key) {
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return store.status();
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  absl::StatusOr<std::optional<Lease>> lease = (*store)->find(key);
+  if (!lease.ok()) return withCniCode(lease.status(), kLeaseStoreError);
+  if (!*lease) {
+    return cniError(absl::StatusCode::kNotFound,
+                    strCat("network \"", netconf_.network, "\": no lease for container ",
+                           key.containerId, " interface ", key.ifName),
+                    kLeaseMismatch);
+  }
+  if (!netconf_.prevResult) return absl::OkStatus();
+  absl::StatusOr<Result> prev =
+      parseResult(*netconf_.prevResult, "prevResult", netconf_.cniVersion);
+  if (!prev.ok()) return withCniCode(prev.status(), CniError::kInvalidConfig);
+  for (const IpConfig& leased : (*lease)->ips) {
+    bool listed = std::any_of(prev->ips.begin(), prev->ips.end(), [&](const IpConfig& ip) {
+      return canonical(ip.address) == canonical(leased.address);
+    });
+    if (!listed) {
+      return cniError(absl::StatusCode::kFailedPrecondition,
+                      strCat("network \"", netconf_.network, "\": prevResult lacks the address ",
+                             leased.address, " leased to container ", key.containerId,
+                             " interface ", key.ifName),
+                      kLeaseMismatch);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ipam::gc() {
+  if (!netconf_.validAttachments) {
+    return cniError(absl::StatusCode::kInvalidArgument,
+                    "cni.dev/valid-attachments: missing (GC needs the list of valid attachments)",
+                    CniError::kInvalidConfig);
+  }
+  const std::set<LeaseKey> valid(netconf_.validAttachments->begin(),
+                                 netconf_.validAttachments->end());
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return store.status();
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  std::vector<std::filesystem::path> unreadable;
+  absl::StatusOr<std::vector<Lease>> leases = (*store)->list(&unreadable);
+  if (!leases.ok()) return withCniCode(leases.status(), kLeaseStoreError);
+  for (const Lease& lease : *leases) {
+    if (valid.count(lease.key) > 0) continue;
+    if (absl::Status status = (*store)->remove(lease.key); !status.ok()) {
+      return withCniCode(status, kLeaseStoreError);
+    }
+    logger_->info("lease collected network={} {} ips={}", netconf_.network, describe(lease.key),
+                  addressesOf(lease.ips));
+  }
+  for (const std::filesystem::path& file : unreadable) {
+    if (absl::Status status = (*store)->removeFile(file); !status.ok()) {
+      return withCniCode(status, kLeaseStoreError);
+    }
+    logger_->warn("unreadable lease file removed network={} file={}", netconf_.network,
+                  file.string());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ipam::status() {
+  if (!netconf_.source) return missingSourceError(netconf_);
+  auto unavailable = [](const absl::Status& why) {
+    return withCniCode(absl::UnavailableError(why.message()), CniError::kPluginNotAvailable);
+  };
+  absl::StatusOr<Pool> pool = loadPool();
+  if (!pool.ok()) {
+    if (cniCodeOf(pool.status(), CniError::kInvalidConfig) == CniError::kInvalidConfig) {
+      return pool.status();
+    }
+    return unavailable(pool.status());
+  }
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return unavailable(store.status());
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return unavailable(guard.status());
+  absl::StatusOr<std::vector<Lease>> leases = (*store)->list();
+  if (!leases.ok()) return unavailable(leases.status());
+  absl::StatusOr<std::vector<IpConfig>> ips = allocate(*pool, *leases);
+  if (!ips.ok()) return unavailable(ips.status());
+  return absl::OkStatus();
+}
+
+}  // namespace enadpdk::cni::ipam

@@ -1,0 +1,200 @@
+// The ena-dpdk-cni binary as a runtime runs it: separate processes, config on stdin, result or
+// error on stdout, logs on stderr; 100 concurrent ADDs then 100 concurrent DELs with the real
+// ena-dpdk-ipam (static pool) against the stateful fake dataplane.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/atomic_file.h"
+#include "nlohmann/json.hpp"
+#include "tests/cni/fake_port_dataplane.h"
+
+namespace enadpdk::cni {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Child {
+  pid_t pid = -1;
+  fs::path out;
+  fs::path err;
+};
+
+class CniBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "cni-binary.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    fs::create_directories(root_ / "bin");
+    fs::create_directories(root_ / "slots");
+    fs::copy_file(ENA_DPDK_IPAM_BINARY, root_ / "bin" / "ena-dpdk-ipam");
+    dataplane_ = testing::FakePortDataplane::start(
+        root_ / "dp.sock", {{.name = "eni1", .vpc = true}}, root_ / "slots");
+    ASSERT_NE(dataplane_, nullptr);
+  }
+  void TearDown() override {
+    dataplane_.reset();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  json config(unsigned poolSize) const {
+    json addresses = json::array();
+    for (unsigned i = 0; i < poolSize; ++i) {
+      addresses.push_back("10.1." + std::to_string(i / 200) + "." + std::to_string(10 + i % 200) +
+                          "/16");
+    }
+    return {{"cniVersion", "1.0.0"},
+            {"name", "dpdk-net"},
+            {"type", "ena-dpdk-cni"},
+            {"network", "eni1"},
+            {"dataplaneSocket", (root_ / "dp.sock").string()},
+            // 100 plugin processes on a busy 2-core machine: this test is about correctness.
+            {"dataplaneTimeoutMs", 30000},
+            {"slotDir", (root_ / "slots").string()},
+            {"stateDir", (root_ / "state").string()},
+            {"logFile", (root_ / "cni.log").string()},
+            {"ipam",
+             {{"type", "ena-dpdk-ipam"},
+              {"stateDir", (root_ / "ipam").string()},
+              {"gateway", "10.1.0.1"},
+              {"addresses", addresses}}}};
+  }
+
+  // Starts the plugin binary with `env` and `config` on stdin.
+  Child spawn(const std::string& name, const json& conf, std::map<std::string, std::string> env) {
+    Child c{.out = root_ / (name + ".out"), .err = root_ / (name + ".err")};
+    const fs::path in = root_ / (name + ".in");
+    std::ofstream(in) << conf.dump();
+    env["CNI_PATH"] = (root_ / "bin").string();
+    env["PATH"] = "/usr/bin:/bin";
+    std::vector<std::string> envStrings;
+    for (const auto& [k, v] : env) envStrings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (std::string& s : envStrings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string program = ENA_DPDK_CNI_BINARY;
+    char* argv[] = {program.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, c.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_addopen(&actions, 2, c.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    EXPECT_EQ(posix_spawn(&c.pid, program.c_str(), &actions, nullptr, argv, envp.data()), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    return c;
+  }
+
+  // Waits for a child; returns its exit status.
+  static int wait(const Child& c) {
+    int status = 0;
+    while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  static std::string read(const fs::path& p) {
+    auto text = common::readFile(p);
+    return text.ok() ? *text : "";
+  }
+
+  std::map<std::string, std::string> attachmentEnv(const std::string& command,
+                                                   const std::string& cid) const {
+    return {{"CNI_COMMAND", command},
+            {"CNI_CONTAINERID", cid},
+            {"CNI_NETNS", "/var/run/netns/" + cid},
+            {"CNI_IFNAME", "net1"}};
+  }
+
+  size_t leaseCount() const {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root_ / "ipam", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->path().extension() == ".lease") ++n;
+    }
+    return n;
+  }
+
+  fs::path root_;
+  std::unique_ptr<testing::FakePortDataplane> dataplane_;
+};
+
+TEST_F(CniBinaryTest, ResultAndErrorsOnStdoutLogsOnStderr) {
+  Child add = spawn("add", config(4), attachmentEnv("ADD", "c1"));
+  ASSERT_EQ(wait(add), 0) << read(add.out) << read(add.err);
+  json result = json::parse(read(add.out));
+  EXPECT_EQ(result["interfaces"][0]["name"], "net1");
+  EXPECT_EQ(result["ips"][0]["address"], "10.1.0.10/16");
+  EXPECT_NE(read(add.err).find("level=info component=cni ADD done id=c1/net1"), std::string::npos);
+  EXPECT_NE(read(root_ / "cni.log").find("ADD done id=c1/net1"), std::string::npos);
+
+  json bad = config(4);
+  bad["mtu"] = "big";
+  Child err = spawn("err", bad, attachmentEnv("ADD", "c2"));
+  EXPECT_EQ(wait(err), 1);
+  // stdout holds exactly the error JSON, nothing else.
+  json error = json::parse(read(err.out));
+  EXPECT_EQ(error["code"], 7);
+  EXPECT_EQ(error["cniVersion"], "1.0.0");
+
+  Child version = spawn("version", json{{"cniVersion", "0.4.0"}}, {{"CNI_COMMAND", "VERSION"}});
+  EXPECT_EQ(wait(version), 0);
+  EXPECT_EQ(json::parse(read(version.out))["supportedVersions"],
+            json::parse(R"(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])"));
+
+  Child del = spawn("del", config(4), attachmentEnv("DEL", "c1"));
+  EXPECT_EQ(wait(del), 0) << read(del.err);
+  EXPECT_EQ(read(del.out), "");
+  EXPECT_TRUE(dataplane_->ports().empty());
+}
+
+TEST_F(CniBinaryTest, HundredConcurrentAddsThenHundredDels) {
+  constexpr int kCount = 100;
+  const json conf = config(kCount);
+  std::vector<Child> children;
+  for (int i = 0; i < kCount; ++i) {
+    const std::string cid = "pod" + std::to_string(i);
+    children.push_back(spawn("add" + std::to_string(i), conf, attachmentEnv("ADD", cid)));
+  }
+  std::set<std::string> addresses;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(wait(children[i]), 0) << read(children[i].out) << read(children[i].err);
+    addresses.insert(json::parse(read(children[i].out))["ips"][0]["address"]);
+  }
+  EXPECT_EQ(addresses.size(), static_cast<size_t>(kCount)) << "every pod got its own address";
+  EXPECT_EQ(dataplane_->ports().size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(leaseCount(), static_cast<size_t>(kCount));
+
+  children.clear();
+  for (int i = 0; i < kCount; ++i) {
+    const std::string cid = "pod" + std::to_string(i);
+    children.push_back(spawn("del" + std::to_string(i), conf, attachmentEnv("DEL", cid)));
+  }
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(wait(children[i]), 0) << read(children[i].out) << read(children[i].err);
+  }
+  EXPECT_TRUE(dataplane_->ports().empty());
+  EXPECT_EQ(leaseCount(), 0u);
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(root_ / "state" / "attachments", ec));
+  // Only the slot root is left: every per-attachment directory is gone.
+  EXPECT_TRUE(fs::is_empty(root_ / "slots"));
+}
+
+}  // namespace
+}  // namespace enadpdk::cni

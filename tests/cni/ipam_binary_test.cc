@@ -1,0 +1,349 @@
+// ena-dpdk-ipam as a CNI runtime runs it: a separate process with CNI_* variables, the network
+// config on stdin, the answer on stdout and its exit status.
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "tests/support/fake_imds.h"
+
+namespace enadpdk::testing {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+// What one run of the plugin left.
+struct PluginRun {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+};
+
+std::string slurp(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Starts the plugin with exactly `env`, stdin from a file holding `config`, stdout and stderr to
+// files under `dir` (so that many runs can go at once); finish() collects it.
+class Process {
+ public:
+  Process(const std::filesystem::path& dir, const std::string& name, const Env& env,
+          const std::string& config)
+      : dir_(dir), name_(name) {
+    std::ofstream(dir / (name + ".in")) << config;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, (dir / (name + ".in")).c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, (dir / (name + ".out")).c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, (dir / (name + ".err")).c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<std::string> entries;
+    for (const auto& [k, v] : env) entries.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (std::string& e : entries) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char* argv[] = {const_cast<char*>(IPAM_BINARY), nullptr};
+    spawned_ = posix_spawn(&pid_, IPAM_BINARY, &actions, nullptr, argv, envp.data()) == 0;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+
+  PluginRun finish() {
+    PluginRun run;
+    if (!spawned_) return run;
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.out = slurp(dir_ / (name_ + ".out"));
+    run.err = slurp(dir_ / (name_ + ".err"));
+    return run;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::string name_;
+  pid_t pid_ = -1;
+  bool spawned_ = false;
+};
+
+class IpamBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ipam-bin-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    std::filesystem::create_directories(dir_ / "io");
+    // The node config file: the state directory and one static network.
+    std::ofstream(dir_ / "config.json")
+        << nlohmann::json{{"ipam",
+                           {{"stateDir", (dir_ / "state").string()},
+                            {"networks",
+                             {{"local",
+                               {{"addresses", {"10.0.5.0/26", "fd00:5::/120"}},
+                                {"gateway", "10.0.5.1"},
+                                {"routes", {{{"dst", "0.0.0.0/0"}}}}}}}}}}};
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // A network config for `network`, with `ipam` keys merged in.
+  nlohmann::json netconf(const std::string& version, nlohmann::json ipam = nlohmann::json::object(),
+                         const std::string& network = "local") const {
+    nlohmann::json config = {{"cniVersion", version},
+                             {"name", "test-net"},
+                             {"type", "ena-dpdk-cni"},
+                             {"ipam",
+                              {{"type", "ena-dpdk-ipam"},
+                               {"network", network},
+                               {"configFile", (dir_ / "config.json").string()}}}};
+    config["ipam"].update(ipam);
+    return config;
+  }
+
+  Env env(const std::string& command, const std::string& id = "",
+          const std::string& ifname = "net1") const {
+    Env e = {{"CNI_COMMAND", command}, {"CNI_PATH", "/opt/cni/bin"}, {"PATH", "/usr/bin:/bin"}};
+    if (!id.empty()) {
+      e["CNI_CONTAINERID"] = id;
+      e["CNI_IFNAME"] = ifname;
+      e["CNI_NETNS"] = "/var/run/netns/" + id;
+      e["CNI_ARGS"] = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + id;
+    }
+    return e;
+  }
+
+  PluginRun run(const Env& e, const nlohmann::json& config) {
+    return Process(dir_ / "io", "run" + std::to_string(runs_++), e, config.dump()).finish();
+  }
+  PluginRun runText(const Env& e, const std::string& config) {
+    return Process(dir_ / "io", "run" + std::to_string(runs_++), e, config).finish();
+  }
+
+  std::vector<std::string> leases(const std::string& network = "local") const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ / "state" / network)) {
+      std::string name = entry.path().filename().string();
+      if (name != "lock") names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::filesystem::path dir_;
+  int runs_ = 0;
+};
+
+TEST_F(IpamBinaryTest, Version) {
+  PluginRun r = run(env("VERSION"), {{"cniVersion", "1.0.0"}});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(r.json(), nlohmann::json::parse(R"({"cniVersion": "1.0.0",
+      "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]})"));
+}
+
+TEST_F(IpamBinaryTest, AddCheckDelInEveryVersion) {
+  for (const std::string version : {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}) {
+    SCOPED_TRACE(version);
+    PluginRun add = run(env("ADD", "ctr1"), netconf(version));
+    ASSERT_EQ(add.exitCode, 0) << add.out << add.err;
+    nlohmann::json expected = {
+        {"cniVersion", version},
+        {"ips",
+         {{{"address", "10.0.5.2/26"}, {"gateway", "10.0.5.1"}}, {{"address", "fd00:5::1/120"}}}},
+        {"routes", {{{"dst", "0.0.0.0/0"}}}}};
+    if (version < "1.0.0") {
+      expected["ips"][0]["version"] = "4";
+      expected["ips"][1]["version"] = "6";
+    }
+    EXPECT_EQ(add.json(), expected);
+    // Logs go to stderr, never stdout.
+    EXPECT_THAT(add.err, ::testing::HasSubstr("lease added network=local container=ctr1"));
+
+    PluginRun again = run(env("ADD", "ctr1"), netconf(version));
+    EXPECT_EQ(again.exitCode, 0);
+    EXPECT_EQ(again.json(), expected);
+
+    if (version >= "0.4.0") {
+      nlohmann::json check = netconf(version);
+      check["prevResult"] = add.json();
+      PluginRun checked = run(env("CHECK", "ctr1"), check);
+      EXPECT_EQ(checked.exitCode, 0) << checked.out << checked.err;
+      EXPECT_EQ(checked.out, "");
+    }
+
+    PluginRun del = run(env("DEL", "ctr1"), netconf(version));
+    EXPECT_EQ(del.exitCode, 0) << del.out << del.err;
+    EXPECT_EQ(del.out, "");
+    EXPECT_TRUE(leases().empty());
+    PluginRun delAgain = run(env("DEL", "ctr1"), netconf(version));
+    EXPECT_EQ(delAgain.exitCode, 0) << delAgain.out;
+  }
+}
+
+TEST_F(IpamBinaryTest, ErrorsAreJsonOnStdoutWithTheirCodes) {
+  struct Case {
+    std::string name;
+    Env env;
+    std::string config;
+    int code;
+    std::string msg;
+  };
+  const std::string good = netconf("1.0.0").dump();
+  nlohmann::json exhausted = netconf("1.0.0", {{"addresses", {"10.0.9.9"}}}, "tiny");
+  ASSERT_EQ(run(env("ADD", "first"), exhausted).exitCode, 0);
+  for (const Case& c : std::vector<Case>{
+           {"NotJson", env("ADD", "c"), "{", 6,
+            "cannot decode the network configuration on stdin: not a JSON object"},
+           {"NoCommand", {}, good, 4, "CNI_COMMAND is not set"},
+           {"MissingNetns",
+            [&] {
+              Env e = env("ADD", "c");
+              e.erase("CNI_NETNS");
+              return e;
+            }(),
+            good, 4, "required environment variables missing: CNI_NETNS"},
+           {"BadArgs",
+            [&] {
+              Env e = env("DEL", "c");
+              e["CNI_ARGS"] = "K8S_POD_NAME";
+              return e;
+            }(),
+            good, 4, "CNI_ARGS: invalid pair \"K8S_POD_NAME\" (expected KEY=VALUE)"},
+           {"BadContainerId", env("ADD", "x..y"), good, 4,
+            "CNI_CONTAINERID: invalid container ID \"x..y\" (expected [a-zA-Z0-9][a-zA-Z0-9_.-]* "
+            "without \"..\")"},
+           {"OldVersion", env("ADD", "c"), netconf("0.2.0").dump(), 1,
+            "incompatible CNI versions: config is \"0.2.0\", plugin supports 0.3.0, 0.3.1, "
+            "0.4.0, 1.0.0, 1.1.0"},
+           {"GcOn100", env("GC"), netconf("1.0.0").dump(), 1,
+            "config version \"1.0.0\" does not allow GC"},
+           {"NoNetwork", env("ADD", "c"),
+            R"({"cniVersion": "1.0.0", "ipam": {"type": "ena-dpdk-ipam"}})", 7,
+            "ipam.network: missing: set ipam.network (or the top-level \"network\")"},
+           {"UnknownNetwork", env("ADD", "c"),
+            netconf("1.0.0", nlohmann::json::object(), "nope").dump(), 7,
+            "network \"nope\" has no address source: set ipam.addresses, ipam.eniMac or "
+            "ipam.deviceNumber, or ipam.networks.nope in " +
+                (dir_ / "config.json").string()},
+           {"Exhausted", env("ADD", "second"), exhausted.dump(), 102,
+            "network \"tiny\": address pool exhausted: the static pool has 1 IPv4 address and it "
+            "is leased"},
+           {"CheckWithoutLease", env("CHECK", "ghost"), good, 104,
+            "network \"local\": no lease for container ghost interface net1"},
+       }) {
+    SCOPED_TRACE(c.name);
+    PluginRun r = runText(c.env, c.config);
+    EXPECT_EQ(r.exitCode, 1);
+    nlohmann::json error = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(error.is_object()) << r.out;
+    EXPECT_EQ(error["code"], c.code);
+    EXPECT_EQ(error["msg"], c.msg);
+    EXPECT_TRUE(error.contains("cniVersion"));
+  }
+}
+
+TEST_F(IpamBinaryTest, LogFileGetsTheLinesToo) {
+  nlohmann::json config = netconf("1.1.0", {{"logFile", (dir_ / "ipam.log").string()}});
+  ASSERT_EQ(run(env("ADD", "logged"), config).exitCode, 0);
+  EXPECT_THAT(slurp(dir_ / "ipam.log"),
+              ::testing::HasSubstr("lease added network=local container=logged ifname=net1"));
+}
+
+TEST_F(IpamBinaryTest, GcAndStatus) {
+  for (const char* id : {"a", "b", "c"})
+    ASSERT_EQ(run(env("ADD", id), netconf("1.1.0")).exitCode, 0);
+  nlohmann::json gc = netconf("1.1.0");
+  gc["cni.dev/valid-attachments"] = {{{"containerID", "b"}, {"ifname", "net1"}}};
+  PluginRun r = run(env("GC"), gc);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_THAT(leases(), ::testing::ElementsAre("b@net1.lease"));
+
+  PluginRun status = run(env("STATUS"), netconf("1.1.0"));
+  EXPECT_EQ(status.exitCode, 0) << status.out;
+  EXPECT_EQ(status.out, "");
+  nlohmann::json full = netconf("1.1.0", {{"addresses", {"10.7.0.1"}}}, "full");
+  ASSERT_EQ(run(env("ADD", "only"), full).exitCode, 0);
+  status = run(env("STATUS"), full);
+  EXPECT_EQ(status.exitCode, 1);
+  EXPECT_EQ(status.json()["code"], 50);
+}
+
+TEST_F(IpamBinaryTest, ConcurrentProcessesGetDistinctAddresses) {
+  // 40 plugin processes at once on a 61-address pool, then 40 DELs at once.
+  constexpr int kProcesses = 40;
+  std::vector<std::unique_ptr<Process>> adds;
+  for (int i = 0; i < kProcesses; ++i) {
+    adds.push_back(std::make_unique<Process>(dir_ / "io", "add" + std::to_string(i),
+                                             env("ADD", "p" + std::to_string(i)),
+                                             netconf("1.0.0").dump()));
+  }
+  std::set<std::string> v4, v6;
+  for (auto& p : adds) {
+    PluginRun r = p->finish();
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+    v4.insert(r.json()["ips"][0]["address"].get<std::string>());
+    v6.insert(r.json()["ips"][1]["address"].get<std::string>());
+  }
+  EXPECT_EQ(v4.size(), static_cast<std::size_t>(kProcesses));
+  EXPECT_EQ(v6.size(), static_cast<std::size_t>(kProcesses));
+  EXPECT_EQ(leases().size(), static_cast<std::size_t>(kProcesses));
+
+  std::vector<std::unique_ptr<Process>> dels;
+  for (int i = 0; i < kProcesses; ++i) {
+    dels.push_back(std::make_unique<Process>(dir_ / "io", "del" + std::to_string(i),
+                                             env("DEL", "p" + std::to_string(i)),
+                                             netconf("1.0.0").dump()));
+  }
+  for (auto& p : dels) EXPECT_EQ(p->finish().exitCode, 0);
+  EXPECT_TRUE(leases().empty());
+}
+
+TEST_F(IpamBinaryTest, EniFromTheFakeMetadataServiceIsCachedAcrossProcesses) {
+  absl::StatusOr<std::unique_ptr<FakeImds>> imds = FakeImds::start();
+  ASSERT_TRUE(imds.ok()) << imds.status();
+  (*imds)->addEni({.mac = "0a:1b:2c:3d:4e:5f",
+                   .deviceNumber = 1,
+                   .localIpv4s = {"172.31.8.10", "172.31.8.11", "172.31.8.12"},
+                   .subnetIpv4Cidr = "172.31.0.0/20"});
+  nlohmann::json config = netconf(
+      "1.1.0",
+      {{"deviceNumber", 1}, {"imds", {{"endpoint", (*imds)->endpoint()}, {"ttlSeconds", 600}}}},
+      "eni1");
+  PluginRun a = run(env("ADD", "a"), config);
+  ASSERT_EQ(a.exitCode, 0) << a.out << a.err;
+  EXPECT_EQ(a.json()["ips"],
+            nlohmann::json::parse(R"([{"address": "172.31.8.11/20", "gateway": "172.31.0.1"}])"));
+  PluginRun b = run(env("ADD", "b"), config);
+  ASSERT_EQ(b.exitCode, 0) << b.out << b.err;
+  EXPECT_EQ(b.json()["ips"][0]["address"], "172.31.8.12/20");
+  EXPECT_EQ((*imds)->tokenRequests(), 1u);
+  EXPECT_EQ(std::filesystem::status(dir_ / "state" / "imds" / "device-1.json").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  PluginRun c = run(env("ADD", "c"), config);
+  EXPECT_EQ(c.exitCode, 1);
+  EXPECT_EQ(c.json()["code"], 102);
+
+  config["ipam"]["imds"]["endpoint"] = "http://127.0.0.1:1";
+  PluginRun down = run(env("ADD", "d"), config);
+  EXPECT_EQ(down.exitCode, 1);
+  EXPECT_EQ(down.json()["code"], 101);
+}
+
+}  // namespace
+}  // namespace enadpdk::testing

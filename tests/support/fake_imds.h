@@ -1,0 +1,95 @@
+#pragma once
+
+// A fake EC2 instance metadata service (IMDSv2 only) on 127.0.0.1 with a kernel-chosen port, for
+// tests of the IPAM plugin:
+//   - PUT /latest/api/token needs X-aws-ec2-metadata-token-ttl-seconds (1..21600) and returns a
+//     new token;
+//   - GET /latest/meta-data/<path> needs X-aws-ec2-metadata-token with an issued token (401
+//     otherwise, as IMDSv2-only instances answer) and returns the body set for <path> (404 when
+//     none);
+//   - every request is counted, so tests can assert caching.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace enadpdk::testing {
+
+// One ENI as the metadata describes it.
+struct FakeEni {
+  // MAC address, lowercase.
+  std::string mac{};
+  // device-number.
+  unsigned deviceNumber = 0;
+  // local-ipv4s, primary first.
+  std::vector<std::string> localIpv4s{};
+  // subnet-ipv4-cidr-block.
+  std::string subnetIpv4Cidr{};
+  // ipv6s; empty: the path is absent (404), as on an ENI without IPv6.
+  std::vector<std::string> ipv6s{};
+  // subnet-ipv6-cidr-blocks; empty: absent.
+  std::vector<std::string> subnetIpv6Cidrs{};
+};
+
+// The fake service. Thread-safe; serves from its own thread until destroyed.
+class FakeImds {
+ public:
+  // Listens on 127.0.0.1, port chosen by the kernel.
+  static absl::StatusOr<std::unique_ptr<FakeImds>> start();
+  // Stops serving.
+  ~FakeImds();
+  FakeImds(const FakeImds&) = delete;
+  FakeImds& operator=(const FakeImds&) = delete;
+
+  // "http://127.0.0.1:<port>".
+  std::string endpoint() const;
+
+  // Sets the body of GET /latest/meta-data/<path>.
+  void set(const std::string& path, const std::string& body);
+  // Makes GET /latest/meta-data/<path> answer 404 again.
+  void remove(const std::string& path);
+  // Publishes `eni` under network/interfaces/macs/<mac>/ and lists it in network/interfaces/macs/.
+  void addEni(const FakeEni& eni);
+  // Answers every request (token and GET) with `status` and an empty body; nullopt: normal
+  // service.
+  void failWith(std::optional<int> status);
+
+  // PUT /latest/api/token requests received.
+  unsigned tokenRequests() const;
+  // GET requests received for /latest/meta-data/<path> (answered or not).
+  unsigned getRequests(const std::string& path) const;
+  // GET requests received in total.
+  unsigned totalGetRequests() const;
+  // GET requests refused for a missing or unknown token.
+  unsigned unauthorizedRequests() const;
+
+ private:
+  FakeImds() = default;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> bodies_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
+  std::optional<int> failStatus_ ABSL_GUARDED_BY(mu_);
+  unsigned tokenRequests_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, unsigned> getRequests_ ABSL_GUARDED_BY(mu_);
+  unsigned totalGets_ ABSL_GUARDED_BY(mu_) = 0;
+  unsigned unauthorized_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace enadpdk::testing
