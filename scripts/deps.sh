@@ -6,12 +6,18 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config ccache git clang-format
+  # the CNI config fuzzer (libFuzzer: clang and its runtime)
+  clang libclang-rt-14-dev
   # libraries (DESIGN.md: Debian packages only, nothing vendored)
   libdpdk-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   nlohmann-json3-dev libabsl-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # runtime peers for integration tests and the demo: dpdk-testpmd lives in dpdk-dev
   dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3 jq
+  # CNI tests: the libcni test driver (Go, GOPATH mode) and the reference plugins
+  golang-go golang-github-appc-cni-dev containernetworking-plugins
+  # deploy checks and the container image (tests/deploy; npm comes with nodejs or tools.sh)
+  buildah debootstrap shellcheck unzip patchelf nodejs
 )
 
 missing=()

@@ -89,7 +89,7 @@ for ((i = 0; i < runs; i++)); do
   run
   end=$EPOCHREALTIME
   # EPOCHREALTIME is "seconds.microseconds"; keep integer microseconds.
-  times+=($(((10#${end/./} - 10#${start/./}))))
+  times+=("$((10#${end/./} - 10#${start/./}))")
 done
 mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
 pick() { echo "${sorted[$(( ($1 * (runs - 1) + 50) / 100 ))]}"; }  # pick PERCENTILE

@@ -1,0 +1,146 @@
+{{/* Names and labels. */}}
+{{- define "ena-dpdk.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ena-dpdk.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ena-dpdk.namespace" -}}
+{{- .Values.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{- define "ena-dpdk.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ena-dpdk.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "ena-dpdk.labels" -}}
+{{ include "ena-dpdk.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: ena-dpdk
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "ena-dpdk.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* The resource names the device plugin serves: "<prefix>/ena", "<prefix>/ena-dedicated". */}}
+{{- define "ena-dpdk.resource" -}}
+{{- printf "%s/%s" (dig "deviceplugin" "resourcePrefix" "dpdk.aws" .root.Values.config) .name -}}
+{{- end -}}
+
+{{/*
+The config file as JSON: .Values.config, with the EAL arguments the chart manages added in front
+of config.dataplane.eal when dataplane.autoEalArgs is set (docs/deploy.md).
+*/}}
+{{- define "ena-dpdk.configJson" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- $dataplane := $config.dataplane | default dict -}}
+{{- $eal := $dataplane.eal | default list -}}
+{{- $names := list -}}
+{{- range $network := $dataplane.networks | default list -}}
+{{- if has $network.name $names -}}
+{{- fail (printf "config.dataplane.networks: duplicate network name %q" $network.name) -}}
+{{- end -}}
+{{- $names = append $names $network.name -}}
+{{- end -}}
+{{- if .Values.dataplane.autoEalArgs -}}
+{{- range $arg := $eal -}}
+{{- if has $arg (list "--huge-dir" "-a" "--allow" "-b" "--block" "--no-pci" "-w" "--pci-whitelist") -}}
+{{- fail (printf "config.dataplane.eal holds %q, which the chart sets itself while dataplane.autoEalArgs is true: remove it, or set dataplane.autoEalArgs=false" $arg) -}}
+{{- end -}}
+{{- end -}}
+{{- $managed := list "--huge-dir" $.Values.dataplane.hugepagesMountPath -}}
+{{- $pci := list -}}
+{{- range $network := $dataplane.networks | default list -}}
+{{- if and $network.uplink (regexMatch "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$" ($network.uplink.device | toString)) -}}
+{{- $pci = append $pci $network.uplink.device -}}
+{{- end -}}
+{{- end -}}
+{{- if $pci -}}
+{{- range $device := $pci -}}
+{{- $managed = concat $managed (list "-a" $device) -}}
+{{- end -}}
+{{- else -}}
+{{- $managed = append $managed "--no-pci" -}}
+{{- end -}}
+{{- $_ := set $dataplane "eal" (concat $managed $eal) -}}
+{{- $_ := set $config "dataplane" $dataplane -}}
+{{- end -}}
+{{- toPrettyJson $config -}}
+{{- end -}}
+
+{{/*
+Host directories each container needs, as JSON {"<container>": [{"path", "propagation",
+"readOnly"}]}. Paths come from the config file, so that moving a directory there moves the
+mount. A directory inside another one of the same container (after /var/run -> /run) is covered
+by the outer mount unless it needs its own propagation.
+*/}}
+{{- define "ena-dpdk.hostDirs" -}}
+{{- $c := .Values.config -}}
+{{- $dp := $c.dataplane | default dict -}}
+{{- $pluginConfig := $c.deviceplugin | default dict -}}
+{{- $ena := $pluginConfig.ena | default dict -}}
+{{- $huge := $pluginConfig.hugepages | default dict -}}
+{{- $cdi := $pluginConfig.cdi | default dict -}}
+{{- $controlDir := dir ($dp.controlSocket | default "/run/ena-dpdk/dataplane.sock") -}}
+{{- $dataplane := list (dict "path" $controlDir) (dict "path" (dir ($dp.stateFile | default "/var/lib/ena-dpdk/dataplane-state.json"))) -}}
+{{- range $d := $dp.allowedSocketDirs | default (list "/var/run/ena-dpdk/vhost") -}}
+{{- $dataplane = append $dataplane (dict "path" $d) -}}
+{{- end -}}
+{{- $dataplane = append $dataplane (dict "path" "/dev/vfio") -}}
+{{- $plugin := list (dict "path" "/var/lib/kubelet/device-plugins") (dict "path" "/var/lib/kubelet/pod-resources" "readOnly" true) (dict "path" $controlDir) (dict "path" ($ena.dir | default "/var/run/ena-dpdk/vhost")) (dict "path" "/var/run/k8s.cni.cncf.io/devinfo/dp") (dict "path" "/dev/vfio") -}}
+{{- if ne $huge.enabled false -}}
+{{- $plugin = append $plugin (dict "path" ($huge.mountDir | default "/var/run/ena-dpdk/hugepages") "propagation" "Bidirectional") -}}
+{{- end -}}
+{{- if $cdi.enabled -}}
+{{- $plugin = append $plugin (dict "path" ($cdi.specDir | default "/var/run/cdi")) -}}
+{{- end -}}
+{{- $result := dict -}}
+{{- range $name, $dirs := dict "dataplane" $dataplane "deviceplugin" $plugin -}}
+{{- $kept := list -}}
+{{- range $d := $dirs -}}
+{{- $p := regexReplaceAll "^/var/run/" (clean $d.path) "/run/" -}}
+{{- $covered := false -}}
+{{- range $o := $dirs -}}
+{{- $op := regexReplaceAll "^/var/run/" (clean $o.path) "/run/" -}}
+{{- if and (ne $op $p) (hasPrefix (printf "%s/" $op) $p) (not $d.propagation) (not $o.readOnly) -}}
+{{- $covered = true -}}
+{{- end -}}
+{{- end -}}
+{{- $seen := false -}}
+{{- range $k := $kept -}}
+{{- if eq (regexReplaceAll "^/var/run/" $k.path "/run/") $p -}}
+{{- $seen = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not (or $covered $seen) -}}
+{{- $kept = append $kept (dict "path" (clean $d.path) "propagation" ($d.propagation | default "") "readOnly" ($d.readOnly | default false)) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $result $name $kept -}}
+{{- end -}}
+{{- toJson $result -}}
+{{- end -}}
+
+{{/* The volume name of a host directory. */}}
+{{- define "ena-dpdk.hostVolume" -}}
+{{- printf "host%s" (. | replace "/" "-" | replace "." "-" | replace "_" "-" | lower) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* requests = limits (Guaranteed QoS, needed for exclusive CPUs) from {cpu, memory}. */}}
+{{- define "ena-dpdk.resources" -}}
+requests:
+  cpu: {{ .cpu | quote }}
+  memory: {{ .memory | quote }}
+limits:
+  cpu: {{ .cpu | quote }}
+  memory: {{ .memory | quote }}
+{{- end -}}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# ena-dpdk-install-cni: installs ena-dpdk-cni and ena-dpdk-ipam into the node's CNI binary
+# directory and, when given, the config file where the plugins read it on the node. The
+# DaemonSet's install-cni init container runs it with the host's /opt/cni/bin mounted at
+# /host/opt/cni/bin and the host's /etc/ena-dpdk at /host/etc/ena-dpdk.
+#
+# Usage: ena-dpdk-install-cni DEST_DIR [CONFIG_FILE HOST_CONFIG_DIR]
+#
+# The CNI runtime runs the plugins on the host, whose C++ libraries are not this image's, so the
+# plugins come as a bundle: DEST_DIR/ena-dpdk/<bundle-id>/lib holds the libraries they were linked
+# with (the C library and its loader included), and the two binaries name that directory as ELF
+# interpreter and RPATH (deploy/make-cni-bundle.sh). Every step is atomic and idempotent: the bundle
+# is copied to a temporary directory and renamed, each file is written to a temporary name and
+# renamed over the old one (a plugin being executed keeps its old file), and bundles no binary
+# refers to any more are removed last.
+set -eu
+
+dest=${1:?usage: ena-dpdk-install-cni DEST_DIR [CONFIG_FILE HOST_CONFIG_DIR]}
+config=${2:-}
+config_dir=${3:-}
+if [ -n "$config" ] && [ -z "$config_dir" ]; then
+  echo "ena-dpdk-install-cni: CONFIG_FILE needs HOST_CONFIG_DIR" >&2
+  exit 2
+fi
+# Where the image keeps the bundle (deploy/make-cni-bundle.sh); tests point it elsewhere.
+src=${ENA_DPDK_HOST_CNI_DIR:-/usr/local/lib/ena-dpdk/host-cni}
+id=$(cat "$src/bundle-id")
+bundles="$dest/ena-dpdk"
+bundle="$bundles/$id"
+
+if [ ! -d "$dest" ]; then
+  echo "ena-dpdk-install-cni: $dest: no such directory (is the host's CNI bin directory mounted?)" >&2
+  exit 1
+fi
+
+mkdir -p "$bundles"
+rm -rf "$bundles"/.tmp-*  # left by an interrupted run
+if [ ! -d "$bundle" ]; then
+  tmp="$bundles/.tmp-$id-$$"
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/lib"
+  while read -r lib; do
+    cp -L "$lib" "$tmp/lib/"
+  done <"$src/libs"
+  chmod 0755 "$tmp" "$tmp/lib"
+  mv "$tmp" "$bundle"
+  trap - EXIT
+  echo "ena-dpdk-install-cni: bundle $id: $(wc -l <"$src/libs") libraries in $bundle/lib"
+fi
+
+for b in ena-dpdk-cni ena-dpdk-ipam; do
+  if cmp -s "$src/$b" "$dest/$b"; then
+    echo "ena-dpdk-install-cni: $dest/$b is up to date"
+    continue
+  fi
+  install -m 0755 "$src/$b" "$dest/.$b.tmp-$$"
+  mv -f "$dest/.$b.tmp-$$" "$dest/$b"
+  echo "ena-dpdk-install-cni: installed $dest/$b"
+done
+
+for old in "$bundles"/*; do
+  if [ -d "$old" ] && [ "$old" != "$bundle" ]; then
+    rm -rf "$old"
+    echo "ena-dpdk-install-cni: removed old bundle $old"
+  fi
+done
+
+if [ -n "$config" ]; then
+  mkdir -p "$config_dir"
+  target="$config_dir/$(basename "$config")"
+  if cmp -s "$config" "$target"; then
+    echo "ena-dpdk-install-cni: $target is up to date"
+  else
+    install -m 0644 "$config" "$config_dir/.config.tmp-$$"
+    mv -f "$config_dir/.config.tmp-$$" "$target"
+    echo "ena-dpdk-install-cni: installed $target"
+  fi
+fi

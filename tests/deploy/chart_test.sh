@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The Helm chart: helm lint --strict, helm template for the default values and the value sets in
+# tests/deploy/values/, every object validated offline (validate.mjs: Kubernetes OpenAPI schemas,
+# unknown fields, the Multus CRD, CNI configuration, pod-spec rules), what each value set must
+# change, and values the schema or the templates must reject. The validator itself is checked
+# on objects it must reject.
+# Usage: chart_test.sh
+# shellcheck disable=SC2016 # single quotes: JavaScript expressions and a literal $(NODE_IP)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+chart=$repo/charts/ena-dpdk
+sets=(default shared-only dedicated-only cdi custom)
+
+render() {  # render SET: helm template of a value set into $tmp/SET.yaml
+  local args=()
+  [ "$1" = default ] || args=(-f "$repo/tests/deploy/values/$1.yaml")
+  "$helm" template ena-dpdk "$chart" "${args[@]}" >"$tmp/$1.yaml"
+}
+lint() {
+  local args=()
+  [ "$1" = default ] || args=(-f "$repo/tests/deploy/values/$1.yaml")
+  "$helm" lint --strict "$chart" "${args[@]}"
+}
+
+for set in "${sets[@]}"; do
+  check "$set: helm lint --strict" lint "$set"
+  check "$set: helm template" render "$set"
+  check "$set: every object valid (OpenAPI, fields, CRD, CNI config, pod rules)" \
+    node "$repo/tests/deploy/validate.mjs" k8s "$tmp/$set.yaml"
+  check "$set: no RBAC and no API token (nothing talks to the API)" \
+    expect "$tmp/$set.yaml" 'docs.filter(d => /Role|ServiceAccount/.test(d.kind)).length + "/" + pod.automountServiceAccountToken' '"0/false"'
+done
+
+# --- default values: the issue's DaemonSet --------------------------------------------------------
+f=$tmp/default.yaml
+check "default: objects" expect "$f" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
+  '["ConfigMap/kube-system/ena-dpdk-config","DaemonSet/kube-system/ena-dpdk","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
+check "default: containers in order" expect "$f" '[pod.initContainers.map(x => x.name), pod.containers.map(x => x.name)]' \
+  '[["nodeprep","install-cni"],["dataplane","deviceplugin"]]'
+check "default: system-node-critical, host network and PID, node selector, toleration" \
+  expect "$f" '[pod.priorityClassName, pod.hostNetwork, pod.hostPID, pod.dnsPolicy, pod.nodeSelector, pod.tolerations[0].key]' \
+  '["system-node-critical",true,true,"ClusterFirstWithHostNet",{"dpdk.aws/node":"true"},"dpdk.aws/dedicated"]'
+check "default: nodeprep privileged on the host root, nsenter propagation, node address" \
+  expect "$f" '[c("nodeprep").securityContext.privileged, c("nodeprep").command.join(" "), c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").env[0].valueFrom.fieldRef.fieldPath, pod.volumes.find(v => v.name === "host-root").hostPath.path]' \
+  '[true,"ena-dpdk-nodeprep --config /etc/ena-dpdk/config.json --root /host --node-address $(NODE_IP) --log-level info","HostToContainer","status.hostIP","/"]'
+check "default: install-cni copies into the host's /opt/cni/bin, unprivileged" \
+  expect "$f" '[c("install-cni").command, pod.volumes.find(v => v.name === "host-cni-bin").hostPath.path, c("install-cni").securityContext.capabilities.drop, c("install-cni").securityContext.privileged]' \
+  '[["ena-dpdk-install-cni","/host/opt/cni/bin","/etc/ena-dpdk/config.json","/host/etc/ena-dpdk"],"/opt/cni/bin",["ALL"],null]'
+check "default: dataplane hugepages (requests = limits), hugetlbfs emptyDir, IPC_LOCK" \
+  expect "$f" '[c("dataplane").resources.requests["hugepages-1Gi"], c("dataplane").resources.limits["hugepages-1Gi"], pod.volumes.find(v => v.name === "hugepages").emptyDir.medium, c("dataplane").volumeMounts.find(m => m.name === "hugepages").mountPath, c("dataplane").securityContext.capabilities.add]' \
+  '["2Gi","2Gi","HugePages-1Gi","/dev/hugepages",["IPC_LOCK"]]'
+check "default: dataplane Guaranteed with whole CPUs" \
+  expect "$f" '[c("dataplane").resources.requests.cpu, c("dataplane").resources.limits.cpu, c("dataplane").resources.requests.memory === c("dataplane").resources.limits.memory]' '["2","2",true]'
+check "default: dataplane probes run ena-dpdk-ctl health on the control socket" \
+  expect "$f" '["startupProbe", "livenessProbe", "readinessProbe"].map(p => c("dataplane")[p].exec.command.join(" "))' \
+  '["ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health"]'
+check "default: dataplane mounts (vfio, control socket and slots, state)" \
+  expect "$f" 'c("dataplane").volumeMounts.map(m => m.mountPath)' \
+  '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk","/dev/vfio"]'
+check "default: device plugin mounts (kubelet, slots, devinfo, vfio, hugepages propagated)" \
+  expect "$f" 'c("deviceplugin").volumeMounts.map(m => m.mountPath + (m.readOnly ? ":ro" : "") + (m.mountPropagation ? ":" + m.mountPropagation : ""))' \
+  '["/etc/ena-dpdk:ro","/var/lib/kubelet/device-plugins","/var/lib/kubelet/pod-resources:ro","/run/ena-dpdk","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/ena-dpdk/hugepages:Bidirectional"]'
+check "default: device plugin privileged (hugetlbfs mounts reach the host), liveness on /healthz" \
+  expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").livenessProbe.httpGet]' \
+  '[true,{"host":"127.0.0.1","port":9641,"path":"/healthz"}]'
+check "default: hostPath volumes are the mounted directories" \
+  expect "$f" 'pod.volumes.filter(v => v.hostPath).map(v => v.hostPath.path + ":" + v.hostPath.type)' \
+  '["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"]'
+check "default: the chart adds --huge-dir and -a <uplink> to the EAL arguments" \
+  expect "$f" 'config.dataplane.eal' '["--huge-dir","/dev/hugepages","-a","0000:00:06.0","--file-prefix","ena-dpdk"]'
+check "default: config.json is the values' config otherwise" \
+  expect "$f" '[Object.keys(config), config.nodeprep.hostExec, config.deviceplugin.resourcePrefix, config.ipam.networks]' \
+  '[["dataplane","deviceplugin","ipam","nodeprep"],"nsenter","dpdk.aws",{"eni1":{"deviceNumber":1}}]'
+check "default: a config change rolls the pods (checksum annotation)" \
+  expect "$f" '/^[0-9a-f]{64}$/.test(ds.spec.template.metadata.annotations["checksum/config"])' 'true'
+check "default: NADs name the device plugin's resources" \
+  expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"])' \
+  '["dpdk.aws/ena","dpdk.aws/ena-dedicated"]'
+check "default: shared NAD: vhostuser mode, paths of the config, capabilities, IPAM" \
+  expect "$f" 'nad("ena-dpdk-shared")' \
+  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","type":"ena-dpdk-cni"}'
+check "default: dedicated NAD: pci mode" \
+  expect "$f" 'nad("ena-dpdk-dedicated")' \
+  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","logFile":"/var/log/ena-dpdk-cni.log","mode":"pci","name":"ena-dpdk-dedicated","type":"ena-dpdk-cni"}'
+check "default: the rendered checksum follows the config" \
+  bash -c "[ \"\$(\"$helm\" template ena-dpdk \"$chart\" --set config.dataplane.mbufs=32768 | grep checksum/config)\" != \"\$(grep checksum/config \"$f\")\" ]"
+
+# --- shared only ----------------------------------------------------------------------------------
+f=$tmp/shared-only.yaml
+check "shared-only: a shared NAD per namespace, no dedicated one, CNI keys merged" \
+  expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.namespace + "/" + d.metadata.name + ":" + JSON.stringify(JSON.parse(d.spec.config).vhost) + ":" + JSON.parse(d.spec.config).logLevel)' \
+  '["default/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug","dpdk-apps/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug"]'
+check "shared-only: -a for each PCI uplink" \
+  expect "$f" 'config.dataplane.eal' '["--huge-dir","/dev/hugepages","-a","0000:00:06.0","-a","0000:00:07.0","--file-prefix","ena-dpdk","--socket-mem","1024"]'
+
+# --- dedicated only -------------------------------------------------------------------------------
+f=$tmp/dedicated-only.yaml
+check "dedicated-only: no dataplane, only the dedicated NAD" \
+  expect "$f" '[pod.containers.map(x => x.name), kind("NetworkAttachmentDefinition").map(d => d.metadata.name), pod.volumes.some(v => v.emptyDir)]' \
+  '[["deviceplugin"],["ena-dpdk-dedicated"],false]'
+check "dedicated-only: device plugin unprivileged without the hugepages resource" \
+  expect "$f" '[c("deviceplugin").securityContext, c("deviceplugin").volumeMounts.some(m => m.mountPropagation)]' \
+  '[{"runAsUser":0,"runAsGroup":0,"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}},false]'
+check "dedicated-only: no uplink, so EAL probes no PCI device" \
+  expect "$f" 'config.dataplane.eal.slice(0, 3)' '["--huge-dir","/dev/hugepages","--no-pci"]'
+
+# --- CDI ------------------------------------------------------------------------------------------
+f=$tmp/cdi.yaml
+check "cdi: the spec directory is mounted and enabled in the config" \
+  expect "$f" '[c("deviceplugin").volumeMounts.some(m => m.mountPath === "/var/run/cdi"), pod.volumes.some(v => v.hostPath && v.hostPath.path === "/var/run/cdi"), config.deviceplugin.cdi.enabled]' \
+  '[true,true,true]'
+
+# --- everything moved -----------------------------------------------------------------------------
+f=$tmp/custom.yaml
+check "custom: namespace, image, pull secret, priority class, annotations" \
+  expect "$f" '[ds.metadata.namespace, c("dataplane").image, c("dataplane").imagePullPolicy, pod.imagePullSecrets, pod.priorityClassName, ds.spec.template.metadata.annotations["prometheus.io/scrape"]]' \
+  '["dpdk-system","123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v0.1.0-rc1","Always",[{"name":"ecr"}],"dpdk-critical","true"]'
+check "custom: direct host commands need Bidirectional /host; reboot wrapper; no install-cni" \
+  expect "$f" '[c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").command.slice(0, 2), c("nodeprep").command.slice(3, 5), pod.hostPID, pod.initContainers.length]' \
+  '["Bidirectional",["/bin/sh","-c"],["ena-dpdk-nodeprep","--config"],true,1]'
+check "custom: 2M hugepages where the values say, EAL without PCI" \
+  expect "$f" '[c("dataplane").resources.limits["hugepages-2Mi"], pod.volumes.find(v => v.name === "hugepages").emptyDir.medium, config.dataplane.eal]' \
+  '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"]]'
+check "custom: mounts follow the configured paths (inner directories covered); no probe on port 0" \
+  expect "$f" '[c("dataplane").volumeMounts.map(m => m.mountPath).slice(2), c("deviceplugin").volumeMounts.map(m => m.mountPath).slice(3), c("deviceplugin").livenessProbe]' \
+  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages"],null]'
+check "custom: no NetworkAttachmentDefinition" expect "$f" 'kind("NetworkAttachmentDefinition").length' '0'
+
+# --- values that must not install -----------------------------------------------------------------
+bad() {  # bad FRAGMENT --set ...: helm template must fail naming FRAGMENT
+  local fragment=$1
+  shift
+  check "rejected: $* ($fragment)" fails_with "$fragment" "$helm" template ena-dpdk "$chart" "$@"
+}
+bad "config.dataplane.networks.0.name: Does not match pattern" --set 'config.dataplane.networks[0].name=ENI_1'
+bad "config.nodeprep.hugepages.1G: Must be greater than or equal to 0" --set 'config.nodeprep.hugepages.1G=-1'
+bad "Additional property bogus is not allowed" --set config.deviceplugin.bogus=1
+bad "dataplane.hugepageSize must be one of" --set dataplane.hugepageSize=4Gi
+bad "config.nodeprep.hostExec must be one of" --set config.nodeprep.hostExec=chroot
+bad "config.deviceplugin.resourcePrefix: Does not match pattern" --set config.deviceplugin.resourcePrefix=DPDK.AWS
+bad "config.ipam.networks.eni1: Must validate one and only one schema" --set config.ipam.networks.eni1.gateway=10.0.0.1
+bad "networkAttachments.shared.config.type" --set networkAttachments.shared.config.type=other
+bad "image.repository: String length must be greater than or equal to 1" --set image.repository=
+bad "config.dataplane.eal holds \"-a\"" --set 'config.dataplane.eal={-a,0000:00:07.0}'
+bad "both false" --set dataplane.enabled=false --set deviceplugin.enabled=false
+printf 'config:\n  dataplane:\n    networks:\n      - name: eni1\n      - name: eni1\n' >"$tmp/duplicate.yaml"
+bad "duplicate network name \"eni1\"" -f "$tmp/duplicate.yaml"
+
+# --- the validator rejects what it must -----------------------------------------------------------
+invalid=$repo/tests/deploy/fixtures/invalid.yaml
+for fragment in \
+  'Pod/bad: data/spec/containers/0/ports/0/containerPort must be integer' \
+  'unknown field "labelz"' \
+  'unknown field "mountPropogation"' \
+  'volumeMount "nope" names no volume' \
+  'Bidirectional propagation needs a privileged container' \
+  'hugepages-1Gi: requests must equal limits' \
+  'no container requests hugepages-2Mi' \
+  'NetworkAttachmentDefinition/n: /spec must NOT have additional properties (extra)' \
+  'spec.config: / must NOT have additional properties (slotdir)' \
+  'resources/limits/cpu must match format "quantity"' \
+  'no schema for example.com/v1 Widget'; do
+  check "validator rejects: $fragment" fails_with "$fragment" node "$repo/tests/deploy/validate.mjs" k8s "$invalid"
+done
+
+finish

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The EKS node-group bootstrap in deploy/eks: the AL2023 user data is a MIME multipart whose
+# shell part is node-setup.sh (shellcheck-clean) and whose NodeConfig part is valid; the AL2 user
+# data is a shellcheck-clean script that embeds node-setup.sh; the eksctl ClusterConfig is valid,
+# its node group runs node-setup.sh before bootstrap with the NodeConfig's kubelet settings, and
+# its labels and taints are what the chart's node selector and tolerations expect.
+# Usage: eks_test.sh
+# shellcheck disable=SC2016 # single quotes: JavaScript expressions
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+eks=$repo/deploy/eks
+command -v shellcheck >/dev/null || { echo "FATAL: shellcheck is missing (scripts/deps.sh)"; exit 1; }
+command -v python3 >/dev/null || { echo "FATAL: python3 is missing (scripts/deps.sh)"; exit 1; }
+
+# --- AL2023: MIME multipart ------------------------------------------------------------------------
+mkdir -p "$tmp/parts"
+python3 - "$eks/al2023-user-data.mime" "$tmp/parts" >"$tmp/mime.txt" 2>&1 <<'EOF'
+import email, sys
+message = email.message_from_binary_file(open(sys.argv[1], "rb"))
+print(message.get_content_type(), message.get("MIME-Version"))
+for i, part in enumerate(message.walk()):
+    if part.is_multipart():
+        continue
+    name = f"{sys.argv[2]}/{i}"
+    open(name, "wb").write(part.get_payload(decode=True))
+    print(part.get_content_type(), name)
+EOF
+check "al2023: MIME multipart/mixed with a shell part and a NodeConfig part" \
+  bash -c "diff <(awk '{print \$1, \$2}' '$tmp/mime.txt' | sed 's|$tmp/parts/[0-9]*|PART|') <(printf 'multipart/mixed 1.0\ntext/x-shellscript PART\napplication/node.eks.aws PART\n')"
+shell_part=$(awk '$1 == "text/x-shellscript" {print $2}' "$tmp/mime.txt")
+nodeconfig_part=$(awk '$1 == "application/node.eks.aws" {print $2}' "$tmp/mime.txt")
+check "al2023: the shell part is deploy/eks/src/node-setup.sh" cmp "$shell_part" "$eks/src/node-setup.sh"
+check "al2023: shellcheck passes on the shell part" shellcheck -s bash "$shell_part"
+cp "$nodeconfig_part" "$tmp/nodeconfig.yaml"
+check "al2023: the NodeConfig part is valid" node "$repo/tests/deploy/validate.mjs" k8s "$tmp/nodeconfig.yaml"
+check "al2023: static CPU manager, single-numa-node topology manager, reserved CPUs" \
+  expect "$tmp/nodeconfig.yaml" '(({cpuManagerPolicy, topologyManagerPolicy, reservedSystemCPUs}) => [cpuManagerPolicy, topologyManagerPolicy, reservedSystemCPUs])(docs[0].spec.kubelet.config)' \
+  '["static","single-numa-node","0,8"]'
+
+# --- AL2: bootstrap.sh -----------------------------------------------------------------------------
+check "al2: shellcheck passes" shellcheck "$eks/al2-user-data.sh"
+sed -n "/^cat >\/usr\/local\/sbin\/ena-dpdk-node-setup <<'ENA_DPDK_NODE_SETUP'$/,/^ENA_DPDK_NODE_SETUP$/p" \
+  "$eks/al2-user-data.sh" | sed '1d;$d' >"$tmp/al2-node-setup.sh"
+check "al2: embeds node-setup.sh unchanged" cmp "$tmp/al2-node-setup.sh" "$eks/src/node-setup.sh"
+check "al2: bootstrap.sh with the kubelet settings, after node setup, on every boot until done" \
+  grep -q "^/etc/eks/bootstrap.sh '\$CLUSTER_NAME' --kubelet-extra-args '--node-labels=dpdk.aws/node=true --register-with-taints=dpdk.aws/dedicated=true:NoSchedule --cpu-manager-policy=static --cpu-manager-policy-options=full-pcpus-only=true --topology-manager-policy=single-numa-node --reserved-cpus=0,8'$" \
+  "$eks/al2-user-data.sh"
+
+# --- eksctl -----------------------------------------------------------------------------------------
+f=$eks/eksctl-cluster.yaml
+export NODECONFIG=$eks/src/al2023-nodeconfig.yaml
+check "eksctl: ClusterConfig valid" node "$repo/tests/deploy/validate.mjs" k8s "$f"
+q "$f" 'docs[0].nodeGroups.find(g => g.name === "dpdk").preBootstrapCommands[0]' >"$tmp/cmd.json"
+node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")))' "$tmp/cmd.json" >"$tmp/eksctl-node-setup.sh"
+check "eksctl: the DPDK node group runs node-setup.sh before bootstrap" cmp "$tmp/eksctl-node-setup.sh" "$eks/src/node-setup.sh"
+check "eksctl: kubeletExtraConfig is the NodeConfig's kubelet config" \
+  expect "$f" 'JSON.stringify(docs[0].nodeGroups.find(g => g.name === "dpdk").kubeletExtraConfig) === JSON.stringify(require("yaml").parse(require("fs").readFileSync(process.env.NODECONFIG, "utf8")).spec.kubelet.config)' 'true'
+"$helm" template ena-dpdk "$repo/charts/ena-dpdk" >"$tmp/chart.yaml"
+selector=$(q "$tmp/chart.yaml" 'pod.nodeSelector')
+tolerated=$(q "$tmp/chart.yaml" 'pod.tolerations.map(t => t.key + ":" + t.effect)')
+check "eksctl: node labels satisfy the chart's nodeSelector, taints are tolerated" \
+  expect "$f" '(g => [Object.fromEntries(Object.entries(g.labels).filter(([k]) => k in '"$selector"')), g.taints.map(t => t.key + ":" + t.effect)])(docs[0].nodeGroups.find(g => g.name === "dpdk"))' \
+  "[$selector,$tolerated]"
+check "eksctl: the node role may create and attach ENIs" \
+  expect "$f" 'docs[0].nodeGroups.find(g => g.name === "dpdk").iam.attachPolicy.Statement[0].Action.filter(a => /NetworkInterface/.test(a)).length' '5'
+
+finish

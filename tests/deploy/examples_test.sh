@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The example pods in deploy/examples: valid objects; no privileged flag, no hostPath; IPC_LOCK,
+# hugepages and the device plugin's resource; a network the chart creates; and their commands,
+# run against a fake attachment (a private mount namespace puts ena-dpdk.json where the device
+# plugin would mount it) with a fake dpdk-testpmd, start testpmd with the right devices.
+# Usage: examples_test.sh
+# shellcheck disable=SC2016 # single quotes: JavaScript expressions
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+examples=$repo/deploy/examples
+"$helm" template ena-dpdk "$repo/charts/ena-dpdk" >"$tmp/chart.yaml" || { echo "FATAL: helm template"; exit 1; }
+nads=$(q "$tmp/chart.yaml" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.name)')
+image=$(q "$tmp/chart.yaml" 'pod.containers[0].image')
+
+for f in "$examples"/testpmd-shared.yaml "$examples"/testpmd-dedicated.yaml; do
+  name=$(basename "$f" .yaml)
+  check "$name: valid" node "$repo/tests/deploy/validate.mjs" k8s "$f"
+  check "$name: no privileged flag, no hostPath, IPC_LOCK, hugepages" \
+    expect "$f" '[pod.containers.some(x => (x.securityContext || {}).privileged), (pod.volumes || []).some(v => v.hostPath), pod.containers[0].securityContext.capabilities.add.includes("IPC_LOCK"), pod.containers[0].resources.limits["hugepages-1Gi"], pod.volumes[0].emptyDir.medium]' \
+    '[false,false,true,"1Gi","HugePages-1Gi"]'
+  check "$name: its network is one the chart creates, its image the chart's" \
+    expect "$f" '['"$nads"'.includes(kind("Pod")[0].metadata.annotations["k8s.v1.cni.cncf.io/networks"]), pod.containers[0].image]' \
+    "[true,$image]"
+  check "$name: tolerates the DPDK node taint and selects DPDK nodes" \
+    expect "$f" '[pod.nodeSelector["dpdk.aws/node"], pod.tolerations[0].key]' '["true","dpdk.aws/dedicated"]'
+done
+check "testpmd-shared: one dpdk.aws/ena attachment" \
+  expect "$examples/testpmd-shared.yaml" 'pod.containers[0].resources.limits["dpdk.aws/ena"]' '"1"'
+check "testpmd-dedicated: one dpdk.aws/ena-dedicated device" \
+  expect "$examples/testpmd-dedicated.yaml" 'pod.containers[0].resources.limits["dpdk.aws/ena-dedicated"]' '"1"'
+
+# The commands, with a fake dpdk-testpmd that prints its arguments.
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\necho "dpdk-testpmd $*"\n' >"$tmp/bin/dpdk-testpmd"
+chmod +x "$tmp/bin/dpdk-testpmd"
+q "$examples/testpmd-shared.yaml" 'pod.containers[0].command[2]' |
+  node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")))' >"$tmp/shared.sh"
+q "$examples/testpmd-dedicated.yaml" 'pod.containers[0].command[2]' |
+  node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")))' >"$tmp/dedicated.sh"
+check "the example commands pass shellcheck" shellcheck -s bash "$tmp/shared.sh" "$tmp/dedicated.sh"
+
+# ena-dpdk.json as ena-dpdk-cni writes it (cni/slot_files.cc: sorted keys, two-space indent).
+mkdir -p "$tmp/slot"
+cat >"$tmp/slot/ena-dpdk.json" <<'JSON'
+{
+  "cniNetwork": "ena-dpdk-shared",
+  "containerID": "0123456789ab",
+  "deviceID": "eni1-07",
+  "gateway": "10.0.1.1",
+  "ifname": "net1",
+  "ips": [
+    "10.0.1.23/24"
+  ],
+  "mac": "02:11:22:33:44:55",
+  "mtu": 9001,
+  "network": "eni1",
+  "queues": 2,
+  "socketPath": "/var/run/vhost-user/eni1-07/vhost.sock",
+  "vhostMode": "server"
+}
+JSON
+run_shared() {
+  unshare --mount --propagation private bash -c '
+    mount -t tmpfs tmpfs /run &&
+    mkdir -p /run/vhost-user/eni1-07 &&
+    cp "$1/slot/ena-dpdk.json" /run/vhost-user/eni1-07/ &&
+    PATH="$1/bin:$PATH" ENA_DPDK_DEVICES=eni1-07,eni1-08 HOSTNAME=pod-a bash "$1/shared.sh"' _ "$tmp"
+}
+check "testpmd-shared: virtio_user on the attachment's socket, mode, queues and MAC" \
+  bash -c "$(declare -f run_shared); tmp='$tmp'; run_shared | grep -qxF -- 'dpdk-testpmd --file-prefix testpmd-pod-a --huge-dir /dev/hugepages --single-file-segments --iova-mode va --no-pci --vdev net_virtio_user0,path=/var/run/vhost-user/eni1-07/vhost.sock,server=1,queues=2,mac=02:11:22:33:44:55 -- --forward-mode=icmpecho --stats-period 10 --total-num-mbufs 16384 --rxq 2 --txq 2'"
+check "testpmd-dedicated: the ENA PMD on the allocated PCI address" \
+  bash -c "PATH='$tmp/bin':\$PATH PCIDEVICE_DPDK_AWS_ENA_DEDICATED=0000:00:07.0,0000:00:08.0 PCIDEVICE_DPDK_AWS_ENA_DEDICATED_INFO='{}' HOSTNAME=pod-b bash '$tmp/dedicated.sh' | grep -qxF -- 'dpdk-testpmd --file-prefix testpmd-pod-b --huge-dir /dev/hugepages -a 0000:00:07.0 -- --forward-mode=icmpecho --stats-period 10 --total-num-mbufs 16384'"
+
+finish

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The host CNI bundle (deploy/make-cni-bundle.sh) and its installer (deploy/install-cni.sh, the
+# install-cni init container): the installed plugins run in a chroot holding nothing but
+# /opt/cni/bin (no C library, no loader: a node's own libraries are not Debian's), a second run
+# changes nothing, a new build replaces the bundle and removes the old one, the config file lands
+# on the host. Needs root (chroot) and patchelf.
+# Usage: install_cni_test.sh BUILD_DIR
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd -P)
+build=${1:?usage: install_cni_test.sh BUILD_DIR}
+[ "$(id -u)" -eq 0 ] || { echo "FATAL: needs root (chroot)"; exit 1; }
+command -v patchelf >/dev/null || { echo "FATAL: patchelf is missing (scripts/deps.sh)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@" >"$tmp/out" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok: $what"
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $what"
+    sed 's/^/    /' "$tmp/out" | head -n 30
+  fi
+}
+root=$tmp/root
+install_cni() {  # install_cni BUNDLE: the installer with the host mounts as the chart makes them
+  ENA_DPDK_HOST_CNI_DIR=$1 sh "$repo/deploy/install-cni.sh" "$root/opt/cni/bin" "$tmp/config.json" "$root/etc/ena-dpdk"
+}
+version=$(sed -n 's/^project(ena-dpdk VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+
+mkdir -p "$tmp/bin1" "$tmp/bin2" "$root/opt/cni/bin"
+cp "$build/cni/ena-dpdk-cni" "$build/cni/ena-dpdk-ipam" "$tmp/bin1/"
+echo '{"ipam": {}}' >"$tmp/config.json"
+check "make-cni-bundle.sh stages the bundle" sh "$repo/deploy/make-cni-bundle.sh" "$tmp/bin1" /opt/cni/bin "$tmp/bundle1"
+id1=$(cat "$tmp/bundle1/bundle-id")
+check "the plugins' interpreter and RPATH are in the bundle" bash -c "
+  [ \"\$(patchelf --print-interpreter '$tmp/bundle1/ena-dpdk-cni')\" = /opt/cni/bin/ena-dpdk/$id1/lib/ld-linux-x86-64.so.2 ] &&
+  [ \"\$(patchelf --print-rpath '$tmp/bundle1/ena-dpdk-ipam')\" = /opt/cni/bin/ena-dpdk/$id1/lib ]"
+check "install-cni installs into an empty host" install_cni "$tmp/bundle1"
+check "ena-dpdk-cni --version runs on a host without any library" \
+  bash -c "chroot '$root' /opt/cni/bin/ena-dpdk-cni --version | grep -q '^ena-dpdk-cni $version '"
+check "ena-dpdk-ipam answers CNI VERSION there" \
+  bash -c "echo '{\"cniVersion\": \"1.0.0\"}' | CNI_COMMAND=VERSION chroot '$root' /opt/cni/bin/ena-dpdk-ipam | grep -q supportedVersions"
+check "the plugins are 0755, the config file 0644 and identical" bash -c "
+  [ \"\$(stat -c %a '$root/opt/cni/bin/ena-dpdk-cni' '$root/opt/cni/bin/ena-dpdk-ipam' '$root/etc/ena-dpdk/config.json' | tr '\n' ' ')\" = '755 755 644 ' ] &&
+  cmp '$tmp/config.json' '$root/etc/ena-dpdk/config.json'"
+find "$root" -printf '%p %s %T@\n' | sort >"$tmp/tree1"
+check "a second run changes nothing" bash -c "$(declare -f install_cni); root='$root' tmp='$tmp' repo='$repo';
+  install_cni '$tmp/bundle1' | grep -c 'up to date' | grep -qx 3 && find '$root' -printf '%p %s %T@\n' | sort | cmp - '$tmp/tree1'"
+
+# A new build: other binaries, so another bundle.
+cp "$tmp/bin1"/* "$tmp/bin2/"
+printf 'x' >>"$tmp/bin2/ena-dpdk-cni"
+echo '{"ipam": {"stateDir": "/var/lib/x"}}' >"$tmp/config.json"
+sh "$repo/deploy/make-cni-bundle.sh" "$tmp/bin2" /opt/cni/bin "$tmp/bundle2" >/dev/null
+id2=$(cat "$tmp/bundle2/bundle-id")
+check "an upgrade installs the new bundle and removes the old one" bash -c "$(declare -f install_cni); root='$root' tmp='$tmp' repo='$repo';
+  install_cni '$tmp/bundle2' && [ \"\$(ls -A '$root/opt/cni/bin/ena-dpdk')\" = '$id2' ] && [ '$id1' != '$id2' ]"
+check "the upgraded plugins run" bash -c "chroot '$root' /opt/cni/bin/ena-dpdk-cni --version | grep -q '^ena-dpdk-cni '"
+check "the upgraded config file is in place" cmp "$tmp/config.json" "$root/etc/ena-dpdk/config.json"
+check "no temporary file is left" bash -c "! find '$root' -name '.*tmp*' | grep -q ."
+check "a missing destination fails with one clear line" bash -c "
+  ! ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$tmp/nowhere' 2>'$tmp/err' && grep -q 'no such directory' '$tmp/err'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
