@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for integration tests that run real DPDK processes (sourced, not run).
 # Provides: hugepage setup, a private hugetlbfs mount, testpmd "pods", assertions and cleanup.
 

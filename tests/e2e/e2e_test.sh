@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# End-to-end test: the demo's node in a box (tests/e2e/node_in_a_box.sh) with assertions, then
+# failure injection: the dataplane killed mid-traffic and restarted, the kubelet stand-in
+# restarted, CNI DEL while the dataplane is down followed by GC, and a teardown that must leave
+# nothing behind. Needs root, 2 free 1G hugepages' worth of memory and about 600 MB of 2M pages
+# (where the CPU has no 1G pages, pods use 2M pages: about 2.6 GB of them in all).
+# Usage: e2e_test.sh BUILD_DIR
+set -u
+build=${1:?usage: $0 BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../support/dpdk_env.sh
+. "$here/../support/dpdk_env.sh"
+# shellcheck source=node_in_a_box.sh
+. "$here/node_in_a_box.sh"
+require dpdk-testpmd ip ping jq ss stdbuf sha256sum
+[ "$(id -u)" -eq 0 ] || { echo "FATAL: the end-to-end test needs root" >&2; exit 1; }
+nib_init "e2e$$" "$build" || exit 1
+for bin in "$NIB_DP_BIN" "$NIB_CTL_BIN" "$NIB_DEVICEPLUGIN_BIN" "$NIB_NODEPREP_BIN" "$NIB_CNI_PLUGIN" \
+  "$NIB_IPAM_PLUGIN" "$NIB_STANDIN_BIN" "$NIB_DRIVER_BIN"; do
+  [ -x "$bin" ] || { echo "FATAL: $bin is missing (build the tree first)" >&2; exit 1; }
+done
+
+# Runs left by killed e2e processes (ctest timeouts) are cleaned up first; live ones are left.
+for dir in /tmp/enadpdk-nib-e2e*; do
+  [ -d "$dir" ] || continue
+  owner=$(cat "$dir/owner.pid" 2>/dev/null)
+  [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+  (nib_init "${dir#/tmp/enadpdk-nib-}" "$build" && nib_teardown)
+done
+
+# On failure, the daemons' and pods' last log lines before the evidence goes.
+on_exit() {
+  if [ "$T_FAILED" -gt 0 ] && [ -d "$NIB_LOGS" ]; then
+    local log
+    for log in "$NIB_LOGS"/*.log "$NIB_STATE"/pods/*/testpmd.log; do
+      [ -s "$log" ] && { echo "--- last lines of $log"; tail -8 "$log"; }
+    done
+  fi
+  nib_teardown
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# must DESCRIPTION COMMAND...: a check the rest of the test depends on.
+must() {
+  local failed=$T_FAILED
+  check "$@"
+  [ "$T_FAILED" -eq "$failed" ] || { summary e2e_test; exit 1; }
+}
+
+ctl_json() { nib_ctl -o json "$@"; }
+port_count() { ctl_json ports | jq '.ports | length'; }
+connected_count() { ctl_json ports | jq '[.ports[] | select(.connected)] | length'; }
+both_connected() { [ "$(connected_count)" = 2 ]; }
+# counter_above POD FIELD N: the pod's switch port counter exceeds N.
+counter_above() { [ "$(nib_port_counter "$1" "$2")" -gt "$3" ]; }
+port_drops() { nib_metric "$NIB_DP_METRICS" ena_dpdk_port_drops_total "reason=\"$1\""; }
+resources() { nib_standin resources; }
+registered_ok() { nib_metric "$NIB_DEVICEPLUGIN_METRICS" ena_dpdk_deviceplugin_registrations_total 'result="ok"'; }
+registrations_above() { [ "$(registered_ok)" -gt "$1" ]; }
+one_connected() { [ "$(connected_count)" = 1 ]; }
+# ena-dpdk-ipam's leases: <stateDir>/<network>/<containerID>@<ifname>.lease.
+lease_files() { find "$NIB_IPAM_STATE" -type f -name '*.lease' 2>/dev/null; }
+leases_naming() { lease_files | grep -c -- "/$1@"; }
+sockets_under() { find "$1" -type s 2>/dev/null; }
+pending_deletes() { find "$NIB_CNI_STATE/pending-deletes" -type f 2>/dev/null | wc -l; }
+
+# ---- the node ---------------------------------------------------------------------------------
+must "no earlier run holds the name" nib_clean_leftovers
+pod_pages=$(nib_pod_page_size)
+if [ "$pod_pages" = 2M ]; then
+  echo "NOTE: this CPU has no 1G hugepages (no pdpe1gb): pods get 2M hugetlbfs mounts as for" \
+    "hugepages-2Mi, and dpdk.aws/hugepages-1Gi is checked to offer nothing"
+fi
+must "node prep reserves hugepages and mounts hugetlbfs in the sandbox" nib_prepare_node 2
+check "node prep reports the node ready" test "$(jq -r .ready "$NIB_LOGS/nodeprep.json")" = true
+if [ "$pod_pages" = 1G ]; then
+  check "both hugetlbfs mounts are in the mount table" \
+    sh -c "grep -q ' $NIB_HUGE_1G hugetlbfs .*pagesize=1024M' /proc/mounts && grep -q ' $NIB_HUGE_2M hugetlbfs .*pagesize=2M' /proc/mounts"
+else
+  check "the 2M hugetlbfs mount is in the mount table, and no 1G one" \
+    sh -c "grep -q ' $NIB_HUGE_2M hugetlbfs .*pagesize=2M' /proc/mounts && ! grep -q ' $NIB_HUGE_1G ' /proc/mounts"
+fi
+must "the VPC namespace and uplink veth come up" nib_start_vpc
+must "configuration written" nib_write_configs
+must "the kubelet stand-in serves" nib_start_standin
+must "the dataplane serves" nib_start_dataplane
+must "the device plugin registers its resources" nib_start_deviceplugin
+check "the stand-in holds the three registrations" \
+  test "$(resources | jq '[.resources[] | select(.registrations == 1 and .streaming)] | length')" -eq 3
+check "dpdk.aws/ena offers $NIB_SLOTS healthy attachments on the vpc network" \
+  test "$(resources | jq --arg r "$NIB_ENA_RESOURCE" '[.resources[] | select(.name == $r) | .devices[] |
+    select(.health == "Healthy" and (.id | startswith("vpc-")))] | length')" -eq "$NIB_SLOTS"
+healthy_pages() {
+  resources | jq --arg r "$NIB_HUGE_RESOURCE" '[.resources[] | select(.name == $r) | .devices[] |
+    select(.health == "Healthy")] | length'
+}
+if [ "$pod_pages" = 1G ]; then
+  check "dpdk.aws/hugepages-1Gi offers the 2 reserved pages" test "$(healthy_pages)" -ge 2
+else
+  check "dpdk.aws/hugepages-1Gi offers nothing on a CPU without 1G pages" test "$(healthy_pages)" -eq 0
+fi
+
+# ---- two pods ---------------------------------------------------------------------------------
+must "pod-a: Allocate + CNI ADD" nib_pod_sandbox a
+must "pod-b: Allocate + CNI ADD" nib_pod_sandbox b
+check "the pods got different attachments" test "$(nib_pod_device a)" != "$(nib_pod_device b)"
+check "the pods got different IPs from the static pool" \
+  sh -c "[ '$(nib_pod_ip a)' != '$(nib_pod_ip b)' ] && echo ' ${NIB_POOL[*]} ' | grep -q ' $(nib_pod_ip a) ' && echo ' ${NIB_POOL[*]} ' | grep -q ' $(nib_pod_ip b) '"
+# The slot the device plugin allocated is the one the CNI filled and the dataplane serves.
+slot_agrees() {
+  local pod=$1 dir device port
+  dir=$(nib_pod_dir "$pod")
+  device=$(nib_pod_device "$pod")
+  port=$(ctl_json port get "$(nib_port_id "$pod")") || return 1
+  local host_slot container_slot
+  host_slot=$NIB_ROOT$(jq -r '.response.mounts[0].hostPath' "$dir/ena.json")
+  container_slot=$(jq -r '.response.mounts[0].containerPath' "$dir/ena.json")
+  [ "$(jq -r .response.envs.ENA_DPDK_DEVICES "$dir/ena.json")" = "$device" ] &&
+    [ "$host_slot" = "$NIB_SLOT_DIR/$device" ] &&
+    [ "$(jq -r .port.socketPath <<<"$port")" = "$host_slot/vhost.sock" ] &&
+    [ "$(jq -r .port.network <<<"$port")" = "$NIB_NETWORK" ] &&
+    [ "$(jq -r '.port.ips[0]' <<<"$port")" = "$(jq -r '.ips[0].address' "$dir/cni-result.json")" ] &&
+    [ "$(jq -r .deviceID "$host_slot/ena-dpdk.json")" = "$device" ] &&
+    [ "$(jq -r .socketPath "$host_slot/ena-dpdk.json")" = "$container_slot/vhost.sock" ] &&
+    [ "$(jq -r .mac "$host_slot/ena-dpdk.json")" = "$NIB_ENI_MAC" ] &&
+    [ "$(jq -r '.interfaces[0].sandbox' "$dir/cni-result.json")" = "/run/netns/$(nib_pod_ns "$pod")" ]
+}
+check "pod-a: device plugin, CNI, ena-dpdk.json and the dataplane agree on the slot" slot_agrees a
+check "pod-b: device plugin, CNI, ena-dpdk.json and the dataplane agree on the slot" slot_agrees b
+devinfo_names_socket() {
+  local path
+  path=$(jq -r '."vhost-user".path' "$NIB_DEVINFO_DIR/default-pod-a-$NIB_IFNAME.json") || return 1
+  [ -n "$path" ] && [ "$path" = "$(jq -r .socketPath "$NIB_SLOT_DIR/$(nib_pod_device a)/ena-dpdk.json")" ]
+}
+check "the NPWG device-info names pod-a's vhost-user socket (the pod's view)" devinfo_names_socket
+# Each pod holds an attachment, and a 1G page where the CPU has them.
+pod_devices=2
+[ "$pod_pages" = 1G ] && pod_devices=4
+check "the stand-in publishes both pods' devices" \
+  test "$(resources | jq '[.allocations[] | select(.pod == "pod-a" or .pod == "pod-b")] | length')" -eq "$pod_devices"
+must "pod-a's testpmd starts" nib_pod_start a b
+must "pod-b's testpmd starts" nib_pod_start b a
+must "both pods connect to the dataplane" wait_for 30 both_connected
+
+# ---- traffic ----------------------------------------------------------------------------------
+check "ping from the VPC to pod-a is answered" nib_ping a
+check "ping from the VPC to pod-b is answered" nib_ping b
+check "the VPC resolved both pod IPs to the ENI MAC (the switch answers ARP)" \
+  sh -c "ip -n $NIB_VPC_NS neigh show $(nib_pod_ip a) | grep -q $NIB_ENI_MAC && ip -n $NIB_VPC_NS neigh show $(nib_pod_ip b) | grep -q $NIB_ENI_MAC"
+uplink_tx_before=$(nib_metric "$NIB_DP_METRICS" ena_dpdk_uplink_tx_packets_total)
+read -r _ a_tx0 < <(nib_pod_port_stats a)
+read -r b_rx0 _ < <(nib_pod_port_stats b)
+nib_stream a 3
+read -r _ a_tx1 < <(nib_pod_port_stats a)
+read -r b_rx1 _ < <(nib_pod_port_stats b)
+sw_b_tx=$(nib_port_counter b txPackets)
+echo "stream: pod-a sent $((a_tx1 - a_tx0)), the switch took $NIB_STREAM_RX from pod-a and gave $NIB_STREAM_TX to pod-b, pod-b received $((b_rx1 - b_rx0))"
+check "pod-a's packets were counted by pod-a and by the switch" \
+  test "$((a_tx1 - a_tx0))" -gt 1000 -a "$NIB_STREAM_RX" -gt 1000
+check "the switch took no more from pod-a than pod-a sent" test "$NIB_STREAM_RX" -le "$((a_tx1 - a_tx0))"
+check "pod-b received pod-a's packets, as counted by the switch and by pod-b" \
+  test "$NIB_STREAM_TX" -gt 1000 -a "$((b_rx1 - b_rx0))" -gt 1000
+# Everything the switch handed to pod-b's queue, pod-b read (it polls until the stats are read).
+# What the switch handed to pod-b's queue, pod-b counted, but for what was still in its queue
+# (1024 descriptors) when its statistics were read.
+check "pod-b counted the packets the switch delivered to it" \
+  test "$b_rx1" -le "$sw_b_tx" -a "$b_rx1" -ge "$((sw_b_tx - 1024))"
+check "no spoofed frames: every pod sent with its own MAC and IP" test "$(port_drops spoofed)" -eq 0
+check "pod-to-pod traffic never left through the uplink" \
+  test "$(nib_metric "$NIB_DP_METRICS" ena_dpdk_uplink_tx_packets_total)" -eq "$uplink_tx_before"
+
+# ---- failure 1: kill -9 the dataplane mid-traffic, restart it -----------------------------------
+nib_pod_cmd a stop "set fwd txonly" start
+b_before=$(nib_port_counter b txPackets)
+check "traffic flows before the kill" wait_for 10 counter_above b txPackets "$((b_before + 1000))"
+kill -9 "$(nib_pid dataplane)"
+nib_stop dataplane
+must "the dataplane restarts" nib_start_dataplane
+check "the restarted dataplane restored both ports" \
+  test "$(ctl_json ports | jq --arg a "$(nib_port_id a)" --arg b "$(nib_port_id b)" \
+    '[.ports[] | select(.id == $a or .id == $b)] | length')" -eq 2
+check "both server-mode pods reconnect" wait_for 30 both_connected
+read -r b_rx2 _ < <(nib_pod_port_stats b)
+check "pod-a -> pod-b traffic resumes through the new dataplane" wait_for 20 counter_above b txPackets 1000
+read -r b_rx3 _ < <(nib_pod_port_stats b)
+check "pod-b receives again after the restart" test "$b_rx3" -gt "$b_rx2"
+nib_pod_cmd a stop "set fwd icmpecho" start
+check "ping from the VPC works again after the restart" nib_ping a
+check "the device plugin kept the attachments healthy across the restart" \
+  test "$(resources | jq --arg r "$NIB_ENA_RESOURCE" '[.resources[] | select(.name == $r) | .devices[] |
+    select(.health == "Healthy")] | length')" -eq "$NIB_SLOTS"
+check "still no spoofed frames" test "$(port_drops spoofed)" -eq 0
+
+# ---- failure 2: restart the kubelet stand-in ----------------------------------------------------
+registered_before=$(registered_ok)
+nib_stop standin
+must "the kubelet stand-in starts again" nib_start_standin
+all_registered() {
+  [ "$(resources | jq '[.resources[] | select(.streaming and .registrations == 1)] | length')" -eq 3 ]
+}
+check "the device plugin re-registers every resource with the new kubelet" wait_for 10 all_registered
+check "the plugin counted the new registrations" wait_for 5 registrations_above "$((registered_before + 2))"
+check "the pods' allocations survived the restart (checkpoint)" \
+  test "$(resources | jq '[.resources[] | .devices[] | select(.pod != "")] | length')" -eq "$pod_devices"
+check "pods keep working across a kubelet restart" nib_ping b
+
+# ---- failure 3: CNI DEL while the dataplane is down, then GC after its restart ------------------
+nib_pod_stop b
+kill -9 "$(nib_pid dataplane)"
+nib_stop dataplane
+check "CNI DEL of pod-b succeeds while the dataplane is down" nib_cni_del b
+check "the CNI recorded the port it could not delete" test "$(pending_deletes)" -eq 1
+must "the dataplane restarts" nib_start_dataplane
+# GC as a 1.1.0 runtime sends it (Debian's libcni predates GC): the attachments still valid.
+gc_conf=$(jq --arg cid "$(nib_container_id a)" --arg ifname "$NIB_IFNAME" \
+  '.plugins[0] + {cniVersion: "1.1.0", name: .name,
+                  "cni.dev/valid-attachments": [{containerID: $cid, ifname: $ifname}]}' \
+  "$NIB_CONFLIST")
+gc() { CNI_COMMAND=GC CNI_PATH=$NIB_CNI_BIN "$NIB_CNI_PLUGIN" <<<"$gc_conf"; }
+check "CNI GC succeeds" gc
+check "after GC only pod-a's port is left" \
+  test "$(ctl_json ports | jq -r '[.ports[].id] | join(" ")')" = "$(nib_port_id a)"
+check "after GC no pending delete is left" test "$(pending_deletes)" -eq 0
+check "after GC pod-b holds no lease" test "$(leases_naming "$(nib_container_id b)")" -eq 0
+check "after GC pod-a still holds its lease" test "$(leases_naming "$(nib_container_id a)")" -ge 1
+check "after GC pod-b's slot has no socket and no ena-dpdk.json" \
+  sh -c "[ -z \"\$(find $NIB_SLOT_DIR/$(nib_pod_device b) -type s)\" ] && [ ! -e $NIB_SLOT_DIR/$(nib_pod_device b)/ena-dpdk.json ]"
+check "pod-a reconnects to the restarted dataplane" wait_for 30 one_connected
+check "ping pod-a after GC" nib_ping a
+
+# ---- teardown: nothing may be left -------------------------------------------------------------
+nib_pod_stop a
+check "CNI DEL of pod-a" nib_cni_del a
+check "no dataplane port is left" test "$(port_count)" -eq 0
+check "no IPAM lease is left" test -z "$(lease_files)"
+check "no vhost-user socket is left in the slots" test -z "$(sockets_under "$NIB_SLOT_DIR")"
+check "no ena-dpdk.json is left in the slots" test -z "$(find "$NIB_SLOT_DIR" -name ena-dpdk.json)"
+check "the stand-in released both pods" test "$(resources | jq '.allocations | length')" -eq 0
+nib_stop deviceplugin
+nib_stop dataplane
+nib_stop standin
+check "no daemon socket is left (control, device plugins, kubelet)" \
+  test -z "$(sockets_under "$NIB_ROOT")"
+pages_file=$NIB_2M_FILE/nr_hugepages
+[ "$pod_pages" = 1G ] && pages_file=$NIB_1G_FILE/nr_hugepages
+pages_before=$(cat "$pages_file")
+added=$(cat "$NIB_STATE/hugepages-added-$pod_pages")
+nib_teardown
+check "teardown gave back the $pod_pages pages node prep added ($added)" \
+  test "$(cat "$pages_file")" -eq "$((pages_before - added))"
+check "no mount is left" sh -c "! grep -q ' $NIB_DIR' /proc/mounts"
+check "no namespace is left" sh -c "! ip netns list | grep -q '^nib-$NIB_NAME-'"
+check "no veth is left" sh -c "! ip link show $NIB_UPLINK >/dev/null 2>&1"
+check "no DPDK runtime directory is left" sh -c "! ls -d /var/run/dpdk/nib${NIB_NAME}* >/dev/null 2>&1"
+# (A function, not sh -c, whose own command line would name the directory.)
+no_process_left() { ! pgrep -f -- "$NIB_DIR" >/dev/null; }
+check "no process is left" no_process_left
+check "the work directory is gone" test ! -e "$NIB_DIR"
+summary e2e_test
