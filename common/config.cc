@@ -239,6 +239,7 @@ void parseDataplane(JsonReader& r, DataplaneConfig& config) {
   }
   r.read("controlSocket", config.controlSocket, kAbsolutePath);
   r.read("stateFile", config.stateFile, kAbsolutePath);
+  r.read("cniStateDir", config.cniStateDir, kAbsolutePath);
   r.read("metricsAddress", config.metricsAddress, kHostPort);
   r.readSet("allowedSocketDirs", config.allowedSocketDirs, kAbsolutePath);
   r.readObject("socket", [&](JsonReader& s) { parseSocket(s, config.socket); });

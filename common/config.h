@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cni_records.h"
 #include "nlohmann/json.hpp"
 
 namespace enadpdk::common {
@@ -113,6 +114,9 @@ struct DataplaneConfig {
   std::string controlSocket = kDefaultControlSocket;
   // Absolute path of the persisted port table.
   std::string stateFile = kDefaultStateFile;
+  // Absolute state directory of ena-dpdk-cni (its "stateDir"): at start the dataplane finishes
+  // the pending port deletes recorded there for its controlSocket (common/cni_records.h).
+  std::string cniStateDir = kDefaultCniStateDir;
   // host:port of the Prometheus endpoint.
   std::string metricsAddress = kDefaultDataplaneMetricsAddress;
   // Absolute directories that vhost-user socket paths must be inside.

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "common/cni_records.h"
 #include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -38,6 +39,43 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
     }
   }
   if (!specs->empty()) log.info("state restored ports={} file={}", specs->size(), state_file);
+}
+
+// Finishes the port deletes that ena-dpdk-cni recorded for this dataplane while it was down
+// (common/cni_records.h): runs after the state file is restored and before the control API
+// serves, so that a port the CNI deleted never comes back to life. A record names the control
+// socket of its dataplane; records of other dataplanes are left alone. A record that cannot be
+// finished stays for the next start or the CNI's next ADD or GC.
+void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
+                          const std::string& control_socket, spdlog::logger& log) {
+  std::vector<std::string> problems;
+  absl::StatusOr<std::vector<common::PendingPortDelete>> records =
+      common::listPendingPortDeletes(cni_state_dir, &problems);
+  for (const std::string& problem : problems) log.warn("pending delete unreadable {}", problem);
+  if (!records.ok()) {
+    log.error("pending deletes not read dir={} error=\"{}\"", cni_state_dir,
+              toStd(records.status().message()));
+    return;
+  }
+  for (const common::PendingPortDelete& record : *records) {
+    if (std::filesystem::path(record.dataplaneSocket).lexically_normal() !=
+        std::filesystem::path(control_socket).lexically_normal()) {
+      continue;
+    }
+    absl::StatusOr<bool> deleted = sw.deletePort(record.portId);
+    if (!deleted.ok()) {
+      log.error("pending delete not finished id={} error=\"{}\"", record.portId,
+                toStd(deleted.status().message()));
+      continue;
+    }
+    if (absl::Status s = common::clearPendingPortDelete(cni_state_dir, record.portId); !s.ok()) {
+      log.warn("pending delete record not removed id={} error=\"{}\"", record.portId,
+               toStd(s.message()));
+      continue;
+    }
+    log.info("pending delete finished id={} existed={} recorded_at={}", record.portId, *deleted,
+             record.recordedAt);
+  }
 }
 
 }  // namespace
@@ -89,6 +127,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
         (*log)->warn("state directory not created error=\"{}\"", toStd(s.message()));
       }
       restorePorts(**sw, config->stateFile, **log);
+      finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
       absl::StatusOr<std::unique_ptr<ControlServer>> control =
           ControlServer::start(config->controlSocket, **sw);
       absl::StatusOr<std::unique_ptr<common::MetricsServer>> metrics = common::MetricsServer::start(

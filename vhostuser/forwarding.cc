@@ -279,9 +279,8 @@ constexpr uint32_t kIpv4AddrsEnd = kEthHeaderLen + 20;  // through the destinati
 
 }  // namespace
 
-Action DecisionCache::decide(const ForwardingTable& table, const PortView& ingress,
-                             uint8_t* frame, uint32_t len, uint32_t capacity,
-                             uint64_t now) noexcept {
+Action DecisionCache::decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
+                             uint32_t len, uint32_t capacity, uint64_t now) noexcept {
   Key key;
   if (table.networks[ingress.network].mode == common::NetworkMode::L2) {
     if (len < kEthHeaderLen) return vhostuser::decide(table, ingress, frame, len, capacity, now);

@@ -102,8 +102,8 @@ class DecisionCache {
   // Forgets the cached decision (a new burst, or a new ingress port).
   void reset() noexcept { valid_ = false; }
   // Same contract as decide().
-  Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
-                uint32_t len, uint32_t capacity, uint64_t now) noexcept;
+  Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
+                uint32_t capacity, uint64_t now) noexcept;
 
  private:
   struct Key {

@@ -56,10 +56,10 @@ struct Switch::Slot {
   uint16_t index = kNoSlot;
   bool is_uplink = false;
   size_t network = 0;
-  PortSpec spec;         // pod ports
-  uint16_t port_id = 0;  // uplinks: the ethdev
-  uint16_t queues = 1;   // RX queues (uplinks) or queue pairs (pod ports)
-  uint16_t tx_queues = 1;                             // uplinks
+  PortSpec spec;           // pod ports
+  uint16_t port_id = 0;    // uplinks: the ethdev
+  uint16_t queues = 1;     // RX queues (uplinks) or queue pairs (pod ports)
+  uint16_t tx_queues = 1;  // uplinks
   std::array<rte_spinlock_t, kMaxWorkers> txq_locks{};  // uplinks with fewer TX queues than workers
   PortCounters baseline;  // worker counters are never reset; a reused slot starts from here
   PortView view;
@@ -108,9 +108,9 @@ absl::Status Switch::init() {
       std::count_if(config_.networks.begin(), config_.networks.end(),
                     [](const common::NetworkConfig& n) { return n.uplink.has_value(); }));
   if (uplinks + config_.maxPorts > kMaxSlots) {
-    return absl::InvalidArgumentError(strCat("dataplane.maxPorts: ", config_.maxPorts, " ports and ",
-                                             uplinks, " uplinks exceed the switch's ", kMaxSlots,
-                                             " port slots"));
+    return absl::InvalidArgumentError(
+        strCat("dataplane.maxPorts: ", config_.maxPorts, " ports and ", uplinks,
+               " uplinks exceed the switch's ", kMaxSlots, " port slots"));
   }
 
   std::vector<unsigned> lcores(config_.workers.begin(), config_.workers.end());
@@ -252,20 +252,20 @@ absl::Status Switch::startUplink(NetworkState& net) {
     const uint32_t room = RTE_ALIGN_CEIL(net.config.mtu + kMaxL2Overhead, 1024);
     const uint32_t count =
         std::max<uint32_t>(kMinJumboPoolMbufs, 2u * up.queues * (kRxDesc + kMaxBurst));
-    net.rx_pool = rte_pktmbuf_pool_create(strCat("edp_rx_", net.config.name).c_str(), count,
-                                          kMbufCache, 0,
-                                          static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room),
-                                          static_cast<int>(rte_socket_id()));
+    net.rx_pool = rte_pktmbuf_pool_create(
+        strCat("edp_rx_", net.config.name).c_str(), count, kMbufCache, 0,
+        static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room), static_cast<int>(rte_socket_id()));
     if (net.rx_pool == nullptr) {
       return absl::ResourceExhaustedError(strCat(field, ": jumbo receive pool of ", count, " x ",
                                                  room, " bytes: ", rteError(rte_errno)));
     }
   }
-  absl::StatusOr<uint16_t> txq = configureUplink(
-      port_id, static_cast<uint16_t>(up.queues), static_cast<uint16_t>(workers_.size()),
-      net.config.mtu, net.rx_pool ? net.rx_pool : pool_);
+  absl::StatusOr<uint16_t> txq = configureUplink(port_id, static_cast<uint16_t>(up.queues),
+                                                 static_cast<uint16_t>(workers_.size()),
+                                                 net.config.mtu, net.rx_pool ? net.rx_pool : pool_);
   if (!txq.ok()) {
-    return absl::FailedPreconditionError(strCat(field, ": ", common::toStd(txq.status().message())));
+    return absl::FailedPreconditionError(
+        strCat(field, ": ", common::toStd(txq.status().message())));
   }
   slot->tx_queues = *txq;
   rte_eth_dev_info_get(port_id, &info);
@@ -384,8 +384,8 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
     }
   }
   if (port_order_.size() >= config_.maxPorts) {
-    return absl::ResourceExhaustedError(strCat("all ", config_.maxPorts,
-                                               " ports are in use (dataplane.maxPorts)"));
+    return absl::ResourceExhaustedError(
+        strCat("all ", config_.maxPorts, " ports are in use (dataplane.maxPorts)"));
   }
   auto free_slot = std::find(slots_.begin(), slots_.end(), nullptr);
   if (free_slot == slots_.end()) {

@@ -21,8 +21,8 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 }  // namespace
 
 Worker::Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
-               rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links,
-               rte_mempool* pool, unsigned burst)
+               rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links, rte_mempool* pool,
+               unsigned burst)
     : lcore_(lcore),
       index_(index),
       table_(table),

@@ -37,9 +37,9 @@ struct RxQueue {
 //   serialises enqueues to one ring itself.
 struct SlotTx {
   bool vhost = false;
-  uint16_t port_id = 0;                         // ethdev
-  uint32_t rings = 0;                           // vhost: bit r = to-pod ring r of the port
-  std::array<uint16_t, kMaxWorkers> queue{};    // ethdev TX queue, or vhost ring, per worker
+  uint16_t port_id = 0;                             // ethdev
+  uint32_t rings = 0;                               // vhost: bit r = to-pod ring r of the port
+  std::array<uint16_t, kMaxWorkers> queue{};        // ethdev TX queue, or vhost ring, per worker
   std::array<rte_spinlock_t*, kMaxWorkers> lock{};  // ethdev: nullptr = this worker's own queue
 };
 

@@ -36,8 +36,7 @@ namespace {
 constexpr uint16_t kBurst = 32;
 constexpr uint16_t kDesc = 1024;
 constexpr uint16_t kFlows = 64;
-constexpr uint32_t kHeaderLen =
-    sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
+constexpr uint32_t kHeaderLen = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
 
 std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM
 
@@ -139,8 +138,8 @@ int run(int argc, char** argv) {
     fail(std::to_string(ports) + " ports but " + std::to_string(o.flows.size()) + " --flow");
   }
   const uint32_t mbufs = std::max<uint32_t>(32768, ports * (2u * kDesc + 4u * kBurst));
-  rte_mempool* pool = rte_pktmbuf_pool_create("bench_gen", mbufs, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  rte_mempool* pool = rte_pktmbuf_pool_create("bench_gen", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              rte_socket_id());
   if (pool == nullptr) fail(std::string("mbuf pool: ") + rte_strerror(rte_errno));
   const uint32_t frame_len = o.size - RTE_ETHER_CRC_LEN;
   std::vector<std::vector<uint8_t>> templates;
@@ -171,8 +170,8 @@ int run(int argc, char** argv) {
         rte_mbuf* m = pkts[i];
         uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
         std::memcpy(data, frame, frame_len);
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(data + sizeof(rte_ether_hdr) +
-                                                   sizeof(rte_ipv4_hdr));
+        auto* udp =
+            reinterpret_cast<rte_udp_hdr*>(data + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr));
         udp->src_port = rte_cpu_to_be_16(static_cast<uint16_t>(1024 + flow));
         flow = static_cast<uint16_t>((flow + 1) % kFlows);
         m->data_len = static_cast<uint16_t>(frame_len);

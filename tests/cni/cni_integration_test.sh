@@ -73,6 +73,7 @@ cat >"$tmp/config.json" <<JSON
   "workers": [1],
   "controlSocket": "$tmp/dp.sock",
   "stateFile": "$tmp/state/dataplane-state.json",
+  "cniStateDir": "$tmp/cnistate",
   "metricsAddress": "127.0.0.1:0",
   "allowedSocketDirs": ["$tmp/vhost"],
   "mbufs": 4096,
@@ -222,7 +223,7 @@ check "chained CHECK: ours passes, then tuning wants a kernel link (its known li
 driver del "$tmp/chained.conflist" pod3 eni1-02 >/dev/null
 check "DEL of the chain succeeds and removes the port" test $? -eq 0 -a "$(port_count)" -eq 0
 
-# --- DEL while the dataplane is down; the next ADD finishes it ------------------------------------
+# --- DEL while the dataplane is down; the restarted dataplane finishes it ------------------------
 driver add "$tmp/net.conflist" pod4 eni1-01 >/dev/null
 check "ADD pod4" has_port pod4/net1
 stop_dataplane
@@ -235,10 +236,11 @@ driver add "$tmp/net.conflist" pod5 eni1-00 >"$tmp/add5.json"
 check "ADD while the dataplane is down fails with code 11 and leaves nothing" \
   test "$(jq -r .code "$tmp/add5.json")" = 11 -a "$(leases)" -eq 0
 start_dataplane
+check "the restarted dataplane finished the pending delete before serving" \
+  sh -c "! $CTLBIN --socket $tmp/dp.sock port get pod4/net1 >/dev/null 2>&1 && grep -q 'pending delete finished id=pod4/net1' $tmp/dp.log"
+check "no pending delete is left" test -z "$(ls "$tmp/cnistate/pending-deletes/" 2>/dev/null)"
 driver add "$tmp/net.conflist" pod5 eni1-00 >/dev/null
 check "after the restart ADD works" has_port pod5/net1
-check "and the pending delete is finished" sh -c "! $CTLBIN --socket $tmp/dp.sock port get pod4/net1 >/dev/null 2>&1"
-check "no pending delete is left" test -z "$(ls "$tmp/cnistate/pending-deletes/" 2>/dev/null)"
 driver del "$tmp/net.conflist" pod5 eni1-00 >/dev/null
 
 # --- 1.1.0 by direct invocation: ADD result shape, GC, STATUS --------------------------------------

@@ -67,6 +67,7 @@ TEST(ConfigTest, DataplaneExampleFromTheIssue) {
 TEST(ConfigTest, DataplaneOptionalKeys) {
   absl::StatusOr<DataplaneConfig> config = common::parseDataplaneConfig(parse(R"({"dataplane": {
       "metricsAddress": "[::1]:9000",
+      "cniStateDir": "/tmp/cni-state",
       "allowedSocketDirs": ["/var/run/ena-dpdk/vhost", "/tmp/vhost"],
       "socket": {"owner": "1000:1000", "mode": "0600"},
       "mbufs": 32768, "burstSize": 64, "macAgingSeconds": 60, "maxPorts": 64,
@@ -78,6 +79,7 @@ TEST(ConfigTest, DataplaneOptionalKeys) {
       ]}})"));
   ASSERT_TRUE(config.ok()) << config.status();
   DataplaneConfig expected{
+      .cniStateDir = "/tmp/cni-state",
       .metricsAddress = "[::1]:9000",
       .allowedSocketDirs = {"/var/run/ena-dpdk/vhost", "/tmp/vhost"},
       .socket = SocketConfig{.owner = "1000:1000", .mode = 0600},
@@ -226,6 +228,7 @@ TEST(ConfigTest, MissingOrEmptySectionsGiveTheDefaults) {
   DataplaneConfig dataplane;
   EXPECT_EQ(dataplane.controlSocket, "/run/ena-dpdk/dataplane.sock");
   EXPECT_EQ(dataplane.stateFile, "/var/lib/ena-dpdk/dataplane-state.json");
+  EXPECT_EQ(dataplane.cniStateDir, "/var/lib/ena-dpdk/cni");
   EXPECT_EQ(dataplane.metricsAddress, "127.0.0.1:9640");
   EXPECT_THAT(dataplane.allowedSocketDirs, ::testing::ElementsAre("/var/run/ena-dpdk/vhost"));
   EXPECT_EQ(dataplane.socket, (SocketConfig{.owner = "", .mode = 0660}));
@@ -363,6 +366,8 @@ INSTANTIATE_TEST_SUITE_P(
                       R"(02:00:00:00:00:01, got "01:00:5e:00:00:01")"},
         MalformedCase{"RelativeStateFile", R"({"dataplane": {"stateFile": "state.json"}})",
                       R"(dataplane.stateFile: expected an absolute path, got "state.json")"},
+        MalformedCase{"RelativeCniStateDir", R"({"dataplane": {"cniStateDir": "cni"}})",
+                      R"(dataplane.cniStateDir: expected an absolute path, got "cni")"},
         MalformedCase{"RelativeSocketDir",
                       R"({"dataplane": {"allowedSocketDirs": ["/var/run/x", "vhost"]}})",
                       R"(dataplane.allowedSocketDirs[1]: expected an absolute path, got "vhost")"},

@@ -123,7 +123,7 @@ check "custom: 2M hugepages where the values say, EAL without PCI" \
   '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"]]'
 check "custom: mounts follow the configured paths (inner directories covered); no probe on port 0" \
   expect "$f" '[c("dataplane").volumeMounts.map(m => m.mountPath).slice(2), c("deviceplugin").volumeMounts.map(m => m.mountPath).slice(3), c("deviceplugin").livenessProbe]' \
-  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages"],null]'
+  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages"],null]'
 check "custom: no NetworkAttachmentDefinition" expect "$f" 'kind("NetworkAttachmentDefinition").length' '0'
 
 # --- values that must not install -----------------------------------------------------------------

@@ -212,6 +212,8 @@ nib_stop dataplane
 check "CNI DEL of pod-b succeeds while the dataplane is down" nib_cni_del b
 check "the CNI recorded the port it could not delete" test "$(pending_deletes)" -eq 1
 must "the dataplane restarts" nib_start_dataplane
+check "the restarted dataplane finished the CNI's pending delete itself" \
+  sh -c "[ '$(ctl_json ports | jq -r '[.ports[].id] | join(" ")')' = '$(nib_port_id a)' ] && [ $(pending_deletes) -eq 0 ]"
 # GC as a 1.1.0 runtime sends it (Debian's libcni predates GC): the attachments still valid.
 gc_conf=$(jq --arg cid "$(nib_container_id a)" --arg ifname "$NIB_IFNAME" \
   '.plugins[0] + {cniVersion: "1.1.0", name: .name,

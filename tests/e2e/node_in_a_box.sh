@@ -338,6 +338,7 @@ nib_write_configs() {
              networks: {($net): {addresses: $pool, gateway: $gw}}}}' >"$NIB_NODE_CONFIG"
   jq --arg r "$NIB_ROOT" '.eal |= map(if . == "/dev/hugepages" then $r + . else . end)
       | .controlSocket = $r + .controlSocket | .stateFile = $r + .stateFile
+      | .cniStateDir = $r + "/var/lib/ena-dpdk/cni"
       | .allowedSocketDirs |= map($r + .) | {dataplane: .}' \
     "$NIB_DIR/dataplane-host-view.json" >"$NIB_DP_CONFIG"
   nib_write_conflist

@@ -239,12 +239,12 @@ TEST_F(ForwardingTest, DecisionCacheAgreesWithDecide) {
     Frame frame;
   };
   const std::vector<Step> steps = {
-      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},      // local
-      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},      // hit
-      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.10", "8.8.8.8")},    // other destination
-      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},    // other source: spoofed
-      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},    // spoofed again (hit)
-      {kPod1, pb::udp6(kEni, kEni, "2600::10", "2600::11")},        // IPv6: not cached
+      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},    // local
+      {kPod1, pb::udp4(kEni, kEni, "10.0.1.10", "10.0.1.11")},    // hit
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.10", "8.8.8.8")},  // other destination
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},  // other source: spoofed
+      {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},  // spoofed again (hit)
+      {kPod1, pb::udp6(kEni, kEni, "2600::10", "2600::11")},      // IPv6: not cached
       {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
       {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
       {kPod1, pb::ethernet(kVpcPeer, kEni, 0x0800, {0x45, 0, 0})},  // truncated IPv4

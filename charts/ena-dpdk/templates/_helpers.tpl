@@ -91,7 +91,13 @@ by the outer mount unless it needs its own propagation.
 {{- $huge := $pluginConfig.hugepages | default dict -}}
 {{- $cdi := $pluginConfig.cdi | default dict -}}
 {{- $controlDir := dir ($dp.controlSocket | default "/run/ena-dpdk/dataplane.sock") -}}
-{{- $dataplane := list (dict "path" $controlDir) (dict "path" (dir ($dp.stateFile | default "/var/lib/ena-dpdk/dataplane-state.json"))) -}}
+{{- $stateDir := dir ($dp.stateFile | default "/var/lib/ena-dpdk/dataplane-state.json") -}}
+{{- $dataplane := list (dict "path" $controlDir) (dict "path" $stateDir) -}}
+{{- /* the CNI's pending deletes, which the dataplane finishes at start */ -}}
+{{- $cniStateDir := $dp.cniStateDir | default "/var/lib/ena-dpdk/cni" -}}
+{{- if not (hasPrefix (printf "%s/" $stateDir) $cniStateDir) -}}
+{{- $dataplane = append $dataplane (dict "path" $cniStateDir) -}}
+{{- end -}}
 {{- range $d := $dp.allowedSocketDirs | default (list "/var/run/ena-dpdk/vhost") -}}
 {{- $dataplane = append $dataplane (dict "path" $d) -}}
 {{- end -}}
