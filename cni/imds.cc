@@ -1,11 +1,10 @@
 #include "cni/imds.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "cni/curl_api.h"
 #include "cni/ipam_address.h"
 #include "common/config.h"
 #include "common/strings.h"
@@ -120,9 +119,6 @@ absl::StatusOr<EniMetadata> EniMetadata::fromJson(const nlohmann::json& json) {
 }
 
 ImdsClient::ImdsClient(ImdsOptions options) : options_(std::move(options)) {
-  // curl_global_init is not safe to race with other curl calls; the first client does it.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
     options_.endpoint.pop_back();
 }
@@ -131,45 +127,52 @@ ImdsClient::~ImdsClient() = default;
 
 absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const std::string& path,
                                                       const std::vector<std::string>& headers) {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  // libcurl is loaded on the first request (cni/curl_api.h), not at process start.
+  absl::StatusOr<const CurlApi*> loaded = curlApi();
+  if (!loaded.ok()) {
+    return absl::UnavailableError(strCat("instance metadata service ", options_.endpoint,
+                                         ": no HTTP client: ", loaded.status().message()));
+  }
+  const CurlApi& api = **loaded;
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(api.easy_init(), api.easy_cleanup);
   if (!curl) return absl::InternalError("curl_easy_init failed");
   curl_slist* list = nullptr;
-  for (const std::string& header : headers) list = curl_slist_append(list, header.c_str());
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headerList(list, curl_slist_free_all);
+  for (const std::string& header : headers) list = api.slist_append(list, header.c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headerList(list, api.slist_free_all);
 
   const std::string url = options_.endpoint + path;
   Response response;
   char error[CURL_ERROR_SIZE] = {};
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  api.easy_setopt(c, CURLOPT_URL, url.c_str());
+  api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if (std::string_view(method) == "PUT") {
     // A PUT without a body; libcurl would otherwise wait for an upload source.
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    api.easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headerList.get());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeoutMs));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeoutMs));
+  api.easy_setopt(c, CURLOPT_HTTPHEADER, headerList.get());
+  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeoutMs));
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeoutMs));
   // No signals (SIGALRM for DNS timeouts) in a process that may have threads; no proxies, since
   // an HTTP_PROXY from the runtime's environment must not see metadata tokens; no redirects.
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(c, CURLOPT_NOPROXY, "*");
+  api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  api.easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
+  api.easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  api.easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   ++requests_;
-  CURLcode code = curl_easy_perform(c);
+  CURLcode code = api.easy_perform(c);
   if (code != CURLE_OK) {
-    std::string why = error[0] != '\0' ? error : curl_easy_strerror(code);
+    std::string why = error[0] != '\0' ? error : api.easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       why = strCat("timed out after ", options_.timeoutMs, " ms");
     }
     return absl::UnavailableError(strCat("instance metadata service ", options_.endpoint,
                                          " unreachable: ", method, " ", path, ": ", why));
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 

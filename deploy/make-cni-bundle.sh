@@ -2,8 +2,9 @@
 # Stages ena-dpdk-cni and ena-dpdk-ipam to run on a node whose libraries are not the build's: the
 # CNI runtime runs the plugins on the host (Amazon Linux), not in the image. Copies of the two
 # binaries get an ELF interpreter and an RPATH inside HOST_CNI_BIN_DIR/ena-dpdk/<bundle-id>/lib,
-# where ena-dpdk-install-cni (deploy/install-cni.sh) copies the libraries they were linked with,
-# the C library and its loader included.
+# where ena-dpdk-install-cni (deploy/install-cni.sh) copies the libraries they link or dlopen
+# (deploy/elf-libs.sh), the C library and its loader included. The RPATH (not RUNPATH) also
+# applies to what they dlopen and to those libraries' own dependencies.
 #
 # Usage: make-cni-bundle.sh BIN_DIR HOST_CNI_BIN_DIR OUT_DIR
 #   BIN_DIR           holds ena-dpdk-cni and ena-dpdk-ipam
@@ -18,13 +19,8 @@ out=${3:?OUT_DIR}
 command -v patchelf >/dev/null || { echo "make-cni-bundle.sh: patchelf is missing" >&2; exit 1; }
 
 mkdir -p "$out"
-for f in "$bin/ena-dpdk-cni" "$bin/ena-dpdk-ipam"; do
-  if ldd "$f" | grep -q 'not found'; then
-    echo "make-cni-bundle.sh: $f: unresolved libraries" >&2
-    exit 1
-  fi
-  ldd "$f" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
-done >"$out/libs.all"
+# Every library they link, and those they dlopen (libcurl for the IPAM) with theirs.
+sh "$(dirname "$0")/elf-libs.sh" "$bin/ena-dpdk-cni" "$bin/ena-dpdk-ipam" >"$out/libs.all"
 sort -u "$out/libs.all" >"$out/libs"
 rm "$out/libs.all"
 id=$(cat "$bin/ena-dpdk-cni" "$bin/ena-dpdk-ipam" "$out/libs" | sha256sum | cut -c1-16)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prints the Debian packages the runtime image needs for the given ELF files: the packages that
-# ship every library ldd resolves for them, plus the DPDK PMDs the dataplane probes (EAL loads
+# ship every library they link or dlopen (elf-libs.sh), plus the DPDK PMDs the dataplane probes (EAL loads
 # those as plugins, so nothing links them). One package per line, sorted.
 #
 # Usage: runtime-packages.sh [--check LIST] ELF...
@@ -23,13 +23,7 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for f in "$@"; do
-  if ldd "$f" | grep -q 'not found'; then
-    echo "runtime-packages.sh: $f: unresolved libraries: $(ldd "$f" | grep 'not found' | tr -s ' \t\n' ' ')" >&2
-    exit 1
-  fi
-  ldd "$f" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
-done >"$tmp/all-libs"
+sh "$(dirname "$0")/elf-libs.sh" "$@" >"$tmp/all-libs"
 sort -u "$tmp/all-libs" >"$tmp/libs"
 # The package of each library, with one dpkg-query for all (it is slow per call). With merged
 # /usr a library may be known to dpkg under /lib or /usr/lib: ask for every spelling.
