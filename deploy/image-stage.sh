@@ -19,6 +19,8 @@ deviceplugin/ena-dpdk-deviceplugin nodeprep/ena-dpdk-nodeprep"
 
 # --- compile (same build type and paths as scripts/build.sh, so host ccache entries are hits)
 build="$src/build"
+# Hash paths relative to the sources, so that a host build of the same tree in any clone hits.
+export CCACHE_BASEDIR="$src" CCACHE_NOHASHDIR=true
 cmake -G Ninja -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DENA_DPDK_BUILD_TESTS=OFF -DENA_DPDK_GIT_REV="$rev" >/dev/null
 targets=""

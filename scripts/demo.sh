@@ -14,6 +14,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/ena-dpdk-ccache}
+# Paths under the checkout are hashed relative to it, and the working directory is not hashed,
+# so that another clone of the repository (CI clones afresh) hits the same cache entries (debug
+# info then names the directory of the clone that filled the cache).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 build_dir=${1:-build}
 stream_seconds=5
 

@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/ena-dpdk-ccache}
+# Paths under the checkout are hashed relative to it, and the working directory is not hashed,
+# so that another clone of the repository (CI clones afresh) hits the same cache entries (debug
+# info then names the directory of the clone that filled the cache).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 
 scripts/deps.sh
 scripts/check-format.sh
