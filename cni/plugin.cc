@@ -111,6 +111,18 @@ std::string joined(const std::vector<std::string>& items) {
   return fmt::format("{}", fmt::join(items, ", "));
 }
 
+// Writes the NPWG device-info file `path` (when the runtime asked for one) and registers its
+// removal with `rollback`.
+absl::Status writeDeviceInfoFile(const std::string& path, std::string_view content,
+                                 Rollback& rollback) {
+  if (path.empty()) return absl::OkStatus();
+  if (absl::Status s = writeDeviceInfo(path, content); !s.ok()) {
+    return withPrefix(s, "cannot write the device-info file: ");
+  }
+  rollback.push("remove the device-info file", [path] { return removeFileIfExists(path); });
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::unique_ptr<Dataplane> grpcDataplaneFor(const NetConf& conf,
@@ -346,15 +358,11 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
   rollback.push("remove ena-dpdk.json",
                 [dir = slot->hostDir] { return removeFileIfExists(dir / kAttachmentFileName); });
 
-  if (!conf_.runtime.deviceInfoFile.empty()) {
-    if (absl::Status s =
-            writeDeviceInfo(conf_.runtime.deviceInfoFile,
-                            vhostUserDeviceInfo(conf_.vhost.mode, slot->podSocketPath));
-        !s.ok()) {
-      return withPrefix(s, "cannot write the device-info file: ");
-    }
-    rollback.push("remove the device-info file",
-                  [this] { return removeFileIfExists(conf_.runtime.deviceInfoFile); });
+  if (absl::Status s =
+          writeDeviceInfoFile(conf_.runtime.deviceInfoFile,
+                              vhostUserDeviceInfo(conf_.vhost.mode, slot->podSocketPath), rollback);
+      !s.ok()) {
+    return s;
   }
 
   Result result = conf_.prevResult ? *conf_.prevResult : Result{};
@@ -431,13 +439,10 @@ absl::StatusOr<nlohmann::json> CniPlugin::addPci() {
     rollback.push("release the IPAM lease",
                   [this, ipamConf] { return ipam_.run("DEL", conf_.ipamType, ipamConf); });
   }
-  if (!conf_.runtime.deviceInfoFile.empty()) {
-    if (absl::Status s = writeDeviceInfo(conf_.runtime.deviceInfoFile, pciDeviceInfo(*address));
-        !s.ok()) {
-      return withPrefix(s, "cannot write the device-info file: ");
-    }
-    rollback.push("remove the device-info file",
-                  [this] { return removeFileIfExists(conf_.runtime.deviceInfoFile); });
+  if (absl::Status s =
+          writeDeviceInfoFile(conf_.runtime.deviceInfoFile, pciDeviceInfo(*address), rollback);
+      !s.ok()) {
+    return s;
   }
 
   Result result = conf_.prevResult ? *conf_.prevResult : Result{};

@@ -52,7 +52,7 @@ if [ -z "$check" ]; then
 # Debian packages of the runtime image (deploy/Dockerfile): the libraries the six binaries and
 # dpdk-testpmd link, plus the DPDK PMDs. Checked against the binaries by deploy/runtime-packages.sh
 # (at image build time and by the deploy_runtime_packages test). Regenerate after a build with:
-#   deploy/runtime-packages.sh build/*/ena-dpdk-* /usr/bin/dpdk-testpmd >deploy/runtime-packages.txt
+#   deploy/runtime-packages.sh build/{vhostuser,cni,deviceplugin,nodeprep}/ena-dpdk-* /usr/bin/dpdk-testpmd >deploy/runtime-packages.txt
 EOF
   cat "$tmp/needed"
   exit 0

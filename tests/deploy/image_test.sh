@@ -21,20 +21,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok: $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $what"
-    sed 's/^/    /' "$tmp/out" | tail -n 40
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=check.sh
+source "$repo/tests/deploy/check.sh"
 
 started=$(date +%s)
 if ! "$repo/scripts/build-image.sh" --tag "$tag"; then

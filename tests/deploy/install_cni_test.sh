@@ -12,20 +12,8 @@ build=${1:?usage: install_cni_test.sh BUILD_DIR}
 command -v patchelf >/dev/null || { echo "FATAL: patchelf is missing (scripts/deps.sh)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok: $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $what"
-    sed 's/^/    /' "$tmp/out" | head -n 30
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=check.sh
+source "$repo/tests/deploy/check.sh"
 root=$tmp/root
 install_cni() {  # install_cni BUNDLE: the installer with the host mounts as the chart makes them
   ENA_DPDK_HOST_CNI_DIR=$1 sh "$repo/deploy/install-cni.sh" "$root/opt/cni/bin" "$tmp/config.json" "$root/etc/ena-dpdk"

@@ -10,22 +10,8 @@ helm=$tools_bin/helm
 kubectl=$tools_bin/kubectl
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-# check DESCRIPTION COMMAND...: runs COMMAND; its output is shown only when it fails.
-check() {
-  local what=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok: $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $what"
-    sed 's/^/    /' "$tmp/out" | head -n 40
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=check.sh
+source "$repo/tests/deploy/check.sh"
 
 # fails_with FRAGMENT COMMAND...: COMMAND must fail and print FRAGMENT.
 fails_with() {
