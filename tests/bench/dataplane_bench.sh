@@ -15,6 +15,13 @@
 #            net_null, never receiving) switching pod to pod
 # Prints a table of aggregate Mpps (what the generator received back) and the ratios the issue
 # targets, plus the dataplane's hugepage memory with 64 connected ports.
+# The generator is one lcore too, and on this machine it is often the bottleneck: the switch
+# lcore then idles part of the time and the Mpps measure the generator. So the script also
+# reads, from each switch, the TSC cycles its forwarding lcore spent per packet received
+# (testpmd --record-core-cycles, OVS pmd-stats-show "avg processing cycles per packet",
+# ena-dpdk busy cycles / packets received: cycles of polling passes that received something,
+# empty polls excluded in all three) and prints capacity = TSC Hz / cycles per packet: the rate
+# the switch lcore could forward at if the generator were not the limit.
 #
 # Usage: dataplane_bench.sh [--quick] [--rt] [--repeat N] BUILD_DIR [SECONDS]
 # (root; reserves 2M hugepages as needed)
@@ -80,9 +87,9 @@ realtime() {
   done
 }
 
-# generator GEN PORTS FRAME-SIZE LABEL SOCKET-PATTERN: runs GEN (flowgen or bench-gen) for
-# $secs s on PORTS virtio_user ports connecting to the switch's sockets (printf pattern with the
-# port number), prints the aggregate received Mpps.
+# generator GEN PORTS FRAME-SIZE LABEL SOCKET-PATTERN [l2|vpc]: runs GEN (flowgen or bench-gen)
+# for $secs s on PORTS virtio_user ports connecting to the switch's sockets (printf pattern with
+# the port number), prints the aggregate received Mpps.
 generator() {
   if [ "$1" = bench-gen ]; then
     shift
@@ -145,12 +152,16 @@ ceiling() {  # ceiling PORTS SIZE [GEN]
   rm -f "$tmp"/vhost/*
   for ((i = 0; i < n; i++)); do vdevs+=(--vdev "net_vhost$i,iface=$tmp/vhost/p$i.sock"); done
   dpdk-testpmd -l 0,1 --main-lcore 0 --file-prefix "benchsw$$" --no-pci -m 512 --huge-dir "$huge" \
-    "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 >"$tmp/ceiling.log" 2>&1 &
-  local sw=$!
+    "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 --record-core-cycles \
+    >"$tmp/ceiling.log" 2>&1 &
+  local sw=$! mpps
   sw_pid=$sw
-  generator "$gen" "$n" "$size" "ceiling-$gen-$n-$size" "$tmp/vhost/p%d.sock"
+  mpps=$(generator "$gen" "$n" "$size" "ceiling-$gen-$n-$size" "$tmp/vhost/p%d.sock" l2)
   kill $sw
   wait $sw 2>/dev/null
+  # testpmd prints, when it stops: "CPU cycles/packet=191.48 (...) at 2690 MHz Clock"
+  [ -s "$tmp/tsc_mhz" ] || sed -n 's/.*CPU cycles\/packet=.* at \([0-9]*\) MHz Clock.*/\1/p' "$tmp/ceiling.log" >"$tmp/tsc_mhz"
+  echo "$mpps $(sed -n 's/.*CPU cycles\/packet=\([0-9.]*\).*/\1/p' "$tmp/ceiling.log" | grep . || echo -)"
 }
 
 # --- (b) Open vSwitch with DPDK ------------------------------------------------------------
@@ -162,8 +173,8 @@ stop_ovs() {
   rm -f "$tmp/ovs/"*.pid
   sleep 1
 }
-ovs() {
-  local n=$1 size=$2 i
+ovs() {  # ovs PORTS SIZE [GEN]
+  local n=$1 size=$2 gen=${3:-flowgen} i mpps cpp
   rm -rf "$tmp/ovs" "$tmp"/vhost/*
   mkdir -p "$tmp/ovs"
   ovsdb-tool create "$tmp/ovs/conf.db" /usr/share/openvswitch/vswitch.ovsschema
@@ -183,8 +194,15 @@ ovs() {
     vsctl add-port "br$i" "p$((i + 1))" -- set Interface "p$((i + 1))" type=dpdkvhostuser
   done
   sw_pid=$(cat "$tmp/ovs/vswitchd.pid")
-  generator flowgen "$n" "$size" "ovs-$n-$size" "$tmp/ovs/p%d"
+  mpps=$(generator "$gen" "$n" "$size" "ovs-$gen-$n-$size" "$tmp/ovs/p%d" l2)
+  # The PMD thread's block of pmd-stats-show: "packets received: N" ... "processing cycles: C
+  # (x%)" (iterations that received something; the control socket is named after the binary).
+  cpp=$(ovs-appctl -t "$(echo "$tmp/ovs/ovs-vswitchd"*".$sw_pid.ctl")" dpif-netdev/pmd-stats-show |
+    awk '/^pmd thread/ { pmd = 1; next } /^[^ ]/ { pmd = 0 }
+         pmd && /packets received:/ { p = $3 } pmd && /processing cycles:/ { c = $3 }
+         END { if (p > 0) printf "%.2f", c / p; else print "-" }')
   stop_ovs
+  echo "$mpps ${cpp:--}"
 }
 
 # --- (c) ena-dpdk-dataplane ----------------------------------------------------------------
@@ -224,9 +242,32 @@ enadpdk() {  # enadpdk PORTS SIZE l2|vpc [GEN]  (GEN: flowgen for l2, bench-gen 
       --socket-path "$tmp/vhost/p$i.sock" --vhost-mode client >/dev/null
   done
   [ -z "$gen" ] && gen=flowgen && [ "$mode" = vpc ] && gen=bench-gen
-  generator "$gen" "$n" "$size" "enadpdk-$mode-$gen-$n-$size" "$tmp/vhost/p%d.sock" "$mode"
-  "$CTL" --socket "$tmp/dp.sock" -o json ports >"$tmp/ports-$mode-$gen-$n-$size.json"
+  # Two snapshots of the switch's counters while the generator runs steadily (from 4 s to
+  # SECONDS + 1 s after it starts: both generators send from about 1 s to SECONDS + 2 s).
+  local label="$mode-$gen-$n-$size" g
+  generator "$gen" "$n" "$size" "enadpdk-$label" "$tmp/vhost/p%d.sock" "$mode" >"$tmp/mpps-$label" &
+  g=$!
+  sleep 4
+  "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats0-$label.json"
+  sleep $((secs > 4 ? secs - 3 : 1))
+  "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats1-$label.json"
+  wait $g
+  "$CTL" --socket "$tmp/dp.sock" -o json ports >"$tmp/ports-$label.json"
   stop_dataplane
+  # "MPPS CYCLES-PER-PACKET BUSY% TX-FULL%" between the snapshots: busy cycles per packet
+  # received, busy share of the worker's cycles, frames dropped because a pod's RX ring was full
+  # per frame sent to pods.
+  echo "$(cat "$tmp/mpps-$label") $(jq -rs '
+    def n: tonumber;
+    def delta(f): (.[1] | f) - (.[0] | f);
+    delta(.workers[0].busyCycles | n) as $busy | delta(.workers[0].totalCycles | n) as $total |
+    delta(.workers[0].rxPackets | n) as $rx |
+    delta([.ports[].counters.dropTxFull | n] | add) as $full |
+    delta([.ports[].counters.txPackets | n] | add) as $sent |
+    def r2: . * 100 | round / 100;
+    if $rx > 0 and $total > 0 then
+      "\($busy / $rx | r2) \($busy / $total * 100 | r2) \(if $sent + $full > 0 then $full / ($sent + $full) * 100 | r2 else 0 end)"
+    else "- - -" end' "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
 }
 
 # Hugepage memory of the dataplane with 64 ports, all connected (two testpmd processes of 32
@@ -262,20 +303,16 @@ enadpdk_memory() {
   stop_dataplane
 }
 
-isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-ratio() { if isnum "$1" && isnum "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; else echo n/a; fi; }
-pass() { if isnum "$1"; then awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; else echo "-"; fi; }
-
 echo "dataplane benchmark: ${secs}s per run, best of $repeat, generator lcore 0, switch lcore 1, $(nproc) cores," \
   "load $(cut -d' ' -f1-3 /proc/loadavg)${rt:+, SCHED_FIFO polling threads}"
-# Measurements: key -> command printing Mpps. With --repeat N every measurement runs N times,
-# in N interleaved rounds (so slow phases of a noisy machine hit every switch alike), keeping
-# the best.
-declare -A R CMD
+# Measurements: key -> command printing "MPPS CYCLES-PER-PACKET". With --repeat N every
+# measurement runs N times, in N interleaved rounds (so slow phases of a noisy machine hit every
+# switch alike), keeping the best of each (most Mpps, fewest cycles per packet).
+declare -A R C B F CMD
 keys=()
 measure() { keys+=("$1"); CMD[$1]=$2; }
-for k in ceiling ovs l2 ceilgen l2gen vpc; do
-  for n in 2 8 32; do for size in 64 1500; do R[$k,$n,$size]=-; done; done
+for k in ceiling ovs l2 ceilgen ovsgen l2gen vpc; do
+  for n in 2 8 32; do for size in 64 1500; do R[$k,$n,$size]=- C[$k,$n,$size]=- B[$k,$n,$size]=- F[$k,$n,$size]=-; done; done
 done
 for size in 64 1500; do
   [ -n "$quick" ] && [ "$size" != 64 ] && continue
@@ -283,6 +320,7 @@ for size in 64 1500; do
   [ -n "$quick" ] || measure "ovs,2,$size" "ovs 2 $size"
   measure "l2,2,$size" "enadpdk 2 $size l2"
   measure "ceilgen,2,$size" "ceiling 2 $size bench-gen"
+  [ -n "$quick" ] || measure "ovsgen,2,$size" "ovs 2 $size bench-gen"
   measure "l2gen,2,$size" "enadpdk 2 $size l2 bench-gen"
   measure "vpc,2,$size" "enadpdk 2 $size vpc"
 done
@@ -294,40 +332,92 @@ if [ -z "$quick" ]; then
     measure "l2gen,$n,64" "enadpdk $n 64 l2 bench-gen"
     measure "vpc,$n,64" "enadpdk $n 64 vpc"
   done
+  measure "ovs,32,64" "ovs 32 64"
+  measure "ovsgen,32,64" "ovs 32 64 bench-gen"
 fi
+isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 for ((round = 0; round < repeat; round++)); do
   for k in "${keys[@]}"; do
     # shellcheck disable=SC2086
-    v=$(${CMD[$k]})
-    R[$k]=$(awk -v a="$v" -v b="${R[$k]}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }')
+    read -r mpps cpp busy full <<<"$(${CMD[$k]})"
+    # The worker's busy share and TX-full drops of the run with the most Mpps (ena-dpdk only).
+    if isnum "${mpps:-}" && awk -v a="$mpps" -v b="${R[$k]}" 'BEGIN { exit !(b == "-" || a + 0 > b + 0) }'; then
+      R[$k]=$mpps B[$k]=${busy:--} F[$k]=${full:--}
+    fi
+    isnum "${cpp:-}" && C[$k]=$(awk -v a="$cpp" -v b="${C[$k]}" 'BEGIN { print (b == "-" || a + 0 < b + 0 ? a : b) }')
   done
 done
 mem=- memports=0 memconn=0
 [ -z "$quick" ] && read -r mem memports memconn <<<"$(enadpdk_memory)"
+tsc=$(cat "$tmp/tsc_mhz" 2>/dev/null)
+
+ratio() { if isnum "$1" && isnum "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; else echo n/a; fi; }
+pass() { if isnum "$1"; then awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; else echo "-"; fi; }
+# capacity KEY: TSC MHz / cycles per packet, in Mpps
+capacity() { if isnum "${tsc:-}" && isnum "${C[$1]}"; then awk -v t="$tsc" -v c="${C[$1]}" 'BEGIN { printf "%.2f", t / c }'; else echo -; fi; }
 
 row() { printf '%-46s %8s %8s %8s %8s\n' "$@"; }
 line() { row "$1" "${R[$2,2,64]}" "${R[$2,2,1500]}" "${R[$2,8,64]}" "${R[$2,32,64]}"; }
+cline() { row "$1" "${C[$2,2,64]}" "${C[$2,2,1500]}" "${C[$2,8,64]}" "${C[$2,32,64]}"; }
+kline() { row "$1" "$(capacity "$2,2,64")" "$(capacity "$2,2,1500")" "$(capacity "$2,8,64")" "$(capacity "$2,32,64")"; }
+tables() {  # tables FUNCTION
+  $1 "flowgen: ceiling (testpmd mac, net_vhost)" ceiling
+  $1 "flowgen: Open vSwitch DPDK, NORMAL" ovs
+  $1 "flowgen: ena-dpdk l2 (flooding)" l2
+  $1 "bench-gen: ceiling (testpmd mac, net_vhost)" ceilgen
+  $1 "bench-gen: Open vSwitch DPDK, NORMAL" ovsgen
+  $1 "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
+  $1 "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+}
 echo
 row "aggregate Mpps (switch on one lcore)" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-line "flowgen: ceiling (testpmd mac, net_vhost)" ceiling
-line "flowgen: Open vSwitch DPDK, NORMAL" ovs
-line "flowgen: ena-dpdk l2 (flooding)" l2
-line "bench-gen: ceiling (testpmd mac, net_vhost)" ceilgen
-line "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
-line "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+tables line
+echo
+row "switch lcore cycles per packet" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
+tables cline
+echo
+row "capacity Mpps (${tsc:-?} MHz / cycles per packet)" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
+tables kline
+echo
+row "ena-dpdk worker: busy % / pod TX-full drop %" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
+bline() { row "$1" "${B[$2,2,64]}/${F[$2,2,64]}" "${B[$2,2,1500]}/${F[$2,2,1500]}" "${B[$2,8,64]}/${F[$2,8,64]}" "${B[$2,32,64]}/${F[$2,32,64]}"; }
+bline "flowgen: ena-dpdk l2 (flooding)" l2
+bline "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
+bline "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+echo "(a worker below 100 % busy waited for the generator; TX-full drops: the generator did not"
+echo " drain its RX rings in time)"
 
 target() {  # target DESCRIPTION MEASURED GOAL
   printf '%-46s %8s %8s %6s\n' "$1" "$2" ">=$3" "$(pass "$2" "$3")"
 }
+# cratio A B: capacity of A / capacity of B (= cycles per packet of B / of A)
+cratio() { ratio "${C[$2]}" "${C[$1]}"; }
 echo
-printf '%-46s %8s %8s %6s\n' "target (issue 4)" "measured" "goal" ""
+printf '%-46s %8s %8s %6s\n' "target (issue 4), throughput" "measured" "goal" ""
 target "64B: l2 / ceiling (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ceiling,2,64]}")" 0.85
 target "64B: l2 / ceiling (bench-gen)" "$(ratio "${R[l2gen,2,64]}" "${R[ceilgen,2,64]}")" 0.85
 target "64B: vpc / ceiling (bench-gen)" "$(ratio "${R[vpc,2,64]}" "${R[ceilgen,2,64]}")" 0.85
 target "64B: l2 / OVS-DPDK (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ovs,2,64]}")" 3
+target "64B: l2 / OVS-DPDK (bench-gen)" "$(ratio "${R[l2gen,2,64]}" "${R[ovsgen,2,64]}")" 3
 target "32 / 2 ports, l2 (flowgen)" "$(ratio "${R[l2,32,64]}" "${R[l2,2,64]}")" 0.8
 target "32 / 2 ports, l2 (bench-gen)" "$(ratio "${R[l2gen,32,64]}" "${R[l2gen,2,64]}")" 0.8
 target "32 / 2 ports, vpc (bench-gen)" "$(ratio "${R[vpc,32,64]}" "${R[vpc,2,64]}")" 0.8
 printf '%-46s %8s %8s %6s\n' "hugepage MiB, $memports ports ($memconn connected)" "$mem" "<=256" \
   "$(isnum "$mem" && awk -v m="$mem" -v p="$memports" -v c="$memconn" 'BEGIN{print (m <= 256 && p == 64 && c == 64 ? "PASS" : "FAIL")}' || echo -)"
-printf '%s\n' "(for reference: the ceiling itself, 32 / 2 ports: flowgen $(ratio "${R[ceiling,32,64]}" "${R[ceiling,2,64]}"), bench-gen $(ratio "${R[ceilgen,32,64]}" "${R[ceilgen,2,64]}"))"
+echo
+printf '%-46s %8s %8s %6s\n' "the same targets, switch capacity" "measured" "goal" ""
+target "64B: l2 / ceiling (flowgen)" "$(cratio l2,2,64 ceiling,2,64)" 0.85
+target "64B: l2 / ceiling (bench-gen)" "$(cratio l2gen,2,64 ceilgen,2,64)" 0.85
+target "64B: vpc / ceiling (bench-gen)" "$(cratio vpc,2,64 ceilgen,2,64)" 0.85
+target "64B: l2 / OVS-DPDK (flowgen)" "$(cratio l2,2,64 ovs,2,64)" 3
+target "64B: l2 / OVS-DPDK (bench-gen)" "$(cratio l2gen,2,64 ovsgen,2,64)" 3
+target "32 / 2 ports, l2 (flowgen)" "$(cratio l2,32,64 l2,2,64)" 0.8
+target "32 / 2 ports, l2 (bench-gen)" "$(cratio l2gen,32,64 l2gen,2,64)" 0.8
+target "32 / 2 ports, vpc (bench-gen)" "$(cratio vpc,32,64 vpc,2,64)" 0.8
+echo
+echo "for reference (what any switch on vhost-user can reach here):"
+printf '%-46s %8s\n' "  ceiling / OVS-DPDK, throughput (flowgen)" "$(ratio "${R[ceiling,2,64]}" "${R[ovs,2,64]}")"
+printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (flowgen)" "$(cratio ceiling,2,64 ovs,2,64)"
+printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (bench-gen)" "$(cratio ceilgen,2,64 ovsgen,2,64)"
+printf '%-46s %8s\n' "  ceiling 32 / 2 ports, throughput (flowgen)" "$(ratio "${R[ceiling,32,64]}" "${R[ceiling,2,64]}")"
+printf '%-46s %8s\n' "  ceiling 32 / 2 ports, capacity (flowgen)" "$(cratio ceiling,32,64 ceiling,2,64)"
