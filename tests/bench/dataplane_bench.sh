@@ -15,13 +15,13 @@
 #            net_null, never receiving) switching pod to pod
 # Prints a table of aggregate Mpps (what the generator received back) and the ratios the issue
 # targets, plus the dataplane's hugepage memory with 64 connected ports.
-# The generator is one lcore too, and on this machine it is often the bottleneck: the switch
-# lcore then idles part of the time and the Mpps measure the generator. So the script also
-# reads, from each switch, the TSC cycles its forwarding lcore spent per packet received
-# (testpmd --record-core-cycles, OVS pmd-stats-show "avg processing cycles per packet",
-# ena-dpdk busy cycles / packets received: cycles of polling passes that received something,
-# empty polls excluded in all three) and prints capacity = TSC Hz / cycles per packet: the rate
-# the switch lcore could forward at if the generator were not the limit.
+# The generator is one lcore too, so the Mpps can measure the generator rather than the switch.
+# The script therefore also reads, from each switch, the TSC cycles its forwarding lcore spent
+# per packet received (testpmd --record-core-cycles; OVS pmd-stats-show processing cycles /
+# packets received; ena-dpdk worker busy cycles / packets received between two snapshots: in
+# all three only polling passes that received something count) and prints capacity = TSC Hz /
+# cycles per packet, the rate the switch lcore sustains at that cost, and the ena-dpdk worker's
+# busy share (near 100 %: the switch is the bottleneck, capacity and Mpps agree).
 #
 # Usage: dataplane_bench.sh [--quick] [--rt] [--repeat N] BUILD_DIR [SECONDS]
 # (root; reserves 2M hugepages as needed)
@@ -309,9 +309,16 @@ echo "dataplane benchmark: ${secs}s per run, best of $repeat, generator lcore 0,
 # measurement runs N times, in N interleaved rounds (so slow phases of a noisy machine hit every
 # switch alike), keeping the best of each (most Mpps, fewest cycles per packet).
 declare -A R C B F CMD
+# Switches (rows), in table order.
+switches=(ceiling ovs l2 ceilgen ovsgen l2gen vpc)
+declare -A LABEL=(
+  [ceiling]="flowgen: ceiling (testpmd mac, net_vhost)" [ovs]="flowgen: Open vSwitch DPDK, NORMAL"
+  [l2]="flowgen: ena-dpdk l2 (flooding)" [ceilgen]="bench-gen: ceiling (testpmd mac, net_vhost)"
+  [ovsgen]="bench-gen: Open vSwitch DPDK, NORMAL" [l2gen]="bench-gen: ena-dpdk l2 (learned unicast)"
+  [vpc]="bench-gen: ena-dpdk vpc (pod to pod)")
 keys=()
 measure() { keys+=("$1"); CMD[$1]=$2; }
-for k in ceiling ovs l2 ceilgen ovsgen l2gen vpc; do
+for k in "${switches[@]}"; do
   for n in 2 8 32; do for size in 64 1500; do R[$k,$n,$size]=- C[$k,$n,$size]=- B[$k,$n,$size]=- F[$k,$n,$size]=-; done; done
 done
 for size in 64 1500; do
@@ -353,37 +360,29 @@ tsc=$(cat "$tmp/tsc_mhz" 2>/dev/null)
 
 ratio() { if isnum "$1" && isnum "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; else echo n/a; fi; }
 pass() { if isnum "$1"; then awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; else echo "-"; fi; }
-# capacity KEY: TSC MHz / cycles per packet, in Mpps
+# Cells of the tables, by measurement key: Mpps, cycles per packet, capacity (TSC MHz / cycles
+# per packet), ena-dpdk's busy % / TX-full drop %.
+mpps() { echo "${R[$1]}"; }
+cpp() { echo "${C[$1]}"; }
 capacity() { if isnum "${tsc:-}" && isnum "${C[$1]}"; then awk -v t="$tsc" -v c="${C[$1]}" 'BEGIN { printf "%.2f", t / c }'; else echo -; fi; }
+busy() { echo "${B[$1]}/${F[$1]}"; }
 
 row() { printf '%-46s %8s %8s %8s %8s\n' "$@"; }
-line() { row "$1" "${R[$2,2,64]}" "${R[$2,2,1500]}" "${R[$2,8,64]}" "${R[$2,32,64]}"; }
-cline() { row "$1" "${C[$2,2,64]}" "${C[$2,2,1500]}" "${C[$2,8,64]}" "${C[$2,32,64]}"; }
-kline() { row "$1" "$(capacity "$2,2,64")" "$(capacity "$2,2,1500")" "$(capacity "$2,8,64")" "$(capacity "$2,32,64")"; }
-tables() {  # tables FUNCTION
-  $1 "flowgen: ceiling (testpmd mac, net_vhost)" ceiling
-  $1 "flowgen: Open vSwitch DPDK, NORMAL" ovs
-  $1 "flowgen: ena-dpdk l2 (flooding)" l2
-  $1 "bench-gen: ceiling (testpmd mac, net_vhost)" ceilgen
-  $1 "bench-gen: Open vSwitch DPDK, NORMAL" ovsgen
-  $1 "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
-  $1 "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+# table TITLE CELL-FUNCTION SWITCH...: a header and one row per switch (all switches if none).
+table() {
+  local title=$1 cell=$2 k
+  shift 2
+  [ $# -gt 0 ] || set -- "${switches[@]}"
+  echo
+  row "$title" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
+  for k in "$@"; do
+    row "${LABEL[$k]}" "$($cell "$k,2,64")" "$($cell "$k,2,1500")" "$($cell "$k,8,64")" "$($cell "$k,32,64")"
+  done
 }
-echo
-row "aggregate Mpps (switch on one lcore)" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-tables line
-echo
-row "switch lcore cycles per packet" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-tables cline
-echo
-row "capacity Mpps (${tsc:-?} MHz / cycles per packet)" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-tables kline
-echo
-row "ena-dpdk worker: busy % / pod TX-full drop %" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-bline() { row "$1" "${B[$2,2,64]}/${F[$2,2,64]}" "${B[$2,2,1500]}/${F[$2,2,1500]}" "${B[$2,8,64]}/${F[$2,8,64]}" "${B[$2,32,64]}/${F[$2,32,64]}"; }
-bline "flowgen: ena-dpdk l2 (flooding)" l2
-bline "bench-gen: ena-dpdk l2 (learned unicast)" l2gen
-bline "bench-gen: ena-dpdk vpc (pod to pod)" vpc
+table "aggregate Mpps (switch on one lcore)" mpps
+table "switch lcore cycles per packet" cpp
+table "capacity Mpps (${tsc:-?} MHz / cycles per packet)" capacity
+table "ena-dpdk worker: busy % / pod TX-full drop %" busy l2 l2gen vpc
 echo "(a worker below 100 % busy waited for the generator; TX-full drops: the generator did not"
 echo " drain its RX rings in time)"
 
@@ -421,3 +420,5 @@ printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (flowgen)" "$(cratio ceilin
 printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (bench-gen)" "$(cratio ceilgen,2,64 ovsgen,2,64)"
 printf '%-46s %8s\n' "  ceiling 32 / 2 ports, throughput (flowgen)" "$(ratio "${R[ceiling,32,64]}" "${R[ceiling,2,64]}")"
 printf '%-46s %8s\n' "  ceiling 32 / 2 ports, capacity (flowgen)" "$(cratio ceiling,32,64 ceiling,2,64)"
+printf '%-46s %8s\n' "  ceiling 32 / 2 ports, throughput (bench-gen)" "$(ratio "${R[ceilgen,32,64]}" "${R[ceilgen,2,64]}")"
+printf '%-46s %8s\n' "  ceiling 32 / 2 ports, capacity (bench-gen)" "$(cratio ceilgen,32,64 ceilgen,2,64)"
