@@ -128,6 +128,7 @@ absl::StatusOr<NetConf> parseNetConf(std::string_view text) {
   r.read("dataplaneTimeoutMs", conf.dataplaneTimeoutMs, 1, kMaxDataplaneTimeoutMs);
   r.read("slotDir", conf.slotDir, kAbsolutePath);
   r.read("podSlotDir", conf.podSlotDir, kAbsolutePath);
+  if (r.has("slotGroup")) r.read("slotGroup", conf.slotGroup.emplace(), 1, common::kMaxSlotGroup);
   r.read("stateDir", conf.stateDir, kAbsolutePath);
   r.read("hostRoot", conf.hostRoot, kAbsolutePath);
   r.read("logFile", conf.logFile, kAbsolutePath);

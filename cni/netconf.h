@@ -110,6 +110,10 @@ struct NetConf {
   // "podSlotDir": where the device plugin mounts a slot directory in the pod
   // (`<podSlotDir>/<deviceID>`).
   std::string podSlotDir = common::kDefaultVhostContainerPath;
+  // "slotGroup", 1..common::kMaxSlotGroup: group of the per-attachment directories the plugin
+  // creates (root:<slotGroup> mode 02770, the device plugin's deviceplugin.ena.slotGroup); none:
+  // root:root mode 0770.
+  std::optional<unsigned> slotGroup{};
   // "stateDir": the CNI's records (attachments, pending port deletes).
   std::string stateDir = common::kDefaultCniStateDir;
   // "hostRoot": prefix of /sys for the pci-mode device check (tests point it at a fake host).

@@ -17,6 +17,7 @@
 #include "common/host_root.h"
 #include "common/logging.h"
 #include "common/pci.h"
+#include "common/slot_dir.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 
@@ -284,7 +285,12 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
                 [this, id = record.portId()] { return store_.remove(id); });
 
   if (slot->ownsDir) {
-    if (absl::Status s = common::makeDirectories(slot->hostDir, 0770); !s.ok()) return s;
+    if (absl::Status s = common::makeDirectories(slot->hostDir.parent_path(), 0770); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = common::ensureSlotDirectory(slot->hostDir, conf_.slotGroup); !s.ok()) {
+      return s;
+    }
     rollback.push("remove the attachment directory", [dir = slot->hostDir] {
       std::error_code rm;
       fs::remove_all(dir, rm);

@@ -273,6 +273,7 @@ void parseEnaResource(JsonReader& r, EnaResourceConfig& ena) {
   r.read("slotsPerNetwork", ena.slotsPerNetwork, 1, kMaxSlotsPerNetwork);
   r.read("dir", ena.dir, kAbsolutePath);
   r.read("containerPath", ena.containerPath, kAbsolutePath);
+  if (r.has("slotGroup")) r.read("slotGroup", ena.slotGroup.emplace(), 1, kMaxSlotGroup);
 }
 
 void parseEnaDedicatedResource(JsonReader& r, EnaDedicatedResourceConfig& dedicated) {
@@ -290,10 +291,34 @@ void parseEnaDedicatedResource(JsonReader& r, EnaDedicatedResourceConfig& dedica
   }
 }
 
+// Why `text` cannot be a charge cgroup (a path below the hugetlb hierarchy's root, outside the
+// kubelet's pod cgroups, where the pages of every hugepage allocation are charged); empty when
+// it can.
+std::string chargeCgroupProblem(std::string_view text) {
+  if (!text.starts_with('/')) return "expected a cgroup path starting with '/'";
+  std::vector<std::string_view> parts = split(text.substr(1), '/');
+  if (text == "/") parts.clear();
+  for (std::string_view part : parts) {
+    if (part.empty() || part == "." || part == "..") {
+      return "expected a cgroup path without empty, \".\" or \"..\" components";
+    }
+  }
+  // The kubelet's pods live under /kubepods (cgroupfs driver) or /kubepods.slice (systemd),
+  // whose hugetlb limits are what the charge cgroup must stay out of.
+  if (!parts.empty() && parts.front().starts_with("kubepods")) {
+    return "must not be under the kubelet's /kubepods* cgroups";
+  }
+  return "";
+}
+
 void parseHugepagesResource(JsonReader& r, HugepagesResourceConfig& hugepages) {
   r.read("enabled", hugepages.enabled);
   r.read("mountDir", hugepages.mountDir, kAbsolutePath);
   r.read("containerPath", hugepages.containerPath, kAbsolutePath);
+  r.read("chargeCgroup", hugepages.chargeCgroup);
+  if (std::string problem = chargeCgroupProblem(hugepages.chargeCgroup); !problem.empty()) {
+    r.fail("chargeCgroup", strCat(problem, ", got \"", hugepages.chargeCgroup, "\""));
+  }
 }
 
 void parseCdi(JsonReader& r, CdiConfig& cdi) {
@@ -307,6 +332,9 @@ void parseDeviceplugin(JsonReader& r, DevicepluginConfig& config) {
   r.readObject("enaDedicated",
                [&](JsonReader& d) { parseEnaDedicatedResource(d, config.enaDedicated); });
   r.readObject("hugepages", [&](JsonReader& h) { parseHugepagesResource(h, config.hugepages); });
+  r.readObject("hugepages2Mi",
+               [&](JsonReader& h) { parseHugepagesResource(h, config.hugepages2Mi); });
+  r.read("cgroupFs", config.cgroupFs, kAbsolutePath);
   r.readObject("cdi", [&](JsonReader& c) { parseCdi(c, config.cdi); });
   r.read("metricsAddress", config.metricsAddress, kHostPort);
 }

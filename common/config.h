@@ -146,6 +146,9 @@ inline constexpr unsigned kDefaultSlotsPerNetwork = 32;
 // Device IDs number slots with two digits (`eni1-07`).
 inline constexpr unsigned kMaxSlotsPerNetwork = 99;
 inline constexpr char kDefaultVhostContainerPath[] = "/var/run/vhost-user";
+// Largest slot group (deviceplugin.ena.slotGroup, the CNI's "slotGroup"): larger gids are
+// negative as a signed 32-bit id, which some tools and runtimes use; (gid_t)-1 means "unchanged".
+inline constexpr unsigned kMaxSlotGroup = 2147483647;
 inline constexpr char kEnaVendorId[] = "1d0f";
 // The ENA virtual functions EC2 instances expose (without and with LLQ).
 inline constexpr char kEnaVfDeviceId[] = "ec20";
@@ -156,6 +159,13 @@ inline constexpr char kIgbUioDriver[] = "igb_uio";
 inline constexpr char kUioPciGenericDriver[] = "uio_pci_generic";
 inline constexpr char kDefaultHugepagesMountDir[] = "/var/run/ena-dpdk/hugepages";
 inline constexpr char kDefaultHugepagesContainerPath[] = "/dev/hugepages-1Gi";
+inline constexpr char kDefaultHugepages2MiMountDir[] = "/var/run/ena-dpdk/hugepages-2Mi";
+inline constexpr char kDefaultHugepages2MiContainerPath[] = "/dev/hugepages-2Mi";
+// The cgroup (relative to the hugetlb hierarchy's root) under which each hugepage allocation
+// gets its own charge cgroup, outside the kubelet's kubepods tree.
+inline constexpr char kDefaultHugepagesChargeCgroup[] = "/ena-dpdk/hugepages";
+// Where the node's cgroup file systems are mounted.
+inline constexpr char kDefaultCgroupFs[] = "/sys/fs/cgroup";
 inline constexpr char kDefaultCdiSpecDir[] = "/var/run/cdi";
 inline constexpr char kDefaultDevicepluginMetricsAddress[] = "127.0.0.1:9641";
 
@@ -167,6 +177,9 @@ struct EnaResourceConfig {
   std::string dir = kDefaultVhostDir;
   // Absolute container path each slot directory is mounted under.
   std::string containerPath = kDefaultVhostContainerPath;
+  // Group of the slot directories, 1..kMaxSlotGroup: each is made root:<slotGroup> mode 02770
+  // so that pods with this gid (fsGroup) enter it; none: root:root mode 0770.
+  std::optional<unsigned> slotGroup{};
 
   // Field-wise comparison.
   bool operator==(const EnaResourceConfig&) const = default;
@@ -189,7 +202,7 @@ struct EnaDedicatedResourceConfig {
   bool operator==(const EnaDedicatedResourceConfig&) const = default;
 };
 
-// The `<prefix>/hugepages-1Gi` resource.
+// The `<prefix>/hugepages-1Gi` resource (and, with other defaults, `<prefix>/hugepages-2Mi`).
 struct HugepagesResourceConfig {
   // Whether the resource is offered.
   bool enabled = true;
@@ -197,6 +210,10 @@ struct HugepagesResourceConfig {
   std::string mountDir = kDefaultHugepagesMountDir;
   // Absolute container path the allocation's hugetlbfs is mounted at.
   std::string containerPath = kDefaultHugepagesContainerPath;
+  // Cgroup path relative to the hugetlb hierarchy's root ("/ena-dpdk/hugepages"): the pages of
+  // each allocation are charged to its child cgroup <chargeCgroup>/<allocation ID>. Starts with
+  // '/', has no empty, "." or ".." component and is not under /kubepods*.
+  std::string chargeCgroup = kDefaultHugepagesChargeCgroup;
 
   // Field-wise comparison.
   bool operator==(const HugepagesResourceConfig&) const = default;
@@ -223,6 +240,13 @@ struct DevicepluginConfig {
   EnaDedicatedResourceConfig enaDedicated{};
   // The 1G hugepage resource.
   HugepagesResourceConfig hugepages{};
+  // The 2M hugepage resource (off by default).
+  HugepagesResourceConfig hugepages2Mi{.enabled = false,
+                                       .mountDir = kDefaultHugepages2MiMountDir,
+                                       .containerPath = kDefaultHugepages2MiContainerPath};
+  // Absolute path (on the host) where the cgroup file systems are mounted; the hugetlb hierarchy
+  // is found there (cgroup v2, the "unified" mount of a hybrid setup, or v1's "hugetlb").
+  std::string cgroupFs = kDefaultCgroupFs;
   // CDI support.
   CdiConfig cdi{};
   // host:port of the Prometheus endpoint.

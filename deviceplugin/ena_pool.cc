@@ -1,22 +1,14 @@
 #include "deviceplugin/ena_pool.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
 #include "common/atomic_file.h"
 #include "common/pci.h"
+#include "common/slot_dir.h"
 #include "common/strings.h"
 
 namespace enadpdk::deviceplugin {
-namespace {
-
-constexpr mode_t kSlotDirMode = 0770;
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<EnaPool>> EnaPool::create(const common::HostRoot& root,
                                                          EnaPoolSpec spec) {
@@ -45,18 +37,7 @@ std::string EnaPool::groupOf(const std::string& id) const { return id.substr(0, 
 absl::Status EnaPool::ensureSlotDir(const std::string& id) const {
   const std::filesystem::path parent = root_.path(spec_.config.dir);
   if (absl::Status status = common::makeDirectories(parent, 0755); !status.ok()) return status;
-  const std::filesystem::path dir = parent / id;
-  if (::mkdir(dir.c_str(), kSlotDirMode) != 0) {
-    if (errno == EEXIST) return absl::OkStatus();
-    return absl::InternalError(
-        common::strCat("cannot create slot directory ", dir.string(), ": ", std::strerror(errno)));
-  }
-  // mkdir() applies the umask; the slot needs exactly 0770.
-  if (::chmod(dir.c_str(), kSlotDirMode) != 0) {
-    return absl::InternalError(
-        common::strCat("cannot chmod slot directory ", dir.string(), ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return common::ensureSlotDirectory(parent / id, spec_.config.slotGroup);
 }
 
 void EnaPool::refresh(const HostState& host) {

@@ -30,11 +30,14 @@ struct EnaPoolSpec {
 // dpdk.aws/ena: `slotsPerNetwork` attachments per dataplane network with an uplink, device IDs
 // "<network>-<NN>". An attachment's NUMA node is its uplink's; it is healthy while the uplink
 // (a PCI device) exists and is bound to a DPDK driver, and the dataplane, when reachable, reports
-// the network up. Each attachment has a slot directory <dir>/<ID> (mode 0770) that Allocate
-// mounts at <containerPath>/<ID>; the CNI later puts the vhost-user socket there.
+// the network up. Each attachment has a slot directory <dir>/<ID> that Allocate mounts at
+// <containerPath>/<ID>; the CNI later puts the vhost-user socket there. With a slot group the
+// directories are root:<slotGroup> mode 02770 (pods enter them through fsGroup), else 0770.
 class EnaPool final : public ResourcePool {
  public:
-  // Creates the slot directories (under `root`) that do not exist yet. Errors name the path.
+  // Creates the slot directories (under `root`) that do not exist yet and, with a slot group,
+  // gives the existing ones its owner and mode (common::ensureSlotDirectory). A slot path that
+  // is a symbolic link or not a directory is an error. Errors name the path.
   static absl::StatusOr<std::unique_ptr<EnaPool>> create(const common::HostRoot& root,
                                                          EnaPoolSpec spec);
 
@@ -50,7 +53,7 @@ class EnaPool final : public ResourcePool {
 
  private:
   EnaPool(const common::HostRoot& root, EnaPoolSpec spec);
-  // Creates the slot directory of `id` when missing.
+  // Creates the slot directory of `id` when missing and fixes its owner and mode.
   absl::Status ensureSlotDir(const std::string& id) const;
 
   const common::HostRoot root_;

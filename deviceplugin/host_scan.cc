@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "common/atomic_file.h"
 #include "common/strings.h"
+#include "deviceplugin/hugepage_layout.h"
 
 namespace enadpdk::deviceplugin {
 namespace {
@@ -15,8 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kNodeDir[] = "/sys/devices/system/node";
-constexpr char kGlobalHugepages1G[] = "/sys/kernel/mm/hugepages/hugepages-1048576kB";
-constexpr char kHugepages1GSubdir[] = "hugepages/hugepages-1048576kB";
+constexpr char kGlobalHugepagesDir[] = "/sys/kernel/mm/hugepages";
 
 // A missing counter means the size is not supported: zero pages.
 absl::StatusOr<unsigned> readPageCount(const fs::path& file) {
@@ -32,7 +32,9 @@ absl::StatusOr<unsigned> readPageCount(const fs::path& file) {
   return value;
 }
 
-absl::StatusOr<std::vector<HugepageNode>> scanHugepages(const common::HostRoot& root) {
+absl::StatusOr<std::vector<HugepageNode>> scanHugepages(const common::HostRoot& root,
+                                                        common::HugepageSize size) {
+  const fs::path sizeDir(hugepageKind(size).sysfsDir);
   std::vector<HugepageNode> nodes;
   std::error_code ec;
   for (fs::directory_iterator it(root.path(kNodeDir), ec), end; !ec && it != end;
@@ -43,7 +45,7 @@ absl::StatusOr<std::vector<HugepageNode>> scanHugepages(const common::HostRoot& 
     auto [ptr, error] = std::from_chars(name.data() + 4, name.data() + name.size(), node);
     if (error != std::errc() || ptr != name.data() + name.size() || name.size() == 4) continue;
     absl::StatusOr<unsigned> free =
-        readPageCount(it->path() / kHugepages1GSubdir / "free_hugepages");
+        readPageCount(it->path() / "hugepages" / sizeDir / "free_hugepages");
     if (!free.ok()) return free.status();
     nodes.push_back({.node = node, .freePages = *free});
   }
@@ -52,7 +54,8 @@ absl::StatusOr<std::vector<HugepageNode>> scanHugepages(const common::HostRoot& 
               [](const HugepageNode& a, const HugepageNode& b) { return a.node < b.node; });
     return nodes;
   }
-  absl::StatusOr<unsigned> free = readPageCount(root.path(kGlobalHugepages1G) / "free_hugepages");
+  absl::StatusOr<unsigned> free =
+      readPageCount(root.path(kGlobalHugepagesDir) / sizeDir / "free_hugepages");
   if (!free.ok()) return free.status();
   nodes.push_back({.node = std::nullopt, .freePages = *free});
   return nodes;
@@ -67,14 +70,29 @@ const common::PciDevice* HostState::findPciDevice(std::string_view address) cons
   return it != pciDevices.end() && it->address == address ? &*it : nullptr;
 }
 
+const std::vector<HugepageNode>& HostState::hugepageNodes(common::HugepageSize size) const {
+  switch (size) {
+    case common::HugepageSize::Size1G:
+      return hugepages;
+    case common::HugepageSize::Size2M:
+      return hugepages2M;
+  }
+  return hugepages;  // unreachable: the switch is exhaustive
+}
+
 absl::StatusOr<HostState> scanHost(const common::HostRoot& root) {
   HostState state;
   absl::StatusOr<std::vector<common::PciDevice>> devices = common::listPciDevices(root);
   if (!devices.ok()) return devices.status();
   state.pciDevices = std::move(*devices);
-  absl::StatusOr<std::vector<HugepageNode>> hugepages = scanHugepages(root);
+  absl::StatusOr<std::vector<HugepageNode>> hugepages =
+      scanHugepages(root, common::HugepageSize::Size1G);
   if (!hugepages.ok()) return hugepages.status();
   state.hugepages = std::move(*hugepages);
+  absl::StatusOr<std::vector<HugepageNode>> hugepages2M =
+      scanHugepages(root, common::HugepageSize::Size2M);
+  if (!hugepages2M.ok()) return hugepages2M.status();
+  state.hugepages2M = std::move(*hugepages2M);
   return state;
 }
 

@@ -8,16 +8,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/config.h"
 #include "common/host_root.h"
 #include "common/pci.h"
 
 namespace enadpdk::deviceplugin {
 
-// Free 1 GiB hugepages of one NUMA node.
+// Free hugepages of one size on one NUMA node.
 struct HugepageNode {
   // The NUMA node; none on a kernel without NUMA nodes in sysfs (then the node-wide count).
   std::optional<int> node{};
-  // free_hugepages of the 1048576kB size.
+  // free_hugepages of the size.
   unsigned freePages = 0;
 
   friend bool operator==(const HugepageNode&, const HugepageNode&) = default;
@@ -30,6 +31,8 @@ struct HostState {
   std::vector<common::PciDevice> pciDevices{};
   // Free 1G hugepages per NUMA node, by node.
   std::vector<HugepageNode> hugepages{};
+  // Free 2M hugepages per NUMA node, by node.
+  std::vector<HugepageNode> hugepages2M{};
   // PCI addresses the dataplane config uses as uplinks (never dedicated devices).
   std::set<std::string> uplinkPciAddresses{};
   // Whether each dataplane network is up, by name, as the dataplane reports it; none when the
@@ -38,12 +41,15 @@ struct HostState {
 
   // The PCI device at `address`, or nullptr.
   const common::PciDevice* findPciDevice(std::string_view address) const;
+  // The free hugepages of `size` per NUMA node (hugepages or hugepages2M).
+  const std::vector<HugepageNode>& hugepageNodes(common::HugepageSize size) const;
 };
 
-// Reads the PCI devices and the free 1G hugepages per NUMA node
+// Reads the PCI devices and the free 1G and 2M hugepages per NUMA node
 // (/sys/devices/system/node/node<N>/hugepages/hugepages-1048576kB/free_hugepages, or
 // /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages without NUMA nodes; a missing file
-// means no 1G pages). Leaves the uplink and dataplane fields empty. Errors name the path.
+// means no pages of that size; likewise hugepages-2048kB). Leaves the uplink and dataplane fields
+// empty. Errors name the path.
 absl::StatusOr<HostState> scanHost(const common::HostRoot& root);
 
 }  // namespace enadpdk::deviceplugin

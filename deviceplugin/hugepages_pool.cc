@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <system_error>
 
@@ -55,6 +56,33 @@ std::int64_t toMillis(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+// The pages of `ids` (valid device IDs) by node.
+PagesPerNode pagesPerNode(const std::vector<std::string>& ids) {
+  PagesPerNode pages;
+  for (const std::string& id : ids) {
+    int node = kNoNode;
+    unsigned index = 0;
+    if (parseDeviceId(id, node, index)) ++pages[node];
+  }
+  return pages;
+}
+
+// The undo steps of a half-done allocation, run in reverse order unless dismissed.
+class Undo {
+ public:
+  Undo() = default;
+  Undo(const Undo&) = delete;
+  Undo& operator=(const Undo&) = delete;
+  ~Undo() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void dismiss() { steps_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HugepagesPool>> HugepagesPool::create(
@@ -74,9 +102,11 @@ absl::StatusOr<std::unique_ptr<HugepagesPool>> HugepagesPool::create(
 HugepagesPool::HugepagesPool(const common::HostRoot& root, HugepagesPoolSpec spec,
                              HugetlbfsMounter& mounter, const Clock& clock,
                              std::shared_ptr<spdlog::logger> logger)
-    : ResourcePool(spec.prefix, kHugepagesResource),
+    : ResourcePool(spec.prefix, std::string(hugepageKind(spec.pageSize).resource)),
       root_(root),
       spec_(std::move(spec)),
+      kind_(hugepageKind(spec_.pageSize)),
+      cgroups_(root_, findHugetlbHierarchy(root_, spec_.cgroupFs), spec_.config.chargeCgroup),
       mounter_(mounter),
       clock_(clock),
       logger_(std::move(logger)) {}
@@ -86,8 +116,20 @@ fs::path HugepagesPool::mountPoint(const std::string& id) const {
   return id.empty() ? dir : dir / id;
 }
 
-std::string HugepagesPool::mountOptions(std::size_t pages) {
-  return absl::StrFormat("pagesize=1G,size=%uG,min_size=%uG,mode=1777", pages, pages);
+std::string HugepagesPool::mountOptions(common::HugepageSize size, std::size_t pages) {
+  const HugepageKind& kind = hugepageKind(size);
+  const std::uint64_t amount = pages * kind.mountUnitsPerPage;
+  return common::strCat("pagesize=", kind.mountPageSize, ",size=", amount, kind.mountUnit,
+                        ",min_size=", amount, kind.mountUnit, ",mode=1777");
+}
+
+void HugepagesPool::removeLeftovers(const std::string& id) {
+  std::error_code ec;
+  fs::remove(mountPoint(id), ec);
+  if (absl::Status status = cgroups_.remove(id); !status.ok()) {
+    logger_->warn("cannot remove hugepages charge cgroup allocation={} error={}", id,
+                  common::toStd(status.message()));
+  }
 }
 
 absl::Status HugepagesPool::load() {
@@ -120,8 +162,7 @@ absl::Status HugepagesPool::reconcile() {
       continue;
     }
     logger_->warn("hugepages allocation lost its mount, forgetting it allocation={}", it->first);
-    std::error_code ec;
-    fs::remove(mountPoint(it->first), ec);
+    removeLeftovers(it->first);
     it = allocations_.erase(it);
     changed = true;
   }
@@ -133,8 +174,9 @@ absl::Status HugepagesPool::reconcile() {
       if (absl::Status status = mounter_.unmount(dir->path()); !status.ok()) return status;
     }
     logger_->warn("removing hugepages mount point without a record path={}", dir->path().string());
-    fs::remove(dir->path(), ec);
-    ec.clear();
+    // A record-less allocation's charge cgroup has its name; charge cgroups of other names may
+    // belong to the other hugepages resource (they may share chargeCgroup) and are left alone.
+    removeLeftovers(name);
   }
   return changed ? save() : absl::OkStatus();
 }
@@ -175,7 +217,7 @@ void HugepagesPool::refresh(const HostState& host) {
       }
     }
     std::set<int> listed;
-    for (const HugepageNode& hugepages : host.hugepages) {
+    for (const HugepageNode& hugepages : host.hugepageNodes(spec_.pageSize)) {
       const int node = hugepages.node.value_or(kNoNode);
       listed.insert(node);
       const std::set<unsigned>& taken = held[node];
@@ -210,14 +252,40 @@ absl::StatusOr<ContainerAllocation> HugepagesPool::allocate(const std::vector<st
     return status;
   }
   const std::string id = newAllocationId();
+  const std::string filePrefix = ealFilePrefix(id);
+  const PagesPerNode pages = pagesPerNode(ids);
+  absl::StatusOr<std::vector<EalHugepageFile>> files =
+      ealHugepageFiles(spec_.pageSize, filePrefix, pages);
+  if (!files.ok()) return files.status();
+
+  // Each step registers its undo as it succeeds; they run unless the allocation is recorded.
+  Undo undo;
   const fs::path dir = mountPoint(id);
   if (::mkdir(dir.c_str(), 0755) != 0) {
     return absl::InternalError(
         common::strCat("cannot create mount point ", dir.string(), ": ", std::strerror(errno)));
   }
-  std::error_code ec;
-  if (absl::Status status = mounter_.mount(dir, mountOptions(ids.size())); !status.ok()) {
+  undo.add([dir] {
+    std::error_code ec;
     fs::remove(dir, ec);
+  });
+  absl::StatusOr<fs::path> cgroupProcs = cgroups_.create(id);
+  if (!cgroupProcs.ok()) return cgroupProcs.status();
+  undo.add([this, id] { (void)cgroups_.remove(id); });
+  if (absl::Status status = mounter_.mount(dir, mountOptions(spec_.pageSize, ids.size()));
+      !status.ok()) {
+    return status;
+  }
+  // A lazy unmount frees the pages (and uncharges them) once the last file user is gone.
+  undo.add([this, dir] { (void)mounter_.unmount(dir); });
+  HugepageFaultRequest fault{.cgroupProcs = *cgroupProcs};
+  for (const EalHugepageFile& file : *files) {
+    fault.files.push_back(
+        {.path = dir / file.name, .bytes = file.pages * kind_.bytes, .node = file.node});
+  }
+  if (absl::Status status = mounter_.fault(fault); !status.ok()) {
+    logger_->warn("cannot fault in hugepages allocation={} error={}", id,
+                  common::toStd(status.message()));
     return status;
   }
   {
@@ -225,15 +293,18 @@ absl::StatusOr<ContainerAllocation> HugepagesPool::allocate(const std::vector<st
     allocations_[id] = {.id = id, .devices = ids, .created = clock_.now()};
     if (absl::Status status = save(); !status.ok()) {
       allocations_.erase(id);
-      if (absl::Status unmounted = mounter_.unmount(dir); unmounted.ok()) fs::remove(dir, ec);
       return status;
     }
   }
-  logger_->info("hugepages allocated allocation={} pages={} path={}", id, ids.size(), dir.string());
+  undo.dismiss();
+  logger_->info("hugepages allocated allocation={} pages={} path={} cgroup={}", id, ids.size(),
+                dir.string(), cgroups_.path(id).string());
   ContainerAllocation allocation;
   allocation.mounts.push_back({.hostPath = common::strCat(spec_.config.mountDir, "/", id),
                                .containerPath = spec_.config.containerPath,
                                .readOnly = false});
+  allocation.envs[ealEnvName(name())] =
+      ealArguments(spec_.pageSize, spec_.config.containerPath, filePrefix, pages);
   return allocation;
 }
 
@@ -259,8 +330,7 @@ absl::StatusOr<std::vector<std::string>> HugepagesPool::collectGarbage(
         continue;
       }
     }
-    std::error_code ec;
-    fs::remove(dir, ec);
+    removeLeftovers(allocation.id);
     logger_->info("hugepages released allocation={} pages={}", allocation.id,
                   allocation.devices.size());
     released.push_back(allocation.id);

@@ -10,15 +10,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A directory in one spelling, ending in '/' ("/var/run/x/").
+std::string normalDir(const std::string& dir) {
+  std::string text = fs::path(dir).lexically_normal().string();
+  if (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text == "/" ? text : text + "/";
+}
+
 // True when one directory is the other or inside it.
 bool overlaps(const std::string& a, const std::string& b) {
-  auto normal = [](const std::string& dir) {
-    std::string text = fs::path(dir).lexically_normal().string();
-    if (text.size() > 1 && text.back() == '/') text.pop_back();
-    return text == "/" ? text : text + "/";
-  };
-  const std::string na = normal(a);
-  const std::string nb = normal(b);
+  const std::string na = normalDir(a);
+  const std::string nb = normalDir(b);
   return na.starts_with(nb) || nb.starts_with(na);
 }
 
@@ -42,6 +44,8 @@ absl::Status checkCrossSection(const PluginConfig& config) {
   std::vector<Dir> dirs = {{"deviceplugin.ena.dir", &dp.ena.dir}};
   if (dp.hugepages.enabled)
     dirs.push_back({"deviceplugin.hugepages.mountDir", &dp.hugepages.mountDir});
+  if (dp.hugepages2Mi.enabled)
+    dirs.push_back({"deviceplugin.hugepages2Mi.mountDir", &dp.hugepages2Mi.mountDir});
   if (dp.cdi.enabled) dirs.push_back({"deviceplugin.cdi.specDir", &dp.cdi.specDir});
   for (std::size_t i = 0; i < dirs.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -51,6 +55,13 @@ absl::Status checkCrossSection(const PluginConfig& config) {
                            *dirs[j].path, "\"; each resource needs its own directory"));
       }
     }
+  }
+  // A pod may ask for both hugepage resources; each needs its own place in the container.
+  if (dp.hugepages.enabled && dp.hugepages2Mi.enabled &&
+      normalDir(dp.hugepages.containerPath) == normalDir(dp.hugepages2Mi.containerPath)) {
+    return absl::InvalidArgumentError(common::strCat(
+        "deviceplugin.hugepages2Mi.containerPath: \"", dp.hugepages2Mi.containerPath,
+        "\" is also deviceplugin.hugepages.containerPath; a container may hold both resources"));
   }
   return absl::OkStatus();
 }

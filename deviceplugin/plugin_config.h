@@ -16,6 +16,7 @@ namespace enadpdk::deviceplugin {
 inline constexpr char kEnaResource[] = "ena";
 inline constexpr char kEnaDedicatedResource[] = "ena-dedicated";
 inline constexpr char kHugepagesResource[] = "hugepages-1Gi";
+inline constexpr char kHugepages2MiResource[] = "hugepages-2Mi";
 
 // Kubelet paths (host paths, mapped under --root).
 inline constexpr char kDevicePluginDir[] = "/var/lib/kubelet/device-plugins";
@@ -39,9 +40,10 @@ struct PluginConfig {
 
 // Parses both sections of a configuration document and checks the rules that span them: no PCI
 // address is both a dataplane uplink and listed in enaDedicated.pciAddresses (a device belongs
-// to one resource), and the directories the plugin manages (ena.dir, hugepages.mountDir when
-// enabled, cdi.specDir when enabled) neither coincide nor nest. InvalidArgument naming the JSON
-// path otherwise.
+// to one resource), the directories the plugin manages (ena.dir, hugepages.mountDir and
+// hugepages2Mi.mountDir when enabled, cdi.specDir when enabled) neither coincide nor nest, and the
+// two hugepage resources (when both are enabled) have different container paths. InvalidArgument
+// naming the JSON path otherwise.
 absl::StatusOr<PluginConfig> parsePluginConfig(const nlohmann::json& root);
 
 // Reads `path` and parses it with parsePluginConfig(); errors start with the path.

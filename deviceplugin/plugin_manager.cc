@@ -117,8 +117,16 @@ std::map<std::string, PluginManager::PoolSpec> PluginManager::poolSpecs(
   specs[kEnaDedicatedResource] =
       DedicatedPoolSpec{.prefix = dp.resourcePrefix, .config = dp.enaDedicated, .cdi = dp.cdi};
   if (dp.hugepages.enabled) {
-    specs[kHugepagesResource] =
-        HugepagesPoolSpec{.prefix = dp.resourcePrefix, .config = dp.hugepages};
+    specs[kHugepagesResource] = HugepagesPoolSpec{.prefix = dp.resourcePrefix,
+                                                  .config = dp.hugepages,
+                                                  .pageSize = common::HugepageSize::Size1G,
+                                                  .cgroupFs = dp.cgroupFs};
+  }
+  if (dp.hugepages2Mi.enabled) {
+    specs[kHugepages2MiResource] = HugepagesPoolSpec{.prefix = dp.resourcePrefix,
+                                                     .config = dp.hugepages2Mi,
+                                                     .pageSize = common::HugepageSize::Size2M,
+                                                     .cgroupFs = dp.cgroupFs};
   }
   return specs;
 }
@@ -349,7 +357,7 @@ void PluginManager::reload() {
   }
 
   // Build everything new before touching what runs, so that a failure changes nothing. The
-  // hugepages pool is the exception: it shares its mount directory and allocation record with
+  // hugepages pools are the exception: each shares its mount directory and allocation record with
   // the pool it replaces, so it is built once the old server no longer allocates.
   const std::map<std::string, PoolSpec> specs = poolSpecs(*loaded);
   std::map<std::string, std::shared_ptr<ResourcePool>> built;
@@ -442,12 +450,17 @@ void PluginManager::reload() {
 }
 
 void PluginManager::collectGarbage() {
-  auto it = resources_.find(kHugepagesResource);
-  if (it == resources_.end()) return;
-  auto* pool = static_cast<HugepagesPool*>(it->second.pool.get());
-  if (pool->allocations().empty()) return;
+  for (const char* name : {kHugepagesResource, kHugepages2MiResource}) {
+    auto it = resources_.find(name);
+    if (it == resources_.end()) continue;
+    collectGarbage(static_cast<HugepagesPool&>(*it->second.pool));
+  }
+}
+
+void PluginManager::collectGarbage(HugepagesPool& pool) {
+  if (pool.allocations().empty()) return;
   absl::StatusOr<std::set<std::string>> held = listHeldDevices(
-      options_.root.path(kPodResourcesSocket), pool->resourceName(), kPodResourcesTimeout);
+      options_.root.path(kPodResourcesSocket), pool.resourceName(), kPodResourcesTimeout);
   if (!held.ok()) {
     // Without the kubelet's word nothing is released: a mount in use must never go.
     metrics_->countError("gc");
@@ -455,7 +468,7 @@ void PluginManager::collectGarbage() {
                   common::toStd(held.status().message()));
     return;
   }
-  absl::StatusOr<std::vector<std::string>> released = pool->collectGarbage(*held, options_.gcGrace);
+  absl::StatusOr<std::vector<std::string>> released = pool.collectGarbage(*held, options_.gcGrace);
   if (!released.ok()) {
     metrics_->countError("gc");
     logger_->error("hugepages garbage collection failed error={}",

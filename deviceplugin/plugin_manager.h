@@ -39,7 +39,8 @@ struct PluginOptions {
   common::HostRoot root{};
   // The configuration file (not under the root).
   std::filesystem::path configPath = "/etc/ena-dpdk/config.json";
-  // Mounts hugetlbfs instances for the hugepages resource; must outlive the manager.
+  // Mounts hugetlbfs instances and faults in their pages for the hugepages resources; must
+  // outlive the manager.
   HugetlbfsMounter* mounter = nullptr;
   // Timestamps hugepage allocations; must outlive the manager.
   const Clock* clock = nullptr;
@@ -148,7 +149,11 @@ class PluginManager {
   void controlTick();
   void reload();
   void watchResources();
+  // Releases the hugepage allocations of both hugepages resources that no pod holds.
   void collectGarbage();
+  // The same for one hugepages resource: asks the PodResources API which of its devices pods
+  // hold, then releases the rest (errors are counted and logged).
+  void collectGarbage(HugepagesPool& pool);
 
   const PluginOptions options_;
   const std::shared_ptr<spdlog::logger> logger_;

@@ -25,14 +25,15 @@ TEST(NetConfTest, DefaultsAndEveryKey) {
   EXPECT_TRUE(minimal->ipamType.empty());
   EXPECT_FALSE(minimal->prevResult);
   EXPECT_FALSE(minimal->validAttachments);
+  EXPECT_EQ(minimal->slotGroup, std::nullopt);
 
   absl::StatusOr<NetConf> full = parseNetConf(R"({
     "cniVersion": "1.1.0", "name": "n", "type": "ena-dpdk-cni", "mode": "pci", "network": "eni1",
     "vhost": {"mode": "client", "queues": 2, "owner": "1000:1000", "perm": "0660"},
     "mtu": 9001, "mac": "02:00:00:00:00:01", "deviceID": "eni1-01",
     "dataplaneSocket": "/run/x.sock", "dataplaneTimeoutMs": 500, "slotDir": "/s",
-    "podSlotDir": "/p", "stateDir": "/st", "hostRoot": "/h", "logFile": "/l.log",
-    "logLevel": "debug",
+    "podSlotDir": "/p", "slotGroup": 1500, "stateDir": "/st", "hostRoot": "/h",
+    "logFile": "/l.log", "logLevel": "debug",
     "runtimeConfig": {"deviceID": "eni1-02", "CNIDeviceInfoFile": "/d.json", "mac": "02:00:00:00:00:02"},
     "ipam": {"type": "ena-dpdk-ipam", "network": "eni1"},
     "cni.dev/valid-attachments": [{"containerID": "a", "ifname": "net1"}],
@@ -48,6 +49,7 @@ TEST(NetConfTest, DefaultsAndEveryKey) {
   EXPECT_EQ(full->effectiveMac(), "02:00:00:00:00:02");
   EXPECT_EQ(full->runtime.deviceInfoFile, "/d.json");
   EXPECT_EQ(full->dataplaneTimeoutMs, 500u);
+  EXPECT_EQ(full->slotGroup, 1500u);
   EXPECT_EQ(full->ipamType, "ena-dpdk-ipam");
   ASSERT_TRUE(full->validAttachments);
   EXPECT_EQ(*full->validAttachments, (std::vector<AttachmentKey>{{"a", "net1"}}));
@@ -109,6 +111,16 @@ TEST(NetConfTest, ErrorsCarryTheirCniCode) {
       {R"({"cniVersion": "1.0.0", "name": "n", "vhost": {"owner": "a:b:c", "mode": "client"}})",
        CniError::kInvalidConfig, "vhost.owner"},
       {R"({"cniVersion": "1.0.0", "name": "n", "vhost": []})", CniError::kInvalidConfig, "vhost"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "slotGroup": 0})", CniError::kInvalidConfig,
+       "slotGroup: expected an integer between 1 and 2147483647, got 0"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "slotGroup": -1})", CniError::kInvalidConfig,
+       "slotGroup: expected an integer between 1 and 2147483647, got -1"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "slotGroup": 2147483648})", CniError::kInvalidConfig,
+       "slotGroup: expected an integer between 1 and 2147483647"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "slotGroup": "1500"})", CniError::kInvalidConfig,
+       "slotGroup: expected an integer"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "slotGroup": 1.5})", CniError::kInvalidConfig,
+       "slotGroup: expected an integer"},
       {R"({"cniVersion": "1.0.0", "name": "n", "runtimeConfig": {"CNIDeviceInfoFile": "rel"}})",
        CniError::kInvalidConfig, "runtimeConfig.CNIDeviceInfoFile"},
       {R"({"cniVersion": "1.0.0", "name": "n", "runtimeConfig": {"mac": "zz"}})",

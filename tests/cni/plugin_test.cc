@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -167,6 +168,40 @@ TEST_F(PluginTest, WithoutDeviceIdUsesAPerAttachmentDirectory) {
 
   ASSERT_EQ(env_.run("DEL", conf).exitCode, 0);
   EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(env_.dataplane()->ports().empty());
+}
+
+TEST_F(PluginTest, PerAttachmentDirectoryGetsTheSlotGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  constexpr gid_t kGroup = 1500;
+  json conf = env_.config("1.1.0", {{"network", "local"}, {"slotGroup", kGroup}});
+  testing::RunOutput out = env_.run("ADD", conf);
+  ASSERT_EQ(out.exitCode, 0) << out.text;
+  const fs::path dir = env_.slotDir() / perAttachmentDirName("c0ffee01", "net1");
+  struct stat st {};
+  ASSERT_EQ(::lstat(dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, kGroup);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  // Files made inside inherit the group (setgid); the pod's app still reads ena-dpdk.json.
+  ASSERT_EQ(::stat((dir / "ena-dpdk.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, kGroup);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  ASSERT_EQ(env_.run("DEL", conf).exitCode, 0);
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST_F(PluginTest, PerAttachmentDirectoryThatIsASymlinkIsRefused) {
+  const fs::path target = env_.root() / "elsewhere";
+  fs::create_directories(target);
+  fs::create_directories(env_.slotDir());
+  fs::create_symlink(target, env_.slotDir() / perAttachmentDirName("c0ffee01", "net1"));
+  testing::RunOutput out = env_.run("ADD", env_.config("1.1.0", {{"network", "local"}}));
+  EXPECT_NE(out.exitCode, 0);
+  EXPECT_NE(out.json["msg"].get<std::string>().find("is a symbolic link"), std::string::npos)
+      << out.text;
+  EXPECT_TRUE(fs::is_empty(target));
   EXPECT_TRUE(env_.dataplane()->ports().empty());
 }
 

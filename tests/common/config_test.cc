@@ -110,11 +110,32 @@ TEST(ConfigTest, DevicepluginExampleFromTheIssueIsTheDefault) {
                        "drivers": ["vfio-pci", "igb_uio", "uio_pci_generic"],
                        "pciAddresses": [], "exclude": []},
       "hugepages": {"enabled": true, "mountDir": "/var/run/ena-dpdk/hugepages",
-                    "containerPath": "/dev/hugepages-1Gi"},
+                    "containerPath": "/dev/hugepages-1Gi", "chargeCgroup": "/ena-dpdk/hugepages"},
+      "hugepages2Mi": {"enabled": false, "mountDir": "/var/run/ena-dpdk/hugepages-2Mi",
+                       "containerPath": "/dev/hugepages-2Mi",
+                       "chargeCgroup": "/ena-dpdk/hugepages"},
+      "cgroupFs": "/sys/fs/cgroup",
       "cdi": {"enabled": false, "specDir": "/var/run/cdi"},
       "metricsAddress": "127.0.0.1:9641"}})"));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(*config, DevicepluginConfig{});
+}
+
+TEST(ConfigTest, HugepageResourcesAndTheirChargeCgroups) {
+  absl::StatusOr<DevicepluginConfig> config =
+      common::parseDevicepluginConfig(parse(R"({"deviceplugin": {
+      "hugepages": {"chargeCgroup": "/"},
+      "hugepages2Mi": {"enabled": true, "chargeCgroup": "/system.slice/ena-dpdk.hugepages"},
+      "cgroupFs": "/host/sys/fs/cgroup"}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  DevicepluginConfig expected;
+  expected.hugepages.chargeCgroup = "/";
+  expected.hugepages2Mi.enabled = true;
+  expected.hugepages2Mi.chargeCgroup = "/system.slice/ena-dpdk.hugepages";
+  expected.cgroupFs = "/host/sys/fs/cgroup";
+  EXPECT_EQ(*config, expected);
+  EXPECT_EQ(config->hugepages2Mi.mountDir, "/var/run/ena-dpdk/hugepages-2Mi");
+  EXPECT_EQ(config->hugepages2Mi.containerPath, "/dev/hugepages-2Mi");
 }
 
 TEST(ConfigTest, DevicepluginOverrides) {
@@ -138,6 +159,20 @@ TEST(ConfigTest, DevicepluginOverrides) {
   expected.cdi = {.enabled = true, .specDir = "/etc/cdi"};
   expected.metricsAddress = "localhost:9100";
   EXPECT_EQ(*config, expected);
+}
+
+TEST(ConfigTest, DevicepluginSlotGroup) {
+  for (unsigned gid : {1u, 1500u, common::kMaxSlotGroup}) {
+    absl::StatusOr<DevicepluginConfig> config = common::parseDevicepluginConfig(
+        parse(R"({"deviceplugin": {"ena": {"slotGroup": )" + std::to_string(gid) + "}}}"));
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->ena.slotGroup, gid);
+  }
+  // Absent: no group, the directories stay root:root 0770.
+  absl::StatusOr<DevicepluginConfig> config =
+      common::parseDevicepluginConfig(parse(R"({"deviceplugin": {"ena": {}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ena.slotGroup, std::nullopt);
 }
 
 TEST(ConfigTest, NodeprepExampleFromTheIssue) {
@@ -391,9 +426,49 @@ INSTANTIATE_TEST_SUITE_P(
         // deviceplugin.
         MalformedCase{"MisspelledSlots", R"({"deviceplugin": {"ena": {"slotsPerNetwok": 8}}})",
                       "deviceplugin.ena.slotsPerNetwok: unknown key"},
+        MalformedCase{"RelativeChargeCgroup",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "ena-dpdk/hugepages"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a cgroup path starting with "
+                      R"('/', got "ena-dpdk/hugepages")"},
+        MalformedCase{"ChargeCgroupWithDotDot",
+                      R"({"deviceplugin": {"hugepages2Mi": {"chargeCgroup": "/ena/../kubepods"}}})",
+                      "deviceplugin.hugepages2Mi.chargeCgroup: expected a cgroup path without "
+                      R"(empty, "." or ".." components, got "/ena/../kubepods")"},
+        MalformedCase{"ChargeCgroupWithEmptyComponent",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/ena-dpdk/"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a cgroup path without "
+                      R"(empty, "." or ".." components, got "/ena-dpdk/")"},
+        MalformedCase{"ChargeCgroupUnderKubepods",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/kubepods/ena"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: must not be under the kubelet's "
+                      R"(/kubepods* cgroups, got "/kubepods/ena")"},
+        MalformedCase{"ChargeCgroupUnderKubepodsSlice",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/kubepods.slice"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: must not be under the kubelet's "
+                      R"(/kubepods* cgroups, got "/kubepods.slice")"},
+        MalformedCase{"ChargeCgroupNotAString",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": 7}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a string, got 7"},
+        MalformedCase{"RelativeCgroupFs", R"({"deviceplugin": {"cgroupFs": "sys/fs/cgroup"}})",
+                      "deviceplugin.cgroupFs: expected an absolute path, got \"sys/fs/cgroup\""},
         MalformedCase{"TooManySlots", R"({"deviceplugin": {"ena": {"slotsPerNetwork": 100}}})",
                       "deviceplugin.ena.slotsPerNetwork: expected an integer between 1 and 99, "
                       "got 100"},
+        MalformedCase{"SlotGroupZero", R"({"deviceplugin": {"ena": {"slotGroup": 0}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 0"},
+        MalformedCase{"SlotGroupNegative", R"({"deviceplugin": {"ena": {"slotGroup": -1500}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got -1500"},
+        MalformedCase{"SlotGroupTooBig", R"({"deviceplugin": {"ena": {"slotGroup": 2147483648}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 2147483648"},
+        MalformedCase{"SlotGroupString", R"({"deviceplugin": {"ena": {"slotGroup": "1500"}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      R"(got "1500")"},
+        MalformedCase{"SlotGroupFloat", R"({"deviceplugin": {"ena": {"slotGroup": 1500.5}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 1500.5"},
         MalformedCase{"DedicatedBadPciAddress",
                       R"({"deviceplugin": {"enaDedicated": {"pciAddresses": ["0000:00:06"]}}})",
                       "deviceplugin.enaDedicated.pciAddresses[0]: expected a PCI address like "

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/slot_dir.h"
 #include "tests/support/fake_host.h"
 
 namespace enadpdk::common {
@@ -66,6 +67,28 @@ TEST(SetFilePermissions, AppliesModeAndOwner) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0660u);
   EXPECT_FALSE(setFilePermissions(path, 0660, "nobody-xyz").ok());
+  ::close(fd);
+}
+
+// The dataplane's client-mode socket (vhostuser/switch.cc: bind, then setFilePermissions with
+// the port's mode and owner) in a slot directory with a slot group.
+TEST(SetFilePermissions, SocketInAGroupSlotKeepsTheSlotGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  constexpr gid_t kGroup = 1500;
+  testing::FakeHost host;
+  const std::filesystem::path slot = host.root() / "eni1-00";
+  ASSERT_TRUE(ensureSlotDirectory(slot, kGroup).ok());
+  const std::string path = (slot / "vhost.sock").string();
+  const mode_t umask = ::umask(022);
+  int fd = bindSocket(path, true);
+  ::umask(umask);
+  ASSERT_TRUE(setFilePermissions(path, 0660, "").ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, kGroup);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
   ::close(fd);
 }
 

@@ -78,7 +78,13 @@ check "default: NADs name the device plugin's resources" \
   '["dpdk.aws/ena","dpdk.aws/ena-dedicated"]'
 check "default: shared NAD: vhostuser mode, paths of the config, capabilities, IPAM" \
   expect "$f" 'nad("ena-dpdk-shared")' \
-  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","type":"ena-dpdk-cni"}'
+  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","slotGroup":1500,"type":"ena-dpdk-cni"}'
+check "default: the slot group reaches the device plugin and the shared NAD" \
+  expect "$f" '[config.deviceplugin.ena.slotGroup, nad("ena-dpdk-shared").slotGroup, nad("ena-dpdk-dedicated").slotGroup]' '[1500,1500,null]'
+check "slotGroup=null: root:root slots, no slotGroup anywhere" \
+  bash -c "! \"$helm\" template ena-dpdk \"$chart\" --set slotGroup=null | grep -q slotGroup"
+check "slotGroup=null: config.deviceplugin.ena.slotGroup is used for both" \
+  bash -c "[ \"\$(\"$helm\" template ena-dpdk \"$chart\" --set slotGroup=null --set config.deviceplugin.ena.slotGroup=2000 | grep -c '\"slotGroup\": 2000')\" = 2 ]"
 check "default: dedicated NAD: pci mode" \
   expect "$f" 'nad("ena-dpdk-dedicated")' \
   '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","logFile":"/var/log/ena-dpdk-cni.log","mode":"pci","name":"ena-dpdk-dedicated","type":"ena-dpdk-cni"}'
@@ -115,6 +121,9 @@ f=$tmp/custom.yaml
 check "custom: namespace, image, pull secret, priority class, annotations" \
   expect "$f" '[ds.metadata.namespace, c("dataplane").image, c("dataplane").imagePullPolicy, pod.imagePullSecrets, pod.priorityClassName, ds.spec.template.metadata.annotations["prometheus.io/scrape"]]' \
   '["dpdk-system","123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v0.1.0-rc1","Always",[{"name":"ecr"}],"dpdk-critical","true"]'
+check "custom: both hugepages resources' mount directories propagate to the host (privileged plugin)" \
+  expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").volumeMounts.filter(m => m.mountPropagation === "Bidirectional").map(m => m.mountPath), config.deviceplugin.hugepages.chargeCgroup]' \
+  '[true,["/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],"/dpdk-switch/hugepages"]'
 check "custom: direct host commands need Bidirectional /host; reboot wrapper; no install-cni" \
   expect "$f" '[c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").command.slice(0, 2), c("nodeprep").command.slice(3, 5), pod.hostPID, pod.initContainers.length]' \
   '["Bidirectional",["/bin/sh","-c"],["ena-dpdk-nodeprep","--config"],true,1]'
@@ -123,7 +132,7 @@ check "custom: 2M hugepages where the values say, EAL without PCI" \
   '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"]]'
 check "custom: mounts follow the configured paths (inner directories covered); no probe on port 0" \
   expect "$f" '[c("dataplane").volumeMounts.map(m => m.mountPath).slice(2), c("deviceplugin").volumeMounts.map(m => m.mountPath).slice(3), c("deviceplugin").livenessProbe]' \
-  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages"],null]'
+  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],null]'
 check "custom: no NetworkAttachmentDefinition" expect "$f" 'kind("NetworkAttachmentDefinition").length' '0'
 
 # --- values that must not install -----------------------------------------------------------------
@@ -143,6 +152,10 @@ bad "networkAttachments.shared.config.type" --set networkAttachments.shared.conf
 bad "image.repository: String length must be greater than or equal to 1" --set image.repository=
 bad "config.dataplane.eal holds \"-a\"" --set 'config.dataplane.eal={-a,0000:00:07.0}'
 bad "both false" --set dataplane.enabled=false --set deviceplugin.enabled=false
+bad "slotGroup: Must validate at least one schema" --set slotGroup=0
+bad "config.deviceplugin.ena.slotGroup: Must be less than or equal to 2.147483647e+09" --set config.deviceplugin.ena.slotGroup=2147483648
+bad "slotGroup (1500) and config.deviceplugin.ena.slotGroup (2000) differ" --set config.deviceplugin.ena.slotGroup=2000
+bad "networkAttachments.shared.config.slotGroup" --set networkAttachments.shared.config.slotGroup=1500
 printf 'config:\n  dataplane:\n    networks:\n      - name: eni1\n      - name: eni1\n' >"$tmp/duplicate.yaml"
 bad "duplicate network name \"eni1\"" -f "$tmp/duplicate.yaml"
 

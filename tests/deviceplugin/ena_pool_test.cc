@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <ostream>
 
 #include "tests/deviceplugin/test_env.h"
 
@@ -161,6 +165,118 @@ TEST_F(EnaPoolTest, PreferredAllocationKeepsOneNetwork) {
                    .mustInclude = {"eni2-01"},
                    .size = 3}),
               ElementsAre("eni2-00", "eni2-01", "eni2-02"));
+}
+
+// A slot directory's owner, group and mode bits (setgid included), for comparisons.
+struct SlotDirStat {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0;
+
+  bool operator==(const SlotDirStat&) const = default;
+  friend std::ostream& operator<<(std::ostream& out, const SlotDirStat& s) {
+    return out << s.uid << ":" << s.gid << " " << std::oct << s.mode << std::dec;
+  }
+};
+
+std::optional<SlotDirStat> statSlot(const testing::FakeHost& host, const std::string& id) {
+  struct stat st {};
+  if (::lstat(host.path("/var/run/ena-dpdk/vhost/" + id).c_str(), &st) != 0 ||
+      !S_ISDIR(st.st_mode)) {
+    return std::nullopt;
+  }
+  return SlotDirStat{.uid = st.st_uid, .gid = st.st_gid, .mode = st.st_mode & 07777};
+}
+
+constexpr gid_t kSlotGroup = 1500;
+
+EnaPoolSpec groupSpec() {
+  EnaPoolSpec spec = standardSpec();
+  spec.config.slotGroup = kSlotGroup;
+  return spec;
+}
+
+TEST(EnaPoolSlotGroupTest, CreatesSlotDirectoriesOfTheGroupWithSetgid) {
+  // Giving a directory a group the test user is not in needs root (CI runs as root).
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  testing::FakeHost host;
+  testing::describeStandardHost(host);
+  absl::StatusOr<std::unique_ptr<EnaPool>> pool = EnaPool::create(host.hostRoot(), groupSpec());
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (const char* id : {"eni1-00", "eni1-02", "eni2-01"}) {
+    EXPECT_EQ(statSlot(host, id), (SlotDirStat{.uid = 0, .gid = kSlotGroup, .mode = 02770})) << id;
+  }
+}
+
+TEST(EnaPoolSlotGroupTest, FixesUpExistingSlotDirectories) {
+  // Giving a directory a group the test user is not in needs root (CI runs as root).
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  testing::FakeHost host;
+  testing::describeStandardHost(host);
+  // One left by an older plugin (root:root 0770), one that somebody else got hold of.
+  host.writeFile("/var/run/ena-dpdk/vhost/keep", "");
+  const std::string older = host.path("/var/run/ena-dpdk/vhost/eni1-00");
+  ASSERT_EQ(::mkdir(older.c_str(), 0770), 0);
+  ASSERT_EQ(::chmod(older.c_str(), 0770), 0);
+  ASSERT_EQ(statSlot(host, "eni1-00"), (SlotDirStat{.uid = 0, .gid = 0, .mode = 0770}));
+  const std::string foreign = host.path("/var/run/ena-dpdk/vhost/eni1-01");
+  ASSERT_EQ(::mkdir(foreign.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(foreign.c_str(), 1000, 1000), 0);
+
+  absl::StatusOr<std::unique_ptr<EnaPool>> pool = EnaPool::create(host.hostRoot(), groupSpec());
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (const char* id : {"eni1-00", "eni1-01"}) {
+    EXPECT_EQ(statSlot(host, id), (SlotDirStat{.uid = 0, .gid = kSlotGroup, .mode = 02770})) << id;
+  }
+
+  // Allocate puts a slot changed behind the plugin's back right again.
+  ASSERT_EQ(::chmod(host.path("/var/run/ena-dpdk/vhost/eni2-00").c_str(), 0777), 0);
+  ASSERT_EQ(::chown(host.path("/var/run/ena-dpdk/vhost/eni2-00").c_str(), 0, 0), 0);
+  absl::StatusOr<HostState> state = scanHost(host.hostRoot());
+  ASSERT_TRUE(state.ok()) << state.status();
+  (*pool)->refresh(*state);
+  ASSERT_TRUE((*pool)->allocate({"eni2-00"}).ok());
+  EXPECT_EQ(statSlot(host, "eni2-00"), (SlotDirStat{.uid = 0, .gid = kSlotGroup, .mode = 02770}));
+}
+
+TEST(EnaPoolSlotGroupTest, WithoutAGroupExistingDirectoriesAreLeftAlone) {
+  // Giving a directory a group the test user is not in needs root (CI runs as root).
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  testing::FakeHost host;
+  testing::describeStandardHost(host);
+  // A slot an administrator gave a group by hand.
+  host.writeFile("/var/run/ena-dpdk/vhost/keep", "");
+  const std::string tuned = host.path("/var/run/ena-dpdk/vhost/eni1-00");
+  ASSERT_EQ(::mkdir(tuned.c_str(), 0750), 0);
+  ASSERT_EQ(::chown(tuned.c_str(), 0, 2000), 0);
+  ASSERT_EQ(::chmod(tuned.c_str(), 02750), 0);
+  ASSERT_TRUE(EnaPool::create(host.hostRoot(), standardSpec()).ok());
+  EXPECT_EQ(statSlot(host, "eni1-00"), (SlotDirStat{.uid = 0, .gid = 2000, .mode = 02750}));
+  EXPECT_EQ(statSlot(host, "eni1-01"), (SlotDirStat{.uid = 0, .gid = 0, .mode = 0770}));
+}
+
+TEST(EnaPoolSlotGroupTest, RefusesASymlinkedSlotAndLeavesItsTargetAlone) {
+  for (const bool withGroup : {true, false}) {
+    SCOPED_TRACE(withGroup ? "with a slot group" : "without a slot group");
+    testing::FakeHost host;
+    testing::describeStandardHost(host);
+    host.writeFile("/etc/secret/x", "");
+    const std::string target = host.path("/etc/secret");
+    ASSERT_EQ(::chmod(target.c_str(), 0700), 0);
+    host.writeFile("/var/run/ena-dpdk/vhost/keep", "");
+    ASSERT_EQ(::symlink(target.c_str(), host.path("/var/run/ena-dpdk/vhost/eni1-01").c_str()), 0);
+
+    absl::StatusOr<std::unique_ptr<EnaPool>> pool =
+        EnaPool::create(host.hostRoot(), withGroup ? groupSpec() : standardSpec());
+    ASSERT_FALSE(pool.ok());
+    EXPECT_EQ(pool.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(pool.status().message()),
+                HasSubstr("/var/run/ena-dpdk/vhost/eni1-01 is a symbolic link"));
+    struct stat st {};
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    EXPECT_EQ(st.st_gid, ::getegid());
+  }
 }
 
 TEST(EnaPoolCreateTest, FailsWhenTheSlotDirectoryCannotBeCreated) {

@@ -68,6 +68,19 @@ INSTANTIATE_TEST_SUITE_P(
                   R"({"deviceplugin": {"ena": {"dir": "/var/run/x"},
                                        "hugepages": {"mountDir": "/var/run/x/"}}})",
                   "deviceplugin.hugepages.mountDir: \"/var/run/x/\" overlaps deviceplugin.ena.dir"},
+        BadConfig{"both hugepage resources in one directory",
+                  R"({"deviceplugin": {"hugepages2Mi": {"enabled": true,
+                                                        "mountDir": "/var/run/ena-dpdk/hugepages"}}})",
+                  "deviceplugin.hugepages2Mi.mountDir: \"/var/run/ena-dpdk/hugepages\" overlaps "
+                  "deviceplugin.hugepages.mountDir"},
+        BadConfig{"both hugepage resources at one container path",
+                  R"({"deviceplugin": {"hugepages2Mi": {"enabled": true,
+                                                        "containerPath": "/dev/hugepages-1Gi/"}}})",
+                  "deviceplugin.hugepages2Mi.containerPath: \"/dev/hugepages-1Gi/\" is also "
+                  "deviceplugin.hugepages.containerPath"},
+        BadConfig{"charge cgroup under the pods",
+                  R"({"deviceplugin": {"hugepages2Mi": {"chargeCgroup": "/kubepods/besteffort"}}})",
+                  "deviceplugin.hugepages2Mi.chargeCgroup: must not be under the kubelet's"},
         BadConfig{"CDI specs inside the slot directory",
                   R"({"deviceplugin": {"ena": {"dir": "/var/run/x"},
                                        "cdi": {"enabled": true, "specDir": "/var/run/x/cdi"}}})",
@@ -127,6 +140,7 @@ TEST(PluginConfigTest, NetworksAndUplinks) {
                           AttachmentNetwork{.name = "tap", .uplink = "net_tap0,iface=t0"}));
   EXPECT_EQ(socketFileName(kEnaDedicatedResource), "ena-dpdk-ena-dedicated.sock");
   EXPECT_EQ(socketFileName(kHugepagesResource), "ena-dpdk-hugepages-1Gi.sock");
+  EXPECT_EQ(socketFileName(kHugepages2MiResource), "ena-dpdk-hugepages-2Mi.sock");
 }
 
 }  // namespace

@@ -249,6 +249,16 @@ TEST_F(PluginManagerTest, AllocatesHugepagesAndReleasesThemWhenNoPodHoldsThem) {
   ASSERT_TRUE(env_.mounter().isMounted(mountPoint));
   EXPECT_EQ(env_.mounter().mounts()[mountPoint].options,
             "pagesize=1G,size=2G,min_size=2G,mode=1777");
+  const std::string id = mountPoint.filename().string();
+  EXPECT_EQ(response->envs().at("ENA_DPDK_HUGEPAGES_1GI_EAL"),
+            "--huge-dir /dev/hugepages-1Gi --file-prefix ena" + id +
+                " --huge-unlink=never --single-file-segments --socket-mem 2048");
+  ASSERT_EQ(env_.mounter().faults().size(), 1u);
+  EXPECT_EQ(
+      env_.mounter().faults()[0],
+      (deviceplugin::HugepageFaultRequest{
+          .files = {
+              {.path = mountPoint / ("ena" + id + "map_0"), .bytes = 2ull << 30, .node = 0}}}));
 
   // A pod holds the devices: the mount stays, however old.
   (*podResources)
@@ -264,6 +274,50 @@ TEST_F(PluginManagerTest, AllocatesHugepagesAndReleasesThemWhenNoPodHoldsThem) {
 
   // The pod is gone: the next collection unmounts and removes the mount point.
   (*podResources)->setPods({});
+  env_.plugin().requestGarbageCollection();
+  ASSERT_TRUE(eventually([&] { return !env_.mounter().isMounted(mountPoint); }));
+  EXPECT_TRUE(eventually([&] { return !fs::exists(mountPoint); }));
+}
+
+TEST_F(PluginManagerTest, Serves2MiHugepagesOnceEnabledAndReleasesThemToo) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  absl::StatusOr<std::unique_ptr<FakePodResources>> podResources =
+      FakePodResources::start(env_.host().path("/var/lib/kubelet/pod-resources/kubelet.sock"));
+  ASSERT_TRUE(podResources.ok()) << podResources.status();
+  env_.host().setHugepages(0, HugepageSize::Size2M, 4, 4);
+  json config = standardConfig();
+  config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
+  config["deviceplugin"]["hugepages2Mi"] = {{"enabled", true}};
+  env_.writeConfig(config);
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/hugepages-2Mi");
+  EXPECT_EQ(env_.kubelet().registrations().back().endpoint, "ena-dpdk-hugepages-2Mi.sock");
+
+  auto client = watch("hugepages-2Mi");
+  EXPECT_THAT(ids(firstList(*client)), ElementsAre("node0-0", "node0-1", "node0-2", "node0-3"));
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response =
+      client->allocate({"node0-0", "node0-1", "node0-2"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->mounts_size(), 1);
+  EXPECT_EQ(response->mounts(0).container_path(), "/dev/hugepages-2Mi");
+  const std::string hostPath = response->mounts(0).host_path();
+  ASSERT_TRUE(hostPath.starts_with("/var/run/ena-dpdk/hugepages-2Mi/")) << hostPath;
+  const fs::path mountPoint = env_.host().path(hostPath);
+  const std::string id = mountPoint.filename().string();
+  EXPECT_EQ(env_.mounter().mounts()[mountPoint].options,
+            "pagesize=2M,size=6M,min_size=6M,mode=1777");
+  EXPECT_EQ(response->envs().at("ENA_DPDK_HUGEPAGES_2MI_EAL"),
+            "--huge-dir /dev/hugepages-2Mi --file-prefix ena" + id +
+                " --huge-unlink=never --single-file-segments --socket-mem 6");
+  EXPECT_FALSE(response->envs().contains("ENA_DPDK_HUGEPAGES_1GI_EAL"));
+  ASSERT_EQ(env_.mounter().faults().size(), 1u);
+  EXPECT_EQ(
+      env_.mounter().faults()[0],
+      (deviceplugin::HugepageFaultRequest{
+          .files = {
+              {.path = mountPoint / ("ena" + id + "map_0"), .bytes = 6ull << 20, .node = 0}}}));
+
+  env_.clock().advance(std::chrono::hours(1));
   env_.plugin().requestGarbageCollection();
   ASSERT_TRUE(eventually([&] { return !env_.mounter().isMounted(mountPoint); }));
   EXPECT_TRUE(eventually([&] { return !fs::exists(mountPoint); }));

@@ -20,6 +20,26 @@ namespace fs = std::filesystem;
 
 // ---- FakeMounter
 
+namespace {
+
+// The value of "<key>=<n><unit>" in mount options, in MiB (unit G or M); 0 when absent.
+std::uint64_t optionMiB(const std::string& options, std::string_view key) {
+  std::size_t at = 0;
+  while ((at = options.find(key, at)) != std::string::npos) {
+    if (at == 0 || options[at - 1] == ',') break;
+    ++at;
+  }
+  if (at == std::string::npos) return 0;
+  const char* begin = options.data() + at + key.size();
+  const char* end = options.data() + options.size();
+  std::uint64_t value = 0;
+  auto [unit, error] = std::from_chars(begin, end, value);
+  if (error != std::errc()) return 0;
+  return unit != end && *unit == 'G' ? value * 1024 : value;
+}
+
+}  // namespace
+
 absl::Status FakeMounter::mount(const fs::path& target, const std::string& options) {
   absl::MutexLock lock(&mu_);
   if (!mountError_.ok()) return mountError_;
@@ -30,11 +50,8 @@ absl::Status FakeMounter::mount(const fs::path& target, const std::string& optio
     return absl::FailedPreconditionError(common::strCat(target.string(), " is mounted already"));
   }
   Entry entry{.options = options};
-  const std::size_t size = options.find("size=");
-  if (size != std::string::npos) {
-    const char* begin = options.data() + size + 5;
-    std::from_chars(begin, options.data() + options.size(), entry.pages);
-  }
+  const std::uint64_t pageSize = optionMiB(options, "pagesize=");
+  entry.pages = optionMiB(options, "size=") / (pageSize == 0 ? 1024 : pageSize);
   mounts_[target] = entry;
   return absl::OkStatus();
 }
@@ -74,6 +91,28 @@ void FakeMounter::setUsed(const fs::path& target, std::uint64_t pages) {
 void FakeMounter::failMounts(absl::Status status) {
   absl::MutexLock lock(&mu_);
   mountError_ = std::move(status);
+}
+
+absl::Status FakeMounter::fault(const deviceplugin::HugepageFaultRequest& request) {
+  absl::MutexLock lock(&mu_);
+  faults_.push_back(request);
+  if (!faultError_.ok()) return faultError_;
+  for (const deviceplugin::HugepageFileFault& file : request.files) {
+    if (!mounts_.contains(file.path.parent_path())) {
+      return absl::NotFoundError(common::strCat("no mount for ", file.path.string()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<deviceplugin::HugepageFaultRequest> FakeMounter::faults() const {
+  absl::MutexLock lock(&mu_);
+  return faults_;
+}
+
+void FakeMounter::failFaults(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  faultError_ = std::move(status);
 }
 
 // ---- FakeClock

@@ -24,14 +24,15 @@
 
 namespace enadpdk::testing {
 
-// A HugetlbfsMounter that keeps its mount table in memory. Thread-safe.
+// A HugetlbfsMounter that keeps its mount table in memory and records what it would fault in.
+// Thread-safe.
 class FakeMounter final : public deviceplugin::HugetlbfsMounter {
  public:
   // One mount.
   struct Entry {
     // The options given to mount().
     std::string options{};
-    // Size limit in pages, parsed from "size=<n>G".
+    // Size limit in pages, from "size=" and "pagesize=" ("size=4M,pagesize=2M": 2 pages).
     std::uint64_t pages = 0;
     // Pages "in use" (set by the test).
     std::uint64_t used = 0;
@@ -41,7 +42,14 @@ class FakeMounter final : public deviceplugin::HugetlbfsMounter {
   absl::Status unmount(const std::filesystem::path& target) override;
   bool isMounted(const std::filesystem::path& target) override;
   absl::StatusOr<std::uint64_t> unusedPages(const std::filesystem::path& target) override;
+  // Records the request; fails as set by failFaults(), or NotFound for a file outside every
+  // mount. The pages do not count as used (setUsed() does that).
+  absl::Status fault(const deviceplugin::HugepageFaultRequest& request) override;
 
+  // The requests fault() got, in order (also those it failed).
+  std::vector<deviceplugin::HugepageFaultRequest> faults() const;
+  // Makes the next fault() calls fail with `status` (OK to stop).
+  void failFaults(absl::Status status);
   // The current mounts, by target.
   std::map<std::filesystem::path, Entry> mounts() const;
   // Marks `pages` pages of the mount on `target` as used.
@@ -53,6 +61,8 @@ class FakeMounter final : public deviceplugin::HugetlbfsMounter {
   mutable absl::Mutex mu_;
   std::map<std::filesystem::path, Entry> mounts_ ABSL_GUARDED_BY(mu_);
   absl::Status mountError_ ABSL_GUARDED_BY(mu_);
+  std::vector<deviceplugin::HugepageFaultRequest> faults_ ABSL_GUARDED_BY(mu_);
+  absl::Status faultError_ ABSL_GUARDED_BY(mu_);
 };
 
 // A Clock the test moves. Thread-safe.

@@ -74,7 +74,33 @@ of config.dataplane.eal when dataplane.autoEalArgs is set (docs/deploy.md).
 {{- $_ := set $dataplane "eal" (concat $managed $eal) -}}
 {{- $_ := set $config "dataplane" $dataplane -}}
 {{- end -}}
+{{- $slotGroup := include "ena-dpdk.slotGroup" . -}}
+{{- if $slotGroup -}}
+{{- $plugin := $config.deviceplugin | default dict -}}
+{{- $ena := $plugin.ena | default dict -}}
+{{- $_ := set $ena "slotGroup" ($slotGroup | int64) -}}
+{{- $_ := set $plugin "ena" $ena -}}
+{{- $_ := set $config "deviceplugin" $plugin -}}
+{{- end -}}
 {{- toPrettyJson $config -}}
+{{- end -}}
+
+{{/*
+The group of the slot directories (values slotGroup, or config.deviceplugin.ena.slotGroup when
+slotGroup is null), as a decimal string; empty for none. The device plugin and the shared NAD's
+CNI configuration get the same one.
+*/}}
+{{- define "ena-dpdk.slotGroup" -}}
+{{- $fromConfig := dig "deviceplugin" "ena" "slotGroup" nil .Values.config -}}
+{{- $fromValues := .Values.slotGroup -}}
+{{- if and (not (kindIs "invalid" $fromValues)) (not (kindIs "invalid" $fromConfig)) (ne (int64 $fromValues) (int64 $fromConfig)) -}}
+{{- fail (printf "slotGroup (%v) and config.deviceplugin.ena.slotGroup (%v) differ: set only slotGroup" (int64 $fromValues) (int64 $fromConfig)) -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $fromValues) -}}
+{{- int64 $fromValues -}}
+{{- else if not (kindIs "invalid" $fromConfig) -}}
+{{- int64 $fromConfig -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -89,6 +115,7 @@ by the outer mount unless it needs its own propagation.
 {{- $pluginConfig := $c.deviceplugin | default dict -}}
 {{- $ena := $pluginConfig.ena | default dict -}}
 {{- $huge := $pluginConfig.hugepages | default dict -}}
+{{- $huge2 := $pluginConfig.hugepages2Mi | default dict -}}
 {{- $cdi := $pluginConfig.cdi | default dict -}}
 {{- $controlDir := dir ($dp.controlSocket | default "/run/ena-dpdk/dataplane.sock") -}}
 {{- $stateDir := dir ($dp.stateFile | default "/var/lib/ena-dpdk/dataplane-state.json") -}}
@@ -105,6 +132,9 @@ by the outer mount unless it needs its own propagation.
 {{- $plugin := list (dict "path" "/var/lib/kubelet/device-plugins") (dict "path" "/var/lib/kubelet/pod-resources" "readOnly" true) (dict "path" $controlDir) (dict "path" ($ena.dir | default "/var/run/ena-dpdk/vhost")) (dict "path" "/var/run/k8s.cni.cncf.io/devinfo/dp") (dict "path" "/dev/vfio") -}}
 {{- if ne $huge.enabled false -}}
 {{- $plugin = append $plugin (dict "path" ($huge.mountDir | default "/var/run/ena-dpdk/hugepages") "propagation" "Bidirectional") -}}
+{{- end -}}
+{{- if $huge2.enabled -}}
+{{- $plugin = append $plugin (dict "path" ($huge2.mountDir | default "/var/run/ena-dpdk/hugepages-2Mi") "propagation" "Bidirectional") -}}
 {{- end -}}
 {{- if $cdi.enabled -}}
 {{- $plugin = append $plugin (dict "path" ($cdi.specDir | default "/var/run/cdi")) -}}
