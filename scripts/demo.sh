@@ -4,8 +4,9 @@
 #   node prep (real hugepage reservation, hugetlbfs mounts in a sandbox root), a "VPC" network
 #   namespace behind a veth pair (the dataplane's net_af_packet uplink, ena-dpdk-ipam's static
 #   pool), ena-dpdk-dataplane and ena-dpdk-deviceplugin registered with a kubelet stand-in, two
-#   "pods" (device-plugin Allocate, CNI ADD through libcni with the attachment's device ID,
-#   testpmd on virtio_user), ping from the VPC to both pods, pod-to-pod streaming, a summary,
+#   pods as runc containers in pod cgroups with the kubelet's hugetlb limits (device-plugin
+#   Allocate, CNI ADD through libcni with the attachment's device ID, testpmd on virtio_user;
+#   pod-a as a non-root user), ping from the VPC to both pods, pod-to-pod streaming, a summary,
 #   and a clean teardown (also on Ctrl-C or a failed step).
 # Run as root on Debian 12. Idempotent: a run interrupted by kill -9 is cleaned up by the next.
 # Usage: scripts/demo.sh [BUILD_DIR]   (default: build)
@@ -34,7 +35,7 @@ scripts/build.sh "$build_dir" || exit 1
 . tests/support/dpdk_env.sh
 # shellcheck source=../tests/e2e/node_in_a_box.sh
 . tests/e2e/node_in_a_box.sh
-require dpdk-testpmd ip ping jq ss stdbuf
+require dpdk-testpmd ip ping jq ss stdbuf runc
 nib_init demo "$build_dir" || exit 1
 
 failed=""
@@ -62,7 +63,7 @@ finish() {
     echo "$left" >&2
     [ "$rc" -eq 0 ] && rc=1
   else
-    nib_progress "clean: no process, namespace, veth, mount or sandbox file of the demo is left"
+    nib_progress "clean: no process, container, cgroup, namespace, veth, mount or sandbox file of the demo is left"
   fi
   [ "$rc" -eq 0 ] && echo "demo: done in $(nib_elapsed | tr -d ' ') s"
   exit "$rc"
@@ -82,7 +83,7 @@ echo "== node in a box (sandbox $NIB_DIR)"
 NIB_T0=$(date +%s.%N)
 step "clean up an earlier run" nib_clean_leftovers
 if [ "$(nib_pod_page_size)" = 2M ]; then
-  nib_progress "this CPU has no 1G hugepages (no pdpe1gb): pods get 2M hugetlbfs mounts (as for hugepages-2Mi)"
+  nib_progress "this CPU has no 1G hugepages (no pdpe1gb): pods get dpdk.aws/hugepages-2Mi, the same mechanism on 2M pages"
 fi
 step "node prep" nib_prepare_node 2
 nib_progress "node prep: $(jq -r '[.actions[] | select(.status == "changed" and .step != "state") |
@@ -102,13 +103,13 @@ nib_progress "device plugin registered: $(nib_standin resources | jq -r '[.resou
 
 for pod in a b; do
   step "pod-$pod: Allocate and CNI ADD" nib_pod_sandbox "$pod"
-  nib_progress "pod-$pod: Allocate -> $(nib_pod_device "$pod") + $(jq -r 'if .deviceIds[0] then
-    "1G page \(.deviceIds[0])" else "2M hugetlbfs (hugepages-2Mi)" end' "$(nib_pod_dir "$pod")/hugepages.json"); CNI ADD (libcni, deviceID $(nib_pod_device "$pod")) -> $(nib_pod_ip "$pod")"
+  nib_progress "pod-$pod: Allocate -> $(nib_pod_device "$pod") + $(jq -r '"\(.deviceIds | length) page(s) of \(.resource)"' \
+    "$(nib_pod_dir "$pod")/hugepages.json"); CNI ADD (libcni, deviceID $(nib_pod_device "$pod")) -> $(nib_pod_ip "$pod")"
 done
 step "pod-a: testpmd" nib_pod_start a b
 step "pod-b: testpmd" nib_pod_start b a
 for pod in a b; do
-  nib_progress "pod-$pod: testpmd on virtio_user $(jq -r .socketPath "$(nib_pod_dir "$pod")/ena-dpdk.json") (server mode), MAC $(jq -r .mac "$(nib_pod_dir "$pod")/ena-dpdk.json"), hugetlbfs from its $(jq -r ".resource // \"hugepages-1Gi\"" "$(nib_pod_dir "$pod")/hugepages.json") allocation"
+  nib_progress "pod-$pod: runc container $(jq -r .container "$(nib_pod_dir "$pod")/container.json") (uid $(jq -r .uid "$(nib_pod_dir "$pod")/container.json")): testpmd on virtio_user $(jq -r .socketPath "$(nib_pod_dir "$pod")/ena-dpdk.json") (server mode), MAC $(jq -r .mac "$(nib_pod_dir "$pod")/ena-dpdk.json"), EAL $(sed -n 's/^pod-app: EAL //p' "$(nib_pod_dir "$pod")/testpmd.log")"
 done
 step "pods connected" wait_for 30 sh -c "[ \$($NIB_CTL_BIN --socket $NIB_DP_SOCKET -o json ports | jq '[.ports[] | select(.connected)] | length') = 2 ]"
 
@@ -144,6 +145,25 @@ done
 awk -v rx="$NIB_STREAM_RX" -v tx="$NIB_STREAM_TX" -v s="$NIB_STREAM_SECONDS" 'BEGIN {
   printf "\nstream pod-a -> pod-b, %.1f s: switched %.2f Mpps from pod-a, delivered %.2f Mpps to pod-b (%.1f%%)\n",
     s, rx / s / 1e6, tx / s / 1e6, rx ? 100 * tx / rx : 0 }'
+# The kubelet's rules, as applied: who each pod runs as, its cgroup's hugetlb limit and use, and
+# where its pages are charged instead (the device plugin's per-allocation cgroup).
+echo
+printf '%-6s %-20s %-5s %-38s %-14s %-9s %-20s %s\n' POD CONTAINER UID "POD CGROUP" "HUGETLB LIMIT" "USED/MAX" ALLOCATION "PAGES CHARGED TO (hugetlb current)"
+for pod in a b; do
+  info=$(nib_pod_info "$pod")
+  alloc=$(jq -r '.response.mounts[0].hostPath' "$(nib_pod_dir "$pod")/hugepages.json")
+  key=2MB
+  [ "$(nib_pod_page_size)" = 1G ] && key=1GB
+  charge=$(jq -r .cgroupRoot "$NIB_RUNNER_STATE/pod-$pod/pod.json")$NIB_CHARGE_CGROUP/$(basename "$alloc")
+  printf '%-6s %-20s %-5s %-38s %-14s %-9s %-20s %s\n' "pod-$pod" "$(jq -r .container <<<"$info")" \
+    "$(jq -r .uid <<<"$info")" "$(jq -r .cgroup <<<"$info")" \
+    "$(jq -r '[.hugetlbLimits | to_entries[] | "\(.key)=\(.value)"] | join(",")' <<<"$info")" \
+    "$(jq -r --arg k "$key" '"\(.hugetlbCurrent[$k])/\(.hugetlbMaxEvents[$k])"' <<<"$info")" \
+    "$(jq -r '"\(.deviceIds | length) x \(.resource | sub(".*/"; ""))"' "$(nib_pod_dir "$pod")/hugepages.json")" \
+    "$charge ($(($(cat "$charge/hugetlb.$key.current" 2>/dev/null || echo 0) / 1048576)) MiB)"
+done
+echo "(USED/MAX: the pod cgroup's hugetlb.<size>.current and its 'max' events: 0/0 means the pod"
+echo " faulted none of its pages itself and was never refused one)"
 echo "$metrics" | awk '
   index($1, "ena_dpdk_uplink_rx_packets_total{") == 1 { rx += $2 }
   index($1, "ena_dpdk_uplink_tx_packets_total{") == 1 { tx += $2 }

@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime peers for integration tests and the demo: dpdk-testpmd lives in dpdk-dev
   dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3 jq
+  # pods as real containers (tests/tools/pod-runner): the OCI runtime
+  runc
   # CNI tests: the libcni test driver (Go, GOPATH mode) and the reference plugins
   golang-go golang-github-appc-cni-dev containernetworking-plugins
   # deploy checks and the container image (tests/deploy; npm comes with nodejs or tools.sh)

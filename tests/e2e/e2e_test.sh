@@ -2,8 +2,11 @@
 # End-to-end test: the demo's node in a box (tests/e2e/node_in_a_box.sh) with assertions, then
 # failure injection: the dataplane killed mid-traffic and restarted, the kubelet stand-in
 # restarted, CNI DEL while the dataplane is down followed by GC, and a teardown that must leave
-# nothing behind. Needs root, 2 free 1G hugepages' worth of memory and about 600 MB of 2M pages
-# (where the CPU has no 1G pages, pods use 2M pages: about 2.6 GB of them in all).
+# nothing behind. The pods are runc containers (tests/tools/pod-runner) in pod cgroups with the
+# kubelet's hugetlb limits (0: they ask for no native hugepages), pod-a as a non-root user; a
+# negative control proves that such a cgroup refuses hugepages faulted the way the product did
+# before. Needs root, runc, 2 free 1G hugepages' worth of memory and about 600 MB of 2M pages
+# (where the CPU has no 1G pages, pods use dpdk.aws/hugepages-2Mi: about 1.4 GB of 2M pages).
 # Usage: e2e_test.sh BUILD_DIR
 set -u
 build=${1:?usage: $0 BUILD_DIR}
@@ -12,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../support/dpdk_env.sh"
 # shellcheck source=node_in_a_box.sh
 . "$here/node_in_a_box.sh"
-require dpdk-testpmd ip ping jq ss stdbuf sha256sum
+require dpdk-testpmd ip ping jq ss stdbuf sha256sum runc timeout
 [ "$(id -u)" -eq 0 ] || { echo "FATAL: the end-to-end test needs root" >&2; exit 1; }
 nib_init "e2e$$" "$build" || exit 1
 for bin in "$NIB_DP_BIN" "$NIB_CTL_BIN" "$NIB_DEVICEPLUGIN_BIN" "$NIB_NODEPREP_BIN" "$NIB_CNI_PLUGIN" \
@@ -35,6 +38,10 @@ on_exit() {
     for log in "$NIB_LOGS"/*.log "$NIB_STATE"/pods/*/testpmd.log; do
       [ -s "$log" ] && { echo "--- last lines of $log"; tail -8 "$log"; }
     done
+    # The whole evidence, for a closer look (the work directory goes with the teardown).
+    rm -rf /tmp/enadpdk-e2e-failed && mkdir -p /tmp/enadpdk-e2e-failed &&
+      cp -r "$NIB_LOGS" "$NIB_STATE" /tmp/enadpdk-e2e-failed/ 2>/dev/null &&
+      echo "(logs and state kept in /tmp/enadpdk-e2e-failed)"
   fi
   nib_teardown
 }
@@ -69,8 +76,8 @@ pending_deletes() { find "$NIB_CNI_STATE/pending-deletes" -type f 2>/dev/null | 
 must "no earlier run holds the name" nib_clean_leftovers
 pod_pages=$(nib_pod_page_size)
 if [ "$pod_pages" = 2M ]; then
-  echo "NOTE: this CPU has no 1G hugepages (no pdpe1gb): pods get 2M hugetlbfs mounts as for" \
-    "hugepages-2Mi, and dpdk.aws/hugepages-1Gi is checked to offer nothing"
+  echo "NOTE: this CPU has no 1G hugepages (no pdpe1gb): pods get dpdk.aws/hugepages-2Mi (the same" \
+    "mechanism on 2M pages), and dpdk.aws/hugepages-1Gi is checked to offer nothing"
 fi
 must "node prep reserves hugepages and mounts hugetlbfs in the sandbox" nib_prepare_node 2
 check "node prep reports the node ready" test "$(jq -r .ready "$NIB_LOGS/nodeprep.json")" = true
@@ -86,8 +93,10 @@ must "configuration written" nib_write_configs
 must "the kubelet stand-in serves" nib_start_standin
 must "the dataplane serves" nib_start_dataplane
 must "the device plugin registers its resources" nib_start_deviceplugin
-check "the stand-in holds the three registrations" \
-  test "$(resources | jq '[.resources[] | select(.registrations == 1 and .streaming)] | length')" -eq 3
+registrations=3
+[ "$pod_pages" = 2M ] && registrations=4  # and hugepages-2Mi
+check "the stand-in holds the $registrations registrations" \
+  test "$(resources | jq '[.resources[] | select(.registrations == 1 and .streaming)] | length')" -eq "$registrations"
 check "dpdk.aws/ena offers $NIB_SLOTS healthy attachments on the vpc network" \
   test "$(resources | jq --arg r "$NIB_ENA_RESOURCE" '[.resources[] | select(.name == $r) | .devices[] |
     select(.health == "Healthy" and (.id | startswith("vpc-")))] | length')" -eq "$NIB_SLOTS"
@@ -98,8 +107,24 @@ healthy_pages() {
 if [ "$pod_pages" = 1G ]; then
   check "dpdk.aws/hugepages-1Gi offers the 2 reserved pages" test "$(healthy_pages)" -ge 2
 else
-  check "dpdk.aws/hugepages-1Gi offers nothing on a CPU without 1G pages" test "$(healthy_pages)" -eq 0
+  check "dpdk.aws/hugepages-2Mi offers the pods' pages" test "$(healthy_pages)" -ge $((2 * NIB_POD_2M))
+  check "dpdk.aws/hugepages-1Gi offers nothing on a CPU without 1G pages" \
+    test "$(resources | jq --arg r "$NIB_HUGE_1GI_RESOURCE" '[.resources[] | select(.name == $r) | .devices[]] | length')" -eq 0
 fi
+# The daemons' cgroups on the hugetlb hierarchy (the "0::" line of /proc/<pid>/cgroup).
+in_pod_cgroup() {
+  grep -qx "0::$NIB_CGROUP_PARENT/podnib-$NIB_NAME-$1" "/proc/$(nib_pid "$1")/cgroup" ||
+    { echo "  $1 is in $(grep '^0::' "/proc/$(nib_pid "$1")/cgroup")"; return 1; }
+}
+plugin_limited() {
+  in_pod_cgroup deviceplugin && [ "$(jq '[.hugetlbLimits[]] | add' "$NIB_RUNNER_STATE/deviceplugin/pod.json")" = 0 ]
+}
+dataplane_limited() {
+  in_pod_cgroup dataplane &&
+    [ "$(jq '.hugetlbLimits["2MB"]' "$NIB_RUNNER_STATE/dataplane/pod.json")" = $((NIB_DATAPLANE_2M * 2097152)) ]
+}
+check "the device plugin runs in a pod cgroup of its own, with hugetlb limit 0 for every size" plugin_limited
+check "the dataplane runs in a pod cgroup of its own, limited to its native hugepages-2Mi request" dataplane_limited
 
 # ---- two pods ---------------------------------------------------------------------------------
 must "pod-a: Allocate + CNI ADD" nib_pod_sandbox a
@@ -134,14 +159,35 @@ devinfo_names_socket() {
   [ -n "$path" ] && [ "$path" = "$(jq -r .socketPath "$NIB_SLOT_DIR/$(nib_pod_device a)/ena-dpdk.json")" ]
 }
 check "the NPWG device-info names pod-a's vhost-user socket (the pod's view)" devinfo_names_socket
-# Each pod holds an attachment, and a 1G page where the CPU has them.
-pod_devices=2
-[ "$pod_pages" = 1G ] && pod_devices=4
-check "the stand-in publishes both pods' devices" \
-  test "$(resources | jq '[.allocations[] | select(.pod == "pod-a" or .pod == "pod-b")] | length')" -eq "$pod_devices"
+# Each pod holds an attachment and its hugepages (one 1G page, or NIB_POD_2M 2M pages).
+pod_devices=4
+[ "$pod_pages" = 2M ] && pod_devices=$((2 + 2 * NIB_POD_2M))
+check "the stand-in publishes both pods' allocations (an attachment and hugepages each)" \
+  test "$(resources | jq '[.allocations[] | select(.pod == "pod-a" or .pod == "pod-b")] | length')" -eq 4
 must "pod-a's testpmd starts" nib_pod_start a b
 must "pod-b's testpmd starts" nib_pod_start b a
 must "both pods connect to the dataplane" wait_for 30 both_connected
+pod_info() { jq -r "$2" "$(nib_pod_dir "$1")/container.json"; }
+check "pod-a's app runs as uid $NIB_POD_A_UID with the slot group $NIB_SLOT_GROUP (fsGroup) in a runc container" \
+  sh -c "[ '$(pod_info a .status)' = running ] && [ '$(pod_info a .uid)' = $NIB_POD_A_UID ] &&
+    [ '$(pod_info a '.groups | index('"$NIB_SLOT_GROUP"') != null')' = true ] &&
+    grep -q '^pod-app: uid $NIB_POD_A_UID ' $(nib_pod_dir a)/testpmd.log"
+check "pod-b's app runs as root in a runc container" \
+  sh -c "[ '$(pod_info b .status)' = running ] && [ '$(pod_info b .uid)' = 0 ]"
+check "both pod cgroups have hugetlb limit 0 for every page size (no native hugepages request)" \
+  sh -c "[ '$(pod_info a '[.hugetlbLimits[]] | add')' = 0 ] && [ '$(pod_info b '[.hugetlbLimits[]] | add')' = 0 ] &&
+    [ '$(pod_info a '.hugetlbLimits | length')' -ge 1 ]"
+# The slot of the non-root pod: group-owned by the slot group, setgid, and the socket the pod's app
+# created there is its own and the group's.
+slot_perms_ok() {
+  local slot
+  slot=$NIB_SLOT_DIR/$(nib_pod_device a)
+  [ "$(stat -c '%g %a' "$slot")" = "$NIB_SLOT_GROUP 2770" ] &&
+    [ "$(stat -c '%u %g' "$slot/vhost.sock")" = "$NIB_POD_A_UID $NIB_SLOT_GROUP" ]
+}
+check "pod-a's slot is root:$NIB_SLOT_GROUP 2770 and its server socket uid $NIB_POD_A_UID group $NIB_SLOT_GROUP" slot_perms_ok
+check "the pods' apps took their EAL hugepage arguments from the device plugin" \
+  sh -c "grep -q '^pod-app: EAL .*--huge-unlink=never' $(nib_pod_dir a)/testpmd.log && grep -q '^pod-app: EAL .*--huge-unlink=never' $(nib_pod_dir b)/testpmd.log"
 
 # ---- traffic ----------------------------------------------------------------------------------
 check "ping from the VPC to pod-a is answered" nib_ping a
@@ -167,8 +213,33 @@ check "pod-b received pod-a's packets, as counted by the switch and by pod-b" \
 check "pod-b counted the packets the switch delivered to it" \
   test "$b_rx1" -le "$sw_b_tx" -a "$b_rx1" -ge "$((sw_b_tx - 1024))"
 check "no spoofed frames: every pod sent with its own MAC and IP" test "$(port_drops spoofed)" -eq 0
+nib_stream b 1
+echo "stream back: the switch took $NIB_STREAM_RX from pod-b and gave $NIB_STREAM_TX to pod-a"
+check "pod-a received pod-b's packets (the other way)" test "$NIB_STREAM_TX" -gt 1000
 check "pod-to-pod traffic never left through the uplink" \
   test "$(nib_metric "$NIB_DP_METRICS" ena_dpdk_uplink_tx_packets_total)" -eq "$uplink_tx_before"
+page_key=2MB page_bytes=2097152
+[ "$pod_pages" = 1G ] && page_key=1GB page_bytes=1073741824
+no_hugetlb_hits() {
+  local pod
+  for pod in a b; do
+    nib_pod_info "$pod" | jq -e '.status == "running" and ([.hugetlbMaxEvents[]] | add) == 0 and
+      ([.hugetlbCurrent[]] | add) == 0' >/dev/null || return 1
+  done
+}
+check "no SIGBUS: both pods still run; their cgroups saw no hugetlb max hit and are charged nothing" no_hugetlb_hits
+# Each allocation's pages are charged to its own cgroup under the device plugin's chargeCgroup.
+allocation_charged() {
+  local dir id bytes
+  dir=$(nib_pod_dir "$1")
+  id=$(basename "$(jq -r '.response.mounts[0].hostPath' "$dir/hugepages.json")")
+  bytes=$(($(jq '.deviceIds | length' "$dir/hugepages.json") * page_bytes))
+  [ "$(cat "$(jq -r .cgroupRoot "$NIB_RUNNER_STATE/pod-$1/pod.json")$NIB_CHARGE_CGROUP/$id/hugetlb.$page_key.current")" = "$bytes" ]
+}
+check "pod-a's hugepages are charged to its allocation's cgroup outside kubepods" allocation_charged a
+check "pod-b's hugepages are charged to its allocation's cgroup outside kubepods" allocation_charged b
+check "negative control: a limit-0 pod given a fresh hugetlbfs (the old way) gets no memory" nib_negative_control
+echo "negative control: exit $NIB_NEG_RC ($NIB_NEG_REASON), hugetlb.$page_key.events max $NIB_NEG_EVENTS"
 
 # ---- failure 1: kill -9 the dataplane mid-traffic, restart it -----------------------------------
 nib_pod_cmd a stop "set fwd txonly" start
@@ -197,7 +268,7 @@ registered_before=$(registered_ok)
 nib_stop standin
 must "the kubelet stand-in starts again" nib_start_standin
 all_registered() {
-  [ "$(resources | jq '[.resources[] | select(.streaming and .registrations == 1)] | length')" -eq 3 ]
+  [ "$(resources | jq '[.resources[] | select(.streaming and .registrations == 1)] | length')" -eq "$registrations" ]
 }
 check "the device plugin re-registers every resource with the new kubelet" wait_for 10 all_registered
 check "the plugin counted the new registrations" wait_for 5 registrations_above "$((registered_before + 2))"
@@ -207,6 +278,7 @@ check "pods keep working across a kubelet restart" nib_ping b
 
 # ---- failure 3: CNI DEL while the dataplane is down, then GC after its restart ------------------
 nib_pod_stop b
+check "pod-b exited cleanly (testpmd quit, exit status 0)" test "$(cat "$(nib_pod_dir b)/exit-status")" = 0
 kill -9 "$(nib_pid dataplane)"
 nib_stop dataplane
 check "CNI DEL of pod-b succeeds while the dataplane is down" nib_cni_del b
@@ -233,6 +305,8 @@ check "ping pod-a after GC" nib_ping a
 
 # ---- teardown: nothing may be left -------------------------------------------------------------
 nib_pod_stop a
+check "pod-a exited cleanly (testpmd quit, exit status 0)" test "$(cat "$(nib_pod_dir a)/exit-status")" = 0
+check "neither pod's testpmd ever got SIGBUS" sh -c "! grep -qi sigbus $(nib_pod_dir a)/testpmd.log $(nib_pod_dir b)/testpmd.log"
 check "CNI DEL of pod-a" nib_cni_del a
 check "no dataplane port is left" test "$(port_count)" -eq 0
 check "no IPAM lease is left" test -z "$(lease_files)"
@@ -244,6 +318,7 @@ nib_stop dataplane
 nib_stop standin
 check "no daemon socket is left (control, device plugins, kubelet)" \
   test -z "$(sockets_under "$NIB_ROOT")"
+check "no container is left" sh -c "! runc list -q | grep -q '^nib-$NIB_NAME-'"
 pages_file=$NIB_2M_FILE/nr_hugepages
 [ "$pod_pages" = 1G ] && pages_file=$NIB_1G_FILE/nr_hugepages
 pages_before=$(cat "$pages_file")
@@ -254,6 +329,7 @@ check "teardown gave back the $pod_pages pages node prep added ($added)" \
 check "no mount is left" sh -c "! grep -q ' $NIB_DIR' /proc/mounts"
 check "no namespace is left" sh -c "! ip netns list | grep -q '^nib-$NIB_NAME-'"
 check "no veth is left" sh -c "! ip link show $NIB_UPLINK >/dev/null 2>&1"
+check "no cgroup is left (pods, daemons, hugepage allocations)" sh -c "! ls -d /sys/fs/cgroup/*$NIB_CGROUP_TOP >/dev/null 2>&1"
 check "no DPDK runtime directory is left" sh -c "! ls -d /var/run/dpdk/nib${NIB_NAME}* >/dev/null 2>&1"
 # (A function, not sh -c, whose own command line would name the directory.)
 no_process_left() { ! pgrep -f -- "$NIB_DIR" >/dev/null; }

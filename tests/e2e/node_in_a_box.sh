@@ -8,7 +8,11 @@
 #                                     the kubelet stand-in, the CNI and the dataplane see it
 #   network namespaces nib-<name>-vpc, nib-<name>-pod-a, nib-<name>-pod-b
 #   the veth pair nb<tag>u (uplink, host side) / nb<tag>v (VPC side)
-#   DPDK file prefixes nib<name>dp, nib<name>pa, nib<name>pb (/var/run/dpdk/<prefix>)
+#   DPDK file prefix nib<name>dp (the dataplane's /var/run/dpdk/<prefix>)
+#   cgroups /nib-<name>/kubepods/pod<uid> (the pods', the dataplane's and the device plugin's, with
+#   the kubelet's hugetlb limits) and /nib-<name>/ena-dpdk/hugepages (where the device plugin
+#   faults the pods' hugepages), in every cgroup hierarchy
+#   runc containers nib-<name>-<pod>-<container> (the pods' apps, tests/tools/pod-runner)
 #   hugepages node prep reserved for it (given back at teardown) and every mount under the work
 #   directory.
 # Everything is recorded under the work directory as it is created, so nib_teardown can undo a
@@ -31,18 +35,27 @@ NIB_IFNAME=net1
 # ena.containerPath): what a pod's app knows.
 NIB_POD_SLOT_DIR=/var/run/vhost-user
 NIB_ENA_RESOURCE=dpdk.aws/ena
+# The pods' hugepages resource: dpdk.aws/hugepages-1Gi, or -2Mi where the CPU has no 1G pages
+# (nib_init picks it).
 NIB_HUGE_RESOURCE=dpdk.aws/hugepages-1Gi
+# The group that owns the slot directories (deviceplugin.ena.slotGroup, the CNI's slotGroup):
+# non-root pods get it as their fsGroup.
+NIB_SLOT_GROUP=1500
+# pod-a runs as this user (runAsNonRoot, read-only root file system, no capability); pod-b as root.
+NIB_POD_A_UID=1000
 # 2M pages the dataplane's EAL needs free (-m 512 plus headroom).
 NIB_DATAPLANE_2M=300
 NIB_1G_FILE=/sys/kernel/mm/hugepages/hugepages-1048576kB
 NIB_2M_FILE=/sys/kernel/mm/hugepages/hugepages-2048kB
-# 2M pages a pod's hugetlbfs holds when the CPU has no 1G pages (testpmd -m 1024).
-NIB_POD_2M=512
+# 2M pages a pod asks for (dpdk.aws/hugepages-2Mi) when the CPU has no 1G pages.
+NIB_POD_2M=128
+NIB_RUNNER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/pod-runner
+NIB_POD_APP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pod_app.sh
 
 # nib_pod_page_size: "1G" where the CPU and kernel offer 1G hugepages (pods then get theirs from
 # the device plugin's dpdk.aws/hugepages-1Gi); "2M" where they do not (no pdpe1gb, as on some
-# virtual machines): pods then get a 2M hugetlbfs of their own, as the kubelet gives a pod that
-# asks for hugepages-2Mi, and the device plugin's hugepages-1Gi rightly offers nothing.
+# virtual machines): pods then get 2M pages from the device plugin's dpdk.aws/hugepages-2Mi, by
+# the same mechanism, and its hugepages-1Gi rightly offers nothing.
 nib_pod_page_size() {
   if [ -d "$NIB_1G_FILE" ]; then echo 1G; else echo 2M; fi
 }
@@ -84,6 +97,13 @@ nib_init() {
   NIB_IPAM_PLUGIN=$NIB_BUILD/cni/ena-dpdk-ipam
   NIB_STANDIN_BIN=$NIB_BUILD/tests/tools/kubelet-standin
   NIB_DRIVER_BIN=$NIB_BUILD/tests/cni/cni-driver
+  NIB_RUNNER_STATE=$NIB_STATE/runner
+  NIB_CGROUP_TOP=/nib-$NIB_NAME
+  NIB_CGROUP_PARENT=$NIB_CGROUP_TOP/kubepods
+  NIB_CHARGE_CGROUP=$NIB_CGROUP_TOP/ena-dpdk/hugepages
+  NIB_HUGE_1GI_RESOURCE=dpdk.aws/hugepages-1Gi
+  NIB_HUGE_RESOURCE=$NIB_HUGE_1GI_RESOURCE
+  [ "$(nib_pod_page_size)" = 2M ] && NIB_HUGE_RESOURCE=dpdk.aws/hugepages-2Mi
   NIB_T0=${NIB_T0:-$(date +%s.%N)}
 }
 
@@ -140,11 +160,26 @@ nib_teardown() {
   done
   for pod in a b; do nib_pod_stop "$pod" >/dev/null 2>&1; done
   local name
-  for name in pod-a pod-b deviceplugin dataplane standin; do nib_stop "$name"; done
+  for name in pod-a pod-b pod-neg deviceplugin dataplane standin; do nib_stop "$name"; done
   # Anything else still running from the work directory (a step killed half-way).
   local pid
   for pid in $(pgrep -f -- "$NIB_DIR" 2>/dev/null); do
     [ "$pid" != "$$" ] && nib_owned "$pid" && kill -KILL "$pid" 2>/dev/null
+  done
+  # The containers (runc may have been killed without them) and the pod cgroups; then the
+  # cgroups the device plugin faulted pages in, and the run's cgroup tree in every hierarchy.
+  for dir in "$NIB_RUNNER_STATE"/*/; do
+    [ -d "$dir" ] && "$NIB_RUNNER" teardown --state "$NIB_RUNNER_STATE" --pod "$(basename "$dir")" >/dev/null 2>&1
+  done
+  local cid
+  for cid in $(runc list -q 2>/dev/null | grep "^nib-$NIB_NAME-"); do
+    runc delete --force "$cid" >/dev/null 2>&1
+  done
+  local hierarchy
+  for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    [ -d "$hierarchy$NIB_CGROUP_TOP" ] || continue
+    # Only emptied cgroups go: a process still in one keeps it (and shows in nib_leftovers).
+    find "$hierarchy$NIB_CGROUP_TOP" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^nib-$NIB_NAME-"); do
@@ -157,7 +192,7 @@ nib_teardown() {
     umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
   done < <(awk -v d="$NIB_DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
   nib_restore_hugepages
-  rm -rf "/var/run/dpdk/$NIB_DP_PREFIX" "/var/run/dpdk/nib${NIB_NAME}pa" "/var/run/dpdk/nib${NIB_NAME}pb"
+  rm -rf "/var/run/dpdk/$NIB_DP_PREFIX"
   rm -rf "$NIB_DIR"
 }
 
@@ -169,6 +204,11 @@ nib_leftovers() {
     [ "$pid" != "$$" ] && nib_owned "$pid" && echo "process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
   done
   ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^nib-$NIB_NAME-" | sed 's/^/namespace /'
+  runc list -q 2>/dev/null | grep "^nib-$NIB_NAME-" | sed 's/^/container /'
+  local hierarchy
+  for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    [ -d "$hierarchy$NIB_CGROUP_TOP" ] && echo "cgroup $hierarchy$NIB_CGROUP_TOP"
+  done
   ip link show "$NIB_UPLINK" >/dev/null 2>&1 && echo "link $NIB_UPLINK"
   awk -v d="$NIB_DIR" 'index($2, d) == 1 { print "mount " $2 }' /proc/mounts
   local rundir
@@ -235,7 +275,9 @@ nib_prepare_node() {
     nr1=$(cat $NIB_1G_FILE/nr_hugepages) free1=$(cat $NIB_1G_FILE/free_hugepages)
     want1=$((free1 >= pods ? nr1 : nr1 + pods - free1))
   else
-    need2=$((NIB_DATAPLANE_2M + pods * NIB_POD_2M))
+    # One pod's worth more: the negative control's fresh pages must be there for it to be refused
+    # by its cgroup, not by a lack of pages.
+    need2=$((NIB_DATAPLANE_2M + (pods + 1) * NIB_POD_2M))
   fi
   nr2=$(cat $NIB_2M_FILE/nr_hugepages) free2=$(cat $NIB_2M_FILE/free_hugepages)
   want2=$((free2 >= need2 ? nr2 : nr2 + need2 - free2))
@@ -330,10 +372,16 @@ nib_write_configs() {
       allowedSocketDirs: ["/var/run/ena-dpdk/vhost"],
       mbufs: 8192,
       networks: [{name: "vpc", mode: "vpc", uplink: {device: $dev}}]}' >"$NIB_DIR/dataplane-host-view.json"
+  # Hugepage allocations are faulted in per-allocation cgroups under this run's own tree (outside
+  # its kubepods); the 2M resource is on where the pods need it.
   jq -n --slurpfile dp "$NIB_DIR/dataplane-host-view.json" --argjson slots "$NIB_SLOTS" \
     --argjson pool "$pool" --arg gw "$NIB_VPC_GATEWAY" --arg net "$NIB_NETWORK" \
+    --argjson group "$NIB_SLOT_GROUP" --arg charge "$NIB_CHARGE_CGROUP" \
+    --argjson twomeg "$([ "$(nib_pod_page_size)" = 2M ] && echo true || echo false)" \
     '{dataplane: $dp[0],
-      deviceplugin: {ena: {slotsPerNetwork: $slots}, metricsAddress: "127.0.0.1:0"},
+      deviceplugin: {ena: {slotsPerNetwork: $slots, slotGroup: $group}, metricsAddress: "127.0.0.1:0",
+                     hugepages: {chargeCgroup: $charge},
+                     hugepages2Mi: {enabled: $twomeg, chargeCgroup: $charge}},
       ipam: {stateDir: "/var/lib/ena-dpdk/ipam",
              networks: {($net): {addresses: $pool, gateway: $gw}}}}' >"$NIB_NODE_CONFIG"
   jq --arg r "$NIB_ROOT" '.eal |= map(if . == "/dev/hugepages" then $r + . else . end)
@@ -351,9 +399,9 @@ nib_write_configs() {
 nib_write_conflist() {
   jq -n --arg net "$NIB_NETWORK" --arg sock "$NIB_DP_SOCKET" --arg slots "$NIB_SLOT_DIR" \
     --arg state "$NIB_CNI_STATE" --arg log "$NIB_LOGS/cni.log" --arg ipam "$NIB_IPAM_STATE" \
-    --arg config "$NIB_NODE_CONFIG" \
+    --arg config "$NIB_NODE_CONFIG" --argjson group "$NIB_SLOT_GROUP" \
     '{cniVersion: "1.0.0", name: $net,
-      plugins: [{type: "ena-dpdk-cni", mode: "vhostuser", network: $net,
+      plugins: [{type: "ena-dpdk-cni", mode: "vhostuser", network: $net, slotGroup: $group,
                  dataplaneSocket: $sock, slotDir: $slots, stateDir: $state, logFile: $log,
                  capabilities: {deviceID: true, CNIDeviceInfoFile: true},
                  ipam: {type: "ena-dpdk-ipam", configFile: $config, stateDir: $ipam}}]}' \
@@ -372,8 +420,31 @@ nib_start_standin() {
     || { nib_err "kubelet-standin did not come up: $(tail -3 "$NIB_LOGS/kubelet-standin.log")"; return 1; }
 }
 
+# nib_pod_cgroup POD [SIZE=BYTES...]: the pod cgroup of POD as the kubelet makes it (hugetlb limit =
+# the pod's native hugepages-<size> request, 0 for every other size), made once; prints the path
+# of its cgroup.procs.
+nib_pod_cgroup() {
+  local pod=$1 arg args=()
+  shift
+  for arg in "$@"; do args+=(--hugepages "$arg"); done
+  if [ ! -f "$NIB_RUNNER_STATE/$pod/pod.json" ]; then
+    "$NIB_RUNNER" sandbox --state "$NIB_RUNNER_STATE" --pod "$pod" --uid "nib-$NIB_NAME-$pod" \
+      --cgroup-parent "$NIB_CGROUP_PARENT" "${args[@]}" || return 1
+  fi
+  jq -r '.cgroupRoot + .cgroup + "/cgroup.procs"' "$NIB_RUNNER_STATE/$pod/pod.json"
+}
+
+# sh -c "$NIB_IN_CGROUP" PROCS COMMAND...: runs COMMAND (exec: same pid) in the cgroup of PROCS.
+# (Not a function: a function in the background is a subshell, whose pid is not the process.)
+# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+NIB_IN_CGROUP='echo $$ >"$0" && exec "$@"'
+
+# The dataplane's pod asks for hugepages-2Mi natively (its EAL -m 512 faults them): its hugetlb
+# limit is that request; the device plugin's pod asks for none: its limits are 0.
 nib_start_dataplane() {
-  "$NIB_DP_BIN" --config "$NIB_DP_CONFIG" >>"$NIB_LOGS/dataplane.log" 2>&1 &
+  local procs
+  procs=$(nib_pod_cgroup dataplane "2MB=$((NIB_DATAPLANE_2M * 2097152))") || return 1
+  sh -c "$NIB_IN_CGROUP" "$procs" "$NIB_DP_BIN" --config "$NIB_DP_CONFIG" >>"$NIB_LOGS/dataplane.log" 2>&1 &
   nib_record_pid dataplane $!
   wait_for 30 nib_ctl health >/dev/null \
     || { nib_err "the dataplane did not come up: $(tail -3 "$NIB_LOGS/dataplane.log")"; return 1; }
@@ -381,7 +452,9 @@ nib_start_dataplane() {
 }
 
 nib_start_deviceplugin() {
-  "$NIB_DEVICEPLUGIN_BIN" --config "$NIB_NODE_CONFIG" --root "$NIB_ROOT" \
+  local procs
+  procs=$(nib_pod_cgroup deviceplugin) || return 1
+  sh -c "$NIB_IN_CGROUP" "$procs" "$NIB_DEVICEPLUGIN_BIN" --config "$NIB_NODE_CONFIG" --root "$NIB_ROOT" \
     >>"$NIB_LOGS/deviceplugin.log" 2>&1 &
   nib_record_pid deviceplugin $!
   wait_for 20 nib_resources_ready \
@@ -389,14 +462,15 @@ nib_start_deviceplugin() {
   NIB_DEVICEPLUGIN_METRICS=$(nib_metrics_port "$(nib_pid deviceplugin)")
 }
 
-# nib_resources_ready: both resources registered, streaming, with Healthy devices.
-# Without 1G pages (nib_pod_page_size), hugepages-1Gi registers and streams an empty list.
+# nib_resources_ready: the pods' resources registered, streaming, with Healthy devices.
+# Without 1G pages, hugepages-1Gi registers and streams an empty list, and the pods' resource is
+# hugepages-2Mi.
 nib_resources_ready() {
   nib_standin resources 2>/dev/null | jq -e --arg e "$NIB_ENA_RESOURCE" --arg h "$NIB_HUGE_RESOURCE" \
-    --arg pages "$(nib_pod_page_size)" \
-    '[.resources[] | select((.name == $e or .name == $h) and .streaming and
-       (($pages == "2M" and .name == $h) or
-        ([.devices[] | select(.health == "Healthy")] | length) > 0))] | length == 2' >/dev/null
+    --arg g "$NIB_HUGE_1GI_RESOURCE" \
+    '[.resources[] | select(.streaming) | select(.name == $g or
+       ((.name == $e or .name == $h) and ([.devices[] | select(.health == "Healthy")] | length) > 0))]
+     | map(.name) | unique | length == ([$e, $h, $g] | unique | length)' >/dev/null
 }
 
 # ---- 5. pods -------------------------------------------------------------------------------
@@ -407,21 +481,22 @@ nib_pod_ns() { echo "nib-$NIB_NAME-pod-$1"; }
 nib_container_id() { printf 'nib-%s-pod-%s' "$NIB_NAME" "$1" | sha256sum | cut -c1-64; }
 
 # nib_pod_sandbox POD: what the kubelet and Multus do before the pod's app starts: the pod's
-# network namespace; Allocate of one dpdk.aws/ena attachment and one 1G hugepage through the
-# stand-in; CNI ADD through libcni with the attachment as the deviceID capability.
+# cgroup (hugetlb limit 0 for every page size: the pod asks for no native hugepages) and network
+# namespace; Allocate of one dpdk.aws/ena attachment and of the pod's hugepages
+# (dpdk.aws/hugepages-1Gi: one page; -2Mi: NIB_POD_2M pages) through the stand-in; CNI ADD through
+# libcni with the attachment as the deviceID capability.
 nib_pod_sandbox() {
   local pod=$1 dir
   dir=$(nib_pod_dir "$pod")
   mkdir -p "$dir"
+  nib_pod_cgroup "pod-$pod" >/dev/null || return 1
   ip netns add "$(nib_pod_ns "$pod")" || return 1
   nib_standin allocate "$NIB_ENA_RESOURCE" 1 --pod "pod-$pod" >"$dir/ena.json" 2>"$dir/allocate.err" \
     || { nib_err "allocate $NIB_ENA_RESOURCE for pod-$pod: $(cat "$dir/allocate.err")"; return 1; }
-  if [ "$(nib_pod_page_size)" = 1G ]; then
-    nib_standin allocate "$NIB_HUGE_RESOURCE" 1 --pod "pod-$pod" >"$dir/hugepages.json" 2>"$dir/allocate.err" \
-      || { nib_err "allocate $NIB_HUGE_RESOURCE for pod-$pod: $(cat "$dir/allocate.err")"; return 1; }
-  else
-    nib_pod_hugepages_2m "$pod" || return 1
-  fi
+  local pages=1
+  [ "$(nib_pod_page_size)" = 2M ] && pages=$NIB_POD_2M
+  nib_standin allocate "$NIB_HUGE_RESOURCE" "$pages" --pod "pod-$pod" >"$dir/hugepages.json" 2>"$dir/allocate.err" \
+    || { nib_err "allocate $pages of $NIB_HUGE_RESOURCE for pod-$pod: $(cat "$dir/allocate.err")"; return 1; }
   local device
   device=$(jq -r '.deviceIds[0]' "$dir/ena.json")
   echo "$device" >"$dir/device"
@@ -432,86 +507,87 @@ nib_pod_sandbox() {
   jq -r '.ips[0].address | split("/")[0]' "$dir/cni-result.json" >"$dir/ip"
 }
 
-# nib_pod_hugepages_2m POD: what the kubelet does for a pod asking for hugepages-2Mi (an
-# emptyDir of medium HugePages-2Mi): a hugetlbfs of 2M pages sized to the request, mounted under
-# the pod's kubelet directory in the sandbox root; recorded in the same shape as an Allocate
-# response (hugepages.json) so that the pod finds it the same way.
-nib_pod_hugepages_2m() {
-  local pod=$1 dir rel
-  dir=$(nib_pod_dir "$pod")
-  rel=/var/lib/kubelet/pods/pod-$pod/volumes/kubernetes.io~empty-dir/hugepages-2mi
-  mkdir -p "$NIB_ROOT$rel"
-  mount -t hugetlbfs -o "pagesize=2M,size=$((NIB_POD_2M * 2))M" nodev "$NIB_ROOT$rel" \
-    || { nib_err "pod-$pod: cannot mount a 2M hugetlbfs on $NIB_ROOT$rel"; return 1; }
-  jq -n --arg h "$rel" '{resource: "hugepages-2Mi", deviceIds: [],
-    response: {mounts: [{containerPath: "/dev/hugepages", hostPath: $h}], envs: {}}}' >"$dir/hugepages.json"
-}
-
 # nib_pod_ip POD
 nib_pod_ip() { cat "$(nib_pod_dir "$1")/ip"; }
 nib_pod_device() { cat "$(nib_pod_dir "$1")/device"; }
 nib_port_id() { echo "$(nib_container_id "$1")/$NIB_IFNAME"; }
 
-# nib_host_path POD CONTAINER_PATH: the host path of a path inside the pod's container, through
-# the mounts of the pod's allocations (what the container runtime would bind-mount), under the
-# sandbox root.
-nib_host_path() {
-  local dir
-  dir=$(nib_pod_dir "$1")
-  jq -rn --arg p "$2" --arg root "$NIB_ROOT" --slurpfile e "$dir/ena.json" --slurpfile h "$dir/hugepages.json" '
-    [($e[0].response.mounts // []) + ($h[0].response.mounts // []) | .[] | . as $m
-      | select($p == $m.containerPath or ($p | startswith($m.containerPath + "/")))
-      | $root + $m.hostPath + ($p | ltrimstr($m.containerPath))] | first // empty'
+# nib_pod_securitycontext POD: the pod's securityContext as pod-runner options. pod-a: a non-root
+# user with runAsNonRoot, the slot group as fsGroup, a read-only root file system and no
+# capability; pod-b: root with every capability dropped but IPC_LOCK.
+nib_pod_securitycontext() {
+  if [ "$1" = a ]; then
+    echo --run-as-user "$NIB_POD_A_UID" --run-as-group "$NIB_POD_A_UID" --fs-group "$NIB_SLOT_GROUP" \
+      --run-as-non-root --read-only-root --cap-drop-all
+  else
+    echo --run-as-user 0 --run-as-group 0 --cap-drop-all --cap-add IPC_LOCK
+  fi
 }
 
-# nib_pod_start POD PEER_POD: the pod's app: an interactive testpmd on virtio_user, configured
-# the way a DPDK app in the container would configure itself: ENA_DPDK_DEVICES (from Allocate)
-# names its attachment, whose ena-dpdk.json (written by the CNI) gives the socket, vhost mode
-# and MAC; the hugetlbfs is the hugepages-1Gi allocation's mount. It answers ping (icmpecho) and,
-# on request, streams to PEER_POD's IP (txonly). Commands reach it through a FIFO on its stdin.
+# nib_pod_start POD PEER_POD: the pod's app container (tests/e2e/pod_app.sh) under runc through
+# pod-runner: its OCI spec is built from the two Allocate responses and the pod's
+# securityContext, in the pod's cgroup and network namespace. The app reads only what is inside
+# its container. It answers ping (icmpecho) and, on request, streams to PEER_POD's IP (txonly).
+# Commands reach it through a FIFO on its stdin.
 nib_pod_start() {
   local pod=$1 peer=$2 dir
   dir=$(nib_pod_dir "$pod")
-  local devices info socket mode mac queues huge
-  devices=$(jq -r '.response.envs.ENA_DPDK_DEVICES' "$dir/ena.json")
-  info=$(nib_host_path "$pod" "$NIB_POD_SLOT_DIR/$devices/ena-dpdk.json")
-  if [ -z "$info" ] || [ ! -f "$info" ]; then
-    nib_err "pod-$pod: no ena-dpdk.json for $devices ($info)"
-    return 1
-  fi
-  cp "$info" "$dir/ena-dpdk.json"
-  socket=$(nib_host_path "$pod" "$(jq -r .socketPath "$info")")
-  mode=$(jq -r .vhostMode "$info")
-  mac=$(jq -r .mac "$info")
-  queues=$(jq -r ".queues // 1" "$info")
-  huge=$(nib_host_path "$pod" "$(jq -r '.response.mounts[0].containerPath' "$dir/hugepages.json")")
-  if [ -z "$socket" ] || [ -z "$huge" ]; then
-    nib_err "pod-$pod: cannot map the socket or the hugetlbfs to the host"
-    return 1
-  fi
-  echo "$socket" >"$dir/socket"
-  local server=1
-  [ "$mode" = client ] && server=0
   rm -f "$dir/stdin"
   mkfifo "$dir/stdin"
-  local envs
-  envs=$(jq -r '[.response.envs // {} | to_entries[] | "\(.key)=\(.value)"] | join(" ")' \
-    "$dir/ena.json" "$dir/hugepages.json" | tr '\n' ' ')
-  # shellcheck disable=SC2086 # envs is a list of KEY=VALUE words
-  # Line-buffered, so that the log can be read while testpmd runs.
-  env $envs stdbuf -oL -eL dpdk-testpmd -l 0,1 --main-lcore 1 --file-prefix "nib${NIB_NAME}p$pod" --no-pci \
-    --single-file-segments -m 1024 --huge-dir "$huge" \
-    --vdev "net_virtio_user0,path=$socket,server=$server,mac=$mac,queues=$queues,queue_size=1024" -- \
-    -i --nb-cores=1 --rxd=1024 --txd=1024 --total-num-mbufs=16384 --txpkts=64 \
-    --tx-ip="$(nib_pod_ip "$pod"),$(nib_pod_ip "$peer")" --eth-peer="0,$mac" \
+  # shellcheck disable=SC2046 # the securityContext is a list of options
+  "$NIB_RUNNER" run --state "$NIB_RUNNER_STATE" --pod "pod-$pod" --container app \
+    --host-root "$NIB_ROOT" --netns "/run/netns/$(nib_pod_ns "$pod")" \
+    --allocation "$dir/ena.json" --allocation "$dir/hugepages.json" \
+    $(nib_pod_securitycontext "$pod") --env "PEER_IP=$(nib_pod_ip "$peer")" \
+    --mount "$NIB_POD_APP:/pod/app.sh:ro" -- /bin/sh /pod/app.sh \
     <"$dir/stdin" >"$dir/testpmd.log" 2>&1 &
   nib_record_pid "pod-$pod" $!
-  # Opening the FIFO's write end completes testpmd's open of its read end.
+  # Opening the FIFO's write end completes the open of its read end.
   exec {NIB_FD}>"$dir/stdin"
   eval "NIB_FD_$pod=$NIB_FD"
   nib_pod_cmd "$pod" "set fwd icmpecho" "start"
   wait_for 30 grep -q "icmpecho packet forwarding" "$dir/testpmd.log" \
     || { nib_err "pod-$pod's testpmd did not start: $(tail -3 "$dir/testpmd.log")"; return 1; }
+  cp "$NIB_SLOT_DIR/$(nib_pod_device "$pod")/ena-dpdk.json" "$dir/ena-dpdk.json"
+  nib_pod_info "$pod" >"$dir/container.json"
+}
+
+# nib_pod_info POD: what the pod is, from the inside and from its cgroup: one JSON object
+# (container id, status, uid, groups, cgroup, hugetlb limits, usage and max events).
+nib_pod_info() {
+  "$NIB_RUNNER" state --state "$NIB_RUNNER_STATE" --pod "pod-$1" --container app
+}
+
+# nib_negative_control: the harness is faithful only if it refuses what a real node refuses: a
+# pod in a cgroup with the same hugetlb limits (0) given a hugetlbfs the way this product did
+# before (a mount of its own, sized to the request, nothing faulted in) and a fresh EAL file
+# prefix must not get memory. Prints the container's exit status and its cgroup's hugetlb max
+# events; returns 0 when it failed as expected (EAL "Cannot init memory" or SIGBUS, and the
+# cgroup counted the refusal).
+nib_negative_control() {
+  local dir=$NIB_STATE/pods/neg size=2M bytes=$((NIB_POD_2M * 2097152)) key=2MB
+  [ "$(nib_pod_page_size)" = 1G ] && size=1G bytes=1073741824 key=1GB
+  mkdir -p "$dir/hugepages"
+  mount -t hugetlbfs -o "pagesize=$size,size=$bytes,mode=1777" nodev "$dir/hugepages" || return 1
+  nib_pod_cgroup pod-neg >/dev/null || return 1
+  local rc=0
+  timeout 30 "$NIB_RUNNER" run --state "$NIB_RUNNER_STATE" --pod pod-neg --container app \
+    --mount "$dir/hugepages:/dev/hugepages:rw" --run-as-user "$NIB_POD_A_UID" \
+    --run-as-group "$NIB_POD_A_UID" --run-as-non-root --cap-drop-all -- \
+    dpdk-testpmd -l 0,1 --no-pci --vdev net_null0 --single-file-segments --huge-dir /dev/hugepages \
+    --file-prefix fresh --socket-mem $((bytes / 1048576)) -- --stats-period 1 --total-num-mbufs 2048 \
+    </dev/null >"$dir/testpmd.log" 2>&1 || rc=$?
+  NIB_NEG_RC=$rc
+  NIB_NEG_EVENTS=$("$NIB_RUNNER" state --state "$NIB_RUNNER_STATE" --pod pod-neg --container app |
+    jq --arg k "$key" '.hugetlbMaxEvents[$k]')
+  "$NIB_RUNNER" teardown --state "$NIB_RUNNER_STATE" --pod pod-neg
+  umount "$dir/hugepages"
+  NIB_NEG_REASON=signal
+  grep -q "Cannot init memory" "$dir/testpmd.log" && NIB_NEG_REASON="EAL: Cannot init memory"
+  [ "$rc" = 135 ] && NIB_NEG_REASON="SIGBUS"
+  # 124: still running after 30 s, i.e. it got its memory.
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$NIB_NEG_EVENTS" -gt 0 ] &&
+    { [ "$rc" = 135 ] || grep -q "Cannot init memory" "$dir/testpmd.log"; }
 }
 
 # nib_pod_cmd POD COMMAND...: testpmd commands, one per argument.
@@ -522,8 +598,8 @@ nib_pod_cmd() {
   printf '%s\n' "$@" >&"${!var}"
 }
 
-# nib_pod_stop POD: quit testpmd (it prints its final statistics), close its stdin, and make
-# sure it is gone.
+# nib_pod_stop POD: quit testpmd (it prints its final statistics), close its stdin, make sure it
+# is gone, and record its exit status in the pod's exit-status file.
 nib_pod_stop() {
   local var="NIB_FD_$1" pid
   pid=$(nib_pid "pod-$1")
@@ -532,8 +608,18 @@ nib_pod_stop() {
     eval "exec ${!var}>&-"
     eval "NIB_FD_$1="
     nib_owned "$pid" && wait_for 15 sh -c "! kill -0 $pid"
+    # runc's exit status is the app's (128+N for signal N: 135 is SIGBUS).
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      local rc=0
+      wait "$pid" 2>/dev/null || rc=$?
+      echo "$rc" >"$(nib_pod_dir "$1")/exit-status"
+    fi
   fi
   nib_stop "pod-$1"
+  # The container is gone with runc; its bundle (and a container a killed runc left) too.
+  [ -f "$NIB_RUNNER_STATE/pod-$1/pod.json" ] &&
+    "$NIB_RUNNER" delete --state "$NIB_RUNNER_STATE" --pod "pod-$1" --container app
+  return 0
 }
 
 # nib_pod_port_stats POD: "RX TX" packets of the pod's virtio_user port as testpmd counts them,
@@ -574,7 +660,8 @@ nib_cni_del() {
     || { nib_err "CNI DEL for pod-$1: $(cat "$dir/cni-del.json" "$dir/cni-del.err" | tr '\n' ' ')"; return 1; }
   rm -f "$dir/attachment"
   nib_standin release --pod "pod-$1" >/dev/null 2>&1
-  return 0
+  # The pod is gone: the kubelet removes its cgroup.
+  "$NIB_RUNNER" teardown --state "$NIB_RUNNER_STATE" --pod "pod-$1" >/dev/null
 }
 
 # ---- 7. traffic and figures ----------------------------------------------------------------
