@@ -3,7 +3,8 @@
 # failure injection: the dataplane killed mid-traffic and restarted, the kubelet stand-in
 # restarted, CNI DEL while the dataplane is down followed by GC, and a teardown that must leave
 # nothing behind. The pods are runc containers (tests/tools/pod-runner) in pod cgroups with the
-# kubelet's hugetlb limits (0: they ask for no native hugepages), pod-a as a non-root user; a
+# kubelet's hugetlb limits (0: they ask for no native hugepages), pod-a as a non-root user (and a
+# short-lived non-root pod-c in vhost client mode); a
 # negative control proves that such a cgroup refuses hugepages faulted the way the product did
 # before. Needs root, runc, 2 free 1G hugepages' worth of memory and about 600 MB of 2M pages
 # (where the CPU has no 1G pages, pods use dpdk.aws/hugepages-2Mi: about 1.4 GB of 2M pages).
@@ -79,7 +80,7 @@ if [ "$pod_pages" = 2M ]; then
   echo "NOTE: this CPU has no 1G hugepages (no pdpe1gb): pods get dpdk.aws/hugepages-2Mi (the same" \
     "mechanism on 2M pages), and dpdk.aws/hugepages-1Gi is checked to offer nothing"
 fi
-must "node prep reserves hugepages and mounts hugetlbfs in the sandbox" nib_prepare_node 2
+must "node prep reserves hugepages and mounts hugetlbfs in the sandbox" nib_prepare_node 3
 check "node prep reports the node ready" test "$(jq -r .ready "$NIB_LOGS/nodeprep.json")" = true
 if [ "$pod_pages" = 1G ]; then
   check "both hugetlbfs mounts are in the mount table" \
@@ -240,6 +241,29 @@ check "pod-a's hugepages are charged to its allocation's cgroup outside kubepods
 check "pod-b's hugepages are charged to its allocation's cgroup outside kubepods" allocation_charged b
 check "negative control: a limit-0 pod given a fresh hugetlbfs (the old way) gets no memory" nib_negative_control
 echo "negative control: exit $NIB_NEG_RC ($NIB_NEG_REASON), hugetlb.$page_key.events max $NIB_NEG_EVENTS"
+
+# ---- a non-root pod in vhost client mode: the dataplane creates the socket ----------------------
+pod_c_uid=$((NIB_POD_A_UID + 1))
+must "pod-c: Allocate + CNI ADD through the client-mode network config" nib_pod_sandbox c "$NIB_CONFLIST_CLIENT"
+client_socket_ok() {
+  local slot
+  slot=$NIB_SLOT_DIR/$(nib_pod_device c)
+  [ "$(stat -c '%g %a' "$slot")" = "$NIB_SLOT_GROUP 2770" ] &&
+    [ "$(stat -c '%U %g %a' "$slot/vhost.sock")" = "root $NIB_SLOT_GROUP 660" ] &&
+    [ "$(jq -r .vhostMode "$slot/ena-dpdk.json")" = client ]
+}
+check "pod-c's socket, made by the dataplane, is root:$NIB_SLOT_GROUP 0660 in its setgid slot" client_socket_ok
+must "pod-c's testpmd (uid $pod_c_uid, virtio_user client) starts" nib_pod_start c a
+three_connected() { [ "$(connected_count)" = 3 ]; }
+check "pod-c connects to the dataplane's socket" wait_for 30 three_connected
+check "pod-c's app runs as uid $pod_c_uid in its own limit-0 pod cgroup" \
+  sh -c "[ '$(pod_info c .uid)' = $pod_c_uid ] && [ '$(pod_info c '[.hugetlbLimits[]] | add')' = 0 ]"
+check "ping from the VPC to pod-c is answered" nib_ping c
+nib_pod_stop c
+check "pod-c exited cleanly" test "$(cat "$(nib_pod_dir c)/exit-status")" = 0
+check "CNI DEL of pod-c" nib_cni_del c
+check "pod-c's port, lease and pod cgroup are gone" \
+  sh -c "[ $(port_count) = 2 ] && [ $(leases_naming "$(nib_container_id c)") = 0 ] && [ ! -e $NIB_RUNNER_STATE/pod-c ]"
 
 # ---- failure 1: kill -9 the dataplane mid-traffic, restart it -----------------------------------
 nib_pod_cmd a stop "set fwd txonly" start

@@ -80,6 +80,9 @@ nib_init() {
   NIB_NODEPREP_CONFIG=$NIB_DIR/nodeprep.json
   NIB_NODE_CONFIG=$NIB_ROOT/etc/ena-dpdk/config.json
   NIB_CONFLIST=$NIB_ROOT/etc/cni/net.d/10-$NIB_NETWORK.conflist
+  # The same network in vhost client mode (the dataplane creates the socket), as a second
+  # NetworkAttachmentDefinition would; pod-c uses it.
+  NIB_CONFLIST_CLIENT=$NIB_ROOT/etc/cni/net.d/20-$NIB_NETWORK-client.conflist
   NIB_CNI_BIN=$NIB_ROOT/opt/cni/bin
   NIB_CNI_CACHE=$NIB_ROOT/var/lib/cni
   NIB_DP_SOCKET=$NIB_ROOT/run/ena-dpdk/dataplane.sock
@@ -155,12 +158,12 @@ nib_teardown() {
   # CNI DEL for every attachment still recorded (the dataplane may be down: the CNI records a
   # pending delete then, which nothing will finish once the sandbox is gone, so it is removed
   # with the directory).
-  for pod in a b; do
+  for pod in a b c; do
     [ -f "$NIB_STATE/pods/$pod/attachment" ] && nib_cni_del "$pod" >/dev/null 2>&1
   done
-  for pod in a b; do nib_pod_stop "$pod" >/dev/null 2>&1; done
+  for pod in a b c; do nib_pod_stop "$pod" >/dev/null 2>&1; done
   local name
-  for name in pod-a pod-b pod-neg deviceplugin dataplane standin; do nib_stop "$name"; done
+  for name in pod-a pod-b pod-c pod-neg deviceplugin dataplane standin; do nib_stop "$name"; done
   # Anything else still running from the work directory (a step killed half-way).
   local pid
   for pid in $(pgrep -f -- "$NIB_DIR" 2>/dev/null); do
@@ -392,20 +395,26 @@ nib_write_configs() {
   nib_write_conflist
 }
 
-# nib_write_conflist: the vpc network as Multus would delegate it: ena-dpdk-cni in vhostuser
+# nib_write_conflist: the vpc network as Multus would delegate it (twice: vhost server and client
+# mode, two NetworkAttachmentDefinitions of one network): ena-dpdk-cni in vhostuser
 # mode on the sandbox's dataplane; ena-dpdk-ipam takes the static pool from the node config file
 # (its host-view stateDir overridden with the sandbox path). cniVersion 1.0.0: Debian's libcni
 # (1.1.2) cannot parse 1.1.0 results; GC, which needs 1.1.0, is invoked directly.
 nib_write_conflist() {
-  jq -n --arg net "$NIB_NETWORK" --arg sock "$NIB_DP_SOCKET" --arg slots "$NIB_SLOT_DIR" \
-    --arg state "$NIB_CNI_STATE" --arg log "$NIB_LOGS/cni.log" --arg ipam "$NIB_IPAM_STATE" \
-    --arg config "$NIB_NODE_CONFIG" --argjson group "$NIB_SLOT_GROUP" \
-    '{cniVersion: "1.0.0", name: $net,
-      plugins: [{type: "ena-dpdk-cni", mode: "vhostuser", network: $net, slotGroup: $group,
-                 dataplaneSocket: $sock, slotDir: $slots, stateDir: $state, logFile: $log,
-                 capabilities: {deviceID: true, CNIDeviceInfoFile: true},
-                 ipam: {type: "ena-dpdk-ipam", configFile: $config, stateDir: $ipam}}]}' \
-    >"$NIB_CONFLIST"
+  local mode name=$NIB_NETWORK file=$NIB_CONFLIST
+  for mode in server client; do
+    [ "$mode" = client ] && name=$NIB_NETWORK-client file=$NIB_CONFLIST_CLIENT
+    jq -n --arg net "$NIB_NETWORK" --arg name "$name" --arg mode "$mode" --arg sock "$NIB_DP_SOCKET" --arg slots "$NIB_SLOT_DIR" \
+      --arg state "$NIB_CNI_STATE" --arg log "$NIB_LOGS/cni.log" --arg ipam "$NIB_IPAM_STATE" \
+      --arg config "$NIB_NODE_CONFIG" --argjson group "$NIB_SLOT_GROUP" \
+      '{cniVersion: "1.0.0", name: $name,
+        plugins: [{type: "ena-dpdk-cni", mode: "vhostuser", network: $net, slotGroup: $group,
+                   vhost: {mode: $mode},
+                   dataplaneSocket: $sock, slotDir: $slots, stateDir: $state, logFile: $log,
+                   capabilities: {deviceID: true, CNIDeviceInfoFile: true},
+                   ipam: {type: "ena-dpdk-ipam", configFile: $config, stateDir: $ipam}}]}' \
+      >"$file"
+  done
 }
 
 # ---- 4. daemons ----------------------------------------------------------------------------
@@ -480,15 +489,16 @@ nib_pod_dir() { echo "$NIB_STATE/pods/$1"; }
 nib_pod_ns() { echo "nib-$NIB_NAME-pod-$1"; }
 nib_container_id() { printf 'nib-%s-pod-%s' "$NIB_NAME" "$1" | sha256sum | cut -c1-64; }
 
-# nib_pod_sandbox POD: what the kubelet and Multus do before the pod's app starts: the pod's
-# cgroup (hugetlb limit 0 for every page size: the pod asks for no native hugepages) and network
-# namespace; Allocate of one dpdk.aws/ena attachment and of the pod's hugepages
+# nib_pod_sandbox POD [CONFLIST]: what the kubelet and Multus do before the pod's app starts: the
+# pod's cgroup (hugetlb limit 0 for every page size: the pod asks for no native hugepages) and
+# network namespace; Allocate of one dpdk.aws/ena attachment and of the pod's hugepages
 # (dpdk.aws/hugepages-1Gi: one page; -2Mi: NIB_POD_2M pages) through the stand-in; CNI ADD through
-# libcni with the attachment as the deviceID capability.
+# libcni (CONFLIST, default the server-mode one) with the attachment as the deviceID capability.
 nib_pod_sandbox() {
   local pod=$1 dir
   dir=$(nib_pod_dir "$pod")
   mkdir -p "$dir"
+  echo "${2:-$NIB_CONFLIST}" >"$dir/conflist"
   nib_pod_cgroup "pod-$pod" >/dev/null || return 1
   ip netns add "$(nib_pod_ns "$pod")" || return 1
   nib_standin allocate "$NIB_ENA_RESOURCE" 1 --pod "pod-$pod" >"$dir/ena.json" 2>"$dir/allocate.err" \
@@ -512,16 +522,19 @@ nib_pod_ip() { cat "$(nib_pod_dir "$1")/ip"; }
 nib_pod_device() { cat "$(nib_pod_dir "$1")/device"; }
 nib_port_id() { echo "$(nib_container_id "$1")/$NIB_IFNAME"; }
 
-# nib_pod_securitycontext POD: the pod's securityContext as pod-runner options. pod-a: a non-root
-# user with runAsNonRoot, the slot group as fsGroup, a read-only root file system and no
-# capability; pod-b: root with every capability dropped but IPC_LOCK.
+# nib_pod_securitycontext POD: the pod's securityContext as pod-runner options. pod-a (and pod-c,
+# as the next uid): a non-root user with runAsNonRoot, the slot group as fsGroup, a read-only root
+# file system and no capability; pod-b: root with every capability dropped but IPC_LOCK.
 nib_pod_securitycontext() {
-  if [ "$1" = a ]; then
-    echo --run-as-user "$NIB_POD_A_UID" --run-as-group "$NIB_POD_A_UID" --fs-group "$NIB_SLOT_GROUP" \
-      --run-as-non-root --read-only-root --cap-drop-all
-  else
-    echo --run-as-user 0 --run-as-group 0 --cap-drop-all --cap-add IPC_LOCK
-  fi
+  case $1 in
+    a | c)
+      local uid=$NIB_POD_A_UID
+      [ "$1" = c ] && uid=$((NIB_POD_A_UID + 1))
+      echo --run-as-user "$uid" --run-as-group "$uid" --fs-group "$NIB_SLOT_GROUP" \
+        --run-as-non-root --read-only-root --cap-drop-all
+      ;;
+    *) echo --run-as-user 0 --run-as-group 0 --cap-drop-all --cap-add IPC_LOCK ;;
+  esac
 }
 
 # nib_pod_start POD PEER_POD: the pod's app container (tests/e2e/pod_app.sh) under runc through
@@ -644,7 +657,7 @@ nib_cni() {
   local command=$1 pod=$2 dir cid ifname netns
   dir=$(nib_pod_dir "$pod")
   read -r cid ifname netns <"$dir/attachment"
-  "$NIB_DRIVER_BIN" "$command" --conflist "$NIB_CONFLIST" --container-id "$cid" --netns "$netns" \
+  "$NIB_DRIVER_BIN" "$command" --conflist "$(cat "$dir/conflist" 2>/dev/null || echo "$NIB_CONFLIST")" --container-id "$cid" --netns "$netns" \
     --ifname "$ifname" --cni-path "$NIB_CNI_BIN" --cache-dir "$NIB_CNI_CACHE" \
     --args "K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-$pod;K8S_POD_INFRA_CONTAINER_ID=$cid" \
     --cap "deviceID=\"$(cat "$dir/device")\"" \
