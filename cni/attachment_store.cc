@@ -11,6 +11,7 @@
 #include "common/atomic_file.h"
 #include "common/cni_records.h"
 #include "common/json_reader.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni {
@@ -69,7 +70,7 @@ absl::Status AttachmentStore::save(const AttachmentRecord& record) const {
   if (absl::Status s = common::makeDirectories(dir_, 0700); !s.ok()) return s;
   // Not fsynced: after a power loss DEL rebuilds a lost record from its configuration and GC
   // collects the ports the dataplane restored without one.
-  return replaceFile(pathOf(record.portId()), toJson(record).dump() + "\n", 0600);
+  return replaceFile(pathOf(record.portId()), common::dumpJson(toJson(record)) + "\n", 0600);
 }
 
 absl::StatusOr<std::optional<AttachmentRecord>> AttachmentStore::load(

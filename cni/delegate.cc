@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "cni/errors.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni {
@@ -82,7 +83,8 @@ absl::StatusOr<std::string> DelegateRunner::exec(const std::string& command,
     std::string dirs;
     for (const std::string& d : searchPath_) dirs = dirs.empty() ? d : strCat(dirs, ":", d);
     return cniError(CniError::kInvalidConfig,
-                    strCat("ipam.type: plugin \"", type, "\" not found in CNI_PATH (", dirs, ")"));
+                    strCat("ipam.type: plugin \"", common::clipped(type),
+                           "\" not found in CNI_PATH (", common::clipped(dirs), ")"));
   }
 
   std::vector<std::string> envStrings;
@@ -179,7 +181,7 @@ absl::StatusOr<std::string> DelegateRunner::exec(const std::string& command,
 }
 
 absl::StatusOr<Result> DelegateRunner::add(const std::string& type, const nlohmann::json& config) {
-  absl::StatusOr<std::string> output = exec("ADD", type, config.dump());
+  absl::StatusOr<std::string> output = exec("ADD", type, common::dumpJson(config));
   if (!output.ok()) return output.status();
   const std::string version = config.value("cniVersion", std::string());
   absl::StatusOr<Result> result = parseResult(std::string_view(*output), "ipam result", version);
@@ -192,7 +194,7 @@ absl::StatusOr<Result> DelegateRunner::add(const std::string& type, const nlohma
 
 absl::Status DelegateRunner::run(const std::string& command, const std::string& type,
                                  const nlohmann::json& config) {
-  return exec(command, type, config.dump()).status();
+  return exec(command, type, common::dumpJson(config)).status();
 }
 
 }  // namespace enadpdk::cni

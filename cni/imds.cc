@@ -45,17 +45,18 @@ absl::Status badData(std::string_view what) {
 absl::Status validate(const EniMetadata& eni) {
   const std::string where = strCat("ENI ", eni.mac, ": ");
   if (!common::isMacAddress(eni.mac))
-    return badData(strCat("\"", eni.mac, "\" is not a MAC address"));
+    return badData(strCat("\"", common::clipped(eni.mac), "\" is not a MAC address"));
   if (eni.localIpv4s.empty()) return badData(strCat(where, "local-ipv4s is empty"));
   std::optional<IpPrefix> subnet = parseIpPrefix(eni.subnetIpv4Cidr);
   if (!subnet || subnet->address.family != 4) {
-    return badData(
-        strCat(where, "subnet-ipv4-cidr-block \"", eni.subnetIpv4Cidr, "\" is not an IPv4 CIDR"));
+    return badData(strCat(where, "subnet-ipv4-cidr-block \"", common::clipped(eni.subnetIpv4Cidr),
+                          "\" is not an IPv4 CIDR"));
   }
   for (const std::string& ip : eni.localIpv4s) {
     std::optional<IpAddress> address = parseIpAddress(ip);
     if (!address || address->family != 4) {
-      return badData(strCat(where, "local-ipv4s entry \"", ip, "\" is not an IPv4 address"));
+      return badData(
+          strCat(where, "local-ipv4s entry \"", common::clipped(ip), "\" is not an IPv4 address"));
     }
     if (!subnet->contains(*address)) {
       return badData(
@@ -66,15 +67,16 @@ absl::Status validate(const EniMetadata& eni) {
   for (const std::string& block : eni.subnetIpv6Cidrs) {
     std::optional<IpPrefix> prefix = parseIpPrefix(block);
     if (!prefix || prefix->address.family != 6) {
-      return badData(
-          strCat(where, "subnet-ipv6-cidr-blocks entry \"", block, "\" is not an IPv6 CIDR"));
+      return badData(strCat(where, "subnet-ipv6-cidr-blocks entry \"", common::clipped(block),
+                            "\" is not an IPv6 CIDR"));
     }
     blocks.push_back(*prefix);
   }
   for (const std::string& ip : eni.ipv6s) {
     std::optional<IpAddress> address = parseIpAddress(ip);
     if (!address || address->family != 6) {
-      return badData(strCat(where, "ipv6s entry \"", ip, "\" is not an IPv6 address"));
+      return badData(
+          strCat(where, "ipv6s entry \"", common::clipped(ip), "\" is not an IPv6 address"));
     }
     if (std::none_of(blocks.begin(), blocks.end(),
                      [&](const IpPrefix& b) { return b.contains(*address); })) {
@@ -246,7 +248,8 @@ absl::StatusOr<std::string> ImdsClient::macOfDevice(unsigned deviceNumber) {
   for (std::string entry : lines(*macs)) {
     if (!entry.empty() && entry.back() == '/') entry.pop_back();
     if (!common::isMacAddress(entry)) {
-      return badData(strCat("network/interfaces/macs/ lists \"", entry, "\", not a MAC address"));
+      return badData(strCat("network/interfaces/macs/ lists \"", common::clipped(entry),
+                            "\", not a MAC address"));
     }
     absl::StatusOr<std::string> number =
         get(strCat("network/interfaces/macs/", entry, "/device-number"));

@@ -1,6 +1,7 @@
 #include "cni/imds_cache.h"
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni::ipam {
@@ -43,7 +44,7 @@ absl::StatusOr<EniMetadata> EniMetadataCache::get(
   nlohmann::json entry = {{"endpoint", endpoint_}, {"fetchedAtMs", now}, {"eni", eni->toJson()}};
   if (common::makeDirectories(dir_, 0700).ok()) {
     // A cache that cannot be written only costs the next invocation a fetch.
-    (void)common::writeFileAtomic(file, entry.dump() + "\n", 0600);
+    (void)common::writeFileAtomic(file, common::dumpJson(entry) + "\n", 0600);
   }
   return eni;
 }

@@ -6,6 +6,7 @@
 #include "cni/ipam_errors.h"
 #include "cni/result.h"
 #include "cni/skel.h"
+#include "common/json_text.h"
 #include "common/logging.h"
 #include "common/strings.h"
 
@@ -80,7 +81,7 @@ int runCommand(const std::string& command, const std::string& config, const Envi
     if (!result.ok()) return fail(result.status(), CniError::kInvalidConfig);
     absl::StatusOr<nlohmann::json> rendered = renderResult(*result, version);
     if (!rendered.ok()) return fail(rendered.status(), CniError::kIncompatibleVersion);
-    out << rendered->dump() << "\n";
+    out << common::dumpJson(*rendered) << "\n";
     out.flush();
     return 0;
   }

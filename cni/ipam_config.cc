@@ -110,9 +110,10 @@ absl::Status checkVersion(const nlohmann::json& config, const std::string& comma
                         : command == "GC" || command == "STATUS" ? "1.1.0"
                                                                  : "0.3.0";
   if (!versionAtLeast(version, minimum)) {
-    return cniError(absl::StatusCode::kInvalidArgument,
-                    strCat("config version \"", version, "\" does not allow ", command),
-                    CniError::kIncompatibleVersion);
+    return cniError(
+        absl::StatusCode::kInvalidArgument,
+        strCat("config version \"", common::clipped(version), "\" does not allow ", command),
+        CniError::kIncompatibleVersion);
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -62,12 +63,19 @@ absl::StatusOr<Lease> LeaseStore::read(const std::filesystem::path& file) const 
                            .gateway = ip.value("gateway", std::string())});
     }
   } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(strCat("lease file ", file.string(), " is corrupt: ", e.what()));
+    return absl::DataLossError(
+        strCat("lease file ", file.string(), " is corrupt: ", common::clipped(e.what())));
+  }
+  // ADD hands out an address of every family of the pool or fails, so a lease without any
+  // address was not written by us: answering it would make ADD succeed with no IP.
+  if (lease.ips.empty()) {
+    return absl::DataLossError(strCat("lease file ", file.string(),
+                                      " is corrupt: it holds no address (DEL or GC removes it)"));
   }
   for (const IpConfig& ip : lease.ips) {
     if (!parseIpPrefix(ip.address)) {
       return absl::DataLossError(strCat("lease file ", file.string(), " is corrupt: address \"",
-                                        ip.address, "\" is not a CIDR"));
+                                        common::clipped(ip.address), "\" is not a CIDR"));
     }
   }
   return lease;
@@ -120,7 +128,7 @@ absl::Status LeaseStore::put(const Lease& lease) {
   }
   nlohmann::json json = {
       {"containerID", lease.key.containerId}, {"ifname", lease.key.ifName}, {"ips", ips}};
-  return common::writeFileAtomic(fileOf(lease.key), json.dump() + "\n", 0600);
+  return common::writeFileAtomic(fileOf(lease.key), common::dumpJson(json) + "\n", 0600);
 }
 
 absl::Status LeaseStore::remove(const LeaseKey& key) { return removeFile(fileOf(key)); }

@@ -106,8 +106,8 @@ absl::StatusOr<Pool> staticPool(const std::vector<std::string>& addresses,
         range = {.first = prefix->address, .last = prefix->address, .prefixLength = prefix->length};
       }
     } else {
-      return absl::InvalidArgumentError(
-          strCat(at, ": expected an IPv4 or IPv6 address or CIDR, got \"", entry, "\""));
+      return absl::InvalidArgumentError(strCat(
+          at, ": expected an IPv4 or IPv6 address or CIDR, got \"", common::clipped(entry), "\""));
     }
     if (gw && gw->family == range.first.family) range.gateway = gw;
     if (range.first == range.last && gw && *gw == range.first) {

@@ -191,7 +191,12 @@ absl::StatusOr<Invocation> parseInvocation(const std::map<std::string, std::stri
     }
     if (add_or_check && inv.netns.empty()) return envError("CNI_NETNS is not set");
     if (!inv.netns.empty() && !inv.netns.starts_with('/')) {
-      return envError(strCat("CNI_NETNS: \"", inv.netns, "\" is not an absolute path"));
+      return envError(
+          strCat("CNI_NETNS: \"", common::clipped(inv.netns), "\" is not an absolute path"));
+    }
+    // The path is written into the result and the attachment record (JSON).
+    if (!common::isValidUtf8(inv.netns)) {
+      return envError(strCat("CNI_NETNS: \"", common::clipped(inv.netns), "\" is not valid UTF-8"));
     }
   }
   absl::StatusOr<std::map<std::string, std::string>> args = parseCniArgs(get("CNI_ARGS"));

@@ -15,6 +15,7 @@
 #include "common/atomic_file.h"
 #include "common/cni_records.h"
 #include "common/host_root.h"
+#include "common/json_text.h"
 #include "common/logging.h"
 #include "common/pci.h"
 #include "common/slot_dir.h"
@@ -147,16 +148,17 @@ absl::StatusOr<std::string> CniPlugin::resolveNetwork(const std::string& deviceI
     std::optional<std::string> named = networkOfDeviceId(deviceId);
     if (!named) {
       return cniError(CniError::kInvalidConfig,
-                      strCat("deviceID \"", deviceId,
+                      strCat("deviceID \"", common::clipped(deviceId),
                              "\" is not a dpdk.aws/ena attachment ID (<network>-<NN>, e.g. "
                              "eni1-07); pci mode takes dpdk.aws/ena-dedicated devices"));
     }
     if (network.empty()) {
       network = *named;
     } else if (network != *named) {
-      return cniError(CniError::kInvalidConfig,
-                      strCat("network \"", network, "\" does not match deviceID \"", deviceId,
-                             "\", an attachment of network \"", *named, "\""));
+      return cniError(
+          CniError::kInvalidConfig,
+          strCat("network \"", network, "\" does not match deviceID \"", common::clipped(deviceId),
+                 "\", an attachment of network \"", *named, "\""));
     }
   }
   if (network.empty()) {
@@ -810,7 +812,7 @@ int runCommand(const std::string& stdinConfig, const PluginEnvironment& environm
   if (command == "ADD") {
     absl::StatusOr<nlohmann::json> result = plugin.add();
     if (result.ok()) {
-      out << result->dump() << "\n";
+      out << common::dumpJson(*result) << "\n";
       out.flush();
       return 0;
     }

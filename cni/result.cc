@@ -242,6 +242,12 @@ absl::StatusOr<nlohmann::json> renderResult(const Result& result, std::string_vi
 absl::StatusOr<std::map<std::string, std::string>> parseCniArgs(std::string_view args) {
   std::map<std::string, std::string> pairs;
   if (args.empty()) return pairs;
+  // Its values may end up in JSON (records, results): bytes that are not UTF-8 are refused
+  // rather than silently replaced.
+  if (!common::isValidUtf8(args)) {
+    return absl::InvalidArgumentError(
+        strCat("CNI_ARGS: \"", common::clipped(args), "\" is not valid UTF-8"));
+  }
   std::size_t start = 0;
   while (true) {
     std::size_t end = args.find(';', start);
@@ -250,11 +256,12 @@ absl::StatusOr<std::map<std::string, std::string>> parseCniArgs(std::string_view
     if (eq == 0 || eq == std::string_view::npos ||
         pair.find('=', eq + 1) != std::string_view::npos) {
       return absl::InvalidArgumentError(
-          strCat("CNI_ARGS: invalid pair \"", pair, "\" (expected KEY=VALUE)"));
+          strCat("CNI_ARGS: invalid pair \"", common::clipped(pair), "\" (expected KEY=VALUE)"));
     }
     std::string key(pair.substr(0, eq));
     if (!pairs.emplace(key, std::string(pair.substr(eq + 1))).second) {
-      return absl::InvalidArgumentError(strCat("CNI_ARGS: duplicate key \"", key, "\""));
+      return absl::InvalidArgumentError(
+          strCat("CNI_ARGS: duplicate key \"", common::clipped(key), "\""));
     }
     if (end == std::string_view::npos) break;
     start = end + 1;
@@ -270,7 +277,7 @@ absl::Status validateContainerId(std::string_view id) {
   if (!absl::ascii_isalnum(static_cast<unsigned char>(id.front())) ||
       !std::all_of(id.begin(), id.end(), allowed) || id.find("..") != std::string_view::npos) {
     return absl::InvalidArgumentError(
-        strCat("CNI_CONTAINERID: invalid container ID \"", id,
+        strCat("CNI_CONTAINERID: invalid container ID \"", common::clipped(id),
                "\" (expected [a-zA-Z0-9][a-zA-Z0-9_.-]* without \"..\")"));
   }
   return absl::OkStatus();
@@ -279,8 +286,8 @@ absl::Status validateContainerId(std::string_view id) {
 absl::Status validateIfName(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("CNI_IFNAME: empty");
   if (name.size() > kMaxIfNameLength) {
-    return absl::InvalidArgumentError(
-        strCat("CNI_IFNAME: \"", name, "\" is longer than ", kMaxIfNameLength, " bytes"));
+    return absl::InvalidArgumentError(strCat("CNI_IFNAME: \"", common::clipped(name),
+                                             "\" is longer than ", kMaxIfNameLength, " bytes"));
   }
   bool bad = name == "." || name == ".." || std::any_of(name.begin(), name.end(), [](char c) {
                return c == '/' || c == ':' || absl::ascii_isspace(static_cast<unsigned char>(c));
@@ -288,6 +295,10 @@ absl::Status validateIfName(std::string_view name) {
   if (bad) {
     return absl::InvalidArgumentError(strCat("CNI_IFNAME: invalid interface name \"", name,
                                              "\" (no '/', ':' or spaces, not . or ..)"));
+  }
+  // The name is written into results and records (JSON), so it must be UTF-8 as well.
+  if (!common::isValidUtf8(name)) {
+    return absl::InvalidArgumentError(strCat("CNI_IFNAME: \"", name, "\" is not valid UTF-8"));
   }
   return absl::OkStatus();
 }

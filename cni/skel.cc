@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/flags.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni {
@@ -16,14 +17,16 @@ int writeError(std::ostream& out, const std::string& cni_version, CniError code,
                       {"code", static_cast<int>(code)},
                       {"msg", msg}};
   if (!details.empty()) j["details"] = details;
-  out << j.dump() << "\n";
+  out << common::dumpJson(j) << "\n";
   out.flush();
   return 1;
 }
 
-int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
-              const std::map<std::string, CommandHandler>& handlers, std::istream& in,
-              std::ostream& out, std::ostream& err) {
+namespace {
+
+int runPluginUnguarded(const PluginInfo& info, int argc, const char* const* argv,
+                       const std::map<std::string, CommandHandler>& handlers, std::istream& in,
+                       std::ostream& out, std::ostream& err, std::string& version) {
   common::FlagParser flags(info.program, "(run by a CNI runtime: config on stdin, CNI_* variables)",
                            info.about);
   flags.addSwitch("version", "print the version and exit")
@@ -38,7 +41,6 @@ int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
   const char* command_env = std::getenv("CNI_COMMAND");
   const std::string command = command_env ? command_env : "";
   std::string config(std::istreambuf_iterator<char>(in), {});
-  std::string version;
   nlohmann::json parsed;
   if (!config.empty() || command == "VERSION") {
     parsed = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
@@ -54,16 +56,15 @@ int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
     return writeError(out, version, CniError::kInvalidEnvironment, "CNI_COMMAND is not set");
   }
   if (command == "VERSION") {
-    out << nlohmann::json{{"cniVersion", version.empty() ? kSupportedVersions.back() : version},
-                          {"supportedVersions", kSupportedVersions}}
-               .dump()
+    out << common::dumpJson({{"cniVersion", version.empty() ? kSupportedVersions.back() : version},
+                             {"supportedVersions", kSupportedVersions}})
         << "\n";
     return 0;
   }
   static const std::vector<std::string> kCommands = {"ADD", "DEL", "CHECK", "GC", "STATUS"};
   if (std::find(kCommands.begin(), kCommands.end(), command) == kCommands.end()) {
     return writeError(out, version, CniError::kInvalidEnvironment,
-                      common::strCat("unknown CNI_COMMAND \"", command, "\""));
+                      common::strCat("unknown CNI_COMMAND \"", common::clipped(command), "\""));
   }
   auto handler = handlers.find(command);
   if (handler == handlers.end()) {
@@ -72,6 +73,30 @@ int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
         common::strCat(info.program, ": ", command, " is not supported yet (issue 5)"));
   }
   return handler->second(config, out, err);
+}
+
+}  // namespace
+
+int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
+              const std::map<std::string, CommandHandler>& handlers, std::istream& in,
+              std::ostream& out, std::ostream& err) {
+  // The edge of both plugins: nothing may escape as an exception (an abort leaves the runtime
+  // without the error JSON it reads from stdout).
+  std::string version;
+  std::string what = "unknown exception";
+  try {
+    return runPluginUnguarded(info, argc, argv, handlers, in, out, err, version);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  try {
+    err << info.program << ": internal error: " << common::clipped(what) << "\n";
+    return writeError(out, version, CniError::kInternalError,
+                      common::strCat(info.program, ": internal error: ", common::clipped(what)));
+  } catch (...) {
+    return 1;
+  }
 }
 
 }  // namespace enadpdk::cni

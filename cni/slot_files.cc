@@ -10,6 +10,7 @@
 
 #include "cni/errors.h"
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 #include "nlohmann/json.hpp"
@@ -77,7 +78,7 @@ std::string renderPodAttachmentInfo(const PodAttachmentInfo& info) {
                       {"queues", info.queues}};
   if (!info.deviceId.empty()) j["deviceID"] = info.deviceId;
   if (!info.gateway.empty()) j["gateway"] = info.gateway;
-  return j.dump(2) + "\n";
+  return common::dumpJson(j, 2) + "\n";
 }
 
 absl::Status writePodAttachmentInfo(const std::filesystem::path& dir,
@@ -99,18 +100,16 @@ bool podAttachmentInfoIsFor(const std::filesystem::path& dir, std::string_view c
 }
 
 std::string vhostUserDeviceInfo(VhostMode mode, std::string_view path) {
-  return nlohmann::json{
+  return common::dumpJson(nlohmann::json{
       {"type", "vhost-user"},
       {"version", "1.1.0"},
       {"vhost-user",
-       {{"mode", mode == VhostMode::Server ? "server" : "client"}, {"path", std::string(path)}}}}
-      .dump();
+       {{"mode", mode == VhostMode::Server ? "server" : "client"}, {"path", std::string(path)}}}});
 }
 
 std::string pciDeviceInfo(std::string_view pciAddress) {
-  return nlohmann::json{
-      {"type", "pci"}, {"version", "1.1.0"}, {"pci", {{"pci-address", std::string(pciAddress)}}}}
-      .dump();
+  return common::dumpJson(nlohmann::json{
+      {"type", "pci"}, {"version", "1.1.0"}, {"pci", {{"pci-address", std::string(pciAddress)}}}});
 }
 
 absl::Status writeDeviceInfo(const std::filesystem::path& path, std::string_view content) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -102,7 +103,7 @@ absl::Status recordPendingPortDelete(const fs::path& stateDir, PendingPortDelete
                             {"network", record.network},
                             {"dataplaneSocket", record.dataplaneSocket},
                             {"recordedAt", record.recordedAt}};
-  return writeFileAtomic(dir / recordFileName(record.portId), j.dump() + "\n", 0600);
+  return writeFileAtomic(dir / recordFileName(record.portId), dumpJson(j) + "\n", 0600);
 }
 
 absl::StatusOr<std::vector<PendingPortDelete>> listPendingPortDeletes(

@@ -176,4 +176,19 @@ int reportFatal(std::ostream& err, std::string_view program, std::string_view me
   return exit_code;
 }
 
+int runCatching(std::ostream& err, std::string_view program, const std::function<int()>& body) {
+  std::string what = "unknown exception";
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  try {
+    return reportFatal(err, program, strCat("internal error: ", clipped(what)), kInternalErrorExit);
+  } catch (...) {
+    return kInternalErrorExit;
+  }
+}
+
 }  // namespace enadpdk::common

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -89,5 +90,13 @@ class FlagParser {
 // "; ") and returns `exit_code`. The one place binaries report a fatal error.
 int reportFatal(std::ostream& err, std::string_view program, std::string_view message,
                 int exit_code = 1);
+
+// Exit status of a binary whose main was left by an unexpected exception (sysexits' EX_SOFTWARE).
+inline constexpr int kInternalErrorExit = 70;
+
+// Runs `body` (the whole of a binary's main) and returns its exit status. An exception that
+// escapes it is reported with reportFatal() as "internal error: <what>" and kInternalErrorExit
+// is returned, so that no binary aborts on an exception (STYLE.md: catch at the edge).
+int runCatching(std::ostream& err, std::string_view program, const std::function<int()>& body);
 
 }  // namespace enadpdk::common

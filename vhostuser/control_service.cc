@@ -18,7 +18,19 @@ using common::strCat;
 
 grpc::Status toGrpcStatus(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  // The message travels in the grpc-message header: an unbounded one (a message quoting a huge
+  // request field) makes the client fail with RESOURCE_EXHAUSTED instead of seeing this status.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      common::clipped(common::toStd(s.message()), kMaxStatusMessageBytes));
+}
+
+absl::Status checkPortIdArgument(std::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("id: must not be empty");
+  if (id.size() > kMaxPortIdLength) {
+    return absl::InvalidArgumentError(
+        strCat("id: longer than ", kMaxPortIdLength, " bytes (", id.size(), " bytes)"));
+  }
+  return absl::OkStatus();
 }
 
 PortSpec portSpecFromProto(const pb::Port& p) {
@@ -107,7 +119,7 @@ grpc::Status ControlService::AddPort(grpc::ServerContext*, const pb::AddPortRequ
 
 grpc::Status ControlService::DeletePort(grpc::ServerContext*, const pb::DeletePortRequest* req,
                                         pb::DeletePortResponse* resp) {
-  if (req->id().empty()) return toGrpcStatus(absl::InvalidArgumentError("id: must not be empty"));
+  if (absl::Status s = checkPortIdArgument(req->id()); !s.ok()) return toGrpcStatus(s);
   absl::StatusOr<bool> existed = switch_.deletePort(req->id());
   if (!existed.ok()) return toGrpcStatus(existed.status());
   resp->set_existed(*existed);
@@ -116,6 +128,7 @@ grpc::Status ControlService::DeletePort(grpc::ServerContext*, const pb::DeletePo
 
 grpc::Status ControlService::GetPort(grpc::ServerContext*, const pb::GetPortRequest* req,
                                      pb::GetPortResponse* resp) {
+  if (absl::Status s = checkPortIdArgument(req->id()); !s.ok()) return toGrpcStatus(s);
   absl::StatusOr<PortStatus> st = switch_.getPort(req->id());
   if (!st.ok()) return toGrpcStatus(st.status());
   *resp->mutable_port() = portToProto(*st);

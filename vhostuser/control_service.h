@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,9 +13,18 @@
 
 namespace enadpdk::vhostuser {
 
-// Maps an absl::Status to a grpc::Status with the same code and message. The one mapping the
-// dataplane uses.
+// The longest status message the control API sends (it travels in a gRPC header); longer ones
+// are cut and end in "…".
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// Maps an absl::Status to a grpc::Status with the same code and its message cut to
+// kMaxStatusMessageBytes. The one mapping the dataplane uses.
 grpc::Status toGrpcStatus(const absl::Status& status);
+
+// INVALID_ARGUMENT naming the field when `id`, the port id of a DeletePort or GetPort request, is
+// empty or longer than kMaxPortIdLength bytes; OK otherwise. Checked before the id reaches the
+// Switch, so that no message quotes an oversized id.
+absl::Status checkPortIdArgument(std::string_view id);
 
 // The proto <-> library conversions of the control API.
 PortSpec portSpecFromProto(const dataplane::v1::Port& port);

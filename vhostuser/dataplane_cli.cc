@@ -4,6 +4,7 @@
 #include <rte_errno.h>
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "common/atomic_file.h"
@@ -23,22 +24,50 @@ using common::reportFatal;
 using common::strCat;
 using common::toStd;
 
-// Restores the ports of the state file; a port that cannot be restored is logged and skipped
-// (and dropped from the file at the next save), the others come back.
+// Restores the ports of the state file, each on its own: an entry that cannot be read or
+// restored is logged and skipped (and dropped from the file at the next save), the others come
+// back. Before that save can lose anything, the file is kept as `<stateFile>.corrupt-<time>`.
 void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log) {
-  absl::StatusOr<std::vector<PortSpec>> specs = loadState(state_file);
-  if (!specs.ok()) {
+  const auto now = std::chrono::system_clock::now();
+  absl::StatusOr<LoadedState> state = loadState(state_file, now);
+  if (!state.ok()) {
     log.error("state not restored file={} error=\"{}\"", state_file,
-              toStd(specs.status().message()));
+              toStd(state.status().message()));
     return;
   }
-  for (const PortSpec& spec : *specs) {
+  for (const std::string& problem : state->problems) {
+    log.error("state entry skipped file={} error=\"{}\"", state_file, problem);
+  }
+  size_t restored = 0;
+  bool failed = false;
+  for (const PortSpec& spec : state->ports) {
     absl::StatusOr<PortStatus> st = sw.addPort(spec);
     if (!st.ok()) {
+      failed = true;
       log.error("port not restored id={} error=\"{}\"", spec.id, toStd(st.status().message()));
+      continue;
+    }
+    ++restored;
+  }
+  // The first restored port has rewritten the file already: keep the bytes that were read.
+  if (failed && state->kept_copy.empty() && state->keep_status.ok()) {
+    absl::StatusOr<std::string> copy = keepStateCopy(state_file, state->text, now);
+    if (copy.ok()) {
+      state->kept_copy = *copy;
+    } else {
+      state->keep_status = copy.status();
     }
   }
-  if (!specs->empty()) log.info("state restored ports={} file={}", specs->size(), state_file);
+  if (!state->kept_copy.empty()) {
+    log.warn("state file kept file={} copy={}", state_file, state->kept_copy);
+  } else if (!state->keep_status.ok()) {
+    log.error("state file not kept file={} error=\"{}\"", state_file,
+              toStd(state->keep_status.message()));
+  }
+  if (!state->ports.empty() || !state->problems.empty()) {
+    log.info("state restored ports={} skipped={} file={}", restored,
+             state->problems.size() + (state->ports.size() - restored), state_file);
+  }
 }
 
 // Finishes the port deletes that ena-dpdk-cni recorded for this dataplane while it was down

@@ -3,6 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "common/atomic_file.h"
@@ -43,6 +47,42 @@ std::optional<std::string> normaliseCidr(std::string_view text) {
     return strCat(out, "/", prefix < 0 ? 128 : prefix);
   }
   return std::nullopt;
+}
+
+// State-file field readers: InvalidArgument naming the key and the JSON type found, never the
+// value (which may be anything, e.g. a megabyte of text).
+absl::Status readString(const nlohmann::json& j, const char* key, bool required, std::string& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return required ? invalid(key, "missing") : absl::OkStatus();
+  if (!it->is_string()) return invalid(key, strCat("expected a string, got ", it->type_name()));
+  out = it->get<std::string>();
+  return absl::OkStatus();
+}
+
+absl::Status readStrings(const nlohmann::json& j, const char* key, std::vector<std::string>& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return absl::OkStatus();
+  if (!it->is_array()) return invalid(key, strCat("expected an array, got ", it->type_name()));
+  out.clear();
+  for (size_t i = 0; i < it->size(); ++i) {
+    const nlohmann::json& v = (*it)[i];
+    if (!v.is_string()) {
+      return invalid(strCat(key, "[", i, "]"), strCat("expected a string, got ", v.type_name()));
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status readUint32(const nlohmann::json& j, const char* key, uint32_t& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return absl::OkStatus();
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX) {
+    return invalid(key, strCat("expected an integer 0..", UINT32_MAX, ", got ",
+                               it->is_number() ? "another number" : it->type_name()));
+  }
+  out = static_cast<uint32_t>(it->get<uint64_t>());
+  return absl::OkStatus();
 }
 
 // True when `path` (absolute, normalised) is inside `dir`.
@@ -145,25 +185,30 @@ nlohmann::json portSpecToJson(const PortSpec& s) {
 }
 
 absl::StatusOr<PortSpec> portSpecFromJson(const nlohmann::json& j) {
-  try {
-    PortSpec s;
-    s.id = j.at("id").get<std::string>();
-    s.network = j.at("network").get<std::string>();
-    s.socket_path = j.at("socketPath").get<std::string>();
-    std::string mode = j.at("vhostMode").get<std::string>();
-    if (mode != "server" && mode != "client")
-      return absl::InvalidArgumentError("vhostMode: bad value");
-    s.vhost_mode = mode == "server" ? VhostMode::Server : VhostMode::Client;
-    s.mac = j.value("mac", "");
-    s.ips = j.value("ips", std::vector<std::string>{});
-    s.queues = j.value("queues", 1u);
-    s.mtu = j.value("mtu", 0u);
-    s.owner = j.value("owner", "");
-    s.perm = j.value("perm", "");
-    return s;
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(strCat("malformed port entry: ", e.what()));
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(strCat("expected an object, got ", j.type_name()));
   }
+  PortSpec s;
+  std::string mode;
+  for (absl::Status st :
+       {readString(j, "id", /*required=*/true, s.id),
+        readString(j, "network", /*required=*/true, s.network),
+        readString(j, "socketPath", /*required=*/true, s.socket_path),
+        readString(j, "vhostMode", /*required=*/true, mode),
+        readString(j, "mac", /*required=*/false, s.mac), readStrings(j, "ips", s.ips),
+        readUint32(j, "queues", s.queues), readUint32(j, "mtu", s.mtu),
+        readString(j, "owner", /*required=*/false, s.owner),
+        readString(j, "perm", /*required=*/false, s.perm)}) {
+    if (!st.ok()) return st;
+  }
+  if (mode == "server") {
+    s.vhost_mode = VhostMode::Server;
+  } else if (mode == "client") {
+    s.vhost_mode = VhostMode::Client;
+  } else {
+    return invalid("vhostMode", "expected \"server\" or \"client\"");
+  }
+  return s;
 }
 
 absl::Status saveState(const std::string& path, const std::vector<PortSpec>& ports) {
@@ -172,20 +217,90 @@ absl::Status saveState(const std::string& path, const std::vector<PortSpec>& por
   return common::writeFileAtomic(path, j.dump(2) + "\n", 0600);
 }
 
-absl::StatusOr<std::vector<PortSpec>> loadState(const std::string& path) {
-  absl::StatusOr<std::string> text = common::readFile(path);
-  if (absl::IsNotFound(text.status())) return std::vector<PortSpec>{};
-  if (!text.ok()) return text.status();
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("ports") || !j["ports"].is_array()) {
-    return absl::DataLossError(strCat(path, ": not a dataplane state file"));
+LoadedState parseState(std::string_view text) {
+  LoadedState out;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // The parser's message quotes the bytes it read; the byte offset is enough and cannot carry
+    // invalid UTF-8 into a log line.
+    out.problems.push_back(
+        strCat("not a dataplane state file: not JSON (error at byte ", e.byte, ")"));
+    return out;
   }
-  std::vector<PortSpec> out;
-  for (const auto& p : j["ports"]) {
-    absl::StatusOr<PortSpec> spec = portSpecFromJson(p);
-    if (!spec.ok())
-      return absl::DataLossError(strCat(path, ": ", common::toStd(spec.status().message())));
-    out.push_back(std::move(*spec));
+  if (!j.is_object() || !j.contains("ports") || !j["ports"].is_array()) {
+    out.problems.push_back("not a dataplane state file: no \"ports\" array");
+    return out;
+  }
+  const nlohmann::json& ports = j["ports"];
+  for (size_t i = 0; i < ports.size(); ++i) {
+    absl::StatusOr<PortSpec> spec = portSpecFromJson(ports[i]);
+    if (!spec.ok()) {
+      out.problems.push_back(strCat("ports[", i, "]: ", common::toStd(spec.status().message())));
+      continue;
+    }
+    out.ports.push_back(std::move(*spec));
+  }
+  return out;
+}
+
+std::string corruptCopyPath(const std::string& path, std::chrono::system_clock::time_point now) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &utc);
+  return strCat(path, ".corrupt-", stamp);
+}
+
+namespace {
+
+// corruptCopyPath, or with "-N" appended when a copy of that second is already there.
+std::string freeCopyPath(const std::string& path, std::chrono::system_clock::time_point now) {
+  const std::string base = corruptCopyPath(path, now);
+  std::string candidate = base;
+  std::error_code ec;
+  for (int n = 1; std::filesystem::exists(std::filesystem::symlink_status(candidate, ec)); ++n) {
+    candidate = strCat(base, "-", n);
+  }
+  return candidate;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> keepStateCopy(const std::string& path, std::string_view contents,
+                                          std::chrono::system_clock::time_point now) {
+  const std::string copy = freeCopyPath(path, now);
+  if (absl::Status s = common::writeFileAtomic(copy, contents, 0600); !s.ok()) return s;
+  return copy;
+}
+
+absl::StatusOr<LoadedState> loadState(const std::string& path,
+                                      std::chrono::system_clock::time_point now) {
+  absl::StatusOr<std::string> text = common::readFile(path);
+  if (absl::IsNotFound(text.status())) return LoadedState{};
+  if (!text.ok()) {
+    // Unreadable (a directory, an I/O error): moved aside whole, so the next save cannot
+    // replace what nobody has looked at yet.
+    const std::string copy = freeCopyPath(path, now);
+    if (::rename(path.c_str(), copy.c_str()) != 0) {
+      return absl::DataLossError(strCat(common::toStd(text.status().message()),
+                                        "; not moved aside: ", std::strerror(errno)));
+    }
+    LoadedState out;
+    out.problems.emplace_back(common::toStd(text.status().message()));
+    out.kept_copy = copy;
+    return out;
+  }
+  LoadedState out = parseState(*text);
+  out.text = std::move(*text);
+  if (out.problems.empty()) return out;
+  absl::StatusOr<std::string> copy = keepStateCopy(path, out.text, now);
+  if (copy.ok()) {
+    out.kept_copy = std::move(*copy);
+  } else {
+    out.keep_status = copy.status();
   }
   return out;
 }

@@ -14,10 +14,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/atomic_file.h"
 #include "common/pci.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
+#include "vhostuser/path_policy.h"
 #include "vhostuser/worker.h"
 
 namespace enadpdk::vhostuser {
@@ -391,15 +391,17 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   if (free_slot == slots_.end()) {
     return absl::ResourceExhaustedError(strCat("all ", kMaxSlots, " port slots are in use"));
   }
+  // validatePortSpec checked the text; where the path leads depends on the links on the way,
+  // and both modes touch it (client: create and remove; server: connect for ever).
+  absl::StatusOr<ResolvedSocketPath> resolved =
+      resolveSocketPath(spec.socket_path, config_.allowedSocketDirs, "socket_path");
+  if (!resolved.ok()) return resolved.status();
   if (spec.vhost_mode == VhostMode::Client) {
     // We create the socket: a leftover from a crashed run is removed, a live one is refused.
     if (absl::Status s = common::removeStaleSocket(spec.socket_path); !s.ok()) {
       return absl::AlreadyExistsError(strCat("socket_path: ", common::toStd(s.message())));
     }
-    const auto parent = std::filesystem::path(spec.socket_path).parent_path();
-    if (absl::Status s = common::makeDirectories(parent, 0755); !s.ok()) {
-      return absl::FailedPreconditionError(strCat("socket_path: ", common::toStd(s.message())));
-    }
+    if (absl::Status s = createSocketDirs(*resolved, 0755, "socket_path"); !s.ok()) return s;
   }
 
   auto slot = std::make_unique<Slot>();

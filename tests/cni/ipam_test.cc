@@ -204,6 +204,24 @@ TEST_F(IpamTest, CorruptLeaseFileIsCode103ForAddAndCollectedByGc) {
   EXPECT_TRUE(ipam(conf).add(key("b")).ok());
 }
 
+// Issue 20 item 6: a lease without addresses must not make ADD succeed with no IP.
+TEST_F(IpamTest, LeaseWithoutAddressesIsCorruptNotAnEmptyResult) {
+  IpamNetconf conf = netconf({"10.0.1.5", "10.0.1.6"});
+  ASSERT_TRUE(ipam(conf).add(key("a")).ok());  // creates the lease directory
+  std::ofstream(leaseDir() / "b@net1.lease")
+      << R"({"containerID": "b", "ifname": "net1", "ips": []})";
+  absl::StatusOr<Result> b = ipam(conf).add(key("b"));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(code(b.status()), 103);
+  EXPECT_THAT(message(b.status()), ::testing::HasSubstr("is corrupt: it holds no address"));
+  EXPECT_EQ(code(ipam(conf).check(key("b"))), 103);
+  // DEL removes it, and the next ADD leases an address.
+  ASSERT_TRUE(ipam(conf).del(key("b")).ok());
+  absl::StatusOr<Result> again = ipam(conf).add(key("b"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->ips.size(), 1u);
+}
+
 TEST_F(IpamTest, CheckFindsTheLeaseAndComparesPrevResult) {
   IpamNetconf conf = netconf({"10.0.1.0/29", "fd00::/120"}, "10.0.1.1");
   ASSERT_TRUE(ipam(conf).add(key("a")).ok());
