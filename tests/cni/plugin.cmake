@@ -73,7 +73,7 @@ set_tests_properties(cni_netconf_fuzz PROPERTIES LABELS unit TIMEOUT 180)
 # Seeded, bounded fuzzing of both plugin binaries over stdin, the CNI_* environment and metadata
 # answers (issue 20): no signal, exit 0 or 1, one well-formed JSON object, no write outside the
 # temporary root.
-ena_dpdk_add_test(cni_fuzz_test LABEL integration TIMEOUT 240
+ena_dpdk_add_test(cni_fuzz_test LABEL integration TIMEOUT 240 RESOURCE_LOCK cpu
   SOURCES cni_fuzz_test.cc ${PROJECT_SOURCE_DIR}/tests/support/fake_imds.cc
   LIBS ena_dpdk_common nlohmann_json::nlohmann_json PkgConfig::HTTPLIB)
 add_dependencies(cni_fuzz_test ena-dpdk-cni ena-dpdk-ipam)

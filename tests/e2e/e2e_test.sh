@@ -198,7 +198,7 @@ check "the VPC resolved both pod IPs to the ENI MAC (the switch answers ARP)" \
 uplink_tx_before=$(nib_metric "$NIB_DP_METRICS" ena_dpdk_uplink_tx_packets_total)
 read -r _ a_tx0 < <(nib_pod_port_stats a)
 read -r b_rx0 _ < <(nib_pod_port_stats b)
-nib_stream a 3
+check "pod-a streams to pod-b for 3 s" nib_stream a 3
 read -r _ a_tx1 < <(nib_pod_port_stats a)
 read -r b_rx1 _ < <(nib_pod_port_stats b)
 sw_b_tx=$(nib_port_counter b txPackets)
@@ -214,7 +214,7 @@ check "pod-b received pod-a's packets, as counted by the switch and by pod-b" \
 check "pod-b counted the packets the switch delivered to it" \
   test "$b_rx1" -le "$sw_b_tx" -a "$b_rx1" -ge "$((sw_b_tx - 1024))"
 check "no spoofed frames: every pod sent with its own MAC and IP" test "$(port_drops spoofed)" -eq 0
-nib_stream b 1
+check "pod-b streams to pod-a for 1 s" nib_stream b 1
 echo "stream back: the switch took $NIB_STREAM_RX from pod-b and gave $NIB_STREAM_TX to pod-a"
 check "pod-a received pod-b's packets (the other way)" test "$NIB_STREAM_TX" -gt 1000
 check "pod-to-pod traffic never left through the uplink" \
@@ -260,15 +260,16 @@ check "pod-c's app runs as uid $pod_c_uid in its own limit-0 pod cgroup" \
   sh -c "[ '$(pod_info c .uid)' = $pod_c_uid ] && [ '$(pod_info c '[.hugetlbLimits[]] | add')' = 0 ]"
 check "ping from the VPC to pod-c is answered" nib_ping c
 nib_pod_stop c
-check "pod-c exited cleanly" test "$(cat "$(nib_pod_dir c)/exit-status")" = 0
+check "pod-c exited cleanly (exit status $(cat "$(nib_pod_dir c)/exit-status" 2>/dev/null))" \
+  test "$(cat "$(nib_pod_dir c)/exit-status" 2>/dev/null)" = 0
 check "CNI DEL of pod-c" nib_cni_del c
 check "pod-c's port, lease and pod cgroup are gone" \
   sh -c "[ $(port_count) = 2 ] && [ $(leases_naming "$(nib_container_id c)") = 0 ] && [ ! -e $NIB_RUNNER_STATE/pod-c ]"
 
 # ---- failure 1: kill -9 the dataplane mid-traffic, restart it -----------------------------------
-nib_pod_cmd a stop "set fwd txonly" start
+check "pod-a streams (txonly)" nib_pod_fwd a txonly
 b_before=$(nib_port_counter b txPackets)
-check "traffic flows before the kill" wait_for 10 counter_above b txPackets "$((b_before + 1000))"
+check "traffic flows before the kill" wait_for 30 counter_above b txPackets "$((b_before + 1000))"
 kill -9 "$(nib_pid dataplane)"
 nib_stop dataplane
 must "the dataplane restarts" nib_start_dataplane
@@ -280,7 +281,7 @@ read -r b_rx2 _ < <(nib_pod_port_stats b)
 check "pod-a -> pod-b traffic resumes through the new dataplane" wait_for 20 counter_above b txPackets 1000
 read -r b_rx3 _ < <(nib_pod_port_stats b)
 check "pod-b receives again after the restart" test "$b_rx3" -gt "$b_rx2"
-nib_pod_cmd a stop "set fwd icmpecho" start
+check "pod-a answers ping again (icmpecho)" nib_pod_fwd a icmpecho
 check "ping from the VPC works again after the restart" nib_ping a
 check "the device plugin kept the attachments healthy across the restart" \
   test "$(resources | jq --arg r "$NIB_ENA_RESOURCE" '[.resources[] | select(.name == $r) | .devices[] |
@@ -302,7 +303,8 @@ check "pods keep working across a kubelet restart" nib_ping b
 
 # ---- failure 3: CNI DEL while the dataplane is down, then GC after its restart ------------------
 nib_pod_stop b
-check "pod-b exited cleanly (testpmd quit, exit status 0)" test "$(cat "$(nib_pod_dir b)/exit-status")" = 0
+check "pod-b exited cleanly (testpmd quit, exit status $(cat "$(nib_pod_dir b)/exit-status" 2>/dev/null))" \
+  test "$(cat "$(nib_pod_dir b)/exit-status" 2>/dev/null)" = 0
 kill -9 "$(nib_pid dataplane)"
 nib_stop dataplane
 check "CNI DEL of pod-b succeeds while the dataplane is down" nib_cni_del b
@@ -329,7 +331,8 @@ check "ping pod-a after GC" nib_ping a
 
 # ---- teardown: nothing may be left -------------------------------------------------------------
 nib_pod_stop a
-check "pod-a exited cleanly (testpmd quit, exit status 0)" test "$(cat "$(nib_pod_dir a)/exit-status")" = 0
+check "pod-a exited cleanly (testpmd quit, exit status $(cat "$(nib_pod_dir a)/exit-status" 2>/dev/null))" \
+  test "$(cat "$(nib_pod_dir a)/exit-status" 2>/dev/null)" = 0
 check "neither pod's testpmd ever got SIGBUS" sh -c "! grep -qi sigbus $(nib_pod_dir a)/testpmd.log $(nib_pod_dir b)/testpmd.log"
 check "CNI DEL of pod-a" nib_cni_del a
 check "no dataplane port is left" test "$(port_count)" -eq 0

@@ -603,6 +603,18 @@ nib_negative_control() {
     { [ "$rc" = 135 ] || grep -q "Cannot init memory" "$dir/testpmd.log"; }
 }
 
+# nib_pod_fwd POD MODE: switches the pod's testpmd to forwarding MODE (icmpecho, txonly) and
+# waits until it says it started, so that what follows does not depend on how soon a loaded
+# machine schedules the pod's command line (its poll threads compete for the same cores).
+nib_pod_fwd() {
+  local log before
+  log="$(nib_pod_dir "$1")/testpmd.log"
+  before=$(grep -c "^$2 packet forwarding - ports" "$log")
+  nib_pod_cmd "$1" stop "set fwd $2" start || return 1
+  wait_for 60 sh -c "[ \$(grep -c '^$2 packet forwarding - ports' '$log') -gt $before ]" ||
+    { nib_err "pod-$1's testpmd did not start $2 forwarding: $(tail -3 "$log")"; return 1; }
+}
+
 # nib_pod_cmd POD COMMAND...: testpmd commands, one per argument.
 nib_pod_cmd() {
   local var="NIB_FD_$1"
@@ -620,7 +632,8 @@ nib_pod_stop() {
     nib_pod_cmd "$1" stop quit 2>/dev/null
     eval "exec ${!var}>&-"
     eval "NIB_FD_$1="
-    nib_owned "$pid" && wait_for 15 sh -c "! kill -0 $pid"
+    # (A loaded machine may take a while to schedule testpmd's command line and its final report.)
+    nib_owned "$pid" && wait_for 60 sh -c "! kill -0 $pid"
     # runc's exit status is the app's (128+N for signal N: 135 is SIGBUS).
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
       local rc=0
@@ -642,7 +655,7 @@ nib_pod_port_stats() {
   log="$(nib_pod_dir "$1")/testpmd.log"
   before=$(grep -c "Throughput (since last show)" "$log")
   nib_pod_cmd "$1" "show port stats 0" || return 1
-  wait_for 5 sh -c "[ \$(grep -c 'Throughput (since last show)' '$log') -gt $before ]" || return 1
+  wait_for 60 sh -c "[ \$(grep -c 'Throughput (since last show)' '$log') -gt $before ]" || return 1
   awk '/NIC statistics for port 0/ { rx = ""; tx = ""; inblock = 1 }
        inblock && /RX-packets:/ { rx = $2 }
        inblock && /TX-packets:/ { tx = $2; inblock = 0 }
@@ -699,10 +712,10 @@ nib_stream() {
   local rx0 tx0 t0 t1
   rx0=$(nib_port_counter "$from" rxPackets)
   tx0=$(nib_port_counter "$to" txPackets)
+  nib_pod_fwd "$from" txonly || return 1
   t0=$(date +%s.%N)
-  nib_pod_cmd "$from" stop "set fwd txonly" start
   sleep "$secs"  # the measurement window itself, not a synchronisation
-  nib_pod_cmd "$from" stop "set fwd icmpecho" start
+  nib_pod_fwd "$from" icmpecho || return 1
   t1=$(date +%s.%N)
   NIB_STREAM_RX=$(($(nib_port_counter "$from" rxPackets) - rx0))
   NIB_STREAM_TX=$(($(nib_port_counter "$to" txPackets) - tx0))
