@@ -172,7 +172,7 @@ TEST_F(PluginTest, WithoutDeviceIdUsesAPerAttachmentDirectory) {
 }
 
 TEST_F(PluginTest, PerAttachmentDirectoryGetsTheSlotGroup) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  ASSERT_EQ(::geteuid(), 0u) << "needs root to give directories a group: run the tests as root";
   constexpr gid_t kGroup = 1500;
   json conf = env_.config("1.1.0", {{"network", "local"}, {"slotGroup", kGroup}});
   testing::RunOutput out = env_.run("ADD", conf);

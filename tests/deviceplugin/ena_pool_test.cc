@@ -198,7 +198,7 @@ EnaPoolSpec groupSpec() {
 
 TEST(EnaPoolSlotGroupTest, CreatesSlotDirectoriesOfTheGroupWithSetgid) {
   // Giving a directory a group the test user is not in needs root (CI runs as root).
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  ASSERT_EQ(::geteuid(), 0u) << "needs root to give directories a group: run the tests as root";
   testing::FakeHost host;
   testing::describeStandardHost(host);
   absl::StatusOr<std::unique_ptr<EnaPool>> pool = EnaPool::create(host.hostRoot(), groupSpec());
@@ -210,7 +210,7 @@ TEST(EnaPoolSlotGroupTest, CreatesSlotDirectoriesOfTheGroupWithSetgid) {
 
 TEST(EnaPoolSlotGroupTest, FixesUpExistingSlotDirectories) {
   // Giving a directory a group the test user is not in needs root (CI runs as root).
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  ASSERT_EQ(::geteuid(), 0u) << "needs root to give directories a group: run the tests as root";
   testing::FakeHost host;
   testing::describeStandardHost(host);
   // One left by an older plugin (root:root 0770), one that somebody else got hold of.
@@ -241,7 +241,7 @@ TEST(EnaPoolSlotGroupTest, FixesUpExistingSlotDirectories) {
 
 TEST(EnaPoolSlotGroupTest, WithoutAGroupExistingDirectoriesAreLeftAlone) {
   // Giving a directory a group the test user is not in needs root (CI runs as root).
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories a group";
+  ASSERT_EQ(::geteuid(), 0u) << "needs root to give directories a group: run the tests as root";
   testing::FakeHost host;
   testing::describeStandardHost(host);
   // A slot an administrator gave a group by hand.
