@@ -31,7 +31,8 @@ nlohmann::json toJson(const AttachmentRecord& r) {
           {"ownsSlotDir", r.ownsSlotDir},
           {"socketPath", r.socketPath},
           {"dataplaneSocket", r.dataplaneSocket},
-          {"deviceInfoFile", r.deviceInfoFile}};
+          {"deviceInfoFile", r.deviceInfoFile},
+          {"portUid", r.portUid}};
 }
 
 absl::StatusOr<AttachmentRecord> fromText(const std::string& text, const fs::path& path) {
@@ -52,6 +53,7 @@ absl::StatusOr<AttachmentRecord> fromText(const std::string& text, const fs::pat
   reader.read("socketPath", r.socketPath);
   reader.read("dataplaneSocket", r.dataplaneSocket);
   reader.read("deviceInfoFile", r.deviceInfoFile);
+  reader.read("portUid", r.portUid);
   if (absl::Status s = reader.finish(); !s.ok()) {
     return absl::DataLossError(s.message());
   }

@@ -42,6 +42,8 @@ struct AttachmentRecord {
   std::string dataplaneSocket{};
   // Where the NPWG device-info went; empty when the runtime passed no CNIDeviceInfoFile.
   std::string deviceInfoFile{};
+  // The uid of the dataplane port (vhostuser): a repeated ADD asks for the same incarnation.
+  std::string portUid{};
 
   // "<containerID>/<ifname>": the dataplane port id and the record's key.
   std::string portId() const { return containerId + "/" + ifname; }

@@ -54,9 +54,10 @@ class GrpcDataplane final : public Dataplane {
     return response->port();
   }
 
-  absl::StatusOr<bool> deletePort(const std::string& id) override {
+  absl::StatusOr<bool> deletePort(const std::string& id, const std::string& uid) override {
     dp::DeletePortRequest request;
     request.set_id(id);
+    request.set_uid(uid);
     auto response = call(*dataplane_, &dp::Dataplane::Stub::DeletePort, "DeletePort", request);
     if (!response.ok()) return response.status();
     return response->existed();

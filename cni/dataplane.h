@@ -31,8 +31,9 @@ class Dataplane {
   // AddPort: creates `port` (idempotent for an identical request) and returns it as stored, with
   // the defaults filled in (MAC of vpc ports, MTU, queues).
   virtual absl::StatusOr<dataplane::v1::Port> addPort(const dataplane::v1::Port& port) = 0;
-  // DeletePort: true when the port existed; deleting a missing port succeeds with false.
-  virtual absl::StatusOr<bool> deletePort(const std::string& id) = 0;
+  // DeletePort: true when the port existed; deleting a missing port succeeds with false. With a
+  // non-empty `uid` only that incarnation is deleted (false when the id has another uid).
+  virtual absl::StatusOr<bool> deletePort(const std::string& id, const std::string& uid = "") = 0;
   // GetPort: NotFound for an unknown id.
   virtual absl::StatusOr<dataplane::v1::Port> getPort(const std::string& id) = 0;
   // ListPorts: the ports of `network`, or all ports when it is empty.

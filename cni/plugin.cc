@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <system_error>
 #include <vector>
@@ -86,6 +87,14 @@ std::string derivedMac(std::string_view portId) {
   }
   return fmt::format("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (h >> 32) & 0xff, (h >> 24) & 0xff,
                      (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+// A fresh identity for one incarnation of a port: 128 random bits as 32 hex digits.
+std::string newPortUid() {
+  std::random_device random;
+  std::string uid;
+  for (int i = 0; i < 4; ++i) uid += fmt::format("{:08x}", static_cast<uint32_t>(random()));
+  return uid;
 }
 
 std::string lower(std::string s) {
@@ -198,7 +207,7 @@ AttachmentRecord CniPlugin::newRecord() const {
       .deviceInfoFile = conf_.runtime.deviceInfoFile};
 }
 
-void CniPlugin::finishPendingDeletes(
+unsigned CniPlugin::finishPendingDeletes(
     const std::function<bool(const common::PendingPortDelete&)>& wanted) {
   std::vector<std::string> problems;
   absl::StatusOr<std::vector<common::PendingPortDelete>> pending =
@@ -206,25 +215,61 @@ void CniPlugin::finishPendingDeletes(
   for (const std::string& p : problems) log_->warn("unreadable pending delete problem=\"{}\"", p);
   if (!pending.ok()) {
     log_->warn("cannot list pending deletes error=\"{}\"", toStd(pending.status().message()));
-    return;
+    return 0;
   }
+  unsigned finished = 0;
   for (const common::PendingPortDelete& record : *pending) {
     if (record.dataplaneSocket != conf_.dataplaneSocket || !wanted(record)) continue;
-    absl::StatusOr<bool> deleted = dataplane_->deletePort(record.portId);
+    absl::StatusOr<bool> deleted = dataplane_->deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
       log_->warn("pending delete still pending id={} error=\"{}\"", record.portId,
                  toStd(deleted.status().message()));
-      if (isTransient(deleted.status())) return;
+      if (isTransient(deleted.status())) return finished;
       continue;
     }
-    if (absl::Status s = common::clearPendingPortDelete(conf_.stateDir, record.portId); !s.ok()) {
+    if (absl::Status s = common::clearPendingPortDelete(conf_.stateDir, record.portId, record.uid);
+        !s.ok()) {
       log_->warn("cannot clear pending delete id={} error=\"{}\"", record.portId,
                  toStd(s.message()));
       continue;
     }
-    log_->info("finished pending delete id={} existed={} recorded_at={}", record.portId, *deleted,
-               record.recordedAt);
+    ++finished;
+    log_->info("finished pending delete id={} uid={} existed={} recorded_at={}", record.portId,
+               record.uid, *deleted, record.recordedAt);
   }
+  return finished;
+}
+
+void CniPlugin::settlePortInDoubt(const std::string& id, const std::string& uid,
+                                  const std::string& network, const absl::Status& error) {
+  // Only a call that may have reached the dataplane can have left a port behind.
+  if (!absl::IsDeadlineExceeded(error) && !absl::IsCancelled(error) &&
+      !absl::IsUnavailable(error) && !absl::IsUnknown(error)) {
+    return;
+  }
+  if (absl::Status s =
+          common::recordPendingPortDelete(conf_.stateDir, {.portId = id,
+                                                           .containerId = inv_.containerId,
+                                                           .ifname = inv_.ifname,
+                                                           .network = network,
+                                                           .dataplaneSocket = conf_.dataplaneSocket,
+                                                           .uid = uid});
+      !s.ok()) {
+    log_->error("port in doubt not recorded id={} uid={} error=\"{}\"", id, uid,
+                toStd(s.message()));
+  }
+  absl::StatusOr<bool> deleted = dataplane_->deletePort(id, uid);
+  if (deleted.ok() && *deleted) {
+    if (absl::Status s = common::clearPendingPortDelete(conf_.stateDir, id, uid); !s.ok()) {
+      log_->warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
+    }
+    log_->info("port in doubt deleted id={} uid={}", id, uid);
+    return;
+  }
+  // Not there (yet): an answer already on its way when the deadline passed can still create it.
+  // The record stays; the dataplane's sweep or the next ADD, DEL or GC finishes it.
+  log_->info("port in doubt recorded id={} uid={} found={}", id, uid,
+             deleted.ok() ? "no" : toStd(deleted.status().message()));
 }
 
 absl::StatusOr<nlohmann::json> CniPlugin::add() {
@@ -258,8 +303,11 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
                            deviceId, "\" a device of this node, and slotDir its directory?"));
   }
 
-  // Ports whose DEL found the dataplane down go first: one may still hold the IP we get next.
-  finishPendingDeletes([](const common::PendingPortDelete&) { return true; });
+  // An earlier incarnation of this very port (an ADD that timed out, then retried) goes first.
+  // Other records are finished only when a port of theirs is in our way (below), and by the
+  // dataplane's own sweep: a burst of ADDs must not multiply control calls.
+  const std::string portId = inv_.portId();
+  finishPendingDeletes([&](const common::PendingPortDelete& r) { return r.portId == portId; });
 
   absl::StatusOr<std::vector<dp::Network>> networks = dataplane_->listNetworks();
   if (!networks.ok()) return dataplaneError(networks.status());
@@ -276,6 +324,14 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
 
   Rollback rollback(*log_);
   AttachmentRecord record = newRecord();
+  // A repeated ADD of a committed attachment asks for the same port incarnation (idempotent);
+  // any other ADD makes a new one, which no older pending delete can touch.
+  if (absl::StatusOr<std::optional<AttachmentRecord>> previous = store_.load(record.portId());
+      previous.ok() && previous->has_value() && !(*previous)->portUid.empty()) {
+    record.portUid = (*previous)->portUid;
+  } else {
+    record.portUid = newPortUid();
+  }
   record.network = *network;
   record.slotDir = slot->hostDir.string();
   record.ownsSlotDir = slot->ownsDir;
@@ -312,7 +368,8 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
   }
 
   dp::Port request;
-  request.set_id(inv_.portId());
+  request.set_id(portId);
+  request.set_uid(record.portUid);
   request.set_network(*network);
   request.set_socket_path(slot->socketPath);
   request.set_vhost_mode(conf_.vhost.mode == VhostMode::Client ? dp::VHOST_MODE_CLIENT
@@ -330,18 +387,30 @@ absl::StatusOr<nlohmann::json> CniPlugin::addVhostUser() {
     request.mutable_socket_permissions()->set_mode(conf_.vhost.perm);
   }
   absl::StatusOr<dp::Port> port = dataplane_->addPort(request);
-  if (!port.ok()) return dataplaneError(port.status());
-  rollback.push("delete the dataplane port", [this, id = request.id(), network = *network] {
-    absl::StatusOr<bool> deleted = dataplane_->deletePort(id);
-    if (deleted.ok()) return absl::OkStatus();
-    // The port must not outlive a failed ADD: whoever reaches the dataplane next deletes it.
-    return common::recordPendingPortDelete(conf_.stateDir,
-                                           {.portId = id,
-                                            .containerId = inv_.containerId,
-                                            .ifname = inv_.ifname,
-                                            .network = network,
-                                            .dataplaneSocket = conf_.dataplaneSocket});
-  });
+  if (absl::IsAlreadyExists(port.status()) &&
+      finishPendingDeletes([](const common::PendingPortDelete&) { return true; }) > 0) {
+    // The address or socket may have belonged to a port whose delete was pending (a DEL while
+    // the dataplane was down, or another ADD's port in doubt): those are gone now.
+    port = dataplane_->addPort(request);
+  }
+  if (!port.ok()) {
+    settlePortInDoubt(request.id(), request.uid(), *network, port.status());
+    return dataplaneError(port.status());
+  }
+  rollback.push("delete the dataplane port",
+                [this, id = request.id(), uid = request.uid(), network = *network] {
+                  absl::StatusOr<bool> deleted = dataplane_->deletePort(id, uid);
+                  if (deleted.ok()) return absl::OkStatus();
+                  // The port must not outlive a failed ADD: whoever reaches the dataplane next
+                  // deletes it.
+                  return common::recordPendingPortDelete(conf_.stateDir,
+                                                         {.portId = id,
+                                                          .containerId = inv_.containerId,
+                                                          .ifname = inv_.ifname,
+                                                          .network = network,
+                                                          .dataplaneSocket = conf_.dataplaneSocket,
+                                                          .uid = uid});
+                });
 
   PodAttachmentInfo info{.containerId = inv_.containerId,
                          .ifname = inv_.ifname,

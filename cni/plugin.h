@@ -82,7 +82,14 @@ class CniPlugin {
   absl::Status teardownVhostUser(const AttachmentRecord& record);
   // Deletes pending ports of this dataplane accepted by `wanted`; stops at the first transient
   // dataplane error. Problems are logged, never returned (it is clean-up on someone's behalf).
-  void finishPendingDeletes(const std::function<bool(const common::PendingPortDelete&)>& wanted);
+  // Returns how many records it finished.
+  unsigned finishPendingDeletes(
+      const std::function<bool(const common::PendingPortDelete&)>& wanted);
+  // After an AddPort that failed with `error`: when the port may exist anyway (a timeout), records
+  // it as a pending delete of incarnation `uid` and tries that delete once at once; the record
+  // stays unless the port was found and deleted. Problems are logged.
+  void settlePortInDoubt(const std::string& id, const std::string& uid, const std::string& network,
+                         const absl::Status& error);
   // The record of this attachment as ADD would write it.
   AttachmentRecord newRecord() const;
   // Checks the dedicated device (pci mode); returns its canonical PCI address.

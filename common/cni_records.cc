@@ -59,7 +59,8 @@ absl::StatusOr<PendingPortDelete> parseRecord(const std::string& text) {
                                                          {"ifname", &r.ifname},
                                                          {"network", &r.network},
                                                          {"dataplaneSocket", &r.dataplaneSocket},
-                                                         {"recordedAt", &r.recordedAt}};
+                                                         {"recordedAt", &r.recordedAt},
+                                                         {"uid", &r.uid}};
   for (const auto& [key, out] : fields) {
     auto it = j.find(key);
     if (it == j.end()) continue;
@@ -97,12 +98,13 @@ absl::Status recordPendingPortDelete(const fs::path& stateDir, PendingPortDelete
   if (record.recordedAt.empty()) record.recordedAt = nowRfc3339();
   const fs::path dir = pendingDir(stateDir);
   if (absl::Status s = makeDirectories(dir, 0700); !s.ok()) return s;
-  const nlohmann::json j = {{"portId", record.portId},
-                            {"containerID", record.containerId},
-                            {"ifname", record.ifname},
-                            {"network", record.network},
-                            {"dataplaneSocket", record.dataplaneSocket},
-                            {"recordedAt", record.recordedAt}};
+  nlohmann::json j = {{"portId", record.portId},
+                      {"containerID", record.containerId},
+                      {"ifname", record.ifname},
+                      {"network", record.network},
+                      {"dataplaneSocket", record.dataplaneSocket},
+                      {"recordedAt", record.recordedAt}};
+  if (!record.uid.empty()) j["uid"] = record.uid;
   return writeFileAtomic(dir / recordFileName(record.portId), dumpJson(j) + "\n", 0600);
 }
 
@@ -143,8 +145,15 @@ absl::StatusOr<std::vector<PendingPortDelete>> listPendingPortDeletes(
   return out;
 }
 
-absl::Status clearPendingPortDelete(const fs::path& stateDir, std::string_view portId) {
+absl::Status clearPendingPortDelete(const fs::path& stateDir, std::string_view portId,
+                                    std::string_view uid) {
   const fs::path path = pendingDir(stateDir) / recordFileName(portId);
+  if (!uid.empty()) {
+    absl::StatusOr<std::string> text = readFile(path);
+    if (!text.ok()) return absl::IsNotFound(text.status()) ? absl::OkStatus() : text.status();
+    absl::StatusOr<PendingPortDelete> record = parseRecord(*text);
+    if (record.ok() && record->uid != uid) return absl::OkStatus();
+  }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return absl::InternalError(strCat("cannot remove ", path.string(), ": ", std::strerror(errno)));
   }

@@ -6,16 +6,21 @@
 // fail because a resource is already gone or unreachable). When ena-dpdk-cni cannot reach the
 // dataplane during DEL it writes a *pending port delete* record instead, and whoever reaches the
 // dataplane next finishes it:
-//   - ena-dpdk-cni itself, at the start of every ADD and in GC;
+//   - ena-dpdk-cni itself, at the start of every ADD, after its own port in DEL, and in GC;
 //   - ena-dpdk-dataplane at its start, after it restored its port table from the state file and
-//     before it serves the control API (so that a port recorded here never comes back to life).
+//     before it serves the control API (so that a port recorded here never comes back to life),
+//     and then every few seconds while it runs (so that no record outlives a running dataplane).
+// ADD also writes one, with the port's uid, for a port *in doubt*: an AddPort that timed out may
+// have created the port after all (docs/cni.md, "Ports in doubt"). A record with a uid deletes
+// only that incarnation of the port, so a newer ADD of the same id is never undone by it.
 //
 // On disk: one JSON file per port in `<stateDir>/pending-deletes/` (stateDir defaults to
 // kDefaultCniStateDir), named after the port id by recordFileName(), mode 0600, written atomically
 // (write temp + fsync + rename):
 //
 //   {"portId": "4f0c.../net1", "containerID": "4f0c...", "ifname": "net1", "network": "eni1",
-//    "dataplaneSocket": "/run/ena-dpdk/dataplane.sock", "recordedAt": "2026-11-25T01:02:03Z"}
+//    "dataplaneSocket": "/run/ena-dpdk/dataplane.sock", "recordedAt": "2026-11-25T01:02:03Z",
+//    "uid": "9f1c..."}   (uid: optional)
 //
 // Every function is safe to call from several processes at once: records are only ever created
 // whole (rename) and removed whole (unlink), a record that vanishes while being listed is skipped,
@@ -54,6 +59,8 @@ struct PendingPortDelete {
   // When the record was written, RFC 3339 UTC ("2026-11-25T01:02:03Z"); set by
   // recordPendingPortDelete() when empty.
   std::string recordedAt{};
+  // The uid of the port incarnation to delete (DeletePort's precondition); empty: any.
+  std::string uid{};
 
   // Field-wise comparison.
   bool operator==(const PendingPortDelete&) const = default;
@@ -80,7 +87,9 @@ absl::Status recordPendingPortDelete(const std::filesystem::path& stateDir,
 absl::StatusOr<std::vector<PendingPortDelete>> listPendingPortDeletes(
     const std::filesystem::path& stateDir, std::vector<std::string>* problems = nullptr);
 
-// Removes the record of `portId`. OK when there is none.
-absl::Status clearPendingPortDelete(const std::filesystem::path& stateDir, std::string_view portId);
+// Removes the record of `portId`. OK when there is none. With a non-empty `uid`, a record of
+// another uid (written since by a newer ADD of the same id) is left in place.
+absl::Status clearPendingPortDelete(const std::filesystem::path& stateDir, std::string_view portId,
+                                    std::string_view uid = {});
 
 }  // namespace enadpdk::common

@@ -6,6 +6,8 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/time/time.h"
+
 #include "common/atomic_file.h"
 #include "common/metrics.h"
 #include "common/strings.h"
@@ -45,6 +47,7 @@ PortSpec portSpecFromProto(const pb::Port& p) {
   s.mtu = p.mtu();
   s.owner = p.socket_permissions().owner();
   s.perm = p.socket_permissions().mode();
+  s.uid = p.uid();
   return s;
 }
 
@@ -102,25 +105,39 @@ pb::Port portToProto(const PortStatus& st) {
     p.mutable_socket_permissions()->set_owner(s.owner);
     p.mutable_socket_permissions()->set_mode(s.perm);
   }
+  p.set_uid(s.uid);
   p.set_connected(st.connected);
   p.set_worker_lcore(st.worker_lcore);
   countersToProto(st.counters, p.mutable_counters());
   return p;
 }
 
-grpc::Status ControlService::AddPort(grpc::ServerContext*, const pb::AddPortRequest* req,
+namespace {
+// The caller's deadline as the server sees it (gRPC propagates the client's timeout).
+absl::Time deadlineOf(const grpc::ServerContext* context) {
+  if (context == nullptr) return absl::InfiniteFuture();
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+}  // namespace
+
+grpc::Status ControlService::AddPort(grpc::ServerContext* context, const pb::AddPortRequest* req,
                                      pb::AddPortResponse* resp) {
   if (!req->has_port()) return toGrpcStatus(absl::InvalidArgumentError("port: missing"));
-  absl::StatusOr<PortStatus> st = switch_.addPort(portSpecFromProto(req->port()));
+  absl::StatusOr<PortStatus> st =
+      switch_.addPort(portSpecFromProto(req->port()), deadlineOf(context));
   if (!st.ok()) return toGrpcStatus(st.status());
   *resp->mutable_port() = portToProto(*st);
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::DeletePort(grpc::ServerContext*, const pb::DeletePortRequest* req,
+grpc::Status ControlService::DeletePort(grpc::ServerContext* context,
+                                        const pb::DeletePortRequest* req,
                                         pb::DeletePortResponse* resp) {
   if (absl::Status s = checkPortIdArgument(req->id()); !s.ok()) return toGrpcStatus(s);
-  absl::StatusOr<bool> existed = switch_.deletePort(req->id());
+  if (absl::Status s = checkPortUid(req->uid()); !s.ok()) return toGrpcStatus(s);
+  absl::StatusOr<bool> existed = switch_.deletePort(req->id(), req->uid(), deadlineOf(context));
   if (!existed.ok()) return toGrpcStatus(existed.status());
   resp->set_existed(*existed);
   return grpc::Status::OK;

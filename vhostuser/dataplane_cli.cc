@@ -74,7 +74,11 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
 // (common/cni_records.h): runs after the state file is restored and before the control API
 // serves, so that a port the CNI deleted never comes back to life. A record names the control
 // socket of its dataplane; records of other dataplanes are left alone. A record that cannot be
-// finished stays for the next start or the CNI's next ADD or GC.
+// finished stays for the next sweep, start, or the CNI's next ADD, DEL or GC. Also run every
+// kPendingDeleteSweep while serving: a DEL whose DeletePort timed out is finished within seconds
+// even when no CNI command follows.
+constexpr std::chrono::seconds kPendingDeleteSweep{5};
+
 void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
                           const std::string& control_socket, spdlog::logger& log) {
   std::vector<std::string> problems;
@@ -91,13 +95,14 @@ void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
         std::filesystem::path(control_socket).lexically_normal()) {
       continue;
     }
-    absl::StatusOr<bool> deleted = sw.deletePort(record.portId);
+    absl::StatusOr<bool> deleted = sw.deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
       log.error("pending delete not finished id={} error=\"{}\"", record.portId,
                 toStd(deleted.status().message()));
       continue;
     }
-    if (absl::Status s = common::clearPendingPortDelete(cni_state_dir, record.portId); !s.ok()) {
+    if (absl::Status s = common::clearPendingPortDelete(cni_state_dir, record.portId, record.uid);
+        !s.ok()) {
       log.warn("pending delete record not removed id={} error=\"{}\"", record.portId,
                toStd(s.message()));
       continue;
@@ -170,6 +175,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
         (*log)->info("serving control={} metrics={}", config->controlSocket,
                      config->metricsAddress);
         const timespec tick = {0, 100'000'000};
+        auto next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;
         for (;;) {
           int sig = sigtimedwait(&signals, nullptr, &tick);
           if (sig == SIGTERM || sig == SIGINT) {
@@ -177,6 +183,10 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
             break;
           }
           (*sw)->poll();
+          if (std::chrono::steady_clock::now() >= next_sweep) {
+            finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
+            next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;
+          }
         }
         (*control)->shutdown();
       }

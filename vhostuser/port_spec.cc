@@ -93,6 +93,18 @@ bool isWithin(const std::filesystem::path& path, const std::filesystem::path& di
 
 }  // namespace
 
+absl::Status checkPortUid(std::string_view uid) {
+  if (uid.size() > kMaxPortUidLength) {
+    return invalid("uid", strCat("longer than ", kMaxPortUidLength, " bytes"));
+  }
+  if (!std::all_of(uid.begin(), uid.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+      })) {
+    return invalid("uid", "only letters, digits and '-'");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& config) {
   if (spec.id.empty()) return invalid("id", "must not be empty");
   if (spec.id.size() > kMaxPortIdLength) {
@@ -101,6 +113,7 @@ absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& con
   if (!std::all_of(spec.id.begin(), spec.id.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
     return invalid("id", "must be printable ASCII without spaces");
   }
+  if (absl::Status s = checkPortUid(spec.uid); !s.ok()) return s;
   auto net = std::find_if(config.networks.begin(), config.networks.end(),
                           [&](const common::NetworkConfig& n) { return n.name == spec.network; });
   if (spec.network.empty()) return invalid("network", "must not be empty");
@@ -181,6 +194,7 @@ nlohmann::json portSpecToJson(const PortSpec& s) {
                       {"mtu", s.mtu}};
   if (!s.owner.empty()) j["owner"] = s.owner;
   if (!s.perm.empty()) j["perm"] = s.perm;
+  if (!s.uid.empty()) j["uid"] = s.uid;
   return j;
 }
 
@@ -198,7 +212,8 @@ absl::StatusOr<PortSpec> portSpecFromJson(const nlohmann::json& j) {
         readString(j, "mac", /*required=*/false, s.mac), readStrings(j, "ips", s.ips),
         readUint32(j, "queues", s.queues), readUint32(j, "mtu", s.mtu),
         readString(j, "owner", /*required=*/false, s.owner),
-        readString(j, "perm", /*required=*/false, s.perm)}) {
+        readString(j, "perm", /*required=*/false, s.perm),
+        readString(j, "uid", /*required=*/false, s.uid)}) {
     if (!st.ok()) return st;
   }
   if (mode == "server") {
@@ -208,6 +223,7 @@ absl::StatusOr<PortSpec> portSpecFromJson(const nlohmann::json& j) {
   } else {
     return invalid("vhostMode", "expected \"server\" or \"client\"");
   }
+  if (absl::Status st = checkPortUid(s.uid); !st.ok()) return st;
   return s;
 }
 

@@ -33,12 +33,18 @@ struct PortSpec {
   uint32_t mtu = 0;                // 0 = the network's MTU
   std::string owner{};             // client mode: socket owner "uid:gid" ("" = config default)
   std::string perm{};              // client mode: socket mode, octal ("" = config default)
+  std::string uid{};               // caller's identity of this incarnation ([A-Za-z0-9-], ≤ 64)
 
   friend bool operator==(const PortSpec&, const PortSpec&) = default;
 };
 
 inline constexpr uint32_t kMaxPortQueues = 8;
 inline constexpr size_t kMaxPortIdLength = 253;
+inline constexpr size_t kMaxPortUidLength = 64;
+
+// InvalidArgument ("uid: ...") unless `uid` is empty or [A-Za-z0-9-] of at most
+// kMaxPortUidLength bytes.
+absl::Status checkPortUid(std::string_view uid);
 
 // Checks a request against the config and normalises it in place (MAC case, CIDR text, default
 // queues, MTU and socket permissions). InvalidArgument naming the field ("socket_path: ...").

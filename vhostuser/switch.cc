@@ -149,7 +149,7 @@ absl::Status Switch::init() {
       if (absl::Status s = startUplink(*networks_.back()); !s.ok()) return s;
     }
   }
-  publish();
+  publish(Grace::Wait);
   for (auto& w : workers_) {
     int rc = rte_eal_remote_launch(&Worker::launch, w.get(), w->lcore());
     if (rc != 0) {
@@ -294,7 +294,7 @@ absl::Status Switch::startUplink(NetworkState& net) {
   return absl::OkStatus();
 }
 
-void Switch::publish() {
+void Switch::publish(Grace wait, std::unique_ptr<Slot> close_after) {
   auto t = std::make_unique<DataplaneTable>();
   t->storage.reserve(kMaxSlots);
   const size_t nworkers = workers_.size();
@@ -339,13 +339,74 @@ void Switch::publish() {
   }
   const DataplaneTable* raw = t.get();
   table_.store(raw, std::memory_order_release);
-  // Wait until every worker has finished a pass with the old table before freeing it.
-  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  // The old table is retired: freed once every worker has finished a pass begun before the
+  // store above (its quiescent report after `token`).
+  const uint64_t token = rte_rcu_qsbr_start(qsbr_);
+  retired_.push_back(
+      Retired{.token = token, .table = std::move(current_), .slot = std::move(close_after)});
   current_ = std::move(t);
+  reclaim(wait == Grace::Wait || retired_.size() > kMaxRetiredTables);
 }
 
-absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
+void Switch::reclaim(bool wait) {
+  while (!retired_.empty() && rte_rcu_qsbr_check(qsbr_, retired_.front().token, wait) == 1) {
+    Retired r = std::move(retired_.front());
+    retired_.pop_front();
+    if (r.slot) {
+      closeSlot(*r.slot);
+      closing_[r.slot->index] = false;
+    }
+  }
+}
+
+bool Switch::reclaimWithin(absl::Duration limit) {
+  const absl::Time until = absl::Now() + limit;
+  for (;;) {
+    reclaim(/*wait=*/false);
+    if (retired_.empty() || absl::Now() >= until) return retired_.empty();
+    rte_pause();
+  }
+}
+
+bool Switch::ControlGate::enter(absl::Time deadline) {
+  absl::MutexLock lock(&m_);
+  const auto idle = [](bool* busy) { return !*busy; };
+  if (!m_.AwaitWithDeadline(absl::Condition(+idle, &busy_), deadline)) return false;
+  busy_ = true;
+  return true;
+}
+
+void Switch::ControlGate::leave() {
+  absl::MutexLock lock(&m_);
+  busy_ = false;
+}
+
+namespace {
+// Holds the switch's control gate for one call.
+template <typename Gate>
+class GateHold {
+ public:
+  explicit GateHold(Gate& gate) : gate_(gate) {}
+  ~GateHold() { gate_.leave(); }
+  GateHold(const GateHold&) = delete;
+  GateHold& operator=(const GateHold&) = delete;
+
+ private:
+  Gate& gate_;
+};
+
+absl::Status notAdmitted(std::string_view call) {
+  return absl::DeadlineExceededError(
+      strCat(call,
+             ": the caller's deadline passed while other control calls ran; nothing "
+             "changed, try again"));
+}
+}  // namespace
+
+absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec, absl::Time deadline) {
   if (absl::Status s = validatePortSpec(spec, config_); !s.ok()) return s;
+  if (!gate_.enter(deadline)) return notAdmitted("AddPort");
+  GateHold<ControlGate> hold(gate_);
   absl::MutexLock lock(&mu_);
   if (stopped_) return absl::UnavailableError("the dataplane is shutting down");
   const size_t net_index =
@@ -387,9 +448,20 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
     return absl::ResourceExhaustedError(
         strCat("all ", config_.maxPorts, " ports are in use (dataplane.maxPorts)"));
   }
-  auto free_slot = std::find(slots_.begin(), slots_.end(), nullptr);
+  // A slot still closing (its grace period not over) is not free yet.
+  auto free_slot = slots_.begin();
+  while (free_slot != slots_.end() &&
+         (*free_slot != nullptr || closing_[static_cast<size_t>(free_slot - slots_.begin())])) {
+    ++free_slot;
+  }
   if (free_slot == slots_.end()) {
     return absl::ResourceExhaustedError(strCat("all ", kMaxSlots, " port slots are in use"));
+  }
+  // A deleted port on this socket path may still be closing: rte_vhost knows a path once.
+  if (std::any_of(retired_.begin(), retired_.end(), [&](const Retired& r) {
+        return r.slot && r.slot->spec.socket_path == spec.socket_path;
+      })) {
+    reclaim(/*wait=*/true);
   }
   // validatePortSpec checked the text; where the path leads depends on the links on the way,
   // and both modes touch it (client: create and remove; server: connect for ever).
@@ -409,6 +481,7 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   slot->network = net_index;
   slot->spec = spec;
   slot->queues = static_cast<uint16_t>(spec.queues);
+  const absl::Time t_open = absl::Now();
   if (absl::Status s = vhost_->open(slot->index, spec); !s.ok()) return s;
   if (spec.vhost_mode == VhostMode::Client) {
     absl::Status perm =
@@ -431,37 +504,74 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec) {
   const uint16_t index = slot->index;
   *free_slot = std::move(slot);
   port_order_.push_back(index);
-  publish();
-  log_->info("port added id={} network={} socket={} mode={} queues={} slot={}", spec.id,
-             spec.network, spec.socket_path,
-             spec.vhost_mode == VhostMode::Server ? "server" : "client", spec.queues, index);
+  const absl::Time t_publish = absl::Now();
+  publish(Grace::Defer);  // no older table refers to the new slot: nothing to wait for
+  const absl::Time t_save = absl::Now();
   if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
     log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
                 common::toStd(s.message()));
+  }
+  const absl::Time t_done = absl::Now();
+  log_->info(
+      "port added id={} network={} socket={} mode={} queues={} slot={} open_us={} publish_us={} "
+      "save_us={}",
+      spec.id, spec.network, spec.socket_path,
+      spec.vhost_mode == VhostMode::Server ? "server" : "client", spec.queues, index,
+      absl::ToInt64Microseconds(t_publish - t_open), absl::ToInt64Microseconds(t_save - t_publish),
+      absl::ToInt64Microseconds(t_done - t_save));
+  if (absl::Now() >= deadline) {
+    // The caller has given up (or will before our answer arrives): it must not find a port it
+    // was told nothing about. Taken out again as DeletePort would.
+    port_order_.pop_back();
+    removeSlot(index);
+    if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
+      log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
+                  common::toStd(s.message()));
+    }
+    log_->warn("port removed again: complete only after the caller's deadline id={} slot={}",
+               spec.id, index);
+    return absl::DeadlineExceededError(
+        "AddPort: the port was ready only after the caller's deadline and was removed again; "
+        "try again");
   }
   return statusOf(*slots_[index]);
 }
 
-absl::StatusOr<bool> Switch::deletePort(const std::string& id) {
+absl::StatusOr<bool> Switch::deletePort(const std::string& id, const std::string& uid,
+                                        absl::Time deadline) {
+  if (!gate_.enter(deadline)) return notAdmitted("DeletePort");
+  GateHold<ControlGate> hold(gate_);
   absl::MutexLock lock(&mu_);
   auto it = std::find_if(port_order_.begin(), port_order_.end(),
                          [&](uint16_t s) { return slots_[s]->spec.id == id; });
   if (it == port_order_.end()) return false;
+  if (!uid.empty() && slots_[*it]->spec.uid != uid) {
+    log_->info("port kept: DeletePort named another incarnation id={} uid={} requested_uid={}", id,
+               slots_[*it]->spec.uid, uid);
+    return false;
+  }
   const uint16_t index = *it;
   port_order_.erase(it);
+  const absl::Time t_remove = absl::Now();
   removeSlot(index);
-  log_->info("port deleted id={} slot={}", id, index);
+  const absl::Time t_save = absl::Now();
   if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
     log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
                 common::toStd(s.message()));
   }
+  log_->info("port deleted id={} slot={} remove_us={} save_us={}", id, index,
+             absl::ToInt64Microseconds(t_save - t_remove),
+             absl::ToInt64Microseconds(absl::Now() - t_save));
   return true;
 }
 
 void Switch::removeSlot(uint16_t index) {
-  std::unique_ptr<Slot> slot = std::move(slots_[index]);
-  publish();  // after this no worker polls or transmits to the slot
-  closeSlot(*slot);
+  // The slot is closed once no worker can still poll or transmit to it: at once when the workers
+  // report quickly (they do on dedicated cores), else by a later control call or poll(). Its
+  // index stays reserved until then; an AddPort for its socket path waits for it.
+  closing_[index] = true;
+  publish(Grace::Defer, std::move(slots_[index]));
+  reclaimWithin(kSyncCloseWait);
 }
 
 void Switch::closeSlot(const Slot& s) {
@@ -615,6 +725,7 @@ int Switch::onEthEvent(uint16_t port_id, int type, void* arg, void*) {
 void Switch::poll() {
   absl::MutexLock lock(&mu_);
   if (stopped_) return;
+  reclaim(/*wait=*/false);
   for (const auto& s : slots_) {
     if (!s || !s->is_uplink) continue;
     if (!reset_requested_[s->index].exchange(false, std::memory_order_relaxed)) continue;
@@ -623,7 +734,7 @@ void Switch::poll() {
     NetworkState& net = *networks_[s->network];
     log_->warn("uplink reset network={} device={}", net.config.name, net.config.uplink->device);
     net.resetting = true;
-    publish();
+    publish(Grace::Wait);  // no worker touches the uplink after this
     rte_eth_dev_stop(s->port_id);
     int rc = rte_eth_dev_reset(s->port_id);
     absl::StatusOr<uint16_t> txq =
@@ -638,7 +749,7 @@ void Switch::poll() {
     }
     s->tx_queues = *txq;
     net.resetting = false;
-    publish();
+    publish(Grace::Defer);
     log_->info("uplink reset done network={}", net.config.name);
   }
 }
@@ -652,6 +763,7 @@ void Switch::stop() {
   for (auto& w : workers_) w->requestStop();
   for (auto& w : workers_) rte_eal_wait_lcore(w->lcore());
   absl::MutexLock lock(&mu_);
+  reclaim(/*wait=*/true);  // closes the slots still closing (the workers are offline)
   for (auto& s : slots_) {
     if (!s) continue;
     closeSlot(*s);
@@ -662,6 +774,10 @@ void Switch::stop() {
 
 Switch::~Switch() {
   stop();
+  {
+    absl::MutexLock lock(&mu_);
+    retired_.clear();  // the workers are stopped
+  }
   current_.reset();
   vhost_.reset();
   rte_free(qsbr_);

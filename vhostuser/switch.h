@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
@@ -81,9 +83,13 @@ struct DataplaneTable;
 // Threading: the public methods are called from control threads (gRPC handlers, the main loop)
 // and serialise on one mutex. Workers never take it: they read the published DataplaneTable
 // under RCU (rte_rcu_qsbr), and the control thread frees a replaced table only after every
-// worker has reported a quiescent state. Pod connection state arrives from rte_vhost's thread
-// (VhostPorts), uplink reset requests from DPDK's interrupt thread, both through atomics. Lock
-// order: `mu_`, then VhostPorts' own.
+// worker has reported a quiescent state. Adding a port does not wait for that grace period (no
+// older table refers to the new slot; the old table is freed by a later publish or poll()).
+// Removing a port waits at most kSyncCloseWait: the slot is closed when its grace period ends,
+// by whichever of the control calls or poll() sees it end, and its index and socket path stay
+// reserved until then. Only an uplink reset waits for the grace period (it must stop the ethdev).
+// Pod connection state arrives from rte_vhost's thread (VhostPorts), uplink reset requests from
+// DPDK's interrupt thread, both through atomics. Lock order: `mu_`, then VhostPorts' own.
 class Switch {
  public:
   // Creates the switch on an initialised EAL: mbuf pool, uplinks, one worker per lcore in
@@ -98,9 +104,22 @@ class Switch {
   // for a conflicting one (same id, or IP/socket already used); InvalidArgument naming the
   // field; ResourceExhausted when `maxPorts` ports exist. Other ports keep forwarding
   // throughout.
-  absl::StatusOr<PortStatus> addPort(PortSpec spec) ABSL_LOCKS_EXCLUDED(mu_);
-  // Deletes a port; returns whether it existed (deleting a missing port succeeds).
-  absl::StatusOr<bool> deletePort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  //
+  // `deadline` is the caller's (the gRPC deadline): a call that is not admitted before it (other
+  // AddPort/DeletePort calls ahead of it) gives up with DeadlineExceeded and changes nothing, and
+  // a port that is complete only after it (socket opened, table published, state saved) is
+  // removed again and DeadlineExceeded returned. So a caller that sees OK owns the port, and a
+  // caller whose deadline passed knows the port exists only if the answer was on its way when
+  // the deadline passed; DeletePort with the request's uid settles that (docs/cni.md, "Ports
+  // in doubt").
+  absl::StatusOr<PortStatus> addPort(PortSpec spec, absl::Time deadline = absl::InfiniteFuture())
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes a port; returns whether it existed (deleting a missing port succeeds). With a
+  // non-empty `uid` only the port of that uid is deleted (false when the id has another uid).
+  // DeadlineExceeded, with nothing deleted, when the call is not admitted before `deadline`.
+  absl::StatusOr<bool> deletePort(const std::string& id, const std::string& uid = "",
+                                  absl::Time deadline = absl::InfiniteFuture())
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<PortStatus> getPort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<PortStatus> listPorts(const std::string& network) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<NetworkStatus> listNetworks() ABSL_LOCKS_EXCLUDED(mu_);
@@ -122,9 +141,20 @@ class Switch {
   // Configures and starts an uplink ethdev; returns the TX queues it got.
   absl::StatusOr<uint16_t> configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
                                            uint32_t mtu, rte_mempool* rx_pool);
-  // Builds and publishes a table from the current slots, then waits for a grace period so the
-  // previous one can be freed.
-  void publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether publish() returns only after every worker has stopped using the replaced table.
+  enum class Grace {
+    Wait,   // the caller then closes or resets something the old table refers to
+    Defer,  // the old table is freed later (reclaim), the caller goes on at once
+  };
+  // Builds and publishes a table from the current slots and retires the previous one, with
+  // `close_after` (a slot just taken out of slots_) to close when its grace period ends.
+  void publish(Grace wait, std::unique_ptr<Slot> close_after = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees the retired tables (and closes the retired slots) whose grace period has ended; with
+  // `wait`, waits for all of them.
+  void reclaim(bool wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // reclaim() until nothing is retired or `limit` has passed; true when nothing is.
+  bool reclaimWithin(absl::Duration limit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PortCounters countersOf(uint16_t slot) const;
   // The specs of every port, in creation order (what the state file holds).
   std::vector<PortSpec> portSpecsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -143,12 +173,40 @@ class Switch {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<const DataplaneTable*> table_{nullptr};
 
+  // Admits one AddPort/DeletePort at a time, so that a call waiting behind others can give up at
+  // its deadline (absl::Mutex::Lock cannot time out). Taken before `mu_`, never while holding it.
+  class ControlGate {
+   public:
+    // Waits until no other call is admitted, at most until `deadline`; false when it passed.
+    bool enter(absl::Time deadline);
+    void leave();
+
+   private:
+    absl::Mutex m_;
+    bool busy_ ABSL_GUARDED_BY(m_) = false;
+  };
+  ControlGate gate_;
+
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<NetworkState>> networks_ ABSL_GUARDED_BY(mu_);
   std::array<std::unique_ptr<Slot>, kMaxSlots> slots_ ABSL_GUARDED_BY(mu_);
   std::array<uint8_t, kMaxSlots> generations_ ABSL_GUARDED_BY(mu_){};
   std::vector<uint16_t> port_order_ ABSL_GUARDED_BY(mu_);  // pod port slots in creation order
   std::unique_ptr<const DataplaneTable> current_ ABSL_GUARDED_BY(mu_);
+  // Replaced tables that a worker may still be reading, oldest first, each with the RCU token
+  // taken when it was replaced.
+  struct Retired {
+    uint64_t token = 0;
+    std::unique_ptr<const DataplaneTable> table;
+    std::unique_ptr<Slot> slot;  // a removed port, closed when the grace period ends
+  };
+  // Slots removed but not closed yet: not free for a new port.
+  std::array<bool, kMaxSlots> closing_ ABSL_GUARDED_BY(mu_){};
+  // How long DeletePort waits for the grace period before leaving the close to a later call.
+  static constexpr absl::Duration kSyncCloseWait = absl::Milliseconds(5);
+  std::deque<Retired> retired_ ABSL_GUARDED_BY(mu_);
+  // More retired tables than this and publish() waits (bounds memory while workers are starved).
+  static constexpr size_t kMaxRetiredTables = 32;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
   // Uplink ethdev -> slot, read by DPDK's interrupt thread; reset requests it raises for the

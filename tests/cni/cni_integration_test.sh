@@ -262,6 +262,51 @@ check "GC kept the valid attachment" has_port pod6/net1
 check "GC had the IPAM plugin release the invalid lease" test "$(leases)" -eq 1
 check "GC removed the invalid attachment's ena-dpdk.json" test ! -e "$tmp/vhost/eni1-02/ena-dpdk.json"
 direct DEL pod6 "$conf11" >/dev/null
+
+# --- 100 concurrent ADDs, then 100 concurrent DELs (issue 20 item 1 and 7) ------------------------
+# Per-attachment directories (no deviceID) and a /24 pool. A timed-out AddPort must not leave a
+# port behind and a slow DeletePort no pending delete. Code 11 ("try again later") is the one
+# retryable answer; whoever gets it retries, as the kubelet would.
+burst_conf=$(jq -c --arg s "$tmp/vhost/burst" '. + {slotDir: $s, podSlotDir: $s, network: "eni1",
+  ipam: (.ipam + {addresses: ["10.99.0.0/24"], stateDir: "'"$tmp"'/ipam-burst"})}' <<<"$conf11")
+burst() {  # burst COMMAND N: runs N invocations at once; prints "codes: <exit>:<code> ..." counts
+  local cmd=$1 n=$2 i
+  for i in $(seq 1 "$n"); do
+    (
+      out=$(direct "$cmd" "burst$i" "$burst_conf" 2>/dev/null)
+      rc=$?
+      attempts=1
+      while [ $rc -ne 0 ] && [ "$(jq -r .code <<<"$out")" = 11 ] && [ $attempts -lt 10 ]; do
+        sleep 0.5
+        out=$(direct "$cmd" "burst$i" "$burst_conf" 2>/dev/null)
+        rc=$?
+        attempts=$((attempts + 1))
+      done
+      echo "$i $rc $attempts $(jq -c '.code // "ok"' <<<"$out" 2>/dev/null) $(jq -r '.msg // ""' <<<"$out" 2>/dev/null)" >"$tmp/burst-$cmd-$i"
+    ) &
+  done
+  wait
+  cat "$tmp"/burst-"$cmd"-* | awk '{ok += ($2 == 0); retried += ($3 > 1)} END {printf "%d of %d succeeded, %d after retrying code 11\n", ok, NR, retried}'
+}
+burst_leases() { find "$tmp/ipam-burst" -name '*.lease' 2>/dev/null | wc -l; }
+t0=$SECONDS
+burst ADD 100 | tee "$tmp/burst-add.txt"
+echo "100 concurrent ADDs took $((SECONDS - t0)) s"
+grep -h -v ' 0 1 ' "$tmp"/burst-ADD-* | head -5
+check "100 concurrent ADDs all succeed (code 11 retried)" grep -q '^100 of 100 succeeded' "$tmp/burst-add.txt"
+check "100 ports, 100 leases, no pending deletes" \
+  test "$(port_count)" -eq 100 -a "$(burst_leases)" -eq 100 -a -z "$(ls "$tmp/cnistate/pending-deletes/" 2>/dev/null)"
+check "every port has its own address" \
+  test "$(ctl -o json ports | jq '[.ports[].ips[0]] | unique | length')" -eq 100
+t0=$SECONDS
+burst DEL 100 | tee "$tmp/burst-del.txt"
+echo "100 concurrent DELs took $((SECONDS - t0)) s"
+check "100 concurrent DELs all succeed" grep -q '^100 of 100 succeeded' "$tmp/burst-del.txt"
+wait_for 20 sh -c "[ -z \"\$(ls $tmp/cnistate/pending-deletes/ 2>/dev/null)\" ]"
+check "after the burst (and the dataplane's sweep of pending deletes, ≤ 5 s): 0 ports, leases, records, slot files, pending deletes" \
+  test "$(port_count)" -eq 0 -a "$(burst_leases)" -eq 0 \
+  -a -z "$(ls "$tmp/cnistate/pending-deletes/" 2>/dev/null)" \
+  -a -z "$(ls "$tmp/cnistate/attachments/" 2>/dev/null)" -a -z "$(ls -A "$tmp/vhost/burst" 2>/dev/null)"
 stop_dataplane
 direct STATUS "" "$conf11" >"$tmp/status.out"
 check "STATUS is code 50 with the dataplane down" test "$(jq -r .code "$tmp/status.out")" = 50

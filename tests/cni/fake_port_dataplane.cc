@@ -45,8 +45,20 @@ class FakePortDataplane::Service final : public dp::Dataplane::Service {
                             "id: port \"" + port.id() + "\" exists with other settings");
       }
     }
+    for (const auto& [id, other] : o_.ports_) {
+      if (id == port.id() || other.network() != port.network()) continue;
+      for (const std::string& ip : port.ips()) {
+        if (std::find(other.ips().begin(), other.ips().end(), ip) != other.ips().end()) {
+          return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                              "ips: " + ip + " is already used by port \"" + id + "\"");
+        }
+      }
+    }
     o_.ports_[port.id()] = port;
     *response->mutable_port() = port;
+    if (auto it = o_.failuresAfter_.find("AddPort"); it != o_.failuresAfter_.end()) {
+      return it->second;
+    }
     return grpc::Status::OK;
   }
 
@@ -54,7 +66,11 @@ class FakePortDataplane::Service final : public dp::Dataplane::Service {
                           dp::DeletePortResponse* response) override {
     absl::MutexLock lock(&o_.mu_);
     if (auto s = enter("DeletePort"); !s.ok()) return s;
-    response->set_existed(o_.ports_.erase(request->id()) > 0);
+    auto it = o_.ports_.find(request->id());
+    const bool matches =
+        it != o_.ports_.end() && (request->uid().empty() || it->second.uid() == request->uid());
+    if (matches) o_.ports_.erase(it);
+    response->set_existed(matches);
     return grpc::Status::OK;
   }
 
@@ -151,6 +167,12 @@ void FakePortDataplane::fail(const std::string& method, grpc::Status status) {
 void FakePortDataplane::clearFailures() {
   absl::MutexLock lock(&mu_);
   failures_.clear();
+  failuresAfter_.clear();
+}
+
+void FakePortDataplane::failAfterApplying(const std::string& method, grpc::Status status) {
+  absl::MutexLock lock(&mu_);
+  failuresAfter_[method] = std::move(status);
 }
 
 void FakePortDataplane::setServing(bool serving) {

@@ -28,7 +28,8 @@ struct FakeNetwork {
 
 // A stateful in-process stand-in for ena-dpdk-dataplane's control API on a Unix socket, for
 // testing ena-dpdk-cni over real gRPC: it keeps a port table with the dataplane's AddPort rules
-// (idempotent for an identical request, ALREADY_EXISTS for a conflicting one, INVALID_ARGUMENT for
+// (idempotent for an identical request, ALREADY_EXISTS for a conflicting one or an address
+// another port of the network has, INVALID_ARGUMENT for
 // an unknown network, a socket outside the allowed directory, a foreign MAC on a vpc network or a
 // vpc port without IPs; defaults for MAC, MTU and queues), serves grpc.health.v1, and lets a test
 // make any method fail. Thread-safe (the gRPC threads and the test share it under one mutex).
@@ -45,7 +46,10 @@ class FakePortDataplane {
   // Makes every later call of `method` ("AddPort", "DeletePort", "ListNetworks", ...) fail with
   // `status`, until clearFailures().
   void fail(const std::string& method, grpc::Status status);
-  // Undoes fail().
+  // Makes every later AddPort do its work and then answer `status` anyway (an answer that
+  // arrives after the caller's deadline), until clearFailures().
+  void failAfterApplying(const std::string& method, grpc::Status status);
+  // Undoes fail() and failAfterApplying().
   void clearFailures();
   // Sets the health status of the whole server.
   void setServing(bool serving);
@@ -68,6 +72,7 @@ class FakePortDataplane {
   std::filesystem::path allowedDir_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, dataplane::v1::Port> ports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, grpc::Status> failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, grpc::Status> failuresAfter_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   std::filesystem::path socket_;
   std::unique_ptr<Service> service_;

@@ -288,6 +288,21 @@ check "pod-to-pod traffic reaches the other pod" wait_for 20 sh -c "[ \$($CTLBIN
 stop_pod d2
 check "pod-to-pod traffic left the uplink TX counter unchanged" test "$(net_json vpc .counters.txPackets)" -eq "$uplink_tx_before"
 
+# --- oversized ids come back as a clear refusal, not as gRPC's header-size error (issue 20) -------
+long_id=$(printf 'a%.0s' $(seq 1 10000))
+for cmd in get del add; do
+  case $cmd in
+  add) ctl port add --id "$long_id" --network vpc --socket-path "$tmp/vhost/long.sock" \
+    --vhost-mode client --ip 10.99.0.77/24 >"$tmp/long.out" 2>&1 ;;
+  *) ctl port "$cmd" "$long_id" >"$tmp/long.out" 2>&1 ;;
+  esac
+  rc=$?
+  check "port $cmd with a 10,000-byte id: refused, naming the id's limit, in a bounded message" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'id: longer than 253 bytes' $tmp/long.out && ! grep -q RESOURCE_EXHAUSTED $tmp/long.out && [ \$(wc -c <$tmp/long.out) -lt 2048 ]" ||
+    head -c 400 "$tmp/long.out"
+done
+check "nothing was created by the oversized requests" test ! -e "$tmp/vhost/long.sock" -a "$(ctl -o json ports | jq '.ports | length')" -eq 4
+
 # --- kill -9 and restart: ports restored, server-mode pods reconnect, traffic resumes -----------
 check "state file holds 4 ports" test "$(jq '.ports | length' "$tmp/state/dataplane-state.json")" -eq 4
 check "state file is mode 0600" test "$(stat -c %a "$tmp/state/dataplane-state.json")" = 600

@@ -67,12 +67,31 @@ TEST(ParseStateTest, RoundTripsWhatSaveWrites) {
                         .queues = 1,
                         .mtu = 1500,
                         .owner = "0:0",
-                        .perm = "0660"};
+                        .perm = "0660",
+                        .uid = "9f1c0ffee0d15ea5e0ddba11ab1ec0de"};
   const std::string text =
       nlohmann::json{{"version", 1}, {"ports", {portSpecToJson(client)}}}.dump();
   LoadedState s = parseState(text);
   EXPECT_THAT(s.problems, IsEmpty());
   EXPECT_THAT(s.ports, ElementsAre(client));
+}
+
+// The uid is the caller's token for one incarnation of a port: a bounded, plain value.
+TEST(PortUidTest, AcceptsPlainTokensOnly) {
+  EXPECT_TRUE(checkPortUid("").ok());
+  EXPECT_TRUE(checkPortUid("9f1c0ffee0d15ea5e0ddba11ab1ec0de").ok());
+  EXPECT_TRUE(checkPortUid("a-B-3").ok());
+  EXPECT_TRUE(checkPortUid(std::string(kMaxPortUidLength, 'a')).ok());
+  for (const std::string& bad : {std::string(kMaxPortUidLength + 1, 'a'), std::string("a b"),
+                                 std::string("a/b"), std::string("\xff"), std::string("a\nb")}) {
+    absl::Status s = checkPortUid(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_THAT(std::string(s.message()), StartsWith("uid: "));
+  }
+  LoadedState s = parseState(stateWith(R"({"id": "b", "network": "vpc", "socketPath": "/x.sock",
+                                          "vhostMode": "server", "uid": "no/slash"})"));
+  EXPECT_THAT(s.ports, SizeIs(2));
+  EXPECT_THAT(s.problems, ElementsAre(HasSubstr("uid: ")));
 }
 
 // One malformed entry costs that entry only; the problem names the entry and the key.
