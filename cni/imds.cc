@@ -17,9 +17,36 @@ using common::strCat;
 constexpr char kTokenPath[] = "/latest/api/token";
 constexpr char kMetadataPrefix[] = "/latest/meta-data/";
 
+// Where libcurl's callbacks put what arrives: the body, up to kMaxImdsBodyBytes, and the size of
+// the headers, up to kMaxImdsHeaderBytes. A callback that would pass its limit returns 0, which
+// makes libcurl abort the transfer (CURLE_WRITE_ERROR), so memory never grows past the limit.
+struct Received {
+  std::string body{};
+  std::size_t headerBytes = 0;
+  bool bodyTooLarge = false;
+  bool headersTooLarge = false;
+};
+
 std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
+  Received& received = *static_cast<Received*>(user);
+  const std::size_t bytes = size * count;
+  if (bytes > kMaxImdsBodyBytes - received.body.size()) {
+    received.bodyTooLarge = true;
+    return 0;
+  }
+  received.body.append(data, bytes);
+  return bytes;
+}
+
+std::size_t countHeader(char* /*data*/, std::size_t size, std::size_t count, void* user) {
+  Received& received = *static_cast<Received*>(user);
+  const std::size_t bytes = size * count;
+  if (bytes > kMaxImdsHeaderBytes - received.headerBytes) {
+    received.headersTooLarge = true;
+    return 0;
+  }
+  received.headerBytes += bytes;
+  return bytes;
 }
 
 // The metadata lists one value per line; trailing newlines and blank lines carry nothing.
@@ -95,6 +122,31 @@ std::string lowercase(std::string_view text) {
 
 }  // namespace
 
+unsigned imdsBudgetMs(unsigned timeoutMs) {
+  // Written so that kImdsBudgetFactor × timeoutMs cannot overflow.
+  if (timeoutMs >= kMaxImdsBudgetMs / kImdsBudgetFactor) {
+    return std::max(timeoutMs, kMaxImdsBudgetMs);
+  }
+  return kImdsBudgetFactor * timeoutMs;
+}
+
+std::string headerValueProblem(std::string_view value) {
+  if (value.empty()) return "it is empty";
+  if (value.size() > kMaxImdsHeaderValueBytes) {
+    return strCat("it has ", value.size(), " bytes, more than ", kMaxImdsHeaderValueBytes);
+  }
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c == '\r' || c == '\n') return strCat("it has a line break at offset ", i);
+    const char* what = c == ' '                ? "a space"
+                       : c < 0x20 || c == 0x7f ? "a control character"
+                       : c > 0x7f              ? "a non-ASCII byte"
+                                               : nullptr;
+    if (what != nullptr) return strCat("it has ", what, " at offset ", i);
+  }
+  return "";
+}
+
 nlohmann::json EniMetadata::toJson() const {
   return {{"mac", mac},
           {"localIpv4s", localIpv4s},
@@ -120,15 +172,44 @@ absl::StatusOr<EniMetadata> EniMetadata::fromJson(const nlohmann::json& json) {
   return eni;
 }
 
-ImdsClient::ImdsClient(ImdsOptions options) : options_(std::move(options)) {
+ImdsClient::ImdsClient(ImdsOptions options)
+    : options_(std::move(options)),
+      budgetMs_(options_.budgetMs > 0 ? options_.budgetMs : imdsBudgetMs(options_.timeoutMs)),
+      deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(budgetMs_)) {
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
     options_.endpoint.pop_back();
 }
 
 ImdsClient::~ImdsClient() = default;
 
+absl::Status ImdsClient::budgetSpent(const char* method, const std::string& path) const {
+  return absl::DeadlineExceededError(
+      strCat("instance metadata service ", options_.endpoint, ": the ", budgetMs_,
+             " ms budget of this command's metadata requests is spent (", requests_,
+             requests_ == 1 ? " request" : " requests", ", the last ", method, " ", path,
+             "); try again later"));
+}
+
 absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const std::string& path,
-                                                      const std::vector<std::string>& headers) {
+                                                      const std::vector<Header>& headers) {
+  // Checked here too (token() checks the token when it arrives): a header value with CR or LF
+  // would add header lines of its own.
+  for (const Header& header : headers) {
+    if (std::string problem = headerValueProblem(header.value); !problem.empty()) {
+      return absl::DataLossError(strCat("instance metadata service ", options_.endpoint, ": ",
+                                        method, " ", path, ": refusing to send header ",
+                                        header.name, ": ", problem));
+    }
+  }
+  // The request may take what is left of the budget, and at most timeoutMs (libcurl reads a
+  // timeout of 0 as none, so a timeoutMs of 0 leaves only the budget).
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= deadline_) return budgetSpent(method, path);
+  const long left =
+      static_cast<long>(std::chrono::ceil<std::chrono::milliseconds>(deadline_ - now).count());
+  const bool cutByBudget = options_.timeoutMs == 0 || left < static_cast<long>(options_.timeoutMs);
+  const long timeoutMs = cutByBudget ? left : static_cast<long>(options_.timeoutMs);
+
   // libcurl is loaded on the first request (cni/curl_api.h), not at process start.
   absl::StatusOr<const CurlApi*> loaded = curlApi();
   if (!loaded.ok()) {
@@ -139,11 +220,13 @@ absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const 
   std::unique_ptr<CURL, void (*)(CURL*)> curl(api.easy_init(), api.easy_cleanup);
   if (!curl) return absl::InternalError("curl_easy_init failed");
   curl_slist* list = nullptr;
-  for (const std::string& header : headers) list = api.slist_append(list, header.c_str());
+  for (const Header& header : headers) {
+    list = api.slist_append(list, strCat(header.name, ": ", header.value).c_str());
+  }
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> headerList(list, api.slist_free_all);
 
   const std::string url = options_.endpoint + path;
-  Response response;
+  Received received;
   char error[CURL_ERROR_SIZE] = {};
   CURL* c = curl.get();
   api.easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -154,19 +237,32 @@ absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const 
     api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
   }
   api.easy_setopt(c, CURLOPT_HTTPHEADER, headerList.get());
-  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeoutMs));
-  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeoutMs));
+  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeoutMs);
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeoutMs);
   // No signals (SIGALRM for DNS timeouts) in a process that may have threads; no proxies, since
   // an HTTP_PROXY from the runtime's environment must not see metadata tokens; no redirects.
   api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   api.easy_setopt(c, CURLOPT_NOPROXY, "*");
   api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  // A Content-Length above the limit is refused before the body arrives; a body without one is
+  // cut by appendBody().
+  api.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxImdsBodyBytes));
   api.easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
-  api.easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  api.easy_setopt(c, CURLOPT_WRITEDATA, &received);
+  api.easy_setopt(c, CURLOPT_HEADERFUNCTION, countHeader);
+  api.easy_setopt(c, CURLOPT_HEADERDATA, &received);
   api.easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   ++requests_;
   CURLcode code = api.easy_perform(c);
+  if (received.bodyTooLarge || received.headersTooLarge || code == CURLE_FILESIZE_EXCEEDED) {
+    // The body is not quoted: it is outside input of any size.
+    return absl::DataLossError(strCat(
+        "instance metadata service ", options_.endpoint, ": ", method, " ", path, ": the answer's ",
+        received.headersTooLarge ? "headers are" : "body is", " larger than ",
+        received.headersTooLarge ? kMaxImdsHeaderBytes : kMaxImdsBodyBytes, " bytes (refused)"));
+  }
   if (code != CURLE_OK) {
+    if (code == CURLE_OPERATION_TIMEDOUT && cutByBudget) return budgetSpent(method, path);
     std::string why = error[0] != '\0' ? error : api.easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       why = strCat("timed out after ", options_.timeoutMs, " ms");
@@ -174,21 +270,32 @@ absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const 
     return absl::UnavailableError(strCat("instance metadata service ", options_.endpoint,
                                          " unreachable: ", method, " ", path, ": ", why));
   }
+  Response response;
   api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  response.body = std::move(received.body);
   return response;
 }
 
 absl::StatusOr<std::string> ImdsClient::token() {
   if (!token_.empty()) return token_;
-  absl::StatusOr<Response> response = send(
-      "PUT", kTokenPath, {strCat("X-aws-ec2-metadata-token-ttl-seconds: ", kImdsTokenTtlSeconds)});
+  const std::string ttl = std::to_string(kImdsTokenTtlSeconds);
+  absl::StatusOr<Response> response =
+      send("PUT", kTokenPath, {{"X-aws-ec2-metadata-token-ttl-seconds", ttl}});
   if (!response.ok()) return response.status();
   if (response->status != 200 || response->body.empty()) {
     return absl::FailedPreconditionError(strCat("instance metadata service ", options_.endpoint,
                                                 ": PUT ", kTokenPath, " answered HTTP ",
                                                 response->status, " (IMDSv2 token refused)"));
   }
-  token_ = response->body;
+  // The token goes back in a header: one with CR or LF (or other bytes a header value cannot
+  // hold) would inject header lines, so it is refused, and never quoted.
+  if (std::string problem = headerValueProblem(response->body); !problem.empty()) {
+    return absl::DataLossError(strCat("instance metadata service ", options_.endpoint, ": PUT ",
+                                      kTokenPath, " answered an unusable IMDSv2 token (", problem,
+                                      "; a token is 1 to ", kMaxImdsHeaderValueBytes,
+                                      " printable ASCII characters); it is not sent"));
+  }
+  token_ = std::move(response->body);
   return token_;
 }
 
@@ -197,7 +304,7 @@ absl::StatusOr<std::string> ImdsClient::get(std::string_view path) {
   if (!session.ok()) return session.status();
   const std::string fullPath = strCat(kMetadataPrefix, path);
   absl::StatusOr<Response> response =
-      send("GET", fullPath, {strCat("X-aws-ec2-metadata-token: ", *session)});
+      send("GET", fullPath, {{"X-aws-ec2-metadata-token", *session}});
   if (!response.ok()) return response.status();
   if (response->status == 404) {
     return absl::NotFoundError(strCat("instance metadata service ", options_.endpoint, ": GET ",

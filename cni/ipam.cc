@@ -1,6 +1,7 @@
 #include "cni/ipam.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/ascii.h"
 
@@ -49,6 +50,8 @@ absl::StatusOr<Pool> Ipam::loadPool() {
     if (!pool.ok()) return withCniCode(pool.status(), CniError::kInvalidConfig);
     return pool;
   }
+  // The client's budget, counted from here, bounds every metadata request of this command.
+  const auto start = std::chrono::steady_clock::now();
   ImdsClient client({.endpoint = netconf_.imds.endpoint, .timeoutMs = netconf_.imds.timeoutMs});
   EniMetadataCache cache(netconf_.stateDir / "imds", netconf_.imds.endpoint,
                          netconf_.imds.ttlSeconds, clock_);
@@ -69,10 +72,22 @@ absl::StatusOr<Pool> Ipam::loadPool() {
     };
   }
   absl::StatusOr<EniMetadata> eni = cache.get(selector, fetch);
-  if (!eni.ok()) return withCniCode(eni.status(), kMetadataError);
+  const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  if (!eni.ok()) {
+    logger_->debug("metadata failed network={} requests={} ms={} budget_ms={}", netconf_.network,
+                   client.requestCount(), elapsedMs, client.budgetMs());
+    // A spent budget is worth retrying (the service may only be slow); every other metadata
+    // failure has its own code.
+    if (absl::IsDeadlineExceeded(eni.status())) {
+      return withCniCode(eni.status(), CniError::kTryAgainLater);
+    }
+    return withCniCode(eni.status(), kMetadataError);
+  }
   if (client.requestCount() > 0) {
-    logger_->debug("metadata fetched network={} eni={} requests={}", netconf_.network, eni->mac,
-                   client.requestCount());
+    logger_->debug("metadata fetched network={} eni={} requests={} ms={}", netconf_.network,
+                   eni->mac, client.requestCount(), elapsedMs);
   }
   return eniPool(*eni);
 }
@@ -112,35 +127,57 @@ std::vector<Route> Ipam::routes() const {
   return out;
 }
 
+absl::StatusOr<std::optional<Lease>> Ipam::findLocked(LeaseStore& store, const LeaseKey& key) {
+  absl::StatusOr<LeaseStore::Guard> guard = store.lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  absl::StatusOr<std::optional<Lease>> existing = store.find(key);
+  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
+  return existing;
+}
+
 absl::StatusOr<Result> Ipam::add(const LeaseKey& key) {
   if (!netconf_.source) return missingSourceError(netconf_);
   absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
   if (!store.ok()) return store.status();
-  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
-
-  absl::StatusOr<std::optional<Lease>> existing = (*store)->find(key);
-  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
-  Lease lease;
-  if (*existing) {
-    lease = std::move(**existing);
+  LeaseStore& leases = **store;
+  auto answer = [&](const Lease& lease) {
+    return Result{.cniVersion = netconf_.cniVersion, .ips = lease.ips, .routes = routes()};
+  };
+  auto reused = [&](const Lease& lease) {
     logger_->info("lease reused network={} {} ips={}", netconf_.network, describe(key),
                   addressesOf(lease.ips));
-  } else {
-    absl::StatusOr<Pool> pool = loadPool();
-    if (!pool.ok()) return pool.status();
-    absl::StatusOr<std::vector<Lease>> leases = (*store)->list();
-    if (!leases.ok()) return withCniCode(leases.status(), kLeaseStoreError);
-    absl::StatusOr<std::vector<IpConfig>> ips = allocate(*pool, *leases);
-    if (!ips.ok()) return ips.status();
-    lease = {.key = key, .ips = std::move(*ips)};
-    if (absl::Status status = (*store)->put(lease); !status.ok()) {
-      return withCniCode(status, kLeaseStoreError);
-    }
-    logger_->info("lease added network={} {} ips={} source=\"{}\"", netconf_.network, describe(key),
-                  addressesOf(lease.ips), pool->description);
+    return answer(lease);
+  };
+
+  // 1. A repeated ADD answers from its lease, without the metadata.
+  absl::StatusOr<std::optional<Lease>> existing = findLocked(leases, key);
+  if (!existing.ok()) return existing.status();
+  if (*existing) return reused(**existing);
+
+  // 2. The pool, read without the lock: waiting for the metadata service must not make every
+  // other invocation on the network wait behind us.
+  absl::StatusOr<Pool> pool = loadPool();
+  if (!pool.ok()) return pool.status();
+
+  // 3. Under the lock, choose from what is leased now. The pool may be a moment old (as a cached
+  // one may be a TTL old), but the leases are read under the lock, so an address is never handed
+  // out twice; and an ADD of the same attachment that finished meanwhile is answered as a repeat.
+  absl::StatusOr<LeaseStore::Guard> guard = leases.lock();
+  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  existing = leases.find(key);
+  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
+  if (*existing) return reused(**existing);
+  absl::StatusOr<std::vector<Lease>> all = leases.list();
+  if (!all.ok()) return withCniCode(all.status(), kLeaseStoreError);
+  absl::StatusOr<std::vector<IpConfig>> ips = allocate(*pool, *all);
+  if (!ips.ok()) return ips.status();
+  Lease lease{.key = key, .ips = std::move(*ips)};
+  if (absl::Status status = leases.put(lease); !status.ok()) {
+    return withCniCode(status, kLeaseStoreError);
   }
-  return Result{.cniVersion = netconf_.cniVersion, .ips = lease.ips, .routes = routes()};
+  logger_->info("lease added network={} {} ips={} source=\"{}\"", netconf_.network, describe(key),
+                addressesOf(lease.ips), pool->description);
+  return answer(lease);
 }
 
 absl::Status Ipam::del(const LeaseKey& key) {
@@ -229,6 +266,7 @@ absl::Status Ipam::gc() {
 
 absl::Status Ipam::status() {
   if (!netconf_.source) return missingSourceError(netconf_);
+  // As in ADD: the metadata first, then the lock only to read the leases.
   auto unavailable = [](const absl::Status& why) {
     return withCniCode(absl::UnavailableError(why.message()), CniError::kPluginNotAvailable);
   };

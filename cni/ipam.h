@@ -20,7 +20,10 @@ namespace enadpdk::cni::ipam {
 // problems, kMetadataError, kPoolExhausted, kLeaseStoreError, kLeaseMismatch, and for STATUS
 // kPluginNotAvailable (50). Leases live in <stateDir>/<network>/ (ipam_leases.h), the metadata
 // cache in <stateDir>/imds/. Safe to run in many processes (or threads, one object each) at once:
-// every read-modify-write of a network's leases holds its lock.
+// every read-modify-write of a network's leases holds its lock, and no lock is held while the
+// metadata service is asked (ADD reads the pool first, then locks to choose and write the lease).
+// All metadata requests of one command share one budget (imdsBudgetMs()); a spent budget is
+// CniError::kTryAgainLater (11).
 class Ipam {
  public:
   // `logger` receives one line per change; `clock` dates metadata cache entries.
@@ -46,11 +49,14 @@ class Ipam {
   // free address of each of its families; else code 50 saying why.
   absl::Status status();
 
-  // Loads the pool (static, or from the metadata through the cache). Public for tests.
+  // Loads the pool (static, or from the metadata through the cache), without any lock. Each call
+  // has its own metadata budget. Public for tests.
   absl::StatusOr<Pool> loadPool();
 
  private:
   absl::StatusOr<std::unique_ptr<LeaseStore>> openStore();
+  // `key`'s lease, read under the store's lock (released on return).
+  static absl::StatusOr<std::optional<Lease>> findLocked(LeaseStore& store, const LeaseKey& key);
   // The free addresses for a new lease given the leases that exist; kPoolExhausted otherwise.
   absl::StatusOr<std::vector<IpConfig>> allocate(const Pool& pool,
                                                  const std::vector<Lease>& leases);

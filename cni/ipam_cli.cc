@@ -4,6 +4,7 @@
 
 #include "cni/ipam.h"
 #include "cni/ipam_errors.h"
+#include "cni/path_policy.h"
 #include "cni/result.h"
 #include "cni/skel.h"
 #include "common/json_text.h"
@@ -63,6 +64,25 @@ int runCommand(const std::string& command, const std::string& config, const Envi
   if (absl::Status status = checkVersion(json, command); !status.ok()) {
     return fail(status, CniError::kIncompatibleVersion);
   }
+  // The node's path policy (cni/path_policy.h) over the paths a network configuration may name,
+  // before any of them is read or created: under Multus another main plugin may delegate to us,
+  // so the check ena-dpdk-cni makes is not enough.
+  absl::StatusOr<PathPolicy> policy = PathPolicy::load(env);
+  if (!policy.ok()) return fail(policy.status(), CniError::kInvalidConfig);
+  std::vector<PathUse> uses;
+  auto use = [&](const nlohmann::json& object, const char* key, const char* policyKey,
+                 const std::string& field) {
+    if (auto it = object.find(key); it != object.end() && it->is_string()) {
+      uses.push_back({.key = policyKey, .field = field, .path = it->get<std::string>()});
+    }
+  };
+  use(json, "logFile", kPolicyLogFile, "logFile");
+  if (auto ipamSection = json.find("ipam"); ipamSection != json.end() && ipamSection->is_object()) {
+    use(*ipamSection, "logFile", kPolicyLogFile, "ipam.logFile");
+    use(*ipamSection, "stateDir", kPolicyIpamStateDir, "ipam.stateDir");
+    use(*ipamSection, "configFile", kPolicyIpamConfigFile, "ipam.configFile");
+  }
+  if (absl::Status s = policy->check(uses); !s.ok()) return fail(s, CniError::kInvalidConfig);
   absl::StatusOr<IpamNetconf> netconf = parseIpamNetconf(json);
   if (!netconf.ok()) return fail(netconf.status(), CniError::kInvalidConfig);
   absl::StatusOr<std::shared_ptr<spdlog::logger>> made =

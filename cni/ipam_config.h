@@ -19,7 +19,8 @@
 //   ipam.deviceNumber           the ENI, by device index (device-number in the metadata)
 //   ipam.routes                 [{"dst": CIDR, "gw": IP}] added to results
 //   ipam.imds                   {"endpoint", "ttlSeconds", "timeoutMs"} (each overrides the
-//                               file's ipam.imds)
+//                               file's ipam.imds; timeoutMs bounds each request, and
+//                               imdsBudgetMs(timeoutMs) all requests of one command)
 //   ipam.logFile, ipam.logLevel where to log besides stderr, and how much
 // The address source is the inline one (addresses, eniMac or deviceNumber) when given, else the
 // file's ipam.networks.<network>; inline routes replace the source's routes.

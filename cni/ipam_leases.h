@@ -46,9 +46,10 @@ inline constexpr char kLeaseSuffix[] = ".lease";
 inline constexpr char kLockFileName[] = "lock";
 
 // One network's lease directory. Every method except lock() expects the caller to hold the lock
-// (so that a read-modify-write is atomic across processes); each object has its own open file
-// description of the lock file, so two objects (in two threads or two processes) exclude each
-// other. Files are written atomically (mode 0600); the directory is created with mode 0700.
+// (so that a read-modify-write is atomic across processes). The lock is held only for this file
+// work, never across network I/O (Ipam reads the metadata before it locks); each object has its own
+// open file description of the lock file, so two objects (in two threads or two processes) exclude
+// each other. Files are written atomically (mode 0600); the directory is created with mode 0700.
 class LeaseStore {
  public:
   // Opens (creating if needed) `dir`, the network's directory, and its lock file. Errors name

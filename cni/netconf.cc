@@ -166,6 +166,36 @@ absl::StatusOr<NetConf> parseNetConf(std::string_view text) {
   return conf;
 }
 
+std::vector<PathUse> policedPaths(const NetConf& conf) {
+  std::vector<PathUse> uses;
+  auto add = [&](const char* key, std::string field, const std::string& path) {
+    uses.push_back({.key = key, .field = std::move(field), .path = path});
+  };
+  if (!conf.logFile.empty()) add(kPolicyLogFile, "logFile", conf.logFile);
+  add(kPolicyStateDir, "stateDir", conf.stateDir);
+  if (conf.mode == AttachMode::VhostUser) {
+    add(kPolicyDataplaneSocket, "dataplaneSocket", conf.dataplaneSocket);
+    add(kPolicySlotDir, "slotDir", conf.slotDir);
+  } else {
+    add(kPolicyHostRoot, "hostRoot", conf.hostRoot);
+  }
+  if (!conf.runtime.deviceInfoFile.empty()) {
+    add(kPolicyDeviceInfoFile, "runtimeConfig.CNIDeviceInfoFile", conf.runtime.deviceInfoFile);
+  }
+  // ena-dpdk-ipam receives this document and uses these paths as root too (cni/ipam_config.h).
+  if (auto ipam = conf.raw.find("ipam");
+      conf.ipamType == "ena-dpdk-ipam" && ipam != conf.raw.end() && ipam->is_object()) {
+    for (const auto& [key, field] :
+         {std::pair{kPolicyLogFile, "logFile"}, std::pair{kPolicyIpamStateDir, "stateDir"},
+          std::pair{kPolicyIpamConfigFile, "configFile"}}) {
+      if (auto it = ipam->find(field); it != ipam->end() && it->is_string()) {
+        add(key, strCat("ipam.", field), it->get<std::string>());
+      }
+    }
+  }
+  return uses;
+}
+
 absl::StatusOr<Invocation> parseInvocation(const std::map<std::string, std::string>& env,
                                            bool needsPath) {
   auto get = [&](const char* key) -> std::string {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cni/path_policy.h"
 #include "cni/result.h"
 #include "common/cni_records.h"
 #include "common/config.h"
@@ -145,6 +146,15 @@ struct NetConf {
 // a prevResult that cannot be read), 1 (cniVersion not supported) or 7 (anything else), and name
 // the JSON path of the offending key.
 absl::StatusOr<NetConf> parseNetConf(std::string_view text);
+
+// The host paths `conf` makes the plugin (and, for ena-dpdk-ipam, its IPAM plugin) open, create,
+// write or connect to, each with the node path-policy key that governs it (cni/path_policy.h), in
+// the order the plugin uses them: logFile first (it is opened first), then stateDir, and what the
+// mode uses (vhostuser: dataplaneSocket, slotDir; pci: hostRoot), runtimeConfig.CNIDeviceInfoFile,
+// and when ipam.type is "ena-dpdk-ipam" the paths of its section (ipam.logFile, else the top-level
+// logFile, under "logFile"; ipam.stateDir; ipam.configFile) when they are strings. Keys the mode
+// does not use and empty optional paths are left out. podSlotDir is a path in the pod, not here.
+std::vector<PathUse> policedPaths(const NetConf& conf);
 
 // The runtime parameters from the CNI_* environment.
 struct Invocation {

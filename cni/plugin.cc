@@ -851,10 +851,17 @@ int runCommand(const std::string& stdinConfig, const PluginEnvironment& environm
   }
   version = conf->cniVersion;
 
+  // The node's path policy (cni/path_policy.h): every host path of the configuration must lie
+  // under roots the node allows. It is checked before anything is opened (the log file is opened
+  // only when the policy allows it); a refusal is code 7, after the environment's errors (code 4),
+  // and nothing is done.
+  absl::StatusOr<PathPolicy> policy = PathPolicy::load(environment.env);
+  const absl::Status allowed = policy.ok() ? policy->check(policedPaths(*conf)) : policy.status();
+
   // The log file is a convenience: a plugin that cannot open it still does its job, on stderr.
   spdlog::level::level_enum level = *common::parseLogLevel(conf->logLevel);
   absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("cni", level, conf->logFile);
+      common::makeLogger("cni", level, allowed.ok() ? conf->logFile : std::string());
   if (!logger.ok()) {
     const std::string why(logger.status().message());
     logger = common::makeLogger("cni", level);
@@ -870,6 +877,10 @@ int runCommand(const std::string& stdinConfig, const PluginEnvironment& environm
   if (!inv.ok()) {
     log->error("invalid environment error=\"{}\"", toStd(inv.status().message()));
     return writeError(out, version, cniCodeOf(inv.status()), std::string(inv.status().message()));
+  }
+  if (!allowed.ok()) {
+    log->error("refused by the node path policy error=\"{}\"", toStd(allowed.message()));
+    return writeError(out, version, CniError::kInvalidConfig, std::string(allowed.message()));
   }
   const std::string command = inv->command;
   std::unique_ptr<Dataplane> dataplane;

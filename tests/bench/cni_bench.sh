@@ -27,6 +27,11 @@ for f in "$DP" "$CTLBIN" "$CNI" "$IPAM" "$DRIVER" /usr/lib/cni/bridge /usr/lib/c
 done
 
 tmp=$(mktemp -d /tmp/ena-dpdk-cnib.XXXXXX)
+# The node's CNI path policy for this run's paths (docs/cni.md).
+printf '{"dataplaneSocket": ["%s"], "slotDir": ["%s"], "stateDir": ["%s"], "ipam.stateDir": ["%s"]}\n' \
+  "$tmp/dp.sock" "$tmp/vhost" "$tmp/cnistate" "$tmp/ipam" >"$tmp/cni-policy.json"
+chmod 0644 "$tmp/cni-policy.json"
+export ENA_DPDK_CNI_POLICY=$tmp/cni-policy.json
 pod=enadpdk-bpod-$$
 huge=$tmp/huge
 cleanup() {

@@ -40,6 +40,14 @@ class CniBinaryTest : public ::testing::Test {
     fs::create_directories(root_ / "bin");
     fs::create_directories(root_ / "slots");
     fs::copy_file(ENA_DPDK_IPAM_BINARY, root_ / "bin" / "ena-dpdk-ipam");
+    // The node path policy (cni/path_policy.h): every path key may name the temporary root.
+    json policy = json::object();
+    for (const char* key : {"logFile", "stateDir", "dataplaneSocket", "slotDir",
+                            "CNIDeviceInfoFile", "hostRoot", "ipam.stateDir", "ipam.configFile"}) {
+      policy[key] = {root_.string()};
+    }
+    std::ofstream(policyFile()) << policy.dump();
+    fs::permissions(policyFile(), fs::perms(0644));
     dataplane_ = testing::FakePortDataplane::start(
         root_ / "dp.sock", {{.name = "eni1", .vpc = true}}, root_ / "slots");
     ASSERT_NE(dataplane_, nullptr);
@@ -73,13 +81,18 @@ class CniBinaryTest : public ::testing::Test {
               {"addresses", addresses}}}};
   }
 
-  // Starts the plugin binary with `env` and `config` on stdin.
+  fs::path policyFile() const { return root_ / "policy.json"; }
+
+  // Starts the plugin binary with `env` and `config` on stdin. ENA_DPDK_CNI_POLICY names
+  // policyFile() unless `env` sets it ("<unset>": not at all).
   Child spawn(const std::string& name, const json& conf, std::map<std::string, std::string> env) {
     Child c{.out = root_ / (name + ".out"), .err = root_ / (name + ".err")};
     const fs::path in = root_ / (name + ".in");
     std::ofstream(in) << conf.dump();
     env["CNI_PATH"] = (root_ / "bin").string();
     env["PATH"] = "/usr/bin:/bin";
+    env.emplace("ENA_DPDK_CNI_POLICY", policyFile().string());
+    if (env["ENA_DPDK_CNI_POLICY"] == "<unset>") env.erase("ENA_DPDK_CNI_POLICY");
     std::vector<std::string> envStrings;
     for (const auto& [k, v] : env) envStrings.push_back(k + "=" + v);
     std::vector<char*> envp;
@@ -161,6 +174,126 @@ TEST_F(CniBinaryTest, ResultAndErrorsOnStdoutLogsOnStderr) {
   EXPECT_EQ(wait(del), 0) << read(del.err);
   EXPECT_EQ(read(del.out), "");
   EXPECT_TRUE(dataplane_->ports().empty());
+}
+
+// Everything under `dir`, except what spawn() itself writes (<name>.in, .out, .err).
+std::set<std::string> treeOf(const fs::path& dir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string ext = it->path().extension().string();
+    if (ext == ".in" || ext == ".out" || ext == ".err") continue;
+    out.insert(it->path().string());
+  }
+  return out;
+}
+
+// A NetworkAttachmentDefinition (written by a namespace user) naming paths the node's policy does
+// not allow: code 7 for every command, and nothing created, written or connected to anywhere.
+TEST_F(CniBinaryTest, PathsOutsideTheNodePolicyAreRefused) {
+  std::string tmpl = (fs::temp_directory_path() / "cni-outside.XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const fs::path outside = tmpl;
+  const bool tmpXExisted = fs::exists("/tmp/x");
+  ASSERT_FALSE(fs::exists("/etc/evil.log")) << "remove /etc/evil.log left by someone else";
+  auto outsideConfig = [&](const json& extra) {
+    json conf = config(4);
+    for (const auto& [key, value] : extra.items()) conf[key] = value;
+    return conf;
+  };
+  const json devinfo = {{"deviceID", "eni1-07"},
+                        {"CNIDeviceInfoFile", (outside / "devinfo" / "net1.json").string()}};
+  struct Case {
+    json conf;
+    std::string field;
+  };
+  const Case cases[] = {
+      {outsideConfig({{"logFile", "/etc/evil.log"}}), "logFile"},
+      {outsideConfig({{"stateDir", "/tmp/x"}}), "stateDir"},
+      {outsideConfig({{"stateDir", (outside / "state").string()}}), "stateDir"},
+      {outsideConfig({{"dataplaneSocket", (outside / "dp.sock").string()}}), "dataplaneSocket"},
+      {outsideConfig({{"runtimeConfig", devinfo}}), "runtimeConfig.CNIDeviceInfoFile"},
+      {outsideConfig({{"slotDir", (outside / "slots").string()}}), "slotDir"},
+      {outsideConfig({{"ipam",
+                       {{"type", "ena-dpdk-ipam"},
+                        {"stateDir", (outside / "ipam").string()},
+                        {"addresses", {"10.1.0.10/16"}}}}}),
+       "ipam.stateDir"},
+      // All of them at once, as one NAD: the log file is named first, and not opened.
+      {outsideConfig({{"logFile", "/etc/evil.log"},
+                      {"stateDir", "/tmp/x"},
+                      {"dataplaneSocket", (outside / "dp.sock").string()},
+                      {"slotDir", (outside / "slots").string()},
+                      {"runtimeConfig", devinfo}}),
+       "logFile"},
+  };
+  const std::set<std::string> before = treeOf(root_);
+  int n = 0;
+  for (const Case& c : cases) {
+    for (const char* command : {"ADD", "DEL"}) {
+      SCOPED_TRACE(c.conf.dump() + " " + command);
+      Child child = spawn("refused" + std::to_string(n++), c.conf, attachmentEnv(command, "c9"));
+      EXPECT_EQ(wait(child), 1);
+      const json error = json::parse(read(child.out), nullptr, false);
+      if (!error.is_object()) {
+        ADD_FAILURE() << "not a CNI error: " << read(child.out);
+        continue;
+      }
+      EXPECT_EQ(error.value("code", 0), 7) << read(child.out);
+      const std::string msg = error.value("msg", "");
+      EXPECT_TRUE(msg.starts_with(c.field + ": ")) << msg;
+      EXPECT_NE(msg.find("outside the directories the node's path policy allows for"),
+                std::string::npos)
+          << msg;
+      EXPECT_NE(msg.find("(" + root_.string() + "; policy file " + policyFile().string() + ")"),
+                std::string::npos)
+          << msg;
+      EXPECT_NE(read(child.err).find("refused by the node path policy"), std::string::npos)
+          << read(child.err);
+    }
+  }
+  EXPECT_EQ(treeOf(root_), before);
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_FALSE(fs::exists("/etc/evil.log"));
+  EXPECT_EQ(fs::exists("/tmp/x"), tmpXExisted);
+  EXPECT_TRUE(dataplane_->calls().empty());
+  std::error_code ec;
+  fs::remove_all(outside, ec);
+  fs::remove("/etc/evil.log", ec);  // only there if the test failed
+  if (!tmpXExisted) fs::remove_all("/tmp/x", ec);
+}
+
+// Without ENA_DPDK_CNI_POLICY the built-in defaults apply (no /etc/ena-dpdk/cni-policy.json on a
+// test machine): the temporary paths are refused; a policy file that others may write is an
+// error for every command.
+TEST_F(CniBinaryTest, DefaultsAndInsecurePolicyFile) {
+  if (fs::exists("/etc/ena-dpdk/cni-policy.json")) GTEST_SKIP() << "the machine has a policy";
+  std::map<std::string, std::string> env = attachmentEnv("ADD", "c3");
+  env["ENA_DPDK_CNI_POLICY"] = "<unset>";
+  Child defaults = spawn("defaults", config(4), env);
+  EXPECT_EQ(wait(defaults), 1);
+  json error = json::parse(read(defaults.out), nullptr, false);
+  ASSERT_TRUE(error.is_object()) << read(defaults.out);
+  EXPECT_EQ(error["code"], 7) << read(defaults.out);
+  EXPECT_TRUE(
+      error.value("msg", "").ends_with("(/var/log/ena-dpdk-cni.log, "
+                                       "/var/log/ena-dpdk-ipam.log, /var/log/ena-dpdk; "
+                                       "built-in defaults)"))
+      << read(defaults.out);
+  EXPECT_FALSE(fs::exists(root_ / "cni.log"));
+
+  fs::permissions(policyFile(), fs::perms(0666));
+  Child insecure = spawn("insecure", config(4), attachmentEnv("ADD", "c3"));
+  EXPECT_EQ(wait(insecure), 1);
+  error = json::parse(read(insecure.out), nullptr, false);
+  ASSERT_TRUE(error.is_object()) << read(insecure.out);
+  EXPECT_EQ(error["code"], 7) << read(insecure.out);
+  EXPECT_EQ(error.value("msg", ""),
+            "policy file " + policyFile().string() + " is writable by group or others (mode 0666)");
+  EXPECT_FALSE(fs::exists(root_ / "cni.log"));
+  EXPECT_FALSE(fs::exists(root_ / "state"));
+  EXPECT_TRUE(dataplane_->calls().empty());
 }
 
 TEST_F(CniBinaryTest, HundredConcurrentAddsThenHundredDels) {

@@ -72,6 +72,15 @@ class PluginFuzzTest : public ::testing::Test {
     fs::create_symlink(ENA_DPDK_IPAM_BINARY, root_ / "bin" / "ena-dpdk-ipam");
     std::ofstream(root_ / "config.json")
         << json{{"ipam", {{"stateDir", (root_ / "ipam-from-file").string()}}}}.dump();
+    // The node path policy (cni/path_policy.h) allows this test's root for every key, so that
+    // the fuzzing reaches past the policy check; some runs go without it (the defaults refuse).
+    json policy = json::object();
+    for (const char* key : {"logFile", "stateDir", "dataplaneSocket", "slotDir",
+                            "CNIDeviceInfoFile", "hostRoot", "ipam.stateDir", "ipam.configFile"}) {
+      policy[key] = {root_.string()};
+    }
+    std::ofstream(root_ / "cni-policy.json") << policy.dump();
+    fs::permissions(root_ / "cni-policy.json", fs::perms(0644));
     absl::StatusOr<std::unique_ptr<testing::FakeImds>> imds = testing::FakeImds::start();
     ASSERT_TRUE(imds.ok()) << imds.status();
     imds_ = std::move(*imds);
@@ -207,6 +216,7 @@ class PluginFuzzTest : public ::testing::Test {
       if (key == "CNI_PATH" && rng_() % 4 != 0) value = (root_ / "bin").string();
       if (!value.empty()) env[key] = value;
     }
+    if (rng_() % 8 != 0) env["ENA_DPDK_CNI_POLICY"] = (root_ / "cni-policy.json").string();
     return env;
   }
   // Stdin: the valid config, a mutation of its text, a config with one value replaced, or noise.
@@ -429,7 +439,8 @@ TEST_F(PluginFuzzTest, NonUtf8MetadataIsAnErrorJsonNotAnAbort) {
                    {"CNI_CONTAINERID", "c0ffee"},
                    {"CNI_NETNS", "/var/run/netns/pod"},
                    {"CNI_IFNAME", "net1"},
-                   {"PATH", "/usr/bin:/bin"}};
+                   {"PATH", "/usr/bin:/bin"},
+                   {"ENA_DPDK_CNI_POLICY", (root_ / "cni-policy.json").string()}};
   for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
            {eni + "local-ipv4s", "10.0.1.\xff"}, {eni + "subnet-ipv4-cidr-block", "\xff"}}) {
     imds_->addEni({.mac = "0a:00:00:00:00:01",

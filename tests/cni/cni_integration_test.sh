@@ -49,6 +49,15 @@ port_count() { ctl -o json ports | jq '.ports | length'; }
 has_port() { ctl -o json port get "$1" >/dev/null 2>&1; }
 leases() { find "$tmp/ipam" -name '*.lease' 2>/dev/null | wc -l; }
 
+# The node's CNI path policy for this test's paths (docs/cni.md); libcni passes it on.
+cat >"$tmp/cni-policy.json" <<JSON
+{"logFile": ["$tmp/cni.log"], "stateDir": ["$tmp/cnistate"], "dataplaneSocket": ["$tmp/dp.sock"],
+ "slotDir": ["$tmp/vhost"], "CNIDeviceInfoFile": ["$tmp/devinfo"],
+ "ipam.stateDir": ["$tmp/ipam", "$tmp/ipam-burst"]}
+JSON
+chmod 0644 "$tmp/cni-policy.json"
+export ENA_DPDK_CNI_POLICY=$tmp/cni-policy.json
+
 ensure_hugepages 768 || exit 1
 mkdir -p "$huge" "$tmp/vhost" "$tmp/bin" "$tmp/calls" "$tmp/devinfo" "$tmp/cache"
 mount -t hugetlbfs -o pagesize=2M nodev "$huge" || exit 1

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cni/path_policy.h"
 #include "cni/plugin.h"
 #include "common/atomic_file.h"
 
@@ -131,7 +132,20 @@ CniTestEnv::CniTestEnv() : root_(makeTempDir("cni-test")) {
   for (int i = 0; i < 4; ++i) {
     fs::create_directories(slotDir() / ("eni1-0" + std::to_string(i)));
   }
+  setPolicy(defaultPolicy());
   startDataplane();
+}
+
+nlohmann::json CniTestEnv::defaultPolicy() const {
+  nlohmann::json policy = nlohmann::json::object();
+  for (const std::string& key : cni::PathPolicy::keys()) policy[key] = {root_.string()};
+  policy[cni::kPolicyHostRoot].push_back(fs::temp_directory_path().string());
+  policy[cni::kPolicySlotDir].push_back("/" + std::string(100, 'd'));
+  return policy;
+}
+
+void CniTestEnv::setPolicy(const nlohmann::json& policy) const {
+  ASSERT_TRUE(common::writeFileAtomic(policyFile(), policy.dump(), 0644).ok());
 }
 
 CniTestEnv::~CniTestEnv() {
@@ -171,7 +185,8 @@ std::map<std::string, std::string> CniTestEnv::env(
                                           {"CNI_IFNAME", "net1"},
                                           {"CNI_ARGS", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=p"},
                                           {"CNI_PATH", ipam_.bin().string()},
-                                          {"PATH", "/usr/bin:/bin"}};
+                                          {"PATH", "/usr/bin:/bin"},
+                                          {cni::kPathPolicyEnv, policyFile().string()}};
   for (const auto& [key, value] : overrides) {
     if (value == "<unset>") {
       e.erase(key);
@@ -205,7 +220,7 @@ RunOutput CniTestEnv::run(const std::string& command, const nlohmann::json& conf
 std::vector<std::string> CniTestEnv::files() const {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root_)) {
-    if (e.path() == socket()) continue;
+    if (e.path() == socket() || e.path() == policyFile()) continue;
     out.push_back(e.path().lexically_relative(root_).string());
   }
   std::sort(out.begin(), out.end());

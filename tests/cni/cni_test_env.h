@@ -72,6 +72,14 @@ class CniTestEnv {
   std::filesystem::path stateDir() const { return root_ / "state"; }
   std::filesystem::path socket() const { return root_ / "dp.sock"; }
   std::filesystem::path devinfoDir() const { return root_ / "devinfo"; }
+  // The node path-policy file the plugin runs use (ENA_DPDK_CNI_POLICY in env()).
+  std::filesystem::path policyFile() const { return root_ / "path-policy.json"; }
+  // The policy written at construction: every key allows the temporary root; hostRoot also the
+  // system temporary directory (FakeHost trees), slotDir also the never-existing directory of
+  // plugin_test's socket-length case ("/" followed by 100 'd').
+  nlohmann::json defaultPolicy() const;
+  // Replaces the policy file's content with `policy` (mode 0644).
+  void setPolicy(const nlohmann::json& policy) const;
   // The fake dataplane (null after stopDataplane()).
   FakePortDataplane* dataplane() { return dataplane_.get(); }
   // Stops the fake dataplane: its socket goes away.
@@ -85,8 +93,8 @@ class CniTestEnv {
   nlohmann::json config(const std::string& version = "1.0.0",
                         const nlohmann::json& extra = nlohmann::json::object()) const;
   // The environment of the default attachment for `command` (container "c0ffee01", ifname
-  // "net1", netns "/var/run/netns/pod1"); `overrides` replace or (with an empty value and
-  // `remove`) drop variables.
+  // "net1", netns "/var/run/netns/pod1", ENA_DPDK_CNI_POLICY = policyFile()); `overrides`
+  // replace or (with the value "<unset>") drop variables.
   std::map<std::string, std::string> env(
       const std::string& command, const std::map<std::string, std::string>& overrides = {}) const;
   // Runs the plugin.
@@ -95,7 +103,8 @@ class CniTestEnv {
   // Runs `command` for the default attachment with `config`.
   RunOutput run(const std::string& command, const nlohmann::json& config,
                 const std::map<std::string, std::string>& overrides = {}) const;
-  // Files under the root, relative, sorted, excluding the fake IPAM and the control socket.
+  // Files under the root, relative, sorted, excluding the fake IPAM, the control socket and the
+  // policy file.
   std::vector<std::string> files() const;
 
  private:

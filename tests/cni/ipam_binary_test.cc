@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +33,8 @@ struct PluginRun {
   int exitCode = -1;
   std::string out;
   std::string err;
+  // The process's peak resident set size (getrusage's ru_maxrss), in KiB.
+  long maxRssKiB = 0;
   nlohmann::json json() const { return nlohmann::json::parse(out); }
 };
 
@@ -57,6 +62,10 @@ class Process {
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<std::string> entries;
     for (const auto& [k, v] : env) entries.push_back(k + "=" + v);
+    // The node path policy the runtime would name (cni/path_policy.h): the test's directory.
+    if (!env.contains("ENA_DPDK_CNI_POLICY")) {
+      entries.push_back("ENA_DPDK_CNI_POLICY=" + (dir.parent_path() / "cni-policy.json").string());
+    }
     std::vector<char*> envp;
     for (std::string& e : entries) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -69,9 +78,11 @@ class Process {
     PluginRun run;
     if (!spawned_) return run;
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    rusage usage{};
+    while (::wait4(pid_, &status, 0, &usage) < 0 && errno == EINTR) {
     }
     run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.maxRssKiB = usage.ru_maxrss;
     run.out = slurp(dir_ / (name_ + ".out"));
     run.err = slurp(dir_ / (name_ + ".err"));
     return run;
@@ -99,6 +110,11 @@ class IpamBinaryTest : public ::testing::Test {
                                {{"addresses", {"10.0.5.0/26", "fd00:5::/120"}},
                                 {"gateway", "10.0.5.1"},
                                 {"routes", {{{"dst", "0.0.0.0/0"}}}}}}}}}}};
+    // The node path policy: everything a network configuration names is in this directory.
+    std::ofstream(dir_ / "cni-policy.json") << nlohmann::json{{"logFile", {dir_.string()}},
+                                                              {"ipam.stateDir", {dir_.string()}},
+                                                              {"ipam.configFile", {dir_.string()}}};
+    std::filesystem::permissions(dir_ / "cni-policy.json", std::filesystem::perms(0644));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -343,6 +359,141 @@ TEST_F(IpamBinaryTest, EniFromTheFakeMetadataServiceIsCachedAcrossProcesses) {
   PluginRun down = run(env("ADD", "d"), config);
   EXPECT_EQ(down.exitCode, 1);
   EXPECT_EQ(down.json()["code"], 101);
+}
+
+// ---- faults of the metadata service
+
+std::int64_t msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+TEST_F(IpamBinaryTest, ParallelAddsAgainstAHungMetadataServiceEndWithinOneBudget) {
+  // Eight plugin processes, eight containers, one network, a service that never answers. Each
+  // gives up after its own 500 ms timeout: the lease lock is not held while waiting, so they do
+  // not queue behind each other (8 × 500 ms).
+  absl::StatusOr<std::unique_ptr<FakeImds>> imds = FakeImds::start();
+  ASSERT_TRUE(imds.ok()) << imds.status();
+  (*imds)->hang(true);
+  constexpr int kProcesses = 8;
+  constexpr int kTimeoutMs = 500;
+  constexpr int kBudgetMs = 3 * kTimeoutMs;
+  const nlohmann::json config = netconf(
+      "1.1.0",
+      {{"eniMac", "0a:1b:2c:3d:4e:5f"},
+       {"imds", {{"endpoint", (*imds)->endpoint()}, {"timeoutMs", kTimeoutMs}, {"ttlSeconds", 0}}}},
+      "eni1");
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Process>> adds;
+  for (int i = 0; i < kProcesses; ++i) {
+    adds.push_back(std::make_unique<Process>(dir_ / "io", "hung" + std::to_string(i),
+                                             env("ADD", "h" + std::to_string(i)), config.dump()));
+  }
+  for (auto& p : adds) {
+    PluginRun r = p->finish();
+    EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+    nlohmann::json error = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(error.is_object()) << r.out;
+    EXPECT_EQ(error["code"], 101);
+    EXPECT_THAT(error["msg"].get<std::string>(), ::testing::HasSubstr("timed out after 500 ms"));
+  }
+  const std::int64_t elapsed = msSince(start);
+  EXPECT_LT(elapsed, 2 * kBudgetMs) << elapsed << " ms";
+  EXPECT_TRUE(leases("eni1").empty());
+}
+
+TEST_F(IpamBinaryTest, EndlessMetadataBodyIsRefusedWithBoundedMemory) {
+  absl::StatusOr<std::unique_ptr<FakeImds>> imds = FakeImds::start();
+  ASSERT_TRUE(imds.ok()) << imds.status();
+  (*imds)->addEni({.mac = "0a:1b:2c:3d:4e:5f",
+                   .deviceNumber = 1,
+                   .localIpv4s = {"172.31.8.10", "172.31.8.11"},
+                   .subnetIpv4Cidr = "172.31.0.0/20"});
+  const std::string path = "network/interfaces/macs/0a:1b:2c:3d:4e:5f/local-ipv4s";
+  (*imds)->endlessBody(path);
+  const nlohmann::json config = netconf(
+      "1.1.0",
+      {{"eniMac", "0a:1b:2c:3d:4e:5f"},
+       {"imds", {{"endpoint", (*imds)->endpoint()}, {"timeoutMs", 3000}, {"ttlSeconds", 0}}}},
+      "eni1");
+  const auto start = std::chrono::steady_clock::now();
+  PluginRun r = run(env("ADD", "a"), config);
+  const std::int64_t elapsed = msSince(start);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.json()["code"], 101);
+  EXPECT_EQ(r.json()["msg"], "instance metadata service " + (*imds)->endpoint() +
+                                 ": GET /latest/meta-data/" + path +
+                                 ": the answer's body is larger than 65536 bytes (refused)");
+  // The body is cut at 64 KiB as it arrives, not read until the 3 s timeout.
+  EXPECT_LT(elapsed, 2000) << elapsed << " ms";
+  EXPECT_LT(r.maxRssKiB, 64 * 1024) << r.maxRssKiB << " KiB";
+}
+
+TEST_F(IpamBinaryTest, SpentMetadataBudgetIsTryAgainLater) {
+  // Fifteen ENIs answered slowly (each request 120 ms, well under the 400 ms timeout): finding
+  // device-number 15 needs 20 requests (2.4 s), but the command's budget is 1200 ms.
+  absl::StatusOr<std::unique_ptr<FakeImds>> imds = FakeImds::start();
+  ASSERT_TRUE(imds.ok()) << imds.status();
+  for (unsigned n = 1; n <= 15; ++n) {
+    char mac[18];
+    std::snprintf(mac, sizeof mac, "0a:00:00:00:00:%02x", n);
+    (*imds)->addEni({.mac = mac,
+                     .deviceNumber = n,
+                     .localIpv4s = {"172.31.8.10", "172.31.8.11"},
+                     .subnetIpv4Cidr = "172.31.0.0/20"});
+  }
+  (*imds)->delayEach(std::chrono::milliseconds(120));
+  const nlohmann::json config = netconf(
+      "1.1.0",
+      {{"deviceNumber", 15},
+       {"imds", {{"endpoint", (*imds)->endpoint()}, {"timeoutMs", 400}, {"ttlSeconds", 0}}}},
+      "eni1");
+  const auto start = std::chrono::steady_clock::now();
+  PluginRun r = run(env("ADD", "a"), config);
+  const std::int64_t elapsed = msSince(start);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.json()["code"], 11);
+  EXPECT_THAT(r.json()["msg"].get<std::string>(),
+              ::testing::HasSubstr(": the 1200 ms budget of this command's metadata requests is "
+                                   "spent ("));
+  EXPECT_THAT(r.json()["msg"].get<std::string>(), ::testing::EndsWith("); try again later"));
+  EXPECT_LT(elapsed, 2000) << elapsed << " ms";
+}
+
+// Issue 20 item 9: a NetworkAttachmentDefinition names the IPAM's paths too, and another main
+// plugin may delegate to ena-dpdk-ipam: the node path policy is checked here as well, before
+// anything is read or created.
+TEST_F(IpamBinaryTest, PathsOutsideTheNodePolicyAreRefusedAndNothingIsCreated) {
+  const std::filesystem::path outside = dir_.parent_path() / (dir_.filename().string() + "-out");
+  const nlohmann::json kNone = nlohmann::json::object();
+  struct Case {
+    const char* field;
+    nlohmann::json ipam;
+    nlohmann::json top;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"ipam.stateDir", {{"stateDir", (outside / "state").string()}}, kNone},
+                         {"ipam.logFile", {{"logFile", (outside / "evil.log").string()}}, kNone},
+                         {"logFile", kNone, {{"logFile", (outside / "evil.log").string()}}},
+                         {"ipam.configFile", {{"configFile", "/etc/shadow"}}, kNone}}) {
+    nlohmann::json config = netconf("1.0.0", c.ipam);
+    config.update(c.top);
+    for (const char* command : {"ADD", "DEL"}) {
+      PluginRun r = run(env(command, "ctr1"), config);
+      EXPECT_EQ(r.exitCode, 1) << c.field << " " << r.out;
+      const nlohmann::json answer = nlohmann::json::parse(r.out, nullptr, false);
+      EXPECT_EQ(answer.value("code", 0), 7) << c.field << " " << r.out;
+      EXPECT_NE(answer.value("msg", "").find(c.field), std::string::npos) << r.out;
+    }
+    EXPECT_FALSE(std::filesystem::exists(outside)) << c.field;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "state")) << c.field;
+  }
+  // Without the variable the built-in defaults apply: this test's paths are not among them.
+  Env bare = env("ADD", "ctr1");
+  bare["ENA_DPDK_CNI_POLICY"] = "";
+  PluginRun r = run(bare, netconf("1.0.0"));
+  EXPECT_EQ(nlohmann::json::parse(r.out, nullptr, false).value("code", 0), 7) << r.out;
 }
 
 }  // namespace

@@ -1,17 +1,25 @@
 // The IMDSv2 client, the metadata cache and ENI-backed pools, against the fake metadata service.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cni/imds.h"
 #include "cni/imds_cache.h"
@@ -222,6 +230,170 @@ TEST_F(ImdsTest, TimesOut) {
                                        " unreachable: PUT /latest/api/token: timed out after 150 "
                                        "ms");
   EXPECT_LT(elapsed, std::chrono::seconds(5));
+}
+
+// ---- faults: budget, size cap, header values
+
+using cni::ipam::headerValueProblem;
+using cni::ipam::imdsBudgetMs;
+using cni::ipam::ImdsOptions;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t msSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// Polls `done` every 5 ms for up to 5 s.
+bool eventually(const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+TEST(ImdsBudgetTest, IsThreeTimeoutsCappedButNeverBelowOneTimeout) {
+  EXPECT_EQ(imdsBudgetMs(1), 3u);
+  EXPECT_EQ(imdsBudgetMs(1000), 3000u);
+  EXPECT_EQ(imdsBudgetMs(10000), 30000u);
+  EXPECT_EQ(imdsBudgetMs(12000), 30000u);
+  EXPECT_EQ(imdsBudgetMs(30000), 30000u);
+  EXPECT_EQ(imdsBudgetMs(common::kMaxImdsTimeoutMs), common::kMaxImdsTimeoutMs);
+  EXPECT_EQ(imdsBudgetMs(4000000000u), 4000000000u);  // no overflow
+}
+
+TEST(ImdsHeaderValueTest, OnlyPrintableAsciiOfSaneLength) {
+  EXPECT_EQ(headerValueProblem("AQAEAJxu0uIkXg8Al-2bGYZ5_9rmQ4V3fXb6Vn9qA5eEz7Z3zAdNw=="), "");
+  EXPECT_EQ(headerValueProblem(std::string(1024, 'a')), "");
+  EXPECT_EQ(headerValueProblem(""), "it is empty");
+  EXPECT_EQ(headerValueProblem(std::string(1025, 'a')), "it has 1025 bytes, more than 1024");
+  EXPECT_EQ(headerValueProblem("tok\r\nX-Injected: 1"), "it has a line break at offset 3");
+  EXPECT_EQ(headerValueProblem("tok\n"), "it has a line break at offset 3");
+  EXPECT_EQ(headerValueProblem("to k"), "it has a space at offset 2");
+  EXPECT_EQ(headerValueProblem(std::string("t\0k", 3)), "it has a control character at offset 1");
+  EXPECT_EQ(headerValueProblem("t\x7f"), "it has a control character at offset 1");
+  EXPECT_EQ(headerValueProblem("t\xc3\xb6k"), "it has a non-ASCII byte at offset 1");
+}
+
+TEST_F(ImdsTest, RequestTimeoutsAreCutToWhatIsLeftOfTheBudget) {
+  // Each request may take 2 s, but all of them together only 300 ms.
+  imds_->hang(true);
+  ImdsClient imds(ImdsOptions{.endpoint = imds_->endpoint(), .timeoutMs = 2000, .budgetMs = 300});
+  const auto start = Clock::now();
+  absl::StatusOr<EniMetadata> eni = imds.fetchEni(kMac);
+  EXPECT_LT(msSince(start), 1500);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(eni.status())) << eni.status();
+  EXPECT_EQ(message(eni.status()),
+            "instance metadata service " + imds_->endpoint() +
+                ": the 300 ms budget of this command's metadata requests is spent (1 request, the "
+                "last PUT /latest/api/token); try again later");
+  // Nothing is sent once the budget is spent.
+  imds_->hang(false);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(imds.fetchEni(kMac).status()));
+  EXPECT_EQ(imds.requestCount(), 1u);
+}
+
+TEST_F(ImdsTest, OneBudgetCoversAllRequests) {
+  // Five requests of 100 ms each, none of them over the 1 s timeout, but 500 ms together.
+  imds_->delayEach(std::chrono::milliseconds(100));
+  ImdsClient imds(ImdsOptions{.endpoint = imds_->endpoint(), .timeoutMs = 1000, .budgetMs = 250});
+  const auto start = Clock::now();
+  absl::StatusOr<EniMetadata> eni = imds.fetchEni(kMac);
+  EXPECT_LT(msSince(start), 1000);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(eni.status())) << eni.status();
+  EXPECT_THAT(message(eni.status()), ::testing::HasSubstr("the 250 ms budget"));
+  EXPECT_LT(imds.requestCount(), 5u);
+}
+
+TEST_F(ImdsTest, OversizedBodyIsRefusedWithoutQuotingIt) {
+  const std::string path = std::string(kMacs) + kMac + "/local-ipv4s";
+  std::string body = "10.0.1.10\n10.0.1.20";
+  // Exactly at the cap: accepted (blank lines carry nothing).
+  imds_->set(path, body + std::string(cni::ipam::kMaxImdsBodyBytes - body.size(), '\n'));
+  absl::StatusOr<EniMetadata> atCap = client().fetchEni(kMac);
+  ASSERT_TRUE(atCap.ok()) << atCap.status();
+  EXPECT_EQ(atCap->localIpv4s, (std::vector<std::string>{"10.0.1.10", "10.0.1.20"}));
+  // One byte more: refused, naming the path and not echoing the body.
+  imds_->set(path, body + std::string(cni::ipam::kMaxImdsBodyBytes - body.size() + 1, '\n'));
+  absl::StatusOr<EniMetadata> over = client().fetchEni(kMac);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kDataLoss) << over.status();
+  EXPECT_EQ(message(over.status()), "instance metadata service " + imds_->endpoint() +
+                                        ": GET /latest/meta-data/" + path +
+                                        ": the answer's body is larger than 65536 bytes (refused)");
+  // A megabyte of valid addresses is just as refused.
+  std::string big;
+  while (big.size() < 1024 * 1024) big += "10.0.1.20\n";
+  imds_->set(path, "10.0.1.10\n" + big);
+  EXPECT_EQ(client().fetchEni(kMac).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ImdsTest, EndlessBodyEndsAtTheCapNotAtTheTimeout) {
+  const std::string path = std::string(kMacs) + kMac + "/subnet-ipv4-cidr-block";
+  imds_->endlessBody(path);
+  ImdsClient imds({.endpoint = imds_->endpoint(), .timeoutMs = 4000});
+  const auto start = Clock::now();
+  absl::StatusOr<EniMetadata> eni = imds.fetchEni(kMac);
+  EXPECT_LT(msSince(start), 2000);
+  EXPECT_EQ(eni.status().code(), absl::StatusCode::kDataLoss) << eni.status();
+  EXPECT_EQ(message(eni.status()), "instance metadata service " + imds_->endpoint() +
+                                       ": GET /latest/meta-data/" + path +
+                                       ": the answer's body is larger than 65536 bytes (refused)");
+}
+
+struct BadTokenCase {
+  std::string name;
+  std::string token;
+  std::string problem;
+};
+
+void PrintTo(const BadTokenCase& c, std::ostream* os) { *os << c.name; }
+
+class ImdsBadTokenTest : public ImdsTest, public ::testing::WithParamInterface<BadTokenCase> {};
+
+TEST_P(ImdsBadTokenTest, IsRefusedAndNeverSent) {
+  imds_->setToken(GetParam().token);
+  ImdsClient imds = client();
+  absl::StatusOr<EniMetadata> eni = imds.fetchEni(kMac);
+  EXPECT_EQ(eni.status().code(), absl::StatusCode::kDataLoss) << eni.status();
+  EXPECT_EQ(message(eni.status()),
+            "instance metadata service " + imds_->endpoint() +
+                ": PUT /latest/api/token answered an unusable IMDSv2 token (" + GetParam().problem +
+                "; a token is 1 to 1024 printable ASCII characters); it is not sent");
+  // Only the token PUT reached the service: no GET carried the token, and no header line was
+  // injected.
+  std::vector<FakeImdsRequest> requests = imds_->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  for (const auto& [name, value] : requests[0].headers) {
+    EXPECT_NE(name, "X-Injected");
+    EXPECT_NE(name, "X-aws-ec2-metadata-token");
+  }
+  EXPECT_EQ(imds_->totalGetRequests(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tokens, ImdsBadTokenTest,
+    ::testing::Values(
+        BadTokenCase{"CrLf", "fake\r\nX-Injected: yes", "it has a line break at offset 4"},
+        BadTokenCase{"TrailingLf", "fake-token\n", "it has a line break at offset 10"},
+        BadTokenCase{"Space", "fake token", "it has a space at offset 4"},
+        BadTokenCase{"Control", "fake\ttoken", "it has a control character at offset 4"},
+        BadTokenCase{"NotAscii", "fak\xc3\xa9", "it has a non-ASCII byte at offset 3"},
+        BadTokenCase{"TooLong", std::string(1025, 'a'), "it has 1025 bytes, more than 1024"}),
+    [](const ::testing::TestParamInfo<BadTokenCase>& param) { return param.param.name; });
+
+TEST_F(ImdsTest, LongestTokenIsSentIntact) {
+  const std::string token(1024, 'T');
+  imds_->setToken(token);
+  absl::StatusOr<EniMetadata> eni = client().fetchEni(kMac);
+  ASSERT_TRUE(eni.ok()) << eni.status();
+  std::vector<FakeImdsRequest> requests = imds_->requests();
+  ASSERT_EQ(requests.size(), 5u);
+  for (std::size_t i = 1; i < requests.size(); ++i) {
+    EXPECT_THAT(requests[i].headers, ::testing::Contains(std::pair<std::string, std::string>(
+                                         "X-aws-ec2-metadata-token", token)));
+  }
 }
 
 struct BadDataCase {
@@ -437,6 +609,139 @@ TEST_F(ImdsIpamTest, EniWithOnlyThePrimaryHasNothingToHandOut) {
   EXPECT_EQ(code(a.status()), 102);
   EXPECT_EQ(message(a.status()),
             "network \"eni1\": the ENI 0a:00:00:00:00:03 has no secondary addresses to hand out");
+}
+
+// ---- IPAM under metadata faults
+
+// Runs `ipam.add(k)` in a thread while the fake holds every request; `meanwhile` runs once the
+// token request has arrived (the ADD is then waiting for the metadata), then the fake answers.
+absl::StatusOr<Result> addWhileHung(Ipam& ipam, FakeImds& imds, const LeaseKey& k,
+                                    const std::function<void()>& meanwhile) {
+  imds.hang(true);
+  absl::StatusOr<Result> result = absl::UnknownError("not run");
+  std::thread adder([&] { result = ipam.add(k); });
+  EXPECT_TRUE(eventually([&] { return imds.tokenRequests() > 0; }));
+  meanwhile();
+  imds.hang(false);
+  adder.join();
+  return result;
+}
+
+TEST_F(ImdsIpamTest, LeaseLockIsFreeWhileTheMetadataIsAwaited) {
+  IpamNetconf conf = netconf({.eniMac = kMac});
+  conf.imds.timeoutMs = 5000;
+  Ipam adding = ipam(conf);
+  bool lockWasFree = false;
+  absl::StatusOr<Result> a = addWhileHung(adding, *imds_, key("a"), [&] {
+    int fd = ::open((dir_ / "eni1" / "lock").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    lockWasFree = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+  });
+  EXPECT_TRUE(lockWasFree);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->ips[0].address, "10.0.1.20/24");
+}
+
+// Writes `lease` into the network's lease directory as another invocation would, holding the
+// lease lock; fails (without blocking) when the lock is held.
+void putLeaseNow(const std::filesystem::path& leaseDir, const cni::ipam::Lease& lease) {
+  int fd = ::open((leaseDir / "lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    FAIL() << "the lease lock is held while the metadata is awaited";
+  }
+  absl::StatusOr<std::unique_ptr<cni::ipam::LeaseStore>> store =
+      cni::ipam::LeaseStore::open(leaseDir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->put(lease).ok());
+  ::close(fd);
+}
+
+TEST_F(ImdsIpamTest, AddChoosesFromTheLeasesAsTheyAreOnceLocked) {
+  IpamNetconf conf = netconf({.eniMac = kMac});
+  conf.imds.ttlSeconds = 0;  // every ADD asks the service
+  conf.imds.timeoutMs = 5000;
+  // Another ADD leases 10.0.1.20 while this one waits for the metadata: this one gets .21.
+  Ipam adding = ipam(conf);
+  absl::StatusOr<Result> a = addWhileHung(adding, *imds_, key("a"), [&] {
+    putLeaseNow(dir_ / "eni1", {.key = key("b"), .ips = {{.address = "10.0.1.20/24"}}});
+  });
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->ips[0].address, "10.0.1.21/24");
+  ASSERT_TRUE(ipam(conf).del(key("a")).ok());
+
+  // A retried ADD of the same attachment finished meanwhile: this one answers its lease as a
+  // repeat, and takes no other address.
+  const std::vector<cni::IpConfig> leased = {
+      {.address = "10.0.1.21/24", .gateway = "10.0.1.1"},
+      {.address = "2600:1f18:abc:de01::7/64", .gateway = "2600:1f18:abc:de01::1"}};
+  Ipam again = ipam(conf);
+  absl::StatusOr<Result> c = addWhileHung(again, *imds_, key("c"), [&] {
+    putLeaseNow(dir_ / "eni1", {.key = key("c"), .ips = leased});
+  });
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ips, leased);
+  std::set<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "eni1")) {
+    files.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{"b@net1.lease", "c@net1.lease", "lock"}));
+}
+
+TEST_F(ImdsIpamTest, ParallelAddsAgainstAHungServiceEndTogether) {
+  // Eight attachments at once against a service that never answers: each ADD gives up after its
+  // own timeout, at about the same time, instead of one after another behind the lease lock.
+  constexpr int kAdds = 8;
+  constexpr unsigned kTimeoutMs = 400;
+  imds_->hang(true);
+  IpamNetconf conf = netconf({.eniMac = kMac});
+  conf.imds.timeoutMs = kTimeoutMs;
+  std::vector<absl::StatusOr<Result>> results(kAdds, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int i = 0; i < kAdds; ++i) {
+    threads.emplace_back([&, i] { results[i] = ipam(conf).add(key("p" + std::to_string(i))); });
+  }
+  for (std::thread& t : threads) t.join();
+  const std::int64_t elapsed = msSince(start);
+  for (const auto& result : results) {
+    EXPECT_EQ(code(result.status()), 101) << result.status();
+    EXPECT_THAT(message(result.status()), ::testing::HasSubstr("timed out after 400 ms"));
+  }
+  // Serially this takes 8 × 400 ms; the bound is two budgets (2 × 1200 ms).
+  EXPECT_LT(elapsed, 2 * cni::ipam::imdsBudgetMs(kTimeoutMs)) << elapsed << " ms";
+}
+
+TEST_F(ImdsIpamTest, DeadlineBoundsAnAddAcrossManySlowEnis) {
+  // Fifteen ENIs, each request 120 ms (well under the 400 ms timeout): looking up device-number
+  // 15 takes 20 requests, 2.4 s, but the command's budget is 1200 ms.
+  for (unsigned n = 2; n <= 15; ++n) {
+    char mac[18];
+    std::snprintf(mac, sizeof mac, "0a:00:00:00:00:%02x", n);
+    imds_->addEni({.mac = mac,
+                   .deviceNumber = n,
+                   .localIpv4s = {"10.0.9.10", "10.0.9.11"},
+                   .subnetIpv4Cidr = "10.0.9.0/24"});
+  }
+  imds_->delayEach(std::chrono::milliseconds(120));
+  IpamNetconf conf = netconf({.deviceNumber = 15});
+  conf.imds.timeoutMs = 400;
+  const auto start = Clock::now();
+  absl::StatusOr<Result> a = ipam(conf).add(key("a"));
+  const std::int64_t elapsed = msSince(start);
+  EXPECT_EQ(code(a.status()), 11) << a.status();
+  EXPECT_THAT(message(a.status()),
+              ::testing::MatchesRegex("instance metadata service .*: the 1200 ms budget of this "
+                                      "command's metadata requests is spent \\([0-9]+ requests, "
+                                      "the last GET .*\\); try again later"));
+  EXPECT_LT(elapsed, 2000) << elapsed << " ms";
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "eni1" / "a@net1.lease"));
+  // STATUS says the same with code 50.
+  absl::Status status = ipam(conf).status();
+  EXPECT_EQ(code(status), 50);
+  EXPECT_THAT(message(status), ::testing::HasSubstr("budget"));
 }
 
 }  // namespace

@@ -141,6 +141,49 @@ TEST(NetConfTest, ErrorsCarryTheirCniCode) {
   }
 }
 
+// The paths the node path policy checks, per mode, with their policy keys and fields.
+TEST(NetConfTest, PolicedPathsFollowTheMode) {
+  auto describe = [](const std::vector<PathUse>& uses) {
+    std::vector<std::string> out;
+    for (const PathUse& u : uses) out.push_back(u.key + " " + u.field + "=" + u.path);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  absl::StatusOr<NetConf> minimal = parseNetConf(R"({"cniVersion": "1.0.0", "name": "n"})");
+  ASSERT_TRUE(minimal.ok()) << minimal.status();
+  EXPECT_EQ(describe(policedPaths(*minimal)),
+            (V{"stateDir stateDir=/var/lib/ena-dpdk/cni",
+               "dataplaneSocket dataplaneSocket=/run/ena-dpdk/dataplane.sock",
+               "slotDir slotDir=/var/run/ena-dpdk/vhost"}));
+
+  absl::StatusOr<NetConf> vhost = parseNetConf(R"({"cniVersion": "1.0.0", "name": "n",
+    "logFile": "/l.log", "stateDir": "/st", "dataplaneSocket": "/d.sock", "slotDir": "/s",
+    "podSlotDir": "/p", "hostRoot": "/h", "runtimeConfig": {"CNIDeviceInfoFile": "/d.json"},
+    "ipam": {"type": "ena-dpdk-ipam", "stateDir": "/i", "logFile": "/il.log",
+             "configFile": "/c.json"}})");
+  ASSERT_TRUE(vhost.ok()) << vhost.status();
+  EXPECT_EQ(describe(policedPaths(*vhost)),
+            (V{"logFile logFile=/l.log", "stateDir stateDir=/st",
+               "dataplaneSocket dataplaneSocket=/d.sock", "slotDir slotDir=/s",
+               "CNIDeviceInfoFile runtimeConfig.CNIDeviceInfoFile=/d.json",
+               "logFile ipam.logFile=/il.log", "ipam.stateDir ipam.stateDir=/i",
+               "ipam.configFile ipam.configFile=/c.json"}));
+
+  // pci mode uses hostRoot, not the dataplane; another IPAM plugin's keys are its own business,
+  // and values that are not strings are left to ena-dpdk-ipam to refuse.
+  absl::StatusOr<NetConf> pci = parseNetConf(R"({"cniVersion": "1.0.0", "name": "n",
+    "mode": "pci", "hostRoot": "/h", "dataplaneSocket": "/d.sock", "slotDir": "/s",
+    "ipam": {"type": "host-local", "dataDir": "/x", "stateDir": "/y"}})");
+  ASSERT_TRUE(pci.ok()) << pci.status();
+  EXPECT_EQ(describe(policedPaths(*pci)),
+            (V{"stateDir stateDir=/var/lib/ena-dpdk/cni", "hostRoot hostRoot=/h"}));
+  absl::StatusOr<NetConf> odd = parseNetConf(R"({"cniVersion": "1.0.0", "name": "n",
+    "mode": "pci", "ipam": {"type": "ena-dpdk-ipam", "stateDir": 5}})");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  EXPECT_EQ(describe(policedPaths(*odd)),
+            (V{"stateDir stateDir=/var/lib/ena-dpdk/cni", "hostRoot hostRoot=/"}));
+}
+
 TEST(NetConfTest, DeviceIdNamesTheNetwork) {
   EXPECT_EQ(networkOfDeviceId("eni1-07"), "eni1");
   EXPECT_EQ(networkOfDeviceId("my-net-99"), "my-net");

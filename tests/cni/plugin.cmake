@@ -9,6 +9,14 @@ ena_dpdk_add_test(cni_plugin_test LABEL unit
     records_test.cc
   LIBS ena_dpdk_cni)
 
+# The node path policy (cni/path_policy.h), and ena-dpdk-cni refusing paths outside it in-process.
+ena_dpdk_add_test(cni_path_policy_test LABEL unit
+  SOURCES
+    cni_test_env.cc
+    fake_port_dataplane.cc
+    path_policy_test.cc
+  LIBS ena_dpdk_cni)
+
 # cni-driver: a small CNI runtime on Debian's libcni (tests/tools/cni-driver/main.go), built in
 # GOPATH mode from the packaged sources (golang-go, golang-github-appc-cni-dev).
 find_program(GO_EXECUTABLE go)

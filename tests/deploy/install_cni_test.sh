@@ -53,15 +53,16 @@ check "the upgraded config file is in place" cmp "$tmp/config.json" "$root/etc/e
 # The IPAM dlopen()s libcurl when it first asks the metadata service (cni/curl_api.h): the bundle
 # must carry it and its libraries. A closed port then gives the "unreachable" error (code 101),
 # not "cannot load libcurl.so.4".
-mkdir -p "$root/state"
+# The state directory is one the node path policy's defaults allow (docs/cni.md).
+mkdir -p "$root/var/lib/ena-dpdk/ipam"
 imds_conf='{"cniVersion": "1.0.0", "name": "n", "type": "ena-dpdk-cni", "network": "eni1",
-  "ipam": {"type": "ena-dpdk-ipam", "stateDir": "/state", "deviceNumber": 1,
+  "ipam": {"type": "ena-dpdk-ipam", "stateDir": "/var/lib/ena-dpdk/ipam", "deviceNumber": 1,
            "imds": {"endpoint": "http://127.0.0.1:1", "timeoutMs": 500}}}'
 check "the bundled ena-dpdk-ipam loads libcurl there and asks the metadata service" bash -c "
   out=\$(echo '$imds_conf' | CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/x CNI_IFNAME=net1 \
     chroot '$root' /opt/cni/bin/ena-dpdk-ipam 2>/dev/null); echo \"\$out\";
   [ \"\$(echo \"\$out\" | jq -r .code)\" = 101 ] && echo \"\$out\" | grep -q unreachable"
-rm -rf "$root/state"
+rm -rf "$root/var/lib/ena-dpdk"
 check "no temporary file is left" bash -c "! find '$root' -name '.*tmp*' | grep -q ."
 check "a missing destination fails with one clear line" bash -c "
   ! ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$tmp/nowhere' 2>'$tmp/err' && grep -q 'no such directory' '$tmp/err'"

@@ -90,6 +90,10 @@ nib_init() {
   NIB_CNI_STATE=$NIB_ROOT/var/lib/ena-dpdk/cni
   NIB_IPAM_STATE=$NIB_ROOT/var/lib/ena-dpdk/ipam
   NIB_DEVINFO_DIR=$NIB_ROOT/var/run/k8s.cni.cncf.io/devinfo
+  # The node's CNI path policy (docs/cni.md): this node's paths live under NIB_ROOT. The runtime's
+  # environment names it, as a node administrator would; libcni passes it on to the plugins.
+  NIB_CNI_POLICY=$NIB_ROOT/etc/ena-dpdk/cni-policy.json
+  export ENA_DPDK_CNI_POLICY=$NIB_CNI_POLICY
   NIB_HUGE_2M=$NIB_ROOT/dev/hugepages
   NIB_HUGE_1G=$NIB_ROOT/dev/hugepages-1Gi
   NIB_DP_BIN=$NIB_BUILD/vhostuser/ena-dpdk-dataplane
@@ -361,6 +365,14 @@ nib_write_configs() {
     "$NIB_CNI_STATE" "$NIB_IPAM_STATE" "$NIB_DEVINFO_DIR" "$NIB_ROOT/var/log"
   ln -sfn "$NIB_CNI_PLUGIN" "$NIB_CNI_BIN/ena-dpdk-cni"
   ln -sfn "$NIB_IPAM_PLUGIN" "$NIB_CNI_BIN/ena-dpdk-ipam"
+  mkdir -p "$(dirname "$NIB_CNI_POLICY")"
+  jq -n --arg logs "$NIB_LOGS" --arg state "$NIB_CNI_STATE" --arg sock "$NIB_DP_SOCKET" \
+    --arg slots "$NIB_SLOT_DIR" --arg devinfo "$NIB_DEVINFO_DIR" --arg ipam "$NIB_IPAM_STATE" \
+    --arg config "$NIB_NODE_CONFIG" \
+    '{logFile: [$logs], stateDir: [$state], dataplaneSocket: [$sock], slotDir: [$slots],
+      CNIDeviceInfoFile: [$devinfo], "ipam.stateDir": [$ipam], "ipam.configFile": [$config]}' \
+    >"$NIB_CNI_POLICY"
+  chmod 0644 "$NIB_CNI_POLICY"
   local pool
   pool=$(printf "%s/$NIB_VPC_PREFIX\n" "${NIB_POOL[@]}" | jq -R . | jq -s .)
   # The dataplane section as the node's config file has it (host paths).

@@ -4,7 +4,10 @@
 
 #include <charconv>
 #include <chrono>
+#include <string>
+#include <string_view>
 
+#include "absl/time/time.h"
 #include "common/strings.h"
 
 namespace enadpdk::testing {
@@ -28,6 +31,9 @@ absl::StatusOr<std::unique_ptr<FakeImds>> FakeImds::start() {
       "/latest/api/token", [fake](const httplib::Request& req, httplib::Response& res) {
         absl::MutexLock lock(&fake->mu_);
         ++fake->tokenRequests_;
+        fake->record(req);
+        fake->stall();
+        if (fake->stopping_) return;
         if (fake->failStatus_) {
           res.status = *fake->failStatus_;
           return;
@@ -40,7 +46,9 @@ absl::StatusOr<std::unique_ptr<FakeImds>> FakeImds::start() {
           res.status = 400;
           return;
         }
-        std::string token = common::strCat("fake-token-", fake->tokens_.size() + 1);
+        std::string token = fake->tokenOverride_
+                                ? *fake->tokenOverride_
+                                : common::strCat("fake-token-", fake->tokens_.size() + 1);
         fake->tokens_.insert(token);
         res.set_content(token, "text/plain");
       });
@@ -50,6 +58,9 @@ absl::StatusOr<std::unique_ptr<FakeImds>> FakeImds::start() {
         const std::string path = req.path.substr(std::string_view(kMetadataPrefix).size());
         ++fake->totalGets_;
         ++fake->getRequests_[path];
+        fake->record(req);
+        fake->stall();
+        if (fake->stopping_) return;
         if (fake->failStatus_) {
           res.status = *fake->failStatus_;
           return;
@@ -57,6 +68,15 @@ absl::StatusOr<std::unique_ptr<FakeImds>> FakeImds::start() {
         if (fake->tokens_.count(req.get_header_value("X-aws-ec2-metadata-token")) == 0) {
           ++fake->unauthorized_;
           res.status = 401;
+          return;
+        }
+        if (fake->endlessPath_ == path) {
+          // Runs on the handler thread after this returns, without the lock held.
+          res.set_chunked_content_provider("text/plain", [fake](std::size_t /*offset*/,
+                                                                httplib::DataSink& sink) {
+            const std::string chunk(64 * 1024, 'A');
+            return fake->countEndlessChunk(chunk.size()) && sink.write(chunk.data(), chunk.size());
+          });
           return;
         }
         auto it = fake->bodies_.find(path);
@@ -81,6 +101,11 @@ absl::StatusOr<std::unique_ptr<FakeImds>> FakeImds::start() {
 }
 
 FakeImds::~FakeImds() {
+  {
+    // Releases held requests and ends endless bodies, so that the server's threads can finish.
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -116,6 +141,41 @@ void FakeImds::failWith(std::optional<int> status) {
   failStatus_ = status;
 }
 
+void FakeImds::hang(bool on) {
+  absl::MutexLock lock(&mu_);
+  hanging_ = on;
+}
+
+void FakeImds::delayEach(std::chrono::milliseconds delay) {
+  absl::MutexLock lock(&mu_);
+  delay_ = delay;
+}
+
+void FakeImds::endlessBody(std::optional<std::string> path) {
+  absl::MutexLock lock(&mu_);
+  endlessPath_ = std::move(path);
+}
+
+void FakeImds::setToken(std::optional<std::string> token) {
+  absl::MutexLock lock(&mu_);
+  tokenOverride_ = std::move(token);
+}
+
+void FakeImds::record(const httplib::Request& req) {
+  FakeImdsRequest& request = requests_.emplace_back();
+  request.method = req.method;
+  request.path = req.path;
+  for (const auto& [name, value] : req.headers) request.headers.emplace_back(name, value);
+}
+
+void FakeImds::stall() {
+  mu_.Await(absl::Condition(this, &FakeImds::released));
+  if (delay_.count() > 0 && !stopping_) {
+    // Returns early when the fake stops; mu_ is released while waiting.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(delay_));
+  }
+}
+
 unsigned FakeImds::tokenRequests() const {
   absl::MutexLock lock(&mu_);
   return tokenRequests_;
@@ -135,6 +195,23 @@ unsigned FakeImds::totalGetRequests() const {
 unsigned FakeImds::unauthorizedRequests() const {
   absl::MutexLock lock(&mu_);
   return unauthorized_;
+}
+
+bool FakeImds::countEndlessChunk(std::size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  endlessBytes_ += bytes;
+  return true;
+}
+
+std::vector<FakeImdsRequest> FakeImds::requests() const {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+std::size_t FakeImds::endlessBytesSent() const {
+  absl::MutexLock lock(&mu_);
+  return endlessBytes_;
 }
 
 }  // namespace enadpdk::testing

@@ -7,14 +7,18 @@
 //   - GET /latest/meta-data/<path> needs X-aws-ec2-metadata-token with an issued token (401
 //     otherwise, as IMDSv2-only instances answer) and returns the body set for <path> (404 when
 //     none);
-//   - every request is counted, so tests can assert caching.
+//   - every request is counted, so tests can assert caching, and recorded with its headers;
+//   - faults on demand: a hang (requests arrive but get no answer), a delay before each answer,
+//     an endless body, a token of the test's choosing (CR/LF, oversized).
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -23,7 +27,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace enadpdk::testing {
 
@@ -43,7 +48,18 @@ struct FakeEni {
   std::vector<std::string> subnetIpv6Cidrs{};
 };
 
-// The fake service. Thread-safe; serves from its own thread until destroyed.
+// One request as the fake received it.
+struct FakeImdsRequest {
+  // "PUT" or "GET".
+  std::string method{};
+  // The request path ("/latest/api/token", "/latest/meta-data/...").
+  std::string path{};
+  // Every header line, name and value, as the server parsed them.
+  std::vector<std::pair<std::string, std::string>> headers{};
+};
+
+// The fake service. Thread-safe; serves from its own threads (httplib's pool: requests beyond the
+// pool's size wait in its queue) until destroyed.
 class FakeImds {
  public:
   // Listens on 127.0.0.1, port chosen by the kernel.
@@ -65,6 +81,17 @@ class FakeImds {
   // Answers every request (token and GET) with `status` and an empty body; nullopt: normal
   // service.
   void failWith(std::optional<int> status);
+  // While true, every request is received (counted and recorded) and then held without any
+  // answer, until hang(false) (then it is answered normally) or the fake stops.
+  void hang(bool on);
+  // Waits `delay` before answering each request (0: answer at once).
+  void delayEach(std::chrono::milliseconds delay);
+  // GET /latest/meta-data/<path> answers 200 with a body that never ends (chunks of 'A' until the
+  // client hangs up); nullopt: normal service.
+  void endlessBody(std::optional<std::string> path);
+  // The token PUT /latest/api/token answers (and GETs accept) instead of "fake-token-<n>";
+  // nullopt: normal tokens.
+  void setToken(std::optional<std::string> token);
 
   // PUT /latest/api/token requests received.
   unsigned tokenRequests() const;
@@ -74,9 +101,21 @@ class FakeImds {
   unsigned totalGetRequests() const;
   // GET requests refused for a missing or unknown token.
   unsigned unauthorizedRequests() const;
+  // Every request received so far, in arrival order.
+  std::vector<FakeImdsRequest> requests() const;
+  // Body bytes handed to the network by endless bodies so far.
+  std::size_t endlessBytesSent() const;
 
  private:
   FakeImds() = default;
+  // Records `req` (the caller counts it). Requires mu_.
+  void record(const httplib::Request& req) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Holds a request while hang(true) is in force, then waits the delay (mu_ released meanwhile;
+  // both end early when the fake stops).
+  void stall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool released() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !hanging_ || stopping_; }
+  // Counts `bytes` more of an endless body; false once the fake stops (the body then ends).
+  bool countEndlessChunk(std::size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
@@ -90,6 +129,13 @@ class FakeImds {
   std::map<std::string, unsigned> getRequests_ ABSL_GUARDED_BY(mu_);
   unsigned totalGets_ ABSL_GUARDED_BY(mu_) = 0;
   unsigned unauthorized_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hanging_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::milliseconds delay_ ABSL_GUARDED_BY(mu_){0};
+  std::optional<std::string> endlessPath_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> tokenOverride_ ABSL_GUARDED_BY(mu_);
+  std::vector<FakeImdsRequest> requests_ ABSL_GUARDED_BY(mu_);
+  std::size_t endlessBytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace enadpdk::testing
