@@ -6,6 +6,9 @@
 #
 # Usage: ena-dpdk-install-cni DEST_DIR [CONFIG_FILE HOST_CONFIG_DIR]
 #
+# A cni-policy.json next to CONFIG_FILE (the node path policy, docs/cni.md) is installed beside it
+# too, root-owned and mode 0644 as the plugins require.
+#
 # The CNI runtime runs the plugins on the host, whose C++ libraries are not this image's, so the
 # plugins come as a bundle: DEST_DIR/ena-dpdk/<bundle-id>/lib holds the libraries they were linked
 # with (the C library and its loader included), and the two binaries name that directory as ELF
@@ -65,14 +68,20 @@ for old in "$bundles"/*; do
   fi
 done
 
-if [ -n "$config" ]; then
-  mkdir -p "$config_dir"
-  target="$config_dir/$(basename "$config")"
-  if cmp -s "$config" "$target"; then
+install_file() {  # install_file SOURCE DIR: atomically, mode 0644, owned by the caller (root)
+  target="$2/$(basename "$1")"
+  if cmp -s "$1" "$target"; then
     echo "ena-dpdk-install-cni: $target is up to date"
   else
-    install -m 0644 "$config" "$config_dir/.config.tmp-$$"
-    mv -f "$config_dir/.config.tmp-$$" "$target"
+    install -m 0644 "$1" "$2/.config.tmp-$$"
+    mv -f "$2/.config.tmp-$$" "$target"
     echo "ena-dpdk-install-cni: installed $target"
   fi
+}
+
+if [ -n "$config" ]; then
+  mkdir -p "$config_dir"
+  install_file "$config" "$config_dir"
+  policy="$(dirname "$config")/cni-policy.json"
+  [ -f "$policy" ] && install_file "$policy" "$config_dir"
 fi

@@ -71,6 +71,12 @@ check "default: the chart adds --huge-dir and -a <uplink> to the EAL arguments" 
 check "default: config.json is the values' config otherwise" \
   expect "$f" '[Object.keys(config), config.nodeprep.hostExec, config.deviceplugin.resourcePrefix, config.ipam.networks]' \
   '[["dataplane","deviceplugin","ipam","nodeprep"],"nsenter","dpdk.aws",{"eni1":{"deviceNumber":1}}]'
+check "default: the node path policy allows the chart's paths, and only those" \
+  expect "$f" 'JSON.parse(cm.data["cni-policy.json"])' \
+  '{"CNIDeviceInfoFile":["/run/k8s.cni.cncf.io/devinfo","/var/run/k8s.cni.cncf.io/devinfo"],"dataplaneSocket":["/run/ena-dpdk/dataplane.sock"],"hostRoot":["/"],"ipam.configFile":["/etc/ena-dpdk/config.json"],"ipam.stateDir":["/var/lib/ena-dpdk","/var/lib/ena-dpdk/ipam"],"logFile":["/var/log/ena-dpdk-cni.log","/var/log/ena-dpdk-ipam.log","/var/log/ena-dpdk"],"slotDir":["/var/run/ena-dpdk/vhost"],"stateDir":["/var/lib/ena-dpdk"]}'
+check "custom: the node path policy follows the configured socket and slot directory" \
+  expect "$tmp/custom.yaml" '(p => [p.dataplaneSocket, p.slotDir])(JSON.parse(cm.data["cni-policy.json"]))' \
+  '[["/run/dpdk-switch/control.sock"],["/var/run/dpdk-switch/vhost"]]'
 check "default: a config change rolls the pods (checksum annotation)" \
   expect "$f" '/^[0-9a-f]{64}$/.test(ds.spec.template.metadata.annotations["checksum/config"])' 'true'
 check "default: NADs name the device plugin's resources" \

@@ -23,6 +23,8 @@ version=$(sed -n 's/^project(ena-dpdk VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLi
 mkdir -p "$tmp/bin1" "$tmp/bin2" "$root/opt/cni/bin"
 cp "$build/cni/ena-dpdk-cni" "$build/cni/ena-dpdk-ipam" "$tmp/bin1/"
 echo '{"ipam": {}}' >"$tmp/config.json"
+# The node path policy the chart's ConfigMap carries next to config.json.
+echo '{"ipam.stateDir": ["/var/lib/ena-dpdk"]}' >"$tmp/cni-policy.json"
 check "make-cni-bundle.sh stages the bundle" sh "$repo/deploy/make-cni-bundle.sh" "$tmp/bin1" /opt/cni/bin "$tmp/bundle1"
 id1=$(cat "$tmp/bundle1/bundle-id")
 check "the plugins' interpreter and RPATH are in the bundle" bash -c "
@@ -36,9 +38,12 @@ check "ena-dpdk-ipam answers CNI VERSION there" \
 check "the plugins are 0755, the config file 0644 and identical" bash -c "
   [ \"\$(stat -c %a '$root/opt/cni/bin/ena-dpdk-cni' '$root/opt/cni/bin/ena-dpdk-ipam' '$root/etc/ena-dpdk/config.json' | tr '\n' ' ')\" = '755 755 644 ' ] &&
   cmp '$tmp/config.json' '$root/etc/ena-dpdk/config.json'"
+check "the node path policy is installed beside it, root's, 0644, identical" bash -c "
+  [ \"\$(stat -c '%a %U' '$root/etc/ena-dpdk/cni-policy.json')\" = '644 root' ] &&
+  cmp '$tmp/cni-policy.json' '$root/etc/ena-dpdk/cni-policy.json'"
 find "$root" -printf '%p %s %T@\n' | sort >"$tmp/tree1"
 check "a second run changes nothing" bash -c "$(declare -f install_cni); root='$root' tmp='$tmp' repo='$repo';
-  install_cni '$tmp/bundle1' | grep -c 'up to date' | grep -qx 3 && find '$root' -printf '%p %s %T@\n' | sort | cmp - '$tmp/tree1'"
+  install_cni '$tmp/bundle1' | grep -c 'up to date' | grep -qx 4 && find '$root' -printf '%p %s %T@\n' | sort | cmp - '$tmp/tree1'"
 
 # A new build: other binaries, so another bundle.
 cp "$tmp/bin1"/* "$tmp/bin2/"
