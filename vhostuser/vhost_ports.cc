@@ -2,6 +2,7 @@
 
 #include <rte_rcu_qsbr.h>
 #include <rte_vhost.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -147,6 +148,20 @@ int VhostPorts::onNewConnection(int vid) {
   VhostPorts* self = g_ports.load();
   const uint16_t slot = self ? self->slotOf(vid) : kNoSlot;
   if (slot == kNoSlot) return -1;
+  // AddPort checked where the socket path leads, but in server mode rte_vhost reconnects by path
+  // for as long as the port exists: a pod that replaces its socket with a symbolic link (to
+  // another pod's socket, say) must not get us connected there. A connection made through
+  // anything but a socket file at the path itself is refused before any message is read.
+  char path[PATH_MAX] = {};
+  struct stat st {};
+  if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0 || ::lstat(path, &st) != 0 ||
+      !S_ISSOCK(st.st_mode)) {
+    self->log_->error(
+        "vhost-user connection refused: the socket path is no longer a socket (a symbolic link?) "
+        "slot={} path={}",
+        slot, path);
+    return -1;
+  }
   self->links_[slot].ready.store(0, std::memory_order_relaxed);
   return 0;
 }

@@ -303,6 +303,23 @@ for cmd in get del add; do
 done
 check "nothing was created by the oversized requests" test ! -e "$tmp/vhost/long.sock" -a "$(ctl -o json ports | jq '.ports | length')" -eq 4
 
+# --- a server-mode socket swapped for a link after AddPort is not followed (issue 20 item 4) ------
+# The check at AddPort sees where the path leads then; rte_vhost reconnects by path later. A pod
+# that puts a link (here to a live vhost-user listener outside) in place of its socket gets its
+# connection refused before any message is read.
+mkdir -p "$tmp/outside"
+ctl port add --id podL/net1 --network local --socket-path "$tmp/vhost/l.sock" --vhost-mode server >/dev/null
+start_pod l icmpecho "" "net_virtio_user0,path=$tmp/outside/l.sock,server=1"
+wait_for 20 test -S "$tmp/outside/l.sock"
+ln -s "$tmp/outside/l.sock" "$tmp/vhost/l.sock"
+check "a link in place of a server-mode socket: the connection through it is refused" \
+  wait_for 15 grep -q "vhost-user connection refused: the socket path is no longer a socket" "$tmp/dp.log"
+sleep 2
+check "the port never connected through the link" test "$(port_json podL/net1 .connected)" != true
+stop_pod l
+ctl port del podL/net1 >/dev/null
+rm -f "$tmp/vhost/l.sock"
+
 # --- kill -9 and restart: ports restored, server-mode pods reconnect, traffic resumes -----------
 check "state file holds 4 ports" test "$(jq '.ports | length' "$tmp/state/dataplane-state.json")" -eq 4
 check "state file is mode 0600" test "$(stat -c %a "$tmp/state/dataplane-state.json")" = 600
