@@ -21,6 +21,67 @@ constexpr std::string_view kSections[] = {"nodeprep", "dataplane", "deviceplugin
 
 bool isHexDigit(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); }
 
+// The longest error message a parser returns. Messages name the JSON path, and a path holds the
+// keys of the file, which may be of any length; longer messages keep their start and their end
+// (what is wrong) around a "…".
+constexpr std::size_t kMaxMessageBytes = 1024;
+constexpr std::size_t kMaxMessageTailBytes = 256;
+
+// `text` with every byte that is not part of a valid UTF-8 sequence written as \xNN.
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80             ? 1
+                               : (c & 0xE0) == 0xC0 ? 2
+                               : (c & 0xF0) == 0xE0 ? 3
+                               : (c & 0xF8) == 0xF0 ? 4
+                                                    : 0;
+    if (length > 0 && isValidUtf8(text.substr(i, length))) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+      ++i;
+    }
+  }
+  return out;
+}
+
+// `status` with its message cut to kMaxMessageBytes: its start and its last
+// kMaxMessageTailBytes, at UTF-8 character boundaries, around a "…".
+absl::Status bounded(const absl::Status& status) {
+  std::string_view message = toStd(status.message());
+  if (message.size() <= kMaxMessageBytes) return status;
+  std::size_t tail = message.size() - kMaxMessageTailBytes;
+  while (tail < message.size() && (static_cast<unsigned char>(message[tail]) & 0xC0) == 0x80) {
+    ++tail;
+  }
+  // clipped() cuts at a character boundary and appends the 3 bytes of "…".
+  return absl::Status(
+      status.code(),
+      strCat(clipped(message, kMaxMessageBytes - kMaxMessageTailBytes - 3), message.substr(tail)));
+}
+
+// nlohmann's parse errors end in the token the parser stopped in ("...; last read: '<token>'",
+// then maybe "; expected ..."): bytes of the file, any number of them, not necessarily UTF-8. The
+// token is quoted up to kMaxShownTokenBytes, and what is not UTF-8 is written as \xNN.
+constexpr std::size_t kMaxShownTokenBytes = 40;
+
+std::string parseErrorMessage(std::string_view message) {
+  constexpr std::string_view kLastRead = "; last read: '";
+  const std::size_t start = message.find(kLastRead);
+  if (start == std::string_view::npos) return printable(message);
+  const std::size_t token = start + kLastRead.size();
+  std::size_t end = message.rfind("'; expected ");
+  if (end == std::string_view::npos || end < token) end = message.rfind('\'');
+  if (end == std::string_view::npos || end < token) end = message.size();
+  return printable(strCat(message.substr(0, token),
+                          clipped(message.substr(token, end - token), kMaxShownTokenBytes),
+                          message.substr(end)));
+}
+
 // absl::StrSplit() does not take std::string_view in Debian's Abseil (its string_view is its own
 // type), so this small one does.
 std::vector<std::string_view> split(std::string_view text, char separator) {
@@ -261,7 +322,7 @@ void parseDataplane(JsonReader& r, DataplaneConfig& config) {
     auto [it, inserted] =
         networkByDevice.emplace(dpdkDeviceName(network.uplink->device), network.name);
     if (!inserted) {
-      n.fail("uplink.device", strCat("device \"", it->first,
+      n.fail("uplink.device", strCat("device \"", clipped(it->first),
                                      "\" is already the uplink of network \"", it->second, "\""));
     }
   });
@@ -317,7 +378,7 @@ void parseHugepagesResource(JsonReader& r, HugepagesResourceConfig& hugepages) {
   r.read("containerPath", hugepages.containerPath, kAbsolutePath);
   r.read("chargeCgroup", hugepages.chargeCgroup);
   if (std::string problem = chargeCgroupProblem(hugepages.chargeCgroup); !problem.empty()) {
-    r.fail("chargeCgroup", strCat(problem, ", got \"", hugepages.chargeCgroup, "\""));
+    r.fail("chargeCgroup", strCat(problem, ", got \"", clipped(hugepages.chargeCgroup), "\""));
   }
 }
 
@@ -370,7 +431,7 @@ void parseNodeprep(JsonReader& r, NodeprepConfig& config) {
     m.require("pageSize");
     m.readEnum("pageSize", mount.pageSize, kHugepageSizes);
     if (m.ok() && !paths.insert(mount.path).second) {
-      m.fail("path", strCat("duplicate mount point \"", mount.path, "\""));
+      m.fail("path", strCat("duplicate mount point \"", clipped(mount.path), "\""));
     }
   });
   r.readObject("vfio", [&](JsonReader& v) { parseVfio(v, config.vfio); });
@@ -434,7 +495,7 @@ absl::StatusOr<Config> parseSection(const nlohmann::json& root, std::string_view
   }
   for (const auto& item : root.items()) {
     if (std::find(std::begin(kSections), std::end(kSections), item.key()) == std::end(kSections)) {
-      return absl::InvalidArgumentError(strCat(item.key(), ": unknown section"));
+      return absl::InvalidArgumentError(strCat(clipped(item.key()), ": unknown section"));
     }
   }
   Config config;
@@ -442,7 +503,8 @@ absl::StatusOr<Config> parseSection(const nlohmann::json& root, std::string_view
   if (section == root.end()) return config;
   JsonReader reader(*section, std::string(name));
   parse(reader, config);
-  if (absl::Status status = reader.finish(); !status.ok()) return status;
+  // The reader's paths quote the file's keys, of any length.
+  if (absl::Status status = reader.finish(); !status.ok()) return bounded(status);
   return config;
 }
 
@@ -523,7 +585,8 @@ absl::StatusOr<nlohmann::json> readJsonFile(const std::filesystem::path& path) {
     if (std::size_t end = message.find("] "); end != std::string_view::npos) {
       message.remove_prefix(end + 2);
     }
-    return absl::InvalidArgumentError(strCat(path.string(), ": invalid JSON: ", message));
+    return bounded(absl::InvalidArgumentError(
+        strCat(path.string(), ": invalid JSON: ", parseErrorMessage(message))));
   }
   if (!root.is_object()) {
     return absl::InvalidArgumentError(

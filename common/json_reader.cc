@@ -15,7 +15,11 @@ std::string describe(const nlohmann::json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "an array";
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > kMaxShownValueLength) text = text.substr(0, kMaxShownValueLength) + "...";
+  if (text.size() > kMaxShownValueLength) {
+    size_t cut = kMaxShownValueLength;  // back to a UTF-8 character boundary
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut) + "...";
+  }
   return text;
 }
 

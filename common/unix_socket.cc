@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -25,25 +26,48 @@ std::optional<unsigned long> parseNumber(std::string_view s, int base) {
   return v;
 }
 
+// A uid or gid: below (uid_t)-1, which chown() takes as "leave unchanged".
+std::optional<uint32_t> parseId(std::string_view s) {
+  std::optional<unsigned long> v = parseNumber(s, 10);
+  if (!v || *v >= 0xFFFFFFFFul) return std::nullopt;
+  return static_cast<uint32_t>(*v);
+}
+
+// A user or group name the system could know: no NUL (the C lookup would stop there), no ':'.
+absl::Status checkName(std::string_view name, std::string_view what) {
+  if (name.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(strCat(what, " name contains a NUL byte"));
+  }
+  if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return absl::InvalidArgumentError(
+        strCat(what, " id \"", clipped(name), "\" is out of range (0..4294967294)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uid_t> resolveUser(std::string_view user, gid_t* primary_gid) {
-  if (auto n = parseNumber(user, 10)) {
+  if (auto n = parseId(user)) {
     struct passwd* pw = ::getpwuid(static_cast<uid_t>(*n));
     if (primary_gid) *primary_gid = pw ? pw->pw_gid : static_cast<gid_t>(*n);
     return static_cast<uid_t>(*n);
   }
+  if (absl::Status s = checkName(user, "user"); !s.ok()) return s;
   std::string name(user);
   struct passwd* pw = ::getpwnam(name.c_str());
-  if (pw == nullptr) return absl::InvalidArgumentError(strCat("unknown user \"", user, "\""));
+  if (pw == nullptr) {
+    return absl::InvalidArgumentError(strCat("unknown user \"", clipped(user), "\""));
+  }
   if (primary_gid) *primary_gid = pw->pw_gid;
   return pw->pw_uid;
 }
 
 absl::StatusOr<gid_t> resolveGroup(std::string_view group) {
-  if (auto n = parseNumber(group, 10)) return static_cast<gid_t>(*n);
+  if (auto n = parseId(group)) return static_cast<gid_t>(*n);
+  if (absl::Status s = checkName(group, "group"); !s.ok()) return s;
   std::string name(group);
   struct group* gr = ::getgrnam(name.c_str());
   if (gr == nullptr) {
-    return absl::InvalidArgumentError(strCat("unknown group \"", group, "\""));
+    return absl::InvalidArgumentError(strCat("unknown group \"", clipped(group), "\""));
   }
   return gr->gr_gid;
 }
@@ -76,7 +100,7 @@ absl::StatusOr<FileOwner> parseOwner(std::string_view owner) {
   if (owner.empty() || parts.size() > 2 || parts[0].empty() ||
       (parts.size() == 2 && parts[1].empty())) {
     return absl::InvalidArgumentError(
-        strCat("owner \"", owner, "\": expected \"uid:gid\", \"user:group\" or \"user\""));
+        strCat("owner \"", clipped(owner), "\": expected \"uid:gid\", \"user:group\" or \"user\""));
   }
   FileOwner out;
   gid_t primary = 0;

@@ -25,6 +25,8 @@ absl::Status invalid(std::string_view field, std::string_view what) {
 
 // Normalises "10.0.1.23/24" (a bare address gets /32 or /128). nullopt when malformed.
 std::optional<std::string> normaliseCidr(std::string_view text) {
+  // inet_pton reads a C string: a NUL would end the address early and hide what follows.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string addr(text);
   int prefix = -1;
   if (size_t slash = text.find('/'); slash != std::string_view::npos) {
@@ -175,6 +177,9 @@ absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& con
     }
     if (auto m = common::parseFileMode(spec.perm); !m.ok()) {
       return invalid("socket_permissions.mode", common::toStd(m.status().message()));
+    } else if ((*m & ~mode_t{0777}) != 0) {
+      return invalid("socket_permissions.mode",
+                     strCat("\"", spec.perm, "\": only permission bits (at most 0777)"));
     }
   } else if (!spec.owner.empty() || !spec.perm.empty()) {
     return invalid("socket_permissions",
