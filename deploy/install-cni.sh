@@ -83,5 +83,5 @@ if [ -n "$config" ]; then
   mkdir -p "$config_dir"
   install_file "$config" "$config_dir"
   policy="$(dirname "$config")/cni-policy.json"
-  [ -f "$policy" ] && install_file "$policy" "$config_dir"
+  if [ -f "$policy" ]; then install_file "$policy" "$config_dir"; fi
 fi

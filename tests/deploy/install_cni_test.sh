@@ -69,6 +69,11 @@ check "the bundled ena-dpdk-ipam loads libcurl there and asks the metadata servi
   [ \"\$(echo \"\$out\" | jq -r .code)\" = 101 ] && echo \"\$out\" | grep -q unreachable"
 rm -rf "$root/var/lib/ena-dpdk"
 check "no temporary file is left" bash -c "! find '$root' -name '.*tmp*' | grep -q ."
+mkdir -p "$tmp/nopolicy"
+echo '{}' >"$tmp/nopolicy/config.json"
+check "without a policy file beside the config file, install-cni installs the config and succeeds" bash -c "
+  ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$root/opt/cni/bin' '$tmp/nopolicy/config.json' '$tmp/nopolicy-host' >/dev/null &&
+  cmp '$tmp/nopolicy/config.json' '$tmp/nopolicy-host/config.json' && [ ! -e '$tmp/nopolicy-host/cni-policy.json' ]"
 check "a missing destination fails with one clear line" bash -c "
   ! ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$tmp/nowhere' 2>'$tmp/err' && grep -q 'no such directory' '$tmp/err'"
 
