@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/json_reader.h"
+#include "common/path_resolve.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -91,31 +92,12 @@ absl::StatusOr<fs::path> resolvePolicyPath(std::string_view path, std::string_vi
     return invalid(strCat(field, ": ", path.size(), " bytes, longer than the ", PATH_MAX - 1,
                           " a path can have"));
   }
-  const std::vector<std::string> parts = components(path);
-  // The longest prefix that exists, resolved by the kernel's rules (a ".." after a symbolic link
-  // leaves the link's target, so the components are never folded as text first).
-  size_t keep = parts.size();
-  std::string resolved;
-  for (;; --keep) {
-    std::string prefix = "/";
-    for (size_t i = 0; i < keep; ++i) {
-      if (i > 0) prefix += '/';
-      prefix += parts[i];
-    }
-    char buf[PATH_MAX];
-    if (::realpath(prefix.c_str(), buf) != nullptr) {
-      resolved = buf;
-      break;
-    }
-    const int err = errno;
-    if ((err != ENOENT && err != ENOTDIR) || keep == 0) {
-      return invalid(strCat(field, ": cannot resolve ", quote(prefix), ": ", std::strerror(err)));
-    }
-  }
-  fs::path out = resolved;
+  absl::StatusOr<common::ExistingPrefix> prefix =
+      common::resolveExistingPrefix(fs::path(std::string(path)), field);
+  if (!prefix.ok()) return prefix.status();
+  fs::path out = prefix->resolved;
   bool first = true;
-  for (size_t i = keep; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
+  for (const std::string& part : prefix->missing) {
     if (part == ".") continue;
     if (part == "..") {
       return invalid(strCat(field, ": ", quote(path), " has \"..\" below ", quote(out.string()),

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/path_resolve.h"
 #include "common/strings.h"
 
 namespace enadpdk::vhostuser {
@@ -19,36 +20,18 @@ namespace {
 namespace fs = std::filesystem;
 using common::strCat;
 
-// A path split where the filesystem stops: the resolved deepest existing ancestor, and the
-// components below it that do not exist (yet).
-struct ExistingPrefix {
-  fs::path dir;
-  std::vector<std::string> missing;
-};
-
-// realpath(3) of the longest prefix of `path` that exists. The kernel resolves ".." after a link
-// against the link's target, so the raw components are resolved as given, never lexically folded.
-absl::StatusOr<ExistingPrefix> resolveExisting(const fs::path& path, std::string_view field) {
-  std::vector<std::string> parts;
-  for (const fs::path& part : path.relative_path()) {
-    if (!part.empty()) parts.push_back(part.string());
+// The deepest existing ancestor of `path` (resolved), which must be a directory, and the
+// components below it that do not exist yet.
+absl::StatusOr<common::ExistingPrefix> resolveExisting(const fs::path& path,
+                                                       std::string_view field) {
+  absl::StatusOr<common::ExistingPrefix> prefix = common::resolveExistingPrefix(path, field);
+  if (!prefix.ok()) return prefix.status();
+  struct stat st {};
+  if (::stat(prefix->resolved.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        strCat(field, ": \"", prefix->resolved.string(), "\" is not a directory"));
   }
-  for (size_t keep = parts.size();; --keep) {
-    fs::path prefix = "/";
-    for (size_t i = 0; i < keep; ++i) prefix /= parts[i];
-    char buf[PATH_MAX];
-    if (::realpath(prefix.c_str(), buf) != nullptr) {
-      struct stat st {};
-      if (::stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return absl::InvalidArgumentError(strCat(field, ": \"", buf, "\" is not a directory"));
-      }
-      return ExistingPrefix{.dir = buf, .missing = {parts.begin() + keep, parts.end()}};
-    }
-    if (errno != ENOENT || keep == 0) {
-      return absl::InvalidArgumentError(
-          strCat(field, ": cannot resolve \"", prefix.string(), "\": ", std::strerror(errno)));
-    }
-  }
+  return prefix;
 }
 
 // True when `path` is `root` or below it (both resolved and normalised).
@@ -89,9 +72,9 @@ absl::StatusOr<ResolvedSocketPath> resolveSocketPath(std::string_view path,
   if (out.name.empty() || out.name == "." || out.name == "..") {
     return absl::InvalidArgumentError(strCat(field, ": \"", path, "\" does not name a socket"));
   }
-  absl::StatusOr<ExistingPrefix> parent = resolveExisting(requested.parent_path(), field);
+  absl::StatusOr<common::ExistingPrefix> parent = resolveExisting(requested.parent_path(), field);
   if (!parent.ok()) return parent.status();
-  out.existing_dir = std::move(parent->dir);
+  out.existing_dir = std::move(parent->resolved);
   out.missing_dirs = std::move(parent->missing);
   for (const std::string& part : out.missing_dirs) {
     if (part == "." || part == "..") {
@@ -108,10 +91,10 @@ absl::StatusOr<ResolvedSocketPath> resolveSocketPath(std::string_view path,
   const fs::path resolved_parent = out.parentDir();
   bool allowed = false;
   for (const std::string& root : allowed_roots) {
-    absl::StatusOr<ExistingPrefix> r =
+    absl::StatusOr<common::ExistingPrefix> r =
         resolveExisting(fs::path(root).lexically_normal(), "allowedSocketDirs");
     if (!r.ok()) continue;  // a root we cannot resolve holds nothing we can check
-    fs::path resolved_root = r->dir;
+    fs::path resolved_root = r->resolved;
     for (const std::string& part : r->missing) resolved_root /= part;
     if (isAtOrBelow(resolved_parent, resolved_root.lexically_normal())) {
       allowed = true;
