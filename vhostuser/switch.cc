@@ -70,14 +70,28 @@ struct Switch::NetworkState {
   uint16_t uplink_slot = kNoSlot;
   MacAddr eni_mac;
   std::unique_ptr<Fdb> fdb;
+  int node = -1;  // the uplink's NUMA node
   // Receive buffers of an uplink that cannot scatter a jumbo frame over several mbufs (null: the
-  // shared pool).
+  // node's shared pool).
   rte_mempool* rx_pool = nullptr;
   bool resetting = false;
+  // What the control API reports of the uplink, refreshed by poll() (link, allowance counters)
+  // and by resets.
+  bool link_up = false;
+  uint32_t speed_mbps = 0;
+  uint64_t resets = 0;
+  uint64_t reset_failures = 0;
+  uint64_t link_changes = 0;
+  std::vector<std::pair<std::string, uint64_t>> xstats;
 };
 
+void Switch::WorkerDeleter::operator()(Worker* w) const {
+  w->~Worker();
+  rte_free(w);
+}
+
 Switch::Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log)
-    : config_(config), log_(std::move(log)) {
+    : config_(config), log_(std::move(log)), ports_(config.maxPorts) {
   for (auto& s : port_to_slot_) s.store(kNoSlot, std::memory_order_relaxed);
 }
 
@@ -88,14 +102,27 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::create(const common::DataplaneCo
   return sw;
 }
 
-absl::Status Switch::init() {
-  pool_ = rte_pktmbuf_pool_create("ena_dpdk_mbufs", config_.mbufs, kMbufCache, 0,
-                                  RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-  if (pool_ == nullptr) {
-    return absl::ResourceExhaustedError(
-        strCat("mbuf pool of ", config_.mbufs, " buffers: ", rteError(rte_errno),
-               " (reserve more hugepages or lower dataplane.mbufs)"));
+absl::StatusOr<rte_mempool*> Switch::poolOn(int node) {
+  node = std::max(node, 0);
+  for (const auto& [n, pool] : pools_) {
+    if (n == node) return pool;
   }
+  // The first pool keeps the name it always had (memory reports and tools look for it).
+  const std::string name =
+      pools_.empty() ? std::string("ena_dpdk_mbufs") : strCat("ena_dpdk_mbufs_", node);
+  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), config_.mbufs, kMbufCache, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, node);
+  if (pool == nullptr) {
+    return absl::ResourceExhaustedError(strCat(
+        "mbuf pool of ", config_.mbufs, " buffers on NUMA node ", node, ": ", rteError(rte_errno),
+        " (reserve more hugepages on that node or lower "
+        "dataplane.mbufs)"));
+  }
+  pools_.emplace_back(node, pool);
+  return pool;
+}
+
+absl::Status Switch::init() {
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(kMaxWorkers);
   qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("ena_dpdk_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
   if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, kMaxWorkers) != 0) {
@@ -132,10 +159,21 @@ absl::Status Switch::init() {
           strCat("dataplane.workers[", i, "]: lcore ", lcores[i],
                  " is not a worker lcore of the EAL core list (-l) other than the main lcore"));
     }
+    topology_.worker_nodes.push_back(static_cast<int>(rte_lcore_to_socket_id(lcores[i])));
   }
+  // Each worker, with its counters and TX buffers, lives in its own node's memory and dequeues
+  // from pods into its own node's pool.
   for (size_t i = 0; i < lcores.size(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(lcores[i], static_cast<unsigned>(i), &table_, qsbr_,
-                                                &vhost_->links(), pool_, config_.burstSize));
+    const int node = topology_.worker_nodes[i];
+    absl::StatusOr<rte_mempool*> pool = poolOn(node);
+    if (!pool.ok()) return pool.status();
+    void* mem = rte_zmalloc_socket("ena_dpdk_worker", sizeof(Worker), RTE_CACHE_LINE_SIZE, node);
+    if (mem == nullptr) {
+      return absl::ResourceExhaustedError(
+          strCat("dataplane.workers[", i, "]: cannot allocate the worker on NUMA node ", node));
+    }
+    workers_.emplace_back(new (mem) Worker(lcores[i], static_cast<unsigned>(i), &table_, qsbr_,
+                                           &vhost_->links(), *pool, config_.burstSize));
   }
 
   absl::MutexLock lock(&mu_);
@@ -149,15 +187,18 @@ absl::Status Switch::init() {
       if (absl::Status s = startUplink(*networks_.back()); !s.ok()) return s;
     }
   }
-  publish(Grace::Wait);
+  publish();
+  reclaim(/*wait=*/true);  // no worker runs yet
   for (auto& w : workers_) {
     int rc = rte_eal_remote_launch(&Worker::launch, w.get(), w->lcore());
     if (rc != 0) {
       return absl::InternalError(strCat("launch worker on lcore ", w->lcore(), ": ", rteError(rc)));
     }
   }
-  log_->info("switch started workers={} networks={} mbufs={}", workers_.size(), networks_.size(),
-             config_.mbufs);
+  std::string nodes;
+  for (const auto& [node, pool] : pools_) nodes += strCat(nodes.empty() ? "" : ",", node);
+  log_->info("switch started workers={} networks={} mbufs={} pool_nodes={}", workers_.size(),
+             networks_.size(), config_.mbufs, nodes);
   return absl::OkStatus();
 }
 
@@ -233,14 +274,18 @@ absl::Status Switch::startUplink(NetworkState& net) {
                      : ""));
     }
   }
-  auto free_slot = std::find(slots_.begin(), slots_.end(), nullptr);
+  const std::optional<uint16_t> free_slot = ports_.freeSlot();
+  if (!free_slot) return absl::ResourceExhaustedError(strCat(field, ": no free port slot"));
   auto slot = std::make_unique<Slot>();
-  slot->index = static_cast<uint16_t>(free_slot - slots_.begin());
+  slot->index = *free_slot;
   slot->is_uplink = true;
   slot->network = static_cast<size_t>(
       std::find_if(networks_.begin(), networks_.end(), [&](auto& n) { return n.get() == &net; }) -
       networks_.begin());
   slot->port_id = port_id;
+  net.node = std::max(rte_eth_dev_socket_id(port_id), -1);
+  absl::StatusOr<rte_mempool*> node_pool = poolOn(net.node);
+  if (!node_pool.ok()) return node_pool.status();
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
     return absl::FailedPreconditionError(strCat(field, ": device info: ", rteError(rc)));
@@ -254,15 +299,15 @@ absl::Status Switch::startUplink(NetworkState& net) {
         std::max<uint32_t>(kMinJumboPoolMbufs, 2u * up.queues * (kRxDesc + kMaxBurst));
     net.rx_pool = rte_pktmbuf_pool_create(
         strCat("edp_rx_", net.config.name).c_str(), count, kMbufCache, 0,
-        static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room), static_cast<int>(rte_socket_id()));
+        static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room), std::max(net.node, 0));
     if (net.rx_pool == nullptr) {
       return absl::ResourceExhaustedError(strCat(field, ": jumbo receive pool of ", count, " x ",
                                                  room, " bytes: ", rteError(rte_errno)));
     }
   }
-  absl::StatusOr<uint16_t> txq = configureUplink(port_id, static_cast<uint16_t>(up.queues),
-                                                 static_cast<uint16_t>(workers_.size()),
-                                                 net.config.mtu, net.rx_pool ? net.rx_pool : pool_);
+  absl::StatusOr<uint16_t> txq = configureUplink(
+      port_id, static_cast<uint16_t>(up.queues), static_cast<uint16_t>(workers_.size()),
+      net.config.mtu, net.rx_pool ? net.rx_pool : *node_pool);
   if (!txq.ok()) {
     return absl::FailedPreconditionError(
         strCat(field, ": ", common::toStd(txq.status().message())));
@@ -288,64 +333,48 @@ absl::Status Switch::startUplink(NetworkState& net) {
                         .mac = net.eni_mac};
   net.uplink_slot = slot->index;
   port_to_slot_[port_id].store(slot->index, std::memory_order_relaxed);
-  log_->info("uplink started network={} device={} port={} mac={} rxq={} txq={}", net.config.name,
-             up.device, port_id, formatMac(net.eni_mac), slot->queues, slot->tx_queues);
-  *free_slot = std::move(slot);
+  log_->info("uplink started network={} device={} port={} mac={} rxq={} txq={} numa_node={}",
+             net.config.name, up.device, port_id, formatMac(net.eni_mac), slot->queues,
+             slot->tx_queues, net.node);
+  ports_.reserveSlot(slot->index);
+  slots_[slot->index] = std::move(slot);
   return absl::OkStatus();
 }
 
-void Switch::publish(Grace wait, std::unique_ptr<Slot> close_after) {
-  auto t = std::make_unique<DataplaneTable>();
-  t->storage.reserve(kMaxSlots);
-  const size_t nworkers = workers_.size();
-  t->poll.resize(nworkers);
+int Switch::nodeOf(const NetworkState& net) const {
+  return net.uplink_slot == kNoSlot ? -1 : net.node;
+}
+
+uint64_t Switch::publish(std::unique_ptr<Slot> close_after) {
+  std::vector<NetworkPlan> nets;
+  nets.reserve(networks_.size());
   for (const auto& n : networks_) {
-    NetworkView v;
-    v.mode = n->config.mode;
-    v.uplink = n->resetting ? kNoSlot : n->uplink_slot;
-    v.eni_mac = n->eni_mac;
-    v.fdb = n->fdb.get();
-    t->networks.push_back(std::move(v));
+    nets.push_back(NetworkPlan{.mode = n->config.mode,
+                               .uplink_slot = n->resetting ? kNoSlot : n->uplink_slot,
+                               .eni_mac = n->eni_mac,
+                               .fdb = n->fdb.get(),
+                               .node = nodeOf(*n)});
   }
+  std::vector<SlotPlan> plans;
   for (const auto& s : slots_) {
     if (!s) continue;
-    NetworkState& net = *networks_[s->network];
-    if (s->is_uplink && net.resetting) continue;
-    t->storage.push_back(s->view);
-    const PortView* v = &t->storage.back();
-    t->slots[s->index] = v;
-    NetworkView& nv = t->networks[s->network];
-    if (!s->is_uplink) {
-      nv.ports.push_back(s->index);
-      for (uint32_t a : v->ipv4) nv.ipv4_owner[a] = s->index;
-      for (const Ipv6Addr& a : v->ipv6) nv.ipv6_owner[a] = s->index;
-    }
-    // Stable queue-to-worker maps: they depend only on the slot and queue, so a queue never
-    // moves between workers while an older table may still be in use.
-    for (uint16_t q = 0; q < s->queues; ++q) {
-      t->poll[(s->index + q) % nworkers].push_back(
-          RxQueue{.slot = s->index, .queue = q, .port_id = s->port_id, .vhost = !s->is_uplink});
-    }
-    SlotTx& tx = t->tx[s->index];
-    tx.vhost = !s->is_uplink;
-    tx.port_id = s->port_id;
-    for (uint16_t q = 0; tx.vhost && q < s->queues; ++q) tx.rings |= 1u << toPodRing(q);
-    const uint16_t txqs = s->is_uplink ? s->tx_queues : s->queues;
-    for (size_t w = 0; w < nworkers; ++w) {
-      const uint16_t q = static_cast<uint16_t>(w % txqs);
-      tx.queue[w] = tx.vhost ? toPodRing(q) : q;
-      tx.lock[w] = s->is_uplink && nworkers > txqs ? &s->txq_locks[q] : nullptr;
-    }
+    plans.push_back(SlotPlan{.view = &s->view,
+                             .is_uplink = s->is_uplink,
+                             .port_id = s->port_id,
+                             .rx_queues = s->queues,
+                             .tx_queues = s->tx_queues,
+                             .txq_locks = s->txq_locks.data()});
   }
-  const DataplaneTable* raw = t.get();
-  table_.store(raw, std::memory_order_release);
+  std::unique_ptr<const DataplaneTable> t = buildTable(nets, plans, topology_);
+  table_.store(t.get(), std::memory_order_release);
   // The old table is retired: freed once every worker has finished a pass begun before the
   // store above (its quiescent report after `token`).
   const uint64_t token = rte_rcu_qsbr_start(qsbr_);
   retired_.push_back(
       Retired{.token = token, .table = std::move(current_), .slot = std::move(close_after)});
   current_ = std::move(t);
-  reclaim(wait == Grace::Wait || retired_.size() > kMaxRetiredTables);
+  reclaim(/*wait=*/false);
+  return token;
 }
 
 void Switch::reclaim(bool wait) {
@@ -354,17 +383,36 @@ void Switch::reclaim(bool wait) {
     retired_.pop_front();
     if (r.slot) {
       closeSlot(*r.slot);
-      closing_[r.slot->index] = false;
+      ports_.finishClose(r.slot->index);
     }
   }
 }
 
-bool Switch::reclaimWithin(absl::Duration limit) {
-  const absl::Time until = absl::Now() + limit;
+bool Switch::awaitGrace(uint64_t token, absl::Duration limit) {
+  const absl::Time until =
+      limit == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + limit;
+  for (unsigned spins = 0;; ++spins) {
+    if (rte_rcu_qsbr_check(qsbr_, token, false) == 1) return true;
+    if (absl::Now() >= until) return false;
+    // Workers report every pass (microseconds) unless their CPU is taken from them.
+    if (spins < 1000) {
+      rte_pause();
+    } else {
+      absl::SleepFor(absl::Microseconds(100));
+    }
+  }
+}
+
+void Switch::drainBacklog() {
   for (;;) {
-    reclaim(/*wait=*/false);
-    if (retired_.empty() || absl::Now() >= until) return retired_.empty();
-    rte_pause();
+    uint64_t oldest;
+    {
+      absl::MutexLock lock(&mu_);
+      reclaim(/*wait=*/false);
+      if (retired_.size() <= kMaxRetiredTables) return;
+      oldest = retired_.front().token;
+    }
+    awaitGrace(oldest);
   }
 }
 
@@ -403,175 +451,162 @@ absl::Status notAdmitted(std::string_view call) {
 }
 }  // namespace
 
+std::vector<NetworkFacts> Switch::networkFactsLocked() const {
+  std::vector<NetworkFacts> out;
+  out.reserve(networks_.size());
+  for (const auto& n : networks_) {
+    out.push_back(
+        NetworkFacts{.name = n->config.name, .mode = n->config.mode, .eni_mac = n->eni_mac});
+  }
+  return out;
+}
+
+void Switch::saveStateLocked() {
+  if (absl::Status s = saveState(config_.stateFile, ports_.specs()); !s.ok()) {
+    log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
+                common::toStd(s.message()));
+  }
+}
+
 absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec, absl::Time deadline) {
   if (absl::Status s = validatePortSpec(spec, config_); !s.ok()) return s;
   if (!gate_.enter(deadline)) return notAdmitted("AddPort");
   GateHold<ControlGate> hold(gate_);
-  absl::MutexLock lock(&mu_);
-  if (stopped_) return absl::UnavailableError("the dataplane is shutting down");
-  const size_t net_index =
-      static_cast<size_t>(std::find_if(networks_.begin(), networks_.end(),
-                                       [&](auto& n) { return n->config.name == spec.network; }) -
-                          networks_.begin());
-  NetworkState& net = *networks_[net_index];
-  if (net.config.mode == common::NetworkMode::Vpc) {
-    const std::string eni = formatMac(net.eni_mac);
-    if (spec.mac.empty()) spec.mac = eni;
-    if (spec.mac != eni) {
-      return absl::InvalidArgumentError(strCat("mac: ports on vpc network \"", net.config.name,
-                                               "\" use the ENI's MAC ", eni, ", not ", spec.mac));
+  std::optional<absl::StatusOr<PortStatus>> result;
+  uint64_t close_token = 0;  // a removed port still holding the socket path: wait for it
+  uint64_t removed_token = 0;
+  while (!result) {
+    if (close_token != 0) awaitGrace(std::exchange(close_token, 0));
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return absl::UnavailableError("the dataplane is shutting down");
+    reclaim(/*wait=*/false);
+    absl::StatusOr<PortTable::Admission> admission = ports_.admit(spec, networkFactsLocked());
+    if (!admission.ok()) return admission.status();
+    if (admission->kind == PortTable::Admission::Kind::Existing) {
+      return statusOf(*slots_[admission->slot]);
     }
-  }
-  for (const auto& s : slots_) {
-    if (!s || s->is_uplink) continue;
-    if (s->spec.id == spec.id) {
-      if (s->spec == spec) return statusOf(*s);
-      return absl::AlreadyExistsError(
-          strCat("id: port \"", spec.id, "\" exists with a different configuration"));
+    if (admission->kind == PortTable::Admission::Kind::WaitForClose) {
+      // rte_vhost knows a socket path once: the deleted port on it must be closed first.
+      for (const Retired& r : retired_) {
+        if (r.slot && r.slot->index == admission->slot) close_token = r.token;
+      }
+      if (close_token == 0) ports_.finishClose(admission->slot);  // cannot happen: not retired
+      continue;
     }
-    if (s->spec.socket_path == spec.socket_path) {
-      return absl::AlreadyExistsError(strCat("socket_path: \"", spec.socket_path,
-                                             "\" is already used by port \"", s->spec.id, "\""));
+    spec = std::move(admission->spec);
+    const size_t net_index = admission->network;
+    // validatePortSpec checked the text; where the path leads depends on the links on the way,
+    // and both modes touch it (client: create and remove; server: connect for ever).
+    absl::StatusOr<ResolvedSocketPath> resolved =
+        resolveSocketPath(spec.socket_path, config_.allowedSocketDirs, "socket_path");
+    if (!resolved.ok()) return resolved.status();
+    if (spec.vhost_mode == VhostMode::Client) {
+      // We create the socket: a leftover from a crashed run is removed, a live one is refused.
+      if (absl::Status s = common::removeStaleSocket(spec.socket_path); !s.ok()) {
+        return absl::AlreadyExistsError(strCat("socket_path: ", common::toStd(s.message())));
+      }
+      if (absl::Status s = createSocketDirs(*resolved, 0755, "socket_path"); !s.ok()) return s;
     }
-    if (s->network != net_index) continue;
-    for (size_t i = 0; i < spec.ips.size(); ++i) {
-      const std::string addr = spec.ips[i].substr(0, spec.ips[i].find('/'));
-      for (const std::string& other : s->spec.ips) {
-        if (other.substr(0, other.find('/')) == addr) {
-          return absl::AlreadyExistsError(
-              strCat("ips[", i, "]: ", addr, " is already used by port \"", s->spec.id, "\""));
-        }
+
+    auto slot = std::make_unique<Slot>();
+    slot->index = admission->slot;
+    slot->network = net_index;
+    slot->spec = spec;
+    slot->queues = static_cast<uint16_t>(spec.queues);
+    const absl::Time t_open = absl::Now();
+    if (absl::Status s = vhost_->open(slot->index, spec); !s.ok()) return s;
+    if (spec.vhost_mode == VhostMode::Client) {
+      absl::Status perm = common::setFilePermissions(spec.socket_path,
+                                                     *common::parseFileMode(spec.perm), spec.owner);
+      if (!perm.ok()) {
+        vhost_->close(slot->index);
+        return absl::FailedPreconditionError(
+            strCat("socket_path: ", common::toStd(perm.message())));
       }
     }
-  }
-  if (port_order_.size() >= config_.maxPorts) {
-    return absl::ResourceExhaustedError(
-        strCat("all ", config_.maxPorts, " ports are in use (dataplane.maxPorts)"));
-  }
-  // A slot still closing (its grace period not over) is not free yet.
-  auto free_slot = slots_.begin();
-  while (free_slot != slots_.end() &&
-         (*free_slot != nullptr || closing_[static_cast<size_t>(free_slot - slots_.begin())])) {
-    ++free_slot;
-  }
-  if (free_slot == slots_.end()) {
-    return absl::ResourceExhaustedError(strCat("all ", kMaxSlots, " port slots are in use"));
-  }
-  // A deleted port on this socket path may still be closing: rte_vhost knows a path once.
-  if (std::any_of(retired_.begin(), retired_.end(), [&](const Retired& r) {
-        return r.slot && r.slot->spec.socket_path == spec.socket_path;
-      })) {
-    reclaim(/*wait=*/true);
-  }
-  // validatePortSpec checked the text; where the path leads depends on the links on the way,
-  // and both modes touch it (client: create and remove; server: connect for ever).
-  absl::StatusOr<ResolvedSocketPath> resolved =
-      resolveSocketPath(spec.socket_path, config_.allowedSocketDirs, "socket_path");
-  if (!resolved.ok()) return resolved.status();
-  if (spec.vhost_mode == VhostMode::Client) {
-    // We create the socket: a leftover from a crashed run is removed, a live one is refused.
-    if (absl::Status s = common::removeStaleSocket(spec.socket_path); !s.ok()) {
-      return absl::AlreadyExistsError(strCat("socket_path: ", common::toStd(s.message())));
-    }
-    if (absl::Status s = createSocketDirs(*resolved, 0755, "socket_path"); !s.ok()) return s;
-  }
-
-  auto slot = std::make_unique<Slot>();
-  slot->index = static_cast<uint16_t>(free_slot - slots_.begin());
-  slot->network = net_index;
-  slot->spec = spec;
-  slot->queues = static_cast<uint16_t>(spec.queues);
-  const absl::Time t_open = absl::Now();
-  if (absl::Status s = vhost_->open(slot->index, spec); !s.ok()) return s;
-  if (spec.vhost_mode == VhostMode::Client) {
-    absl::Status perm =
-        common::setFilePermissions(spec.socket_path, *common::parseFileMode(spec.perm), spec.owner);
-    if (!perm.ok()) {
-      vhost_->close(slot->index);
-      return absl::FailedPreconditionError(strCat("socket_path: ", common::toStd(perm.message())));
+    uint8_t& gen = generations_[slot->index];
+    ++gen;
+    slot->view = PortView{.slot = slot->index,
+                          .generation = gen,
+                          .network = static_cast<uint16_t>(net_index),
+                          .is_uplink = false,
+                          .has_mac = !spec.mac.empty(),
+                          .mac = spec.mac.empty() ? MacAddr{} : *parseMac(spec.mac)};
+    for (const std::string& ip : spec.ips) addIp(slot->view, ip);
+    slot->baseline = countersOf(slot->index);
+    const uint16_t index = slot->index;
+    slots_[index] = std::move(slot);
+    ports_.insert(index, net_index, spec);
+    const absl::Time t_publish = absl::Now();
+    publish();  // no older table refers to the new slot: nothing to wait for
+    const absl::Time t_save = absl::Now();
+    saveStateLocked();
+    const absl::Time t_done = absl::Now();
+    log_->info(
+        "port added id={} network={} socket={} mode={} queues={} slot={} open_us={} "
+        "publish_us={} save_us={}",
+        spec.id, spec.network, spec.socket_path,
+        spec.vhost_mode == VhostMode::Server ? "server" : "client", spec.queues, index,
+        absl::ToInt64Microseconds(t_publish - t_open),
+        absl::ToInt64Microseconds(t_save - t_publish), absl::ToInt64Microseconds(t_done - t_save));
+    if (absl::Now() >= deadline) {
+      // The caller has given up (or will before our answer arrives): it must not find a port it
+      // was told nothing about. Taken out again as DeletePort would.
+      removed_token = removePort(index);
+      saveStateLocked();
+      log_->warn("port removed again: complete only after the caller's deadline id={} slot={}",
+                 spec.id, index);
+      result = absl::DeadlineExceededError(
+          "AddPort: the port was ready only after the caller's deadline and was removed again; "
+          "try again");
+    } else {
+      result = statusOf(*slots_[index]);
     }
   }
-  uint8_t& gen = generations_[slot->index];
-  ++gen;
-  slot->view = PortView{.slot = slot->index,
-                        .generation = gen,
-                        .network = static_cast<uint16_t>(net_index),
-                        .is_uplink = false,
-                        .has_mac = !spec.mac.empty(),
-                        .mac = spec.mac.empty() ? MacAddr{} : *parseMac(spec.mac)};
-  for (const std::string& ip : spec.ips) addIp(slot->view, ip);
-  slot->baseline = countersOf(slot->index);
-  const uint16_t index = slot->index;
-  *free_slot = std::move(slot);
-  port_order_.push_back(index);
-  const absl::Time t_publish = absl::Now();
-  publish(Grace::Defer);  // no older table refers to the new slot: nothing to wait for
-  const absl::Time t_save = absl::Now();
-  if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
-    log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
-                common::toStd(s.message()));
+  if (removed_token != 0 && awaitGrace(removed_token, kSyncCloseWait)) {
+    absl::MutexLock lock(&mu_);
+    reclaim(/*wait=*/false);
   }
-  const absl::Time t_done = absl::Now();
-  log_->info(
-      "port added id={} network={} socket={} mode={} queues={} slot={} open_us={} publish_us={} "
-      "save_us={}",
-      spec.id, spec.network, spec.socket_path,
-      spec.vhost_mode == VhostMode::Server ? "server" : "client", spec.queues, index,
-      absl::ToInt64Microseconds(t_publish - t_open), absl::ToInt64Microseconds(t_save - t_publish),
-      absl::ToInt64Microseconds(t_done - t_save));
-  if (absl::Now() >= deadline) {
-    // The caller has given up (or will before our answer arrives): it must not find a port it
-    // was told nothing about. Taken out again as DeletePort would.
-    port_order_.pop_back();
-    removeSlot(index);
-    if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
-      log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
-                  common::toStd(s.message()));
-    }
-    log_->warn("port removed again: complete only after the caller's deadline id={} slot={}",
-               spec.id, index);
-    return absl::DeadlineExceededError(
-        "AddPort: the port was ready only after the caller's deadline and was removed again; "
-        "try again");
-  }
-  return statusOf(*slots_[index]);
+  drainBacklog();
+  return *std::move(result);
 }
 
 absl::StatusOr<bool> Switch::deletePort(const std::string& id, const std::string& uid,
                                         absl::Time deadline) {
   if (!gate_.enter(deadline)) return notAdmitted("DeletePort");
   GateHold<ControlGate> hold(gate_);
-  absl::MutexLock lock(&mu_);
-  auto it = std::find_if(port_order_.begin(), port_order_.end(),
-                         [&](uint16_t s) { return slots_[s]->spec.id == id; });
-  if (it == port_order_.end()) return false;
-  if (!uid.empty() && slots_[*it]->spec.uid != uid) {
-    log_->info("port kept: DeletePort named another incarnation id={} uid={} requested_uid={}", id,
-               slots_[*it]->spec.uid, uid);
-    return false;
+  uint64_t token;
+  {
+    absl::MutexLock lock(&mu_);
+    const PortTable::Match match = ports_.find(id, uid);
+    if (match.kind == PortTable::Match::Kind::NotFound) return false;
+    if (match.kind == PortTable::Match::Kind::OtherIncarnation) {
+      log_->info("port kept: DeletePort named another incarnation id={} uid={} requested_uid={}",
+                 id, slots_[match.slot]->spec.uid, uid);
+      return false;
+    }
+    const absl::Time t_remove = absl::Now();
+    token = removePort(match.slot);
+    const absl::Time t_save = absl::Now();
+    saveStateLocked();
+    log_->info("port deleted id={} slot={} remove_us={} save_us={}", id, match.slot,
+               absl::ToInt64Microseconds(t_save - t_remove),
+               absl::ToInt64Microseconds(absl::Now() - t_save));
   }
-  const uint16_t index = *it;
-  port_order_.erase(it);
-  const absl::Time t_remove = absl::Now();
-  removeSlot(index);
-  const absl::Time t_save = absl::Now();
-  if (absl::Status s = saveState(config_.stateFile, portSpecsLocked()); !s.ok()) {
-    log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
-                common::toStd(s.message()));
+  // The slot is closed once no worker can still poll or transmit to it: at once when the
+  // workers report quickly (they do on dedicated cores), else by a later control call or poll().
+  // Its index and socket path stay reserved until then.
+  if (awaitGrace(token, kSyncCloseWait)) {
+    absl::MutexLock lock(&mu_);
+    reclaim(/*wait=*/false);
   }
-  log_->info("port deleted id={} slot={} remove_us={} save_us={}", id, index,
-             absl::ToInt64Microseconds(t_save - t_remove),
-             absl::ToInt64Microseconds(absl::Now() - t_save));
+  drainBacklog();
   return true;
 }
 
-void Switch::removeSlot(uint16_t index) {
-  // The slot is closed once no worker can still poll or transmit to it: at once when the workers
-  // report quickly (they do on dedicated cores), else by a later control call or poll(). Its
-  // index stays reserved until then; an AddPort for its socket path waits for it.
-  closing_[index] = true;
-  publish(Grace::Defer, std::move(slots_[index]));
-  reclaimWithin(kSyncCloseWait);
+uint64_t Switch::removePort(uint16_t index) {
+  ports_.beginClose(index);
+  return publish(std::move(slots_[index]));
 }
 
 void Switch::closeSlot(const Slot& s) {
@@ -620,31 +655,25 @@ PortStatus Switch::statusOf(const Slot& s) const {
   PortStatus st;
   st.spec = s.spec;
   st.connected = vhost_->connected(s.index);
-  st.worker_lcore = workers_[s.index % workers_.size()]->lcore();
+  st.worker_lcore =
+      workers_[pollingWorker(topology_, nodeOf(*networks_[s.network]), s.index, 0)]->lcore();
   st.counters = minus(countersOf(s.index), s.baseline);
   return st;
 }
 
 absl::StatusOr<PortStatus> Switch::getPort(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  for (uint16_t s : port_order_) {
-    if (slots_[s]->spec.id == id) return statusOf(*slots_[s]);
-  }
+  const PortTable::Match match = ports_.find(id);
+  if (match.kind == PortTable::Match::Kind::Found) return statusOf(*slots_[match.slot]);
   return absl::NotFoundError(strCat("id: no port \"", id, "\""));
 }
 
 std::vector<PortStatus> Switch::listPorts(const std::string& network) {
   absl::MutexLock lock(&mu_);
   std::vector<PortStatus> out;
-  for (uint16_t s : port_order_) {
-    if (network.empty() || slots_[s]->spec.network == network) out.push_back(statusOf(*slots_[s]));
+  for (const PortTable::Entry& e : ports_.entries()) {
+    if (network.empty() || e.spec.network == network) out.push_back(statusOf(*slots_[e.slot]));
   }
-  return out;
-}
-
-std::vector<PortSpec> Switch::portSpecsLocked() const {
-  std::vector<PortSpec> out;
-  for (uint16_t s : port_order_) out.push_back(slots_[s]->spec);
   return out;
 }
 
@@ -657,9 +686,7 @@ std::vector<NetworkStatus> Switch::listNetworks() {
     st.name = n.config.name;
     st.mode = n.config.mode;
     st.mtu = n.config.mtu;
-    st.port_count =
-        static_cast<uint32_t>(std::count_if(port_order_.begin(), port_order_.end(),
-                                            [&](uint16_t s) { return slots_[s]->network == i; }));
+    st.port_count = ports_.countInNetwork(i);
     if (n.uplink_slot != kNoSlot) {
       const Slot& s = *slots_[n.uplink_slot];
       UplinkStatus up;
@@ -667,25 +694,15 @@ std::vector<NetworkStatus> Switch::listNetworks() {
       up.port_id = s.port_id;
       up.mac = formatMac(n.eni_mac);
       up.queues = s.queues;
-      rte_eth_link link{};
-      rte_eth_link_get_nowait(s.port_id, &link);
-      up.link_up = link.link_status == RTE_ETH_LINK_UP;
-      up.speed_mbps = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
+      up.tx_queues = s.tx_queues;
+      up.numa_node = n.node;
+      up.link_up = n.link_up;
+      up.speed_mbps = n.speed_mbps;
+      up.resets = n.resets;
+      up.reset_failures = n.reset_failures;
+      up.link_changes = n.link_changes;
       up.counters = countersOf(s.index);
-      int count = rte_eth_xstats_get_names(s.port_id, nullptr, 0);
-      if (count > 0) {
-        std::vector<rte_eth_xstat_name> names(count);
-        std::vector<rte_eth_xstat> values(count);
-        if (rte_eth_xstats_get_names(s.port_id, names.data(), count) == count &&
-            rte_eth_xstats_get(s.port_id, values.data(), count) == count) {
-          for (int x = 0; x < count; ++x) {
-            std::string_view name = names[values[x].id].name;
-            if (name.find("allowance_exceeded") != std::string_view::npos) {
-              up.xstats.emplace_back(std::string(name), values[x].value);
-            }
-          }
-        }
-      }
+      up.xstats = n.xstats;
       st.up = up.link_up && !n.resetting;
       st.uplink = std::move(up);
     }
@@ -722,36 +739,127 @@ int Switch::onEthEvent(uint16_t port_id, int type, void* arg, void*) {
   return 0;
 }
 
-void Switch::poll() {
+void Switch::refreshUplinks() {
+  // The ethdevs are read here, on the main loop's thread, without `mu_`; only the results are
+  // stored under it. No other thread touches them (see the class comment).
+  struct Reading {
+    size_t network;
+    bool link_up;
+    uint32_t speed;
+    std::vector<std::pair<std::string, uint64_t>> xstats;
+  };
+  std::vector<std::pair<size_t, uint16_t>> uplinks;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    for (size_t i = 0; i < networks_.size(); ++i) {
+      const NetworkState& n = *networks_[i];
+      if (n.uplink_slot != kNoSlot && !n.resetting) {
+        uplinks.emplace_back(i, slots_[n.uplink_slot]->port_id);
+      }
+    }
+  }
+  std::vector<Reading> readings;
+  for (const auto& [network, port_id] : uplinks) {
+    Reading r{.network = network, .link_up = false, .speed = 0, .xstats = {}};
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port_id, &link);
+    r.link_up = link.link_status == RTE_ETH_LINK_UP;
+    r.speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
+    const int count = rte_eth_xstats_get_names(port_id, nullptr, 0);
+    if (count > 0) {
+      std::vector<rte_eth_xstat_name> names(static_cast<size_t>(count));
+      std::vector<rte_eth_xstat> values(static_cast<size_t>(count));
+      if (rte_eth_xstats_get_names(port_id, names.data(), count) == count &&
+          rte_eth_xstats_get(port_id, values.data(), count) == count) {
+        for (const rte_eth_xstat& x : values) {
+          if (x.id >= static_cast<uint64_t>(count)) continue;
+          const std::string_view name = names[x.id].name;
+          if (name.find("allowance_exceeded") != std::string_view::npos) {
+            r.xstats.emplace_back(std::string(name), x.value);
+          }
+        }
+      }
+    }
+    readings.push_back(std::move(r));
+  }
   absl::MutexLock lock(&mu_);
-  if (stopped_) return;
-  reclaim(/*wait=*/false);
-  for (const auto& s : slots_) {
-    if (!s || !s->is_uplink) continue;
-    if (!reset_requested_[s->index].exchange(false, std::memory_order_relaxed)) continue;
-    // ENA reset (RTE_ETH_EVENT_INTR_RESET): take the uplink out of the table, reset and
-    // reconfigure it, put it back. Pod-to-pod traffic keeps flowing meanwhile.
-    NetworkState& net = *networks_[s->network];
-    log_->warn("uplink reset network={} device={}", net.config.name, net.config.uplink->device);
-    net.resetting = true;
-    publish(Grace::Wait);  // no worker touches the uplink after this
-    rte_eth_dev_stop(s->port_id);
-    int rc = rte_eth_dev_reset(s->port_id);
+  for (Reading& r : readings) {
+    NetworkState& n = *networks_[r.network];
+    if (n.link_up != r.link_up) {
+      ++n.link_changes;
+      log_->info("uplink link {} network={} speed_mbps={}", r.link_up ? "up" : "down",
+                 n.config.name, r.speed);
+    }
+    n.link_up = r.link_up;
+    n.speed_mbps = r.speed;
+    n.xstats = std::move(r.xstats);
+  }
+}
+
+void Switch::resetUplinks() {
+  std::vector<size_t> nets;
+  uint64_t token = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    for (size_t i = 0; i < networks_.size(); ++i) {
+      NetworkState& n = *networks_[i];
+      if (n.uplink_slot == kNoSlot) continue;
+      if (!reset_requested_[n.uplink_slot].exchange(false, std::memory_order_relaxed)) continue;
+      // ENA reset (RTE_ETH_EVENT_INTR_RESET): take the uplink out of the table, reset and
+      // reconfigure it, put it back. Pod-to-pod traffic keeps flowing meanwhile.
+      log_->warn("uplink reset network={} device={}", n.config.name, n.config.uplink->device);
+      n.resetting = true;
+      nets.push_back(i);
+    }
+    if (nets.empty()) return;
+    token = publish();
+  }
+  awaitGrace(token);  // no worker touches the uplinks after this
+  for (size_t i : nets) {
+    uint16_t port_id, queues;
+    uint32_t mtu;
+    rte_mempool* pool;
+    {
+      absl::MutexLock lock(&mu_);
+      const NetworkState& n = *networks_[i];
+      port_id = slots_[n.uplink_slot]->port_id;
+      queues = slots_[n.uplink_slot]->queues;
+      mtu = n.config.mtu;
+      pool = n.rx_pool != nullptr ? n.rx_pool : *poolOn(n.node);  // exists since startUplink
+    }
+    rte_eth_dev_stop(port_id);
+    const int rc = rte_eth_dev_reset(port_id);
     absl::StatusOr<uint16_t> txq =
-        rc == 0 ? configureUplink(s->port_id, s->queues, static_cast<uint16_t>(workers_.size()),
-                                  net.config.mtu, net.rx_pool ? net.rx_pool : pool_)
-                : absl::InternalError(rteError(rc));
+        rc == 0
+            ? configureUplink(port_id, queues, static_cast<uint16_t>(workers_.size()), mtu, pool)
+            : absl::InternalError(rteError(rc));
+    absl::MutexLock lock(&mu_);
+    NetworkState& n = *networks_[i];
     if (!txq.ok()) {
-      log_->error("uplink reset failed network={} error=\"{}\"; retrying", net.config.name,
+      ++n.reset_failures;
+      log_->error("uplink reset failed network={} error=\"{}\"; retrying", n.config.name,
                   common::toStd(txq.status().message()));
-      reset_requested_[s->index].store(true, std::memory_order_relaxed);
+      reset_requested_[n.uplink_slot].store(true, std::memory_order_relaxed);
       continue;
     }
-    s->tx_queues = *txq;
-    net.resetting = false;
-    publish(Grace::Defer);
-    log_->info("uplink reset done network={}", net.config.name);
+    slots_[n.uplink_slot]->tx_queues = *txq;
+    ++n.resets;
+    n.resetting = false;
+    publish();
+    log_->info("uplink reset done network={} resets={}", n.config.name, n.resets);
   }
+}
+
+void Switch::poll() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    reclaim(/*wait=*/false);
+  }
+  resetUplinks();
+  refreshUplinks();
 }
 
 void Switch::stop() {
@@ -780,12 +888,13 @@ Switch::~Switch() {
   }
   current_.reset();
   vhost_.reset();
+  workers_.clear();
   rte_free(qsbr_);
   {
     absl::MutexLock lock(&mu_);
     for (auto& n : networks_) rte_mempool_free(n->rx_pool);
   }
-  rte_mempool_free(pool_);
+  for (const auto& [node, pool] : pools_) rte_mempool_free(pool);
 }
 
 }  // namespace enadpdk::vhostuser

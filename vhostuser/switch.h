@@ -19,6 +19,8 @@
 #include "common/config.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
+#include "vhostuser/port_table.h"
+#include "vhostuser/table_builder.h"
 #include "vhostuser/vhost_ports.h"
 
 struct rte_mempool;
@@ -51,7 +53,12 @@ struct UplinkStatus {
   std::string mac;
   bool link_up = false;
   uint32_t speed_mbps = 0;
-  uint32_t queues = 0;
+  uint32_t queues = 0;          // RX queues (RSS)
+  uint32_t tx_queues = 0;       // TX queues (one per worker when the device has enough)
+  int numa_node = -1;           // of the device; -1 unknown
+  uint64_t resets = 0;          // resets done (RTE_ETH_EVENT_INTR_RESET, ENA watchdog)
+  uint64_t reset_failures = 0;  // reset attempts that failed (retried)
+  uint64_t link_changes = 0;    // link up/down transitions seen
   PortCounters counters;
   std::vector<std::pair<std::string, uint64_t>> xstats;  // ENA allowance counters and the like
 };
@@ -79,21 +86,37 @@ struct DataplaneTable;
 
 // The DPDK switch: owns the uplinks (ethdevs) and the pods' vhost-user ports (rte_vhost, see
 // VhostPorts), publishes forwarding tables to the poll-mode workers and answers the control API.
+// Its parts: PortTable (admission rules, slots), buildTable (the table the workers use), the
+// uplinks, the state file (port_spec.h), the workers (worker.h).
 //
-// Threading: the public methods are called from control threads (gRPC handlers, the main loop)
-// and serialise on one mutex. Workers never take it: they read the published DataplaneTable
-// under RCU (rte_rcu_qsbr), and the control thread frees a replaced table only after every
-// worker has reported a quiescent state. Adding a port does not wait for that grace period (no
-// older table refers to the new slot; the old table is freed by a later publish or poll()).
-// Removing a port waits at most kSyncCloseWait: the slot is closed when its grace period ends,
-// by whichever of the control calls or poll() sees it end, and its index and socket path stay
-// reserved until then. Only an uplink reset waits for the grace period (it must stop the ethdev).
-// Pod connection state arrives from rte_vhost's thread (VhostPorts), uplink reset requests from
-// DPDK's interrupt thread, both through atomics. Lock order: `mu_`, then VhostPorts' own.
+// Threading and memory ordering:
+// - Control calls (gRPC handlers, the main loop) serialise on `mu_`. AddPort and DeletePort are
+//   first admitted one at a time by `gate_` (with the caller's deadline), then take `mu_`.
+// - Workers never take `mu_`. They load the published DataplaneTable (`table_`, release store
+//   by the control thread, acquire load by the worker once per pass) and report a quiescent state
+//   to RCU (rte_rcu_qsbr) after every pass. A replaced table is retired with the RCU token taken
+//   right after the store, and freed, with the slot a DeletePort took out, only when every
+//   worker has reported after that token (reclaim).
+// - Nobody waits for an RCU grace period while holding `mu_`: DeletePort waits at most
+//   kSyncCloseWait for its slot's grace period with `mu_` released (else a later call or poll()
+//   closes it; the slot and its socket path stay reserved until then), an AddPort whose socket
+//   path is still closing, an uplink reset (it must stop the ethdev) and a backlog of more than
+//   kMaxRetiredTables retired tables wait with `mu_` released too. Adding a port never waits for
+//   other reasons (no older table refers to the new slot).
+// - Per-queue TX locks of a shared uplink TX queue live in the uplink's slot, which outlives
+//   every table that points at them (the slot is closed only after its grace period).
+// - The uplink ethdevs are touched only by the thread that created the switch (the EAL main
+//   lcore: create(), poll(), stop()), so the ENA PMD's watchdog timer, armed on the lcore that
+//   starts the device, fires from that thread's rte_timer_manage(). Control calls read uplinks
+//   through a snapshot that poll() refreshes.
+// - Pod connection state arrives from rte_vhost's thread (VhostPorts), uplink reset requests
+//   from DPDK's interrupt thread, both through relaxed atomics that poll() reads.
+// Lock order: `gate_`, then `mu_`, then VhostPorts' own.
 class Switch {
  public:
-  // Creates the switch on an initialised EAL: mbuf pool, uplinks, one worker per lcore in
-  // `config.workers` (or every worker lcore the EAL has when empty). Workers start at once.
+  // Creates the switch on an initialised EAL: one mbuf pool per NUMA node with a worker or an
+  // uplink, the uplinks, one worker per lcore in `config.workers` (or every worker lcore the EAL
+  // has when empty), each allocated on its lcore's node. Workers start at once.
   static absl::StatusOr<std::unique_ptr<Switch>> create(const common::DataplaneConfig& config,
                                                         std::shared_ptr<spdlog::logger> log);
   ~Switch();
@@ -122,44 +145,61 @@ class Switch {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<PortStatus> getPort(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<PortStatus> listPorts(const std::string& network) ABSL_LOCKS_EXCLUDED(mu_);
+  // Cheap: uplink state comes from the snapshot poll() keeps, not from the devices.
   std::vector<NetworkStatus> listNetworks() ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<WorkerStatus> listWorkers() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Housekeeping from the main loop: uplink resets requested by the driver, link changes.
+  // Housekeeping from the main loop (the thread that called create()): retired tables, uplink
+  // resets requested by the driver, link changes, the uplink snapshot.
   void poll() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Stops the workers and closes every port. Idempotent; also done by the destructor.
+  // Stops the workers and closes every port. Idempotent; also done by the destructor. Called by
+  // the thread that called create().
   void stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Slot;
   struct NetworkState;
+  struct WorkerDeleter {
+    void operator()(Worker* w) const;
+  };
   explicit Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log);
 
   absl::Status init();
+  // The mbuf pool of NUMA node `node`, created on first use.
+  absl::StatusOr<rte_mempool*> poolOn(int node);
   absl::Status startUplink(NetworkState& net) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Configures and starts an uplink ethdev; returns the TX queues it got.
   absl::StatusOr<uint16_t> configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
                                            uint32_t mtu, rte_mempool* rx_pool);
-  // Whether publish() returns only after every worker has stopped using the replaced table.
-  enum class Grace {
-    Wait,   // the caller then closes or resets something the old table refers to
-    Defer,  // the old table is freed later (reclaim), the caller goes on at once
-  };
+  // Reads link and allowance counters of every uplink into the snapshot.
+  void refreshUplinks() ABSL_LOCKS_EXCLUDED(mu_);
+  // Resets the uplinks whose driver asked for it (RTE_ETH_EVENT_INTR_RESET).
+  void resetUplinks() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Builds and publishes a table from the current slots and retires the previous one, with
-  // `close_after` (a slot just taken out of slots_) to close when its grace period ends.
-  void publish(Grace wait, std::unique_ptr<Slot> close_after = nullptr)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `close_after` (a slot just taken out of the port table) to close when its grace period
+  // ends. Returns the retired table's RCU token. Never waits.
+  uint64_t publish(std::unique_ptr<Slot> close_after = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Frees the retired tables (and closes the retired slots) whose grace period has ended; with
-  // `wait`, waits for all of them.
+  // `wait` (only when no worker runs), all of them.
   void reclaim(bool wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // reclaim() until nothing is retired or `limit` has passed; true when nothing is.
-  bool reclaimWithin(absl::Duration limit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits, without `mu_`, until every worker has passed `token` or `limit` has passed; true
+  // when they have.
+  bool awaitGrace(uint64_t token, absl::Duration limit = absl::InfiniteDuration())
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // After a publish: waits (without `mu_`) for the oldest retired table while more than
+  // kMaxRetiredTables are retired, so that starved workers bound memory, not control calls.
+  void drainBacklog() ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes a port out of the port table and the forwarding table; returns the RCU token after
+  // which its slot can be closed (reclaim does it).
+  uint64_t removePort(uint16_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void saveStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PortCounters countersOf(uint16_t slot) const;
-  // The specs of every port, in creation order (what the state file holds).
-  std::vector<PortSpec> portSpecsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  PortStatus statusOf(const Slot& s) const;
-  void removeSlot(uint16_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PortStatus statusOf(const Slot& s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<NetworkFacts> networkFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The NUMA node whose workers poll the network's ports (its uplink's; -1 without uplink).
+  int nodeOf(const NetworkState& net) const;
   // Closes a pod port's socket, or stops and closes an uplink's ethdev. Only for a slot no
   // published table refers to.
   void closeSlot(const Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -167,10 +207,11 @@ class Switch {
 
   const common::DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  rte_mempool* pool_ = nullptr;
+  std::vector<std::pair<int, rte_mempool*>> pools_;  // per NUMA node; set up by init()
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::unique_ptr<VhostPorts> vhost_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Worker, WorkerDeleter>> workers_;
+  Topology topology_;  // of workers_, fixed after init()
   std::atomic<const DataplaneTable*> table_{nullptr};
 
   // Admits one AddPort/DeletePort at a time, so that a call waiting behind others can give up at
@@ -189,9 +230,9 @@ class Switch {
 
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<NetworkState>> networks_ ABSL_GUARDED_BY(mu_);
+  PortTable ports_ ABSL_GUARDED_BY(mu_);
   std::array<std::unique_ptr<Slot>, kMaxSlots> slots_ ABSL_GUARDED_BY(mu_);
   std::array<uint8_t, kMaxSlots> generations_ ABSL_GUARDED_BY(mu_){};
-  std::vector<uint16_t> port_order_ ABSL_GUARDED_BY(mu_);  // pod port slots in creation order
   std::unique_ptr<const DataplaneTable> current_ ABSL_GUARDED_BY(mu_);
   // Replaced tables that a worker may still be reading, oldest first, each with the RCU token
   // taken when it was replaced.
@@ -200,12 +241,11 @@ class Switch {
     std::unique_ptr<const DataplaneTable> table;
     std::unique_ptr<Slot> slot;  // a removed port, closed when the grace period ends
   };
-  // Slots removed but not closed yet: not free for a new port.
-  std::array<bool, kMaxSlots> closing_ ABSL_GUARDED_BY(mu_){};
   // How long DeletePort waits for the grace period before leaving the close to a later call.
   static constexpr absl::Duration kSyncCloseWait = absl::Milliseconds(5);
   std::deque<Retired> retired_ ABSL_GUARDED_BY(mu_);
-  // More retired tables than this and publish() waits (bounds memory while workers are starved).
+  // More retired tables than this and the control call that published waits (bounds memory
+  // while workers are starved).
   static constexpr size_t kMaxRetiredTables = 32;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
