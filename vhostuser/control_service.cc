@@ -81,6 +81,11 @@ pb::Network networkToProto(const NetworkStatus& n) {
     u->set_link_up(n.uplink->link_up);
     u->set_link_speed_mbps(n.uplink->speed_mbps);
     u->set_queues(n.uplink->queues);
+    u->set_tx_queues(n.uplink->tx_queues);
+    u->set_numa_node(n.uplink->numa_node);
+    u->set_resets(n.uplink->resets);
+    u->set_reset_failures(n.uplink->reset_failures);
+    u->set_link_changes(n.uplink->link_changes);
     countersToProto(n.uplink->counters, u->mutable_counters());
     for (const auto& [name, value] : n.uplink->xstats) (*u->mutable_xstats())[name] = value;
   }
@@ -290,6 +295,26 @@ std::string renderMetrics(Switch& sw) {
       w.counter("ena_dpdk_uplink_drops_total", "Frames from or to the uplink dropped, by reason.",
                 l, n.uplink->counters.drops[i]);
     }
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.counter("ena_dpdk_uplink_resets_total",
+              "Device resets of the uplink (RTE_ETH_EVENT_INTR_RESET, e.g. the ENA watchdog).", l,
+              n.uplink->resets);
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.counter("ena_dpdk_uplink_reset_failures_total",
+              "Uplink reset attempts that failed (each is retried).", l,
+              n.uplink->reset_failures);
+  }
+  for (const auto& n : nets) {
+    if (!n.uplink) continue;
+    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+    w.counter("ena_dpdk_uplink_link_changes_total", "Link up/down transitions of the uplink.", l,
+              n.uplink->link_changes);
   }
   for (const auto& n : nets) {
     if (!n.uplink) continue;

@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "vhostuser/control_service.h"
+#include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
 
 namespace enadpdk::vhostuser {

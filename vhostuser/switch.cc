@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "common/unix_socket.h"
 #include "vhostuser/path_policy.h"
+#include "vhostuser/state_store.h"
 #include "vhostuser/worker.h"
 
 namespace enadpdk::vhostuser {
@@ -759,6 +760,9 @@ void Switch::refreshUplinks() {
       }
     }
   }
+  const absl::Time now = absl::Now();
+  const bool read_xstats = now >= next_xstats_;
+  if (read_xstats) next_xstats_ = now + kXstatsPeriod;
   std::vector<Reading> readings;
   for (const auto& [network, port_id] : uplinks) {
     Reading r{.network = network, .link_up = false, .speed = 0, .xstats = {}};
@@ -766,7 +770,8 @@ void Switch::refreshUplinks() {
     rte_eth_link_get_nowait(port_id, &link);
     r.link_up = link.link_status == RTE_ETH_LINK_UP;
     r.speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
-    const int count = rte_eth_xstats_get_names(port_id, nullptr, 0);
+    // ENA reads its allowance counters from the device with an admin command: once a second.
+    const int count = read_xstats ? rte_eth_xstats_get_names(port_id, nullptr, 0) : 0;
     if (count > 0) {
       std::vector<rte_eth_xstat_name> names(static_cast<size_t>(count));
       std::vector<rte_eth_xstat> values(static_cast<size_t>(count));
@@ -793,7 +798,7 @@ void Switch::refreshUplinks() {
     }
     n.link_up = r.link_up;
     n.speed_mbps = r.speed;
-    n.xstats = std::move(r.xstats);
+    if (read_xstats) n.xstats = std::move(r.xstats);
   }
 }
 

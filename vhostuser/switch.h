@@ -249,6 +249,10 @@ class Switch {
   static constexpr size_t kMaxRetiredTables = 32;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
+  // When refreshUplinks() next reads the uplinks' xstats (main loop only).
+  absl::Time next_xstats_ = absl::InfinitePast();
+  static constexpr absl::Duration kXstatsPeriod = absl::Seconds(1);
+
   // Uplink ethdev -> slot, read by DPDK's interrupt thread; reset requests it raises for the
   // main loop.
   std::array<std::atomic<uint16_t>, RTE_MAX_ETHPORTS> port_to_slot_{};

@@ -61,6 +61,7 @@
 #include "nlohmann/json.hpp"
 #include "vhostuser/control_service.h"
 #include "vhostuser/port_spec.h"
+#include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
 
 namespace enadpdk::vhostuser {

@@ -11,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "tests/support/fake_host.h"
+#include "vhostuser/state_store.h"
 
 namespace enadpdk::vhostuser {
 namespace {
