@@ -261,10 +261,36 @@ constexpr EnumName<HostExec> kHostExecs[] = {{"direct", HostExec::Direct},
 
 // ---- dataplane
 
+std::string enaDevargNames() {
+  std::string names;
+  for (const EnaDevarg& arg : kEnaDevargs) names += strCat(names.empty() ? "" : ", ", arg.name);
+  return names;
+}
+
+void parseDevargs(JsonReader& r, std::map<std::string, std::string>& devargs) {
+  for (const std::string& key : r.keys()) {
+    const auto* arg = std::find_if(std::begin(kEnaDevargs), std::end(kEnaDevargs),
+                                   [&](const EnaDevarg& a) { return a.name == key; });
+    if (arg == std::end(kEnaDevargs)) {
+      return r.fail(clipped(key), strCat("not a device argument of DPDK 22.11's ENA PMD (",
+                                         enaDevargNames(), ")"));
+    }
+    r.readIntegerText(key, devargs[key], arg->min, arg->max);
+  }
+}
+
 void parseUplink(JsonReader& r, UplinkConfig& uplink) {
   r.require("device");
   r.read("device", uplink.device, kUplinkDevice);
   r.read("queues", uplink.queues, 1, kMaxUplinkQueues);
+  r.read("rxDescriptors", uplink.rxDescriptors, kMinUplinkDescriptors, kMaxUplinkDescriptors);
+  r.read("txDescriptors", uplink.txDescriptors, kMinUplinkDescriptors, kMaxUplinkDescriptors);
+  if (r.has("devargs") && r.ok() && !isPciAddressSyntax(uplink.device)) {
+    return r.fail("devargs",
+                  "only for a PCI uplink: a vdev's arguments belong in its device string "
+                  "(\"net_af_packet0,iface=veth0\")");
+  }
+  r.readObject("devargs", [&](JsonReader& d) { parseDevargs(d, uplink.devargs); });
 }
 
 void parseNetwork(JsonReader& r, NetworkConfig& network) {

@@ -53,6 +53,27 @@ inline constexpr unsigned kMinMtu = 68;
 inline constexpr unsigned kMaxMtu = 9001;
 inline constexpr unsigned kDefaultUplinkQueues = 1;
 inline constexpr unsigned kMaxUplinkQueues = 32;
+// Ring sizes asked of an uplink; the device's own limits clamp them further (vhostuser/uplink.h).
+inline constexpr unsigned kDefaultUplinkDescriptors = 1024;
+inline constexpr unsigned kMinUplinkDescriptors = 64;
+inline constexpr unsigned kMaxUplinkDescriptors = 32768;
+
+// A device argument of DPDK 22.11's ENA PMD (its PMD_INFO_STRING: "large_llq_hdr=<0|1>
+// enable_llq=<0|1> miss_txc_to=<uint>"), with the values it accepts.
+struct EnaDevarg {
+  std::string_view name;
+  unsigned min;
+  unsigned max;
+};
+inline constexpr EnaDevarg kEnaDevargs[] = {
+    // 256-byte LLQ entries for packet headers over 96 bytes (when the device supports them).
+    {"large_llq_hdr", 0, 1},
+    // 0 turns LLQ off: never on 6th-generation instances (a large performance loss).
+    {"enable_llq", 0, 1},
+    // Seconds before a TX packet without completion counts as missing (0 disables the check;
+    // the PMD refuses more than 60).
+    {"miss_txc_to", 0, 60},
+};
 
 // How a network forwards (see DESIGN.md, "Data path").
 enum class NetworkMode {
@@ -69,6 +90,13 @@ struct UplinkConfig {
   std::string device{};
   // RX/TX queue pairs (RSS), 1..kMaxUplinkQueues.
   unsigned queues = kDefaultUplinkQueues;
+  // Descriptors per RX and per TX queue, kMinUplinkDescriptors..kMaxUplinkDescriptors.
+  unsigned rxDescriptors = kDefaultUplinkDescriptors;
+  unsigned txDescriptors = kDefaultUplinkDescriptors;
+  // Device arguments of a PCI uplink, key -> decimal value, passed to EAL with the device's allow
+  // list entry ("-a 0000:00:06.0,large_llq_hdr=1"). Keys are those of DPDK 22.11's ENA PMD
+  // (kEnaDevargs); always empty for a vdev, whose device string carries its own arguments.
+  std::map<std::string, std::string> devargs{};
 
   // Field-wise comparison.
   bool operator==(const UplinkConfig&) const = default;

@@ -1,6 +1,7 @@
 #include "common/json_reader.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/strings.h"
 
@@ -159,6 +160,32 @@ const nlohmann::json* JsonReader::take(std::string_view key) {
 void JsonReader::failType(std::string_view relativePath, std::string_view expected,
                           const nlohmann::json& value) {
   fail(relativePath, strCat("expected ", expected, ", got ", describe(value)));
+}
+
+std::vector<std::string> JsonReader::keys() const {
+  std::vector<std::string> out;
+  if (!value_.is_object()) return out;
+  for (const auto& [key, value] : value_.items()) out.push_back(key);
+  return out;
+}
+
+void JsonReader::readIntegerText(std::string_view key, std::string& out, std::int64_t min,
+                                 std::int64_t max) {
+  const nlohmann::json* json = take(key);
+  if (json == nullptr) return;
+  std::int64_t value = 0;
+  if (json->is_string()) {
+    const auto& text = json->get_ref<const std::string&>();
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    const bool digits = !text.empty() && text.front() != '-' && error == std::errc() &&
+                        end == text.data() + text.size();
+    if (!digits || value < min || value > max) {
+      return failType(key, strCat("an integer between ", min, " and ", max), *json);
+    }
+  } else if (!readInteger(key, *json, min, max, value)) {
+    return;
+  }
+  out = std::to_string(value);
 }
 
 bool JsonReader::readInteger(std::string_view relativePath, const nlohmann::json& value,

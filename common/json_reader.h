@@ -66,6 +66,9 @@ class JsonReader {
 
   // Returns true when the object has `key`. Does not count as reading it.
   bool has(std::string_view key) const;
+  // Returns the object's keys in key order (none when it is not an object). Does not count as
+  // reading them: for objects whose keys are checked against a list of their own.
+  std::vector<std::string> keys() const;
 
   // Reads an optional string.
   void read(std::string_view key, std::string& out);
@@ -81,6 +84,10 @@ class JsonReader {
   // Reads an optional array of integers, each in [min, max]; the range must fit T.
   template <std::integral T>
   void read(std::string_view key, std::vector<T>& out, std::int64_t min, std::int64_t max);
+  // Reads an optional integer in [min, max], written in JSON as a number or as a string of decimal
+  // digits ("3"), into its decimal text ("3"): for values that end up in a text such as a DPDK
+  // device argument.
+  void readIntegerText(std::string_view key, std::string& out, std::int64_t min, std::int64_t max);
   // Reads an optional array of strings that each pass `rule` and appear only once.
   void readSet(std::string_view key, std::vector<std::string>& out, const StringRule& rule);
   // Reads an optional string that must be one of `names` into the matching enum value. An

@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "vhostuser/control_service.h"
+#include "vhostuser/eal_args.h"
 #include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
 
@@ -142,8 +143,11 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // The PCI uplinks' device arguments (uplink.devargs) ride on their EAL allow-list entries.
+  absl::StatusOr<std::vector<std::string>> eal = ealArgsForUplinks(config->eal, config->networks);
+  if (!eal.ok()) return reportFatal(err, program, toStd(eal.status().message()));
   std::vector<std::string> eal_args = {program};
-  eal_args.insert(eal_args.end(), config->eal.begin(), config->eal.end());
+  eal_args.insert(eal_args.end(), eal->begin(), eal->end());
   std::vector<char*> eal_argv;
   for (std::string& a : eal_args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {

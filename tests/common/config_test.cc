@@ -64,6 +64,23 @@ TEST(ConfigTest, DataplaneExampleFromTheIssue) {
   EXPECT_EQ(*config, expected);
 }
 
+TEST(ConfigTest, UplinkDevargsAndRings) {
+  absl::StatusOr<DataplaneConfig> config = common::parseDataplaneConfig(parse(R"({"dataplane": {
+      "networks": [
+        {"name": "eni1", "uplink": {"device": "0000:00:06.0", "rxDescriptors": 2048,
+                                    "txDescriptors": 512,
+                                    "devargs": {"large_llq_hdr": 1, "miss_txc_to": "3",
+                                                "enable_llq": 1}}}
+      ]}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const UplinkConfig& up = *config->networks.at(0).uplink;
+  EXPECT_EQ(up.rxDescriptors, 2048u);
+  EXPECT_EQ(up.txDescriptors, 512u);
+  EXPECT_EQ(up.devargs, (std::map<std::string, std::string>{
+                            {"enable_llq", "1"}, {"large_llq_hdr", "1"}, {"miss_txc_to", "3"}}));
+  EXPECT_EQ(config->networks.at(0).uplink->queues, common::kDefaultUplinkQueues);
+}
+
 TEST(ConfigTest, DataplaneOptionalKeys) {
   absl::StatusOr<DataplaneConfig> config = common::parseDataplaneConfig(parse(R"({"dataplane": {
       "metricsAddress": "[::1]:9000",
@@ -385,6 +402,40 @@ INSTANTIATE_TEST_SUITE_P(
                           {"name": "b", "uplink": {"device": "net_tap0,iface=b"}}]}})",
                       R"(dataplane.networks[1].uplink.device: device "net_tap0" is already )"
                       R"(the uplink of network "a")"},
+        MalformedCase{"DevargsUnknownKey", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "0000:00:06.0",
+                                                   "devargs": {"normal_llq_hdr": 1}}}]}})",
+                      "dataplane.networks[0].uplink.devargs.normal_llq_hdr: not a device argument "
+                      "of DPDK 22.11's ENA PMD (large_llq_hdr, enable_llq, miss_txc_to)"},
+        MalformedCase{"DevargsOutOfRange", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "0000:00:06.0",
+                                                   "devargs": {"miss_txc_to": 61}}}]}})",
+                      "dataplane.networks[0].uplink.devargs.miss_txc_to: expected an integer "
+                      "between 0 and 60, got 61"},
+        MalformedCase{"DevargsBadString", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "0000:00:06.0",
+                                                   "devargs": {"large_llq_hdr": "yes"}}}]}})",
+                      "dataplane.networks[0].uplink.devargs.large_llq_hdr: expected an integer "
+                      "between 0 and 1, got \"yes\""},
+        MalformedCase{"DevargsBool", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "0000:00:06.0",
+                                                   "devargs": {"enable_llq": true}}}]}})",
+                      "dataplane.networks[0].uplink.devargs.enable_llq: expected an integer "
+                      "between 0 and 1, got true"},
+        MalformedCase{"DevargsNotAnObject", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "0000:00:06.0",
+                                                   "devargs": "large_llq_hdr=1"}}]}})",
+                      "dataplane.networks[0].uplink.devargs: expected an object, got "
+                      "\"large_llq_hdr=1\""},
+        MalformedCase{"DevargsForAVdev", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "net_af_packet0,iface=veth0",
+                                                   "devargs": {"large_llq_hdr": 1}}}]}})",
+                      "dataplane.networks[0].uplink.devargs: only for a PCI uplink: a vdev's "
+                      "arguments belong in its device string (\"net_af_packet0,iface=veth0\")"},
+        MalformedCase{"RxDescriptorsTooFew", R"({"dataplane": {"networks": [
+                          {"name": "a", "uplink": {"device": "net_null0", "rxDescriptors": 32}}]}})",
+                      "dataplane.networks[0].uplink.rxDescriptors: expected an integer between 64 "
+                      "and 32768, got 32"},
         MalformedCase{"TooManyQueues", R"({"dataplane": {"networks": [
                           {"name": "a", "uplink": {"device": "net_null0", "queues": 33}}]}})",
                       "dataplane.networks[0].uplink.queues: expected an integer between 1 and 32, "
