@@ -254,6 +254,8 @@ constexpr EnumName<PersistMode> kPersistModes[] = {
     {"auto", PersistMode::Auto}, {"always", PersistMode::Always}, {"never", PersistMode::Never}};
 constexpr EnumName<NoIommuMode> kNoIommuModes[] = {
     {"auto", NoIommuMode::Auto}, {"always", NoIommuMode::Always}, {"never", NoIommuMode::Never}};
+constexpr EnumName<IommuMode> kIommuModes[] = {
+    {"auto", IommuMode::Auto}, {"noiommu", IommuMode::NoIommu}, {"required", IommuMode::Required}};
 constexpr EnumName<HugepageSize> kHugepageSizes[] = {{"1G", HugepageSize::Size1G},
                                                      {"2M", HugepageSize::Size2M}};
 constexpr EnumName<HostExec> kHostExecs[] = {{"direct", HostExec::Direct},
@@ -436,8 +438,18 @@ void parseHugepages(JsonReader& r, HugepagesConfig& hugepages) {
 }
 
 void parseVfio(JsonReader& r, VfioConfig& vfio) {
+  r.readEnum("iommu", vfio.iommu, kIommuModes);
   r.readEnum("noiommu", vfio.noiommu, kNoIommuModes);
   r.read("driver", vfio.driver, kDpdkDriver);
+  if (r.ok() && vfio.iommu == IommuMode::Required) {
+    // Contradictions, refused here rather than found out on the node.
+    if (vfio.noiommu == NoIommuMode::Always) {
+      r.fail("iommu", "\"required\" excludes \"noiommu\": \"always\"");
+    } else if (vfio.driver != kVfioPciDriver) {
+      r.fail("iommu", strCat("\"required\" needs driver \"vfio-pci\" (", vfio.driver,
+                             " does not use the IOMMU)"));
+    }
+  }
 }
 
 void parseBind(JsonReader& r, BindConfig& bind) {

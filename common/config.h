@@ -310,6 +310,18 @@ enum class NoIommuMode {
   Never,
 };
 
+// Whether vfio-pci works through the host's IOMMU ("iommu"; docs/nodeprep.md, "IOMMU").
+enum class IommuMode {
+  // Use the IOMMU where the instance has one: when the kernel has not enabled Intel VT-d hardware
+  // (an ACPI DMAR table without IOMMU groups), put the IOMMU kernel arguments on the command line
+  // and require a reboot; without IOMMU hardware, no-IOMMU mode as "noiommu" says.
+  Auto,
+  // Never turn an IOMMU on: no-IOMMU mode as "noiommu" says (nodeprep before this key).
+  NoIommu,
+  // The kernel must have an IOMMU enabled; nodeprep fails before writing anything otherwise.
+  Required,
+};
+
 // A hugepage size ("2M" or "1G").
 enum class HugepageSize {
   Size2M,
@@ -352,6 +364,9 @@ struct HugetlbfsMount {
 
 // The vfio setup.
 struct VfioConfig {
+  // Whether to use (and turn on) the host's IOMMU. "required" excludes noiommu "always" and a
+  // driver other than kVfioPciDriver.
+  IommuMode iommu = IommuMode::Auto;
   // When to enable no-IOMMU mode.
   NoIommuMode noiommu = NoIommuMode::Auto;
   // Driver the selected ENAs are bound to: kVfioPciDriver, kIgbUioDriver or kUioPciGenericDriver.

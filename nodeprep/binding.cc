@@ -216,6 +216,21 @@ void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Repo
   }
 }
 
+void deferBinding(const BindPlan& plan, Report& report) {
+  for (const BindSkip& skip : plan.skipped)
+    report.add("bind", skip.label, skip.reason, ActionStatus::Ok);
+  for (const BindCandidate& candidate : plan.bound) {
+    report.add("bind", candidate.label(), strCat("none: already bound to ", plan.driver),
+               ActionStatus::Ok);
+  }
+  for (const BindCandidate& candidate : plan.bind) {
+    report.add("bind", candidate.label(),
+               strCat("deferred: ", driverName(candidate.device.driver), " -> ", plan.driver,
+                      " after the reboot that turns the IOMMU on"),
+               ActionStatus::Warning);
+  }
+}
+
 void describeBinding(const BindPlan& plan, Report& report) {
   for (const BindSkip& skip : plan.skipped)
     report.add("bind", skip.label, skip.reason, ActionStatus::Ok);

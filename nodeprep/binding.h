@@ -69,6 +69,11 @@ absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const common:
 // the run. Records bound interfaces in `state`. Adds one "bind" action per device.
 void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Report& report);
 
+// Instead of applyBinding() (and describeBinding()) while a reboot that turns the IOMMU on is
+// pending: binds nothing, and adds a warning "bind" action per device to bind saying it waits for
+// the reboot (skipped and already bound devices as describeBinding() reports them).
+void deferBinding(const BindPlan& plan, Report& report);
+
 // --dry-run: adds the actions applyBinding() would take.
 void describeBinding(const BindPlan& plan, Report& report);
 

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <array>
 #include <optional>
 #include <vector>
 
@@ -20,8 +19,6 @@ namespace {
 using common::strCat;
 using common::toStd;
 
-constexpr std::array<std::string_view, 3> kHugepageKeys = {"default_hugepagesz", "hugepagesz",
-                                                           "hugepages"};
 constexpr char kDefaultGrub[] = "/etc/default/grub";
 constexpr char kGrubVariable[] = "GRUB_CMDLINE_LINUX=";
 constexpr char kGrubDefaultVariable[] = "GRUB_CMDLINE_LINUX_DEFAULT=";
@@ -39,20 +36,20 @@ std::vector<std::string> splitArgs(std::string_view cmdline) {
 // The key of a "key=value" argument, or the whole argument.
 std::string_view argKey(std::string_view arg) { return arg.substr(0, arg.find('=')); }
 
-bool isHugepageArg(std::string_view arg) {
-  return std::find(kHugepageKeys.begin(), kHugepageKeys.end(), argKey(arg)) != kHugepageKeys.end();
+bool isSetArg(std::string_view arg, const KernelArgSet& set) {
+  return std::find(set.keys.begin(), set.keys.end(), argKey(arg)) != set.keys.end();
 }
 
-bool hasAnyHugepageArg(std::string_view cmdline) {
+bool hasAnySetArg(std::string_view cmdline, const KernelArgSet& set) {
   const std::vector<std::string> args = splitArgs(cmdline);
   return std::any_of(args.begin(), args.end(),
-                     [](const std::string& arg) { return isHugepageArg(arg); });
+                     [&](const std::string& arg) { return isSetArg(arg, set); });
 }
 
-std::string withoutHugepageArgs(std::string_view cmdline) {
+std::string withoutSetArgs(std::string_view cmdline, const KernelArgSet& set) {
   std::vector<std::string> kept;
   for (std::string& arg : splitArgs(cmdline)) {
-    if (!isHugepageArg(arg)) kept.push_back(std::move(arg));
+    if (!isSetArg(arg, set)) kept.push_back(std::move(arg));
   }
   return absl::StrJoin(kept, " ");
 }
@@ -92,9 +89,9 @@ std::optional<Assignment> parseAssignment(size_t index, std::string_view line,
   return a;
 }
 
-bool cfgHasArgs(std::string_view cfg, uint64_t pages) {
+bool cfgHasArgs(std::string_view cfg, const KernelArgSet& set) {
   for (absl::string_view line : absl::StrSplit(absl::string_view(cfg.data(), cfg.size()), '\n')) {
-    if (hasHugepageArgs(toStd(line), pages)) return true;
+    if (hasKernelArgs(toStd(line), set)) return true;
   }
   return false;
 }
@@ -119,10 +116,10 @@ absl::StatusOr<std::string> grubbyDefaultArgs(CommandRunner& commands) {
   return grubbyArgs(info->out);
 }
 
-KernelArgsResult persistWithGrubby(const Host& host, uint64_t pages, const std::string& current,
-                                   bool dry_run, Report& report) {
-  const std::string args = hugepageArgs(pages);
-  if (hasHugepageArgs(current, pages)) {
+KernelArgsResult persistWithGrubby(const Host& host, const KernelArgSet& set,
+                                   const std::string& current, bool dry_run, Report& report) {
+  const std::string& args = set.args;
+  if (hasKernelArgs(current, set)) {
     report.add("kernel-args", kGrubby, strCat("none: the default kernel already has ", args),
                ActionStatus::Ok);
     return KernelArgsResult::InPlace;
@@ -139,7 +136,7 @@ KernelArgsResult persistWithGrubby(const Host& host, uint64_t pages, const std::
     report.fail("kernel-args", kGrubby, toStd(after.status().message()));
     return KernelArgsResult::Failed;
   }
-  if (!hasHugepageArgs(*after, pages)) {
+  if (!hasKernelArgs(*after, set)) {
     report.fail("kernel-args", kGrubby,
                 strCat(describeCommand(update),
                        " succeeded but the default kernel's arguments "
@@ -151,9 +148,9 @@ KernelArgsResult persistWithGrubby(const Host& host, uint64_t pages, const std::
   return KernelArgsResult::InPlace;
 }
 
-KernelArgsResult persistWithGrubFile(const Host& host, uint64_t pages, bool dry_run,
+KernelArgsResult persistWithGrubFile(const Host& host, const KernelArgSet& set, bool dry_run,
                                      Report& report) {
-  const std::string args = hugepageArgs(pages);
+  const std::string& args = set.args;
   if (!hostPathExists(host.root, kDefaultGrub)) {
     report.fail("kernel-args", kDefaultGrub,
                 strCat("cannot put \"", args,
@@ -170,11 +167,11 @@ KernelArgsResult persistWithGrubFile(const Host& host, uint64_t pages, bool dry_
     report.fail("kernel-args", kDefaultGrub, toStd(cfg_content.status().message()));
     return KernelArgsResult::Failed;
   }
-  const std::string edited = editDefaultGrub(*content, pages);
+  const std::string edited = editDefaultGrub(*content, set);
   const bool file_changes = edited != *content;
   const std::vector<std::string> mkconfig = {"grub2-mkconfig", "-o",
                                              host.commands.commandPath(*cfg)};
-  if (!file_changes && cfgHasArgs(*cfg_content, pages)) {
+  if (!file_changes && cfgHasArgs(*cfg_content, set)) {
     report.add("kernel-args", kDefaultGrub,
                strCat("none: GRUB_CMDLINE_LINUX and ", *cfg, " already have ", args),
                ActionStatus::Ok);
@@ -210,7 +207,7 @@ KernelArgsResult persistWithGrubFile(const Host& host, uint64_t pages, bool dry_
   absl::StatusOr<std::string> regenerated =
       made.ok() ? common::readFile(host.root.path(*cfg)) : made.status();
   absl::Status outcome = regenerated.status();
-  if (outcome.ok() && !cfgHasArgs(*regenerated, pages)) {
+  if (outcome.ok() && !cfgHasArgs(*regenerated, set)) {
     outcome = absl::InternalError(
         strCat(describeCommand(mkconfig), " succeeded but ", *cfg, " still lacks ", args));
   }
@@ -237,23 +234,39 @@ std::string hugepageArgs(uint64_t pages) {
   return strCat("default_hugepagesz=1G hugepagesz=1G hugepages=", pages);
 }
 
-bool hasHugepageArgs(std::string_view cmdline, uint64_t pages) {
+KernelArgSet hugepageArgSet(uint64_t pages) {
+  return {.keys = {"default_hugepagesz", "hugepagesz", "hugepages"}, .args = hugepageArgs(pages)};
+}
+
+bool hasKernelArgs(std::string_view cmdline, const KernelArgSet& set) {
   std::vector<std::string> found;
   for (const std::string& arg : splitArgs(cmdline)) {
-    if (isHugepageArg(arg)) found.push_back(arg);
+    if (isSetArg(arg, set)) found.push_back(arg);
   }
-  std::vector<std::string> expected = splitArgs(hugepageArgs(pages));
+  std::vector<std::string> expected = splitArgs(set.args);
   std::sort(found.begin(), found.end());
   std::sort(expected.begin(), expected.end());
   return found == expected;
 }
 
+std::string withKernelArgs(std::string_view cmdline, const KernelArgSet& set) {
+  std::string kept = withoutSetArgs(cmdline, set);
+  return kept.empty() ? set.args : strCat(kept, " ", set.args);
+}
+
+bool hasHugepageArgs(std::string_view cmdline, uint64_t pages) {
+  return hasKernelArgs(cmdline, hugepageArgSet(pages));
+}
+
 std::string withHugepageArgs(std::string_view cmdline, uint64_t pages) {
-  std::string kept = withoutHugepageArgs(cmdline);
-  return kept.empty() ? hugepageArgs(pages) : strCat(kept, " ", hugepageArgs(pages));
+  return withKernelArgs(cmdline, hugepageArgSet(pages));
 }
 
 std::string editDefaultGrub(std::string_view content, uint64_t pages) {
+  return editDefaultGrub(content, hugepageArgSet(pages));
+}
+
+std::string editDefaultGrub(std::string_view content, const KernelArgSet& set) {
   std::vector<std::string> lines;
   for (absl::string_view line :
        absl::StrSplit(absl::string_view(content.data(), content.size()), '\n')) {
@@ -266,10 +279,10 @@ std::string editDefaultGrub(std::string_view content, uint64_t pages) {
     if (std::optional<Assignment> a = parseAssignment(i, lines[i], kGrubVariable)) {
       assignments.push_back(*a);
     } else if (std::optional<Assignment> d = parseAssignment(i, lines[i], kGrubDefaultVariable)) {
-      // grub2-mkconfig appends GRUB_CMDLINE_LINUX_DEFAULT to the same kernel line: hugepage
-      // arguments there would duplicate ours.
-      if (hasAnyHugepageArg(d->value)) {
-        lines[i] = strCat(d->prefix, withoutHugepageArgs(d->value), d->suffix);
+      // grub2-mkconfig appends GRUB_CMDLINE_LINUX_DEFAULT to the same kernel line: the set's
+      // keys there would duplicate ours.
+      if (hasAnySetArg(d->value, set)) {
+        lines[i] = strCat(d->prefix, withoutSetArgs(d->value, set), d->suffix);
         changed = true;
       }
     }
@@ -277,18 +290,18 @@ std::string editDefaultGrub(std::string_view content, uint64_t pages) {
   if (assignments.empty()) {
     std::string out = changed ? absl::StrJoin(lines, "\n") : std::string(content);
     if (!out.empty() && out.back() != '\n') out += '\n';
-    return strCat(out, kGrubVariable, "\"", hugepageArgs(pages), "\"\n");
+    return strCat(out, kGrubVariable, "\"", set.args, "\"\n");
   }
   // The shell keeps the last assignment; earlier ones may feed it ("$GRUB_CMDLINE_LINUX ..."),
   // so they only lose their hugepage arguments.
   for (size_t i = 0; i < assignments.size(); ++i) {
     const Assignment& a = assignments[i];
     if (i + 1 == assignments.size()) {
-      if (hasHugepageArgs(a.value, pages)) continue;
-      lines[a.line] = strCat(a.prefix, withHugepageArgs(a.value, pages), a.suffix);
+      if (hasKernelArgs(a.value, set)) continue;
+      lines[a.line] = strCat(a.prefix, withKernelArgs(a.value, set), a.suffix);
     } else {
-      if (!hasAnyHugepageArg(a.value)) continue;
-      lines[a.line] = strCat(a.prefix, withoutHugepageArgs(a.value), a.suffix);
+      if (!hasAnySetArg(a.value, set)) continue;
+      lines[a.line] = strCat(a.prefix, withoutSetArgs(a.value, set), a.suffix);
     }
     changed = true;
   }
@@ -310,13 +323,18 @@ absl::StatusOr<std::string> grubbyArgs(std::string_view info) {
 
 KernelArgsResult persistHugepageArgs(const Host& host, uint64_t pages, bool dry_run,
                                      Report& report) {
+  return persistKernelArgs(host, hugepageArgSet(pages), dry_run, report);
+}
+
+KernelArgsResult persistKernelArgs(const Host& host, const KernelArgSet& set, bool dry_run,
+                                   Report& report) {
   absl::StatusOr<std::string> current = grubbyDefaultArgs(host.commands);
-  if (current.ok()) return persistWithGrubby(host, pages, *current, dry_run, report);
+  if (current.ok()) return persistWithGrubby(host, set, *current, dry_run, report);
   if (!absl::IsNotFound(current.status())) {
     report.fail("kernel-args", kGrubby, toStd(current.status().message()));
     return KernelArgsResult::Failed;
   }
-  return persistWithGrubFile(host, pages, dry_run, report);
+  return persistWithGrubFile(host, set, dry_run, report);
 }
 
 }  // namespace enadpdk::nodeprep

@@ -3,12 +3,37 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nodeprep/host.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
+
+// Kernel arguments nodeprep puts on the command line, and the keys it owns: writing the set
+// replaces every earlier value of those keys, never duplicating one.
+struct KernelArgSet {
+  // The keys ("hugepages", "intel_iommu"); an argument's key is what precedes its '='.
+  std::vector<std::string> keys{};
+  // The arguments, space-separated ("intel_iommu=on iommu=1"); each key once.
+  std::string args{};
+};
+
+// hugepageArgs(pages) and the keys default_hugepagesz, hugepagesz and hugepages.
+KernelArgSet hugepageArgSet(uint64_t pages);
+
+// True when `cmdline` sets exactly the arguments of `set`: each of its keys once, with its value.
+bool hasKernelArgs(std::string_view cmdline, const KernelArgSet& set);
+
+// `cmdline` without any argument with one of the set's keys, with the set's arguments appended.
+std::string withKernelArgs(std::string_view cmdline, const KernelArgSet& set);
+
+// /etc/default/grub `content` with the set on GRUB_CMDLINE_LINUX: the last assignment gets
+// withKernelArgs() (keeping its quoting and anything after the value), earlier ones and
+// GRUB_CMDLINE_LINUX_DEFAULT lose the set's keys, and a file without the variable gets a new
+// line. Unchanged content when the arguments are already there.
+std::string editDefaultGrub(std::string_view content, const KernelArgSet& set);
 
 // The kernel arguments that reserve `pages` 1G hugepages at boot and make 1G the default size:
 // "default_hugepagesz=1G hugepagesz=1G hugepages=<pages>".
@@ -42,13 +67,17 @@ enum class KernelArgsResult {
   Failed,
 };
 
-// Step 2 (persistent part): puts hugepageArgs(pages) on the command line of the kernels the host
-// boots. With `grubby` (found where host commands run; Amazon Linux 2023) through
-// `grubby --update-kernel=ALL --args=...`; otherwise by editing GRUB_CMDLINE_LINUX in
-// /etc/default/grub and regenerating grub.cfg (the EFI one when /sys/firmware/efi exists, else
-// /boot/grub2/grub.cfg or /boot/grub/grub.cfg) with `grub2-mkconfig -o` (or `grub-mkconfig`).
-// Nothing is written when the arguments are already there; an edit of /etc/default/grub is undone
-// when regenerating fails. With `dry_run` it only inspects. Adds "kernel-args" actions.
+// Puts `set` on the command line of the kernels the host boots. With `grubby` (found where host
+// commands run; Amazon Linux 2023) through `grubby --update-kernel=ALL --args=...`; otherwise by
+// editing GRUB_CMDLINE_LINUX in /etc/default/grub and regenerating grub.cfg (the EFI one when
+// /sys/firmware/efi exists, else /boot/grub2/grub.cfg or /boot/grub/grub.cfg) with `grub2-mkconfig
+// -o` (or `grub-mkconfig`). Nothing is written when the arguments are already there; an edit of
+// /etc/default/grub is undone when regenerating fails. With `dry_run` it only inspects. Adds
+// "kernel-args" actions.
+KernelArgsResult persistKernelArgs(const Host& host, const KernelArgSet& set, bool dry_run,
+                                   Report& report);
+
+// Step 2 (persistent part): persistKernelArgs() with hugepageArgSet(pages).
 KernelArgsResult persistHugepageArgs(const Host& host, uint64_t pages, bool dry_run,
                                      Report& report);
 

@@ -114,7 +114,14 @@ Report Nodeprep::run() {
     }
     if (report.failed()) return finish();
   }
-  plans.vfio = planVfio(root_, config_.vfio, selectsDevices(config_.bind));
+  absl::StatusOr<VfioPlan> vfio = planVfio(root_, config_.vfio, selectsDevices(config_.bind));
+  if (!vfio.ok()) {
+    report.fail("vfio", "/sys/kernel/iommu_groups", std::string(toStd(vfio.status().message())));
+    return finish();
+  }
+  plans.vfio = *std::move(vfio);
+  // Devices that get the IOMMU after a reboot are not bound before it (see applyVfio()).
+  const bool bind_after_reboot = plans.vfio.iommu.mode == VfioMode::PendingReboot;
   const std::vector<double> kubelets = kubeletStartTimes(root_);
   const BootClock clock = readBootClock(root_);
   const uint64_t total1G = plans.hugepages.total1G;
@@ -148,8 +155,12 @@ Report Nodeprep::run() {
     }
     checkKubelet(plans.hugepages.raises());
     describeMounts(plans.mounts, report);
-    describeVfio(plans.vfio, root_, report);
-    describeBinding(plans.bind, report);
+    describeVfio(plans.vfio, host, report);
+    if (bind_after_reboot) {
+      deferBinding(plans.bind, report);
+    } else {
+      describeBinding(plans.bind, report);
+    }
     return finish();
   }
 
@@ -184,7 +195,11 @@ Report Nodeprep::run() {
   if (report.failed()) return finish();
   applyVfio(plans.vfio, host, report);
   if (report.failed()) return finish();
-  applyBinding(plans.bind, host, plans.state, report);
+  if (bind_after_reboot) {
+    deferBinding(plans.bind, report);
+  } else {
+    applyBinding(plans.bind, host, plans.state, report);
+  }
   return finish();
 }
 

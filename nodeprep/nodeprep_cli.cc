@@ -30,10 +30,12 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
   common::FlagParser flags(
       "ena-dpdk-nodeprep", "[--config PATH] [--root DIR] [--dry-run] [--node-address IP]",
       "Prepares a node for DPDK, idempotently and in this order: CPU check, hugepages (runtime\n"
-      "reservation, else GRUB kernel arguments and a reboot), hugetlbfs mounts, vfio (no-IOMMU\n"
-      "mode where the host has no IOMMU), binding the selected ENAs. Never binds the primary ENI\n"
+      "reservation, else GRUB kernel arguments and a reboot), hugetlbfs mounts, vfio (the IOMMU\n"
+      "where the instance has one, turned on with kernel arguments and a reboot when the kernel\n"
+      "left it off; else no-IOMMU mode), binding the selected ENAs. Never binds the primary ENI\n"
       "unless nodeprep.bind.force names it. Reads the \"nodeprep\" config section and prints\n"
-      "{\"actions\": [...], \"rebootRequired\", \"kubeletRestartRequired\", \"ready\"} as JSON.\n"
+      "{\"actions\": [...], \"rebootRequired\", \"kubeletRestartRequired\", \"ready\",\n"
+      "\"vfio\": {\"mode\", \"reason\"}} as JSON.\n"
       "Exit status: 0 node ready (--dry-run: plan made), 3 reboot required, 1 error, 2 bad usage.");
   flags.addCommonFlags()
       .addSwitch("dry-run", "print the plan as JSON and change nothing")

@@ -56,6 +56,9 @@ std::string reportJson(const Report& report) {
                                 {"rebootRequired", report.rebootRequired},
                                 {"kubeletRestartRequired", report.kubeletRestartRequired},
                                 {"ready", report.ready}};
+  if (report.vfio) {
+    doc["vfio"] = {{"mode", report.vfio->mode}, {"reason", report.vfio->reason}};
+  }
   // Replace rather than throw on invalid UTF-8 (a target may come from a file on the host).
   return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,17 @@ struct Action {
   bool operator==(const Action&) const = default;
 };
 
+// How devices bound to vfio-pci do DMA (the report's "vfio" object).
+struct VfioStatus {
+  // "iommu", "noiommu" or "pending-reboot" (nodeprep::vfioModeName()).
+  std::string mode{};
+  // Why ("the kernel has an IOMMU enabled (/sys/kernel/iommu_groups/5)").
+  std::string reason{};
+
+  // Field-wise comparison.
+  bool operator==(const VfioStatus&) const = default;
+};
+
 // The result of a run, printed as one JSON document on stdout.
 struct Report {
   // Every action, in the order the steps ran.
@@ -53,6 +65,8 @@ struct Report {
   bool kubeletRestartRequired = false;
   // The node is prepared: no failure, no reboot pending (and, for --dry-run, nothing to change).
   bool ready = false;
+  // The VFIO step's mode, when the step ran (devices selected, or vfio.noiommu "always").
+  std::optional<VfioStatus> vfio{};
   // The one-line reason of the first failure or refusal; empty when there was none.
   std::string error{};
 
@@ -71,7 +85,8 @@ struct Report {
 
 // The report as the JSON document of the command-line contract:
 //   {"actions": [{"step", "target", "change", "status"}...], "rebootRequired": bool,
-//    "kubeletRestartRequired": bool, "ready": bool}
+//    "kubeletRestartRequired": bool, "ready": bool, "vfio": {"mode", "reason"}}
+// ("vfio" only when the VFIO step ran)
 // pretty-printed, with a trailing newline.
 std::string reportJson(const Report& report);
 

@@ -1,14 +1,12 @@
 #include "nodeprep/vfio.h"
 
-#include <filesystem>
-#include <system_error>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/pci.h"
 #include "common/strings.h"
+#include "nodeprep/kernel_args.h"
 
 namespace enadpdk::nodeprep {
 namespace {
@@ -16,7 +14,6 @@ namespace {
 using common::strCat;
 using common::toStd;
 
-constexpr char kIommuGroups[] = "/sys/kernel/iommu_groups";
 constexpr char kPatMemtypeList[] = "/sys/kernel/debug/x86/pat_memtype_list";
 constexpr char kWcHowTo[] =
     "for write combining use the WC-enabled vfio-pci built by amzn-drivers' "
@@ -127,40 +124,58 @@ absl::StatusOr<bool> enableNoIommu(const Host& host) {
 }
 
 std::string noIommuNotWanted(const VfioPlan& plan) {
-  return plan.host_has_iommu ? "none: the host has an IOMMU" : "none: vfio.noiommu is \"never\"";
+  switch (plan.iommu.mode) {
+    case VfioMode::Iommu:
+      return "none: the host has an IOMMU";
+    case VfioMode::PendingReboot:
+      return "none: the IOMMU is on after the reboot, and the devices are bound then";
+    case VfioMode::NoIommu:
+      break;
+  }
+  return "none: vfio.noiommu is \"never\"";
+}
+
+void recordMode(const VfioPlan& plan, Report& report) {
+  report.vfio =
+      VfioStatus{.mode = std::string(vfioModeName(plan.iommu.mode)), .reason = plan.iommu.reason};
 }
 
 }  // namespace
 
-bool hostHasIommu(const common::HostRoot& root) {
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(root.path(kIommuGroups), ec), end; !ec && it != end;
-       it.increment(ec)) {
-    absl::StatusOr<std::string> name =
-        readHostFile(root, strCat(kIommuGroups, "/", it->path().filename().string(), "/name"));
-    if (!name.ok() || *name != "vfio-noiommu") return true;
-  }
-  return false;
-}
-
-VfioPlan planVfio(const common::HostRoot& root, const common::VfioConfig& config,
-                  bool devices_selected) {
+absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const common::VfioConfig& config,
+                                  bool devices_selected) {
   VfioPlan plan;
   plan.driver = config.driver;
   plan.needed = devices_selected || config.noiommu == common::NoIommuMode::Always;
   plan.loaded = hostPathExists(root, driverDir(config.driver));
   plan.modprobe = {"modprobe", config.driver};
   if (config.driver == common::kIgbUioDriver) plan.modprobe.push_back("wc_activate=1");
-  plan.host_has_iommu = hostHasIommu(root);
-  plan.noiommu = config.driver == common::kVfioPciDriver &&
-                 (config.noiommu == common::NoIommuMode::Always ||
-                  (config.noiommu == common::NoIommuMode::Auto && !plan.host_has_iommu));
+  if (!plan.needed) return plan;
+  absl::StatusOr<IommuPlan> iommu = planIommu(readIommuFacts(root), config);
+  if (!iommu.ok()) return iommu.status();
+  plan.iommu = *std::move(iommu);
+  plan.noiommu =
+      config.driver == common::kVfioPciDriver &&
+      (config.noiommu == common::NoIommuMode::Always ||
+       (config.noiommu == common::NoIommuMode::Auto && plan.iommu.mode == VfioMode::NoIommu));
   return plan;
 }
 
 void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
   if (!plan.needed) {
     report.add("vfio", plan.driver, "none: no device is selected for binding", ActionStatus::Ok);
+    return;
+  }
+  recordMode(plan, report);
+  if (plan.iommu.mode == VfioMode::PendingReboot) {
+    // Nothing else until the reboot: no-IOMMU mode now would let DPDK drive the devices without
+    // the IOMMU they are about to get.
+    if (persistKernelArgs(host, *plan.iommu.args, /*dry_run=*/false, report) ==
+        KernelArgsResult::Failed) {
+      return;
+    }
+    report.rebootRequired = true;
+    report.add("vfio", kNoIommuParameter, noIommuNotWanted(plan), ActionStatus::Ok);
     return;
   }
   if (plan.loaded) {
@@ -194,11 +209,18 @@ void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
   report.add("vfio", "write-combining", text, status);
 }
 
-void describeVfio(const VfioPlan& plan, const common::HostRoot& root, Report& report) {
+void describeVfio(const VfioPlan& plan, const Host& host, Report& report) {
   if (!plan.needed) {
     report.add("vfio", plan.driver, "none: no device is selected for binding", ActionStatus::Ok);
     return;
   }
+  recordMode(plan, report);
+  if (plan.iommu.mode == VfioMode::PendingReboot) {
+    persistKernelArgs(host, *plan.iommu.args, /*dry_run=*/true, report);
+    report.add("vfio", kNoIommuParameter, noIommuNotWanted(plan), ActionStatus::Ok);
+    return;
+  }
+  const common::HostRoot& root = host.root;
   report.add("vfio", plan.driver,
              plan.loaded ? strCat("none: ", driverDir(plan.driver), " exists")
                          : describeCommand(plan.modprobe),

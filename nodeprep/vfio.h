@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
+#include "nodeprep/iommu.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -26,27 +27,30 @@ struct VfioPlan {
   // The command that loads the driver's module ("modprobe vfio-pci"; igb_uio with
   // wc_activate=1 so that ENA LLQ gets write combining).
   std::vector<std::string> modprobe{};
-  // True when no-IOMMU mode is to be on (vfio-pci only): "always", or "auto" on a host whose
-  // IOMMU groups are all vfio no-IOMMU groups (or that has none).
+  // True when no-IOMMU mode is to be on (vfio-pci only): noiommu "always", or "auto" when the
+  // IOMMU plan's mode is NoIommu.
   bool noiommu = false;
-  // True when the host has a real IOMMU group.
-  bool host_has_iommu = false;
+  // Whether devices get the IOMMU, and why (meaningful when `needed`).
+  IommuPlan iommu{};
 };
 
-// True when /sys/kernel/iommu_groups holds a group that is not a vfio no-IOMMU group (vfio
-// creates those itself, named "vfio-noiommu", so they say nothing about the hardware).
-bool hostHasIommu(const common::HostRoot& root);
-
 // Plans the step. `devices_selected` says whether the bind section selects anything. Reads only.
-VfioPlan planVfio(const common::HostRoot& root, const common::VfioConfig& config,
-                  bool devices_selected);
+// FailedPrecondition when the step is needed, vfio.iommu is "required" and the kernel has no
+// IOMMU enabled (see planIommu()).
+absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const common::VfioConfig& config,
+                                  bool devices_selected);
 
-// Step 4: loads the driver's module when it is not registered, enables no-IOMMU mode when
-// planned (and verifies it took), and reports whether ENA LLQ gets write combining with the
-// driver (a warning with the way to get it when not; never a failure). Adds "vfio" actions.
+// Step 4: records the IOMMU mode in the report (report.vfio). With VfioMode::PendingReboot, puts
+// the IOMMU kernel arguments on the command line (persistKernelArgs(), "kernel-args" actions),
+// sets rebootRequired and does nothing else: no module, no no-IOMMU mode, since the devices are
+// bound after the reboot. Otherwise loads the driver's module when it is not registered, enables
+// no-IOMMU mode when planned (and verifies it took), and reports whether ENA LLQ gets write
+// combining with the driver (a warning with the way to get it when not; never a failure). Adds
+// "vfio" actions.
 void applyVfio(const VfioPlan& plan, const Host& host, Report& report);
 
-// --dry-run: adds the actions applyVfio() would take.
-void describeVfio(const VfioPlan& plan, const common::HostRoot& root, Report& report);
+// --dry-run: adds the actions applyVfio() would take (the IOMMU kernel arguments are only
+// inspected, through `host`'s read-only commands) and records the mode it would leave.
+void describeVfio(const VfioPlan& plan, const Host& host, Report& report);
 
 }  // namespace enadpdk::nodeprep

@@ -18,6 +18,7 @@ using common::HostExec;
 using common::HugepagesConfig;
 using common::HugetlbfsMount;
 using common::ImdsConfig;
+using common::IommuMode;
 using common::IpamConfig;
 using common::IpamNetworkConfig;
 using common::IpamRoute;
@@ -215,7 +216,7 @@ TEST(ConfigTest, NodeprepExampleFromTheIssue) {
 TEST(ConfigTest, NodeprepOverrides) {
   absl::StatusOr<NodeprepConfig> config = common::parseNodeprepConfig(parse(R"({"nodeprep": {
       "hugepages": {"1G": 2, "2M": 1024, "perNumaNode": true, "persist": "always"},
-      "vfio": {"noiommu": "never", "driver": "igb_uio"},
+      "vfio": {"iommu": "noiommu", "noiommu": "never", "driver": "igb_uio"},
       "bind": {"pciAddresses": ["0000:00:06.0"], "allExceptPrimary": true,
                "force": ["eth0", "0000:00:05.0"]},
       "hostExec": "nsenter"}})"));
@@ -224,7 +225,9 @@ TEST(ConfigTest, NodeprepOverrides) {
       .hugepages =
           HugepagesConfig{
               .pages1G = 2, .pages2M = 1024, .perNumaNode = true, .persist = PersistMode::Always},
-      .vfio = VfioConfig{.noiommu = NoIommuMode::Never, .driver = "igb_uio"},
+      .vfio =
+          VfioConfig{
+              .iommu = IommuMode::NoIommu, .noiommu = NoIommuMode::Never, .driver = "igb_uio"},
       .bind = BindConfig{.pciAddresses = {"0000:00:06.0"},
                          .allExceptPrimary = true,
                          .force = {"eth0", "0000:00:05.0"}},
@@ -567,6 +570,16 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"BadVfioDriver", R"({"nodeprep": {"vfio": {"driver": "vfio"}}})",
                       R"(nodeprep.vfio.driver: expected "vfio-pci", "igb_uio" or )"
                       R"("uio_pci_generic", got "vfio")"},
+        MalformedCase{"BadIommu", R"({"nodeprep": {"vfio": {"iommu": "on"}}})",
+                      R"(nodeprep.vfio.iommu: expected "auto", "noiommu" or "required", )"
+                      R"(got "on")"},
+        MalformedCase{"IommuRequiredWithNoIommuAlways",
+                      R"({"nodeprep": {"vfio": {"iommu": "required", "noiommu": "always"}}})",
+                      R"(nodeprep.vfio.iommu: "required" excludes "noiommu": "always")"},
+        MalformedCase{"IommuRequiredWithIgbUio",
+                      R"({"nodeprep": {"vfio": {"iommu": "required", "driver": "igb_uio"}}})",
+                      R"(nodeprep.vfio.iommu: "required" needs driver "vfio-pci" (igb_uio )"
+                      "does not use the IOMMU)"},
         MalformedCase{"BadInterface", R"({"nodeprep": {"bind": {"interfaces": ["eth 1"]}}})",
                       R"(nodeprep.bind.interfaces[0]: expected an interface name, got "eth 1")"},
         MalformedCase{"BadForce", R"({"nodeprep": {"bind": {"force": ["a/b"]}}})",

@@ -152,6 +152,9 @@ bad "config.nodeprep.hugepages.1G: Must be greater than or equal to 0" --set 'co
 bad "Additional property bogus is not allowed" --set config.deviceplugin.bogus=1
 bad "dataplane.hugepageSize must be one of" --set dataplane.hugepageSize=4Gi
 bad "config.nodeprep.hostExec must be one of" --set config.nodeprep.hostExec=chroot
+bad "config.nodeprep.vfio.iommu must be one of" --set config.nodeprep.vfio.iommu=on
+bad "config.nodeprep.vfio.driver" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.driver=igb_uio
+bad "config.nodeprep.vfio.noiommu" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.noiommu=always
 bad "config.deviceplugin.resourcePrefix: Does not match pattern" --set config.deviceplugin.resourcePrefix=DPDK.AWS
 bad "config.ipam.networks.eni1: Must validate one and only one schema" --set config.ipam.networks.eni1.gateway=10.0.0.1
 bad "networkAttachments.shared.config.type" --set networkAttachments.shared.config.type=other

@@ -673,3 +673,258 @@ TEST_F(NodeprepKubeletTest, DryRunPredictsTheRestart) {
 
 }  // namespace
 }  // namespace enadpdk::testing
+
+// ---- IOMMU (docs/nodeprep.md, "IOMMU")
+
+namespace enadpdk::testing {
+namespace {
+
+constexpr char kDmar[] = "/sys/firmware/acpi/tables/DMAR";
+constexpr char kIvrs[] = "/sys/firmware/acpi/tables/IVRS";
+constexpr char kIommuArgs[] = "intel_iommu=on iommu=1";
+constexpr char kBootCmdline[] = "BOOT_IMAGE=/boot/vmlinuz-5.10 root=UUID=1 ro selinux=0";
+
+// The report's vfio mode, or "<none>".
+std::string vfioMode(const Report& report) { return report.vfio ? report.vfio->mode : "<none>"; }
+std::string vfioReason(const Report& report) { return report.vfio ? report.vfio->reason : ""; }
+
+// What the kernel shows once it has enabled the IOMMU: every ENA in an IOMMU group.
+void giveDevicesIommuGroups(Harness& h) {
+  h.host
+      .addPciDevice(
+          {.address = "0000:00:05.0", .driver = "ena", .iommu_group = 5, .netdev = "eth0"})
+      .addPciDevice(
+          {.address = "0000:00:06.0", .driver = "ena", .iommu_group = 6, .netdev = "eth1"});
+}
+
+TEST(NodeprepIommuTest, VirtualisedInstanceUsesNoIommuMode) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(kBootCmdline);
+  const std::string grub = h.host.readFile("/etc/default/grub");
+
+  Report report = h.run(issueConfig());
+
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_EQ(vfioMode(report), "noiommu");
+  EXPECT_EQ(vfioReason(report), "the instance has no IOMMU (no ACPI DMAR or IVRS table)");
+  EXPECT_EQ(h.host.readFile(kNoiommu), "Y\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+  EXPECT_EQ(h.host.readFile("/etc/default/grub"), grub);
+  EXPECT_THAT(nodeprep::reportJson(report),
+              HasSubstr("\"vfio\": {\n    \"mode\": \"noiommu\",\n    \"reason\": \"the instance "
+                        "has no IOMMU"));
+}
+
+TEST(NodeprepIommuTest, MetalIntelInstanceGetsTheIommuThroughGrubAndAReboot) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(kBootCmdline).writeFile(kDmar, "DMAR");
+
+  // Before the reboot: the arguments go on GRUB_CMDLINE_LINUX, binding waits.
+  Report report = h.run(issueConfig());
+
+  EXPECT_EQ(exitStatus(report), 3) << report.error;
+  EXPECT_TRUE(report.rebootRequired);
+  EXPECT_FALSE(report.ready);
+  EXPECT_EQ(vfioMode(report), "pending-reboot");
+  EXPECT_THAT(vfioReason(report), HasSubstr("Intel VT-d (ACPI DMAR table) is present"));
+  EXPECT_THAT(h.host.readFile("/etc/default/grub"),
+              HasSubstr(std::string("\nGRUB_CMDLINE_LINUX=\"selinux=0 ") + kIommuArgs + "\"\n"));
+  EXPECT_THAT(h.host.readFile("/boot/grub2/grub.cfg"), HasSubstr(kIommuArgs));
+  // Hugepages were granted, so grub2-mkconfig ran for the IOMMU only; no module, no no-IOMMU mode.
+  EXPECT_THAT(
+      h.commands.invocations(),
+      ElementsAre(mountArgv(h, "1G", "/dev/hugepages-1Gi"), mountArgv(h, "2M", "/dev/hugepages"),
+                  Argv{"grub2-mkconfig", "-o", h.host.path("/boot/grub2/grub.cfg")}));
+  EXPECT_FALSE(h.host.exists(kNoiommu));
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "ena");
+  EXPECT_THAT(
+      report.actions,
+      Contains(AllOf(Field(&Action::step, "bind"), Field(&Action::target, "0000:00:06.0 (eth1)"),
+                     Field(&Action::change, HasSubstr("deferred: ena -> vfio-pci")),
+                     Field(&Action::status, ActionStatus::Warning))));
+
+  // Until the reboot, a run writes nothing and still asks for it.
+  h.commands.clearLog();
+  const std::string digest = h.host.treeDigest();
+  Report again = h.run(issueConfig());
+  EXPECT_EQ(exitStatus(again), 3) << again.error;
+  EXPECT_EQ(vfioMode(again), "pending-reboot");
+  EXPECT_THAT(h.commands.invocations(), IsEmpty());
+  EXPECT_EQ(h.host.treeDigest(), digest);
+  EXPECT_FALSE(again.changedAnything()) << nodeprep::reportJson(again);
+
+  // After the reboot the kernel has IOMMU groups: vfio-pci with the IOMMU, no no-IOMMU mode.
+  h.host.setKernelCmdline(std::string(kBootCmdline) + " " + kIommuArgs);
+  giveDevicesIommuGroups(h);
+  Report rebooted = h.run(issueConfig());
+  EXPECT_EQ(exitStatus(rebooted), 0) << rebooted.error;
+  EXPECT_TRUE(rebooted.ready);
+  EXPECT_EQ(vfioMode(rebooted), "iommu");
+  EXPECT_EQ(vfioReason(rebooted), "the kernel has an IOMMU enabled (/sys/kernel/iommu_groups/5)");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+  EXPECT_TRUE(h.host.exists("/dev/vfio/6"));
+  EXPECT_FALSE(h.host.exists("/dev/vfio/noiommu-6"));
+  EXPECT_EQ(h.host.readFile(kNoiommu), "N\n");
+  EXPECT_THAT(rebooted.actions, Contains(Action{.step = "vfio",
+                                                .target = kNoiommu,
+                                                .change = "none: the host has an IOMMU",
+                                                .status = ActionStatus::Ok}));
+
+  // And then a run changes nothing.
+  h.commands.clearLog();
+  const std::string prepared = h.host.treeDigest();
+  Report settled = h.run(issueConfig());
+  EXPECT_EQ(exitStatus(settled), 0) << settled.error;
+  EXPECT_EQ(vfioMode(settled), "iommu");
+  EXPECT_THAT(h.commands.invocations(), IsEmpty());
+  EXPECT_EQ(h.host.treeDigest(), prepared);
+  EXPECT_FALSE(settled.changedAnything()) << nodeprep::reportJson(settled);
+}
+
+TEST(NodeprepIommuTest, Al2023PutsHugepageAndIommuArgumentsThroughGrubby) {
+  Harness h;
+  buildAl2023Node(h);
+  h.host.writeFile(kDmar, "DMAR");
+  h.kernel.limitHugepages(HugepageSize::Size1G, 2);
+
+  Report report = h.run(issueConfig());
+
+  EXPECT_EQ(exitStatus(report), 3) << report.error;
+  EXPECT_EQ(vfioMode(report), "pending-reboot");
+  EXPECT_THAT(h.commands.invocations(),
+              Contains(Argv{"grubby", "--update-kernel=ALL", std::string("--args=") + kIommuArgs}));
+  EXPECT_EQ(h.host.readFile("/boot/loader/entries/al2023.conf"),
+            std::string("title Amazon Linux 2023\noptions root=UUID=1 ro console=tty0 "
+                        "nvme_core.io_timeout=4294967295 ") +
+                kArgs4 + " " + kIommuArgs + "\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "ena");
+}
+
+TEST(NodeprepIommuTest, AmdInstanceNeedsNoArgumentAndUsesTheIommuTheKernelEnabled) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(kBootCmdline).writeFile(kIvrs, "IVRS");
+  giveDevicesIommuGroups(h);
+  const std::string grub = h.host.readFile("/etc/default/grub");
+
+  Report report = h.run(issueConfig());
+
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_EQ(vfioMode(report), "iommu");
+  EXPECT_EQ(h.host.readFile(kNoiommu), "N\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+  EXPECT_EQ(h.host.readFile("/etc/default/grub"), grub);
+}
+
+TEST(NodeprepIommuTest, AmdIommuTheKernelLeftOffIsNotOverridden) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(std::string(kBootCmdline) + " amd_iommu=off").writeFile(kIvrs, "IVRS");
+  const std::string grub = h.host.readFile("/etc/default/grub");
+  const std::string cfg = h.host.readFile("/boot/grub2/grub.cfg");
+
+  Report report = h.run(issueConfig());
+
+  // No kernel argument, no reboot: no-IOMMU mode, and the report says why.
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_EQ(vfioMode(report), "noiommu");
+  EXPECT_THAT(vfioReason(report),
+              AllOf(HasSubstr("AMD-Vi (ACPI IVRS table)"), HasSubstr("(amd_iommu=off)")));
+  EXPECT_EQ(h.host.readFile("/etc/default/grub"), grub);
+  EXPECT_EQ(h.host.readFile("/boot/grub2/grub.cfg"), cfg);
+  EXPECT_EQ(h.host.readFile(kNoiommu), "Y\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+}
+
+TEST(NodeprepIommuTest, NoIommuKeyKeepsTodaysBehaviourOnMetal) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(kBootCmdline).writeFile(kDmar, "DMAR");
+  const std::string grub = h.host.readFile("/etc/default/grub");
+  common::NodeprepConfig config = issueConfig();
+  config.vfio.iommu = common::IommuMode::NoIommu;
+
+  Report report = h.run(config);
+
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_FALSE(report.rebootRequired);
+  EXPECT_EQ(vfioMode(report), "noiommu");
+  EXPECT_THAT(vfioReason(report), HasSubstr("vfio.iommu is \"noiommu\""));
+  EXPECT_EQ(h.host.readFile("/etc/default/grub"), grub);
+  EXPECT_EQ(h.host.readFile(kNoiommu), "Y\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+}
+
+TEST(NodeprepIommuTest, RequiredFailsBeforeAnythingIsWrittenWithoutAnIommu) {
+  struct Case {
+    std::string name;
+    std::string table;  // ACPI table to create, or empty
+    std::string reason;
+  };
+  const Case cases[] = {
+      {"virtualised", "", "the instance has no IOMMU"},
+      {"Intel, not enabled", kDmar, "boot with \"intel_iommu=on iommu=1\""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Harness h;
+    buildAl2Node(h);
+    h.host.setKernelCmdline(kBootCmdline);
+    if (!c.table.empty()) h.host.writeFile(c.table, "table");
+    common::NodeprepConfig config = issueConfig();
+    config.vfio.iommu = common::IommuMode::Required;
+    const std::string digest = h.host.treeDigest();
+
+    Report report = h.run(config);
+
+    EXPECT_EQ(exitStatus(report), 1);
+    EXPECT_THAT(report.error,
+                AllOf(HasSubstr("vfio.iommu is \"required\" but the kernel has no IOMMU enabled"),
+                      HasSubstr(c.reason)));
+    EXPECT_EQ(h.host.treeDigest(), digest);
+    EXPECT_THAT(h.commands.invocations(), IsEmpty());
+  }
+}
+
+TEST(NodeprepIommuTest, RequiredUsesTheIommuTheKernelEnabled) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.writeFile(kDmar, "DMAR");
+  giveDevicesIommuGroups(h);
+  common::NodeprepConfig config = issueConfig();
+  config.vfio.iommu = common::IommuMode::Required;
+
+  Report report = h.run(config);
+
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_EQ(vfioMode(report), "iommu");
+  EXPECT_EQ(h.host.readFile(kNoiommu), "N\n");
+  EXPECT_EQ(driverOf(h, "0000:00:06.0"), "vfio-pci");
+}
+
+TEST(NodeprepIommuTest, DryRunOnMetalPlansTheArgumentsAndWritesNothing) {
+  Harness h;
+  buildAl2Node(h);
+  h.host.setKernelCmdline(kBootCmdline).writeFile(kDmar, "DMAR");
+  const std::string digest = h.host.treeDigest();
+
+  Report report = h.run(issueConfig(), {.dry_run = true});
+
+  EXPECT_EQ(exitStatus(report), 0) << report.error;
+  EXPECT_FALSE(report.ready);
+  EXPECT_EQ(vfioMode(report), "pending-reboot");
+  EXPECT_THAT(report.actions,
+              Contains(Action{.step = "kernel-args",
+                              .target = "/etc/default/grub",
+                              .change = std::string("GRUB_CMDLINE_LINUX: add ") + kIommuArgs,
+                              .status = ActionStatus::Planned}));
+  EXPECT_THAT(report.actions, Contains(AllOf(Field(&Action::step, "bind"),
+                                             Field(&Action::change, HasSubstr("deferred")))));
+  EXPECT_EQ(h.host.treeDigest(), digest);
+  EXPECT_THAT(h.commands.invocations(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace enadpdk::testing

@@ -22,8 +22,11 @@ Report applyVfio(Harness& h, const common::VfioConfig& config) {
   EmulatedKernelFiles files(h.kernel);
   const common::HostRoot root = h.host.hostRoot();
   Report report;
-  nodeprep::applyVfio(nodeprep::planVfio(root, config, /*devices_selected=*/true),
-                      {.root = root, .commands = runner, .kernel = files}, report);
+  absl::StatusOr<nodeprep::VfioPlan> plan =
+      nodeprep::planVfio(root, config, /*devices_selected=*/true);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  if (!plan.ok()) return report;
+  nodeprep::applyVfio(*plan, {.root = root, .commands = runner, .kernel = files}, report);
   return report;
 }
 
@@ -47,10 +50,15 @@ TEST(VfioTest, IommuGroupsOfVfioItselfDoNotCount) {
 
 TEST(VfioTest, NothingToBindNeedsNoDriver) {
   FakeHost host;
-  const nodeprep::VfioPlan plan = nodeprep::planVfio(host.hostRoot(), {}, false);
-  EXPECT_FALSE(plan.needed);
+  absl::StatusOr<nodeprep::VfioPlan> plan = nodeprep::planVfio(host.hostRoot(), {}, false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->needed);
+  // Not needed, so "required" is not checked either.
   EXPECT_TRUE(
-      nodeprep::planVfio(host.hostRoot(), {.noiommu = common::NoIommuMode::Always}, false).needed);
+      nodeprep::planVfio(host.hostRoot(), {.iommu = common::IommuMode::Required}, false).ok());
+  plan = nodeprep::planVfio(host.hostRoot(), {.noiommu = common::NoIommuMode::Always}, false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->needed);
 }
 
 TEST(VfioTest, IgbUioIsLoadedWithWriteCombining) {
