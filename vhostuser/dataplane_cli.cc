@@ -18,6 +18,7 @@
 #include "vhostuser/eal_args.h"
 #include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
+#include "vhostuser/timer_service.h"
 
 namespace enadpdk::vhostuser {
 namespace {
@@ -157,6 +158,13 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
   }
   int rc = 0;
   {
+    // Before any uplink starts: the ENA PMD arms its watchdog timer in rte_eth_dev_start, on
+    // this lcore, and it runs only from rte_timer_manage() below.
+    absl::StatusOr<std::unique_ptr<TimerService>> timers = TimerService::create();
+    if (!timers.ok()) {
+      rte_eal_cleanup();
+      return reportFatal(err, program, strCat("timers: ", toStd(timers.status().message())));
+    }
     absl::StatusOr<std::unique_ptr<Switch>> sw = Switch::create(*config, *log);
     if (!sw.ok()) {
       rc = reportFatal(err, program, toStd(sw.status().message()));
@@ -186,6 +194,11 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
           if (sig == SIGTERM || sig == SIGINT) {
             (*log)->info("signal received signal={}; shutting down", sig);
             break;
+          }
+          // The PMDs' timers (ENA: keep-alive and missing TX completions, which raise the
+          // reset event that poll() then handles).
+          if (absl::Status s = (*timers)->manage(); !s.ok()) {
+            (*log)->error("timers not run error=\"{}\"", toStd(s.message()));
           }
           (*sw)->poll();
           if (std::chrono::steady_clock::now() >= next_sweep) {

@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "common/unix_socket.h"
 #include "vhostuser/path_policy.h"
+#include "vhostuser/rte_eth_dev.h"
 #include "vhostuser/state_store.h"
 #include "vhostuser/worker.h"
 
@@ -27,18 +28,9 @@ using common::strCat;
 
 namespace {
 
-constexpr uint16_t kRxDesc = 1024;
-constexpr uint16_t kTxDesc = 1024;
 constexpr uint32_t kMbufCache = 256;
 constexpr uint32_t kFdbCapacity = 4096;
-// Ethernet header, two VLAN tags and the FCS on top of the MTU.
-constexpr uint32_t kMaxL2Overhead = RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
-constexpr uint32_t kMinJumboPoolMbufs = 2048;
-
 std::string rteError(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
-
-// "net_af_packet0,iface=veth0" -> "net_af_packet0"; a PCI address stays as it is.
-std::string deviceName(const std::string& device) { return device.substr(0, device.find(',')); }
 
 // Splits "10.0.1.23/24" into the address bytes.
 void addIp(PortView& view, const std::string& cidr) {
@@ -49,6 +41,12 @@ void addIp(PortView& view, const std::string& cidr) {
   } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
     view.ipv6.push_back(loadIpv6(buf));
   }
+}
+
+absl::StatusOr<std::unique_ptr<EthDev>> openRteEthDev(const std::string& device) {
+  absl::StatusOr<std::unique_ptr<RteEthDev>> dev = RteEthDev::open(device);
+  if (!dev.ok()) return dev.status();
+  return std::unique_ptr<EthDev>(*std::move(dev));
 }
 
 }  // namespace
@@ -72,18 +70,10 @@ struct Switch::NetworkState {
   MacAddr eni_mac;
   std::unique_ptr<Fdb> fdb;
   int node = -1;  // the uplink's NUMA node
-  // Receive buffers of an uplink that cannot scatter a jumbo frame over several mbufs (null: the
-  // node's shared pool).
-  rte_mempool* rx_pool = nullptr;
-  bool resetting = false;
-  // What the control API reports of the uplink, refreshed by poll() (link, allowance counters)
-  // and by resets.
-  bool link_up = false;
-  uint32_t speed_mbps = 0;
-  uint64_t resets = 0;
-  uint64_t reset_failures = 0;
-  uint64_t link_changes = 0;
-  std::vector<std::pair<std::string, uint64_t>> xstats;
+  // The uplink's device; created by init() and never replaced, so the main loop may use it
+  // without `mu_` (only the main loop does).
+  std::unique_ptr<Uplink> uplink;
+  bool resetting = false;  // out of the published table until its recovery succeeds
 };
 
 void Switch::WorkerDeleter::operator()(Worker* w) const {
@@ -91,14 +81,17 @@ void Switch::WorkerDeleter::operator()(Worker* w) const {
   rte_free(w);
 }
 
-Switch::Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log)
-    : config_(config), log_(std::move(log)), ports_(config.maxPorts) {
-  for (auto& s : port_to_slot_) s.store(kNoSlot, std::memory_order_relaxed);
-}
+Switch::Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
+               EthDevOpener open_device)
+    : config_(config),
+      log_(std::move(log)),
+      open_device_(open_device ? std::move(open_device) : EthDevOpener(&openRteEthDev)),
+      ports_(config.maxPorts) {}
 
 absl::StatusOr<std::unique_ptr<Switch>> Switch::create(const common::DataplaneConfig& config,
-                                                       std::shared_ptr<spdlog::logger> log) {
-  std::unique_ptr<Switch> sw(new Switch(config, std::move(log)));
+                                                       std::shared_ptr<spdlog::logger> log,
+                                                       EthDevOpener open_device) {
+  std::unique_ptr<Switch> sw(new Switch(config, std::move(log), std::move(open_device)));
   if (absl::Status s = sw->init(); !s.ok()) return s;
   return sw;
 }
@@ -203,128 +196,53 @@ absl::Status Switch::init() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint16_t> Switch::configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
-                                                 uint32_t mtu, rte_mempool* rx_pool) {
-  rte_eth_dev_info info{};
-  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
-    return absl::InternalError(strCat("device info: ", rteError(rc)));
-  }
-  rxq = std::min<uint16_t>(rxq, info.max_rx_queues);
-  txq = std::min<uint16_t>(txq, info.max_tx_queues);
-  rte_eth_conf conf{};
-  if (rxq > 1 && info.flow_type_rss_offloads != 0) {
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf =
-        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-  }
-  if (mtu > RTE_ETHER_MTU) {
-    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
-      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-    }
-    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
-      conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-    }
-  }
-  // ethdev's own frame overhead: what max_rx_pktlen allows above max_mtu when the driver says.
-  const uint32_t overhead = info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu
-                                ? info.max_rx_pktlen - info.max_mtu
-                                : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
-  if (mtu >= info.min_mtu && mtu <= info.max_mtu && mtu + overhead <= info.max_rx_pktlen) {
-    conf.rxmode.mtu = mtu;
-  }
-  if (int rc = rte_eth_dev_configure(port_id, rxq, txq, &conf); rc != 0) {
-    return absl::InternalError(strCat("configure: ", rteError(rc)));
-  }
-  uint16_t nb_rxd = kRxDesc, nb_txd = kTxDesc;
-  rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
-  const int socket = rte_eth_dev_socket_id(port_id) < 0 ? 0 : rte_eth_dev_socket_id(port_id);
-  for (uint16_t q = 0; q < rxq; ++q) {
-    rte_eth_rxconf rxconf = info.default_rxconf;
-    rxconf.offloads = conf.rxmode.offloads;
-    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, socket, &rxconf, rx_pool); rc != 0) {
-      return absl::InternalError(strCat("RX queue ", q, ": ", rteError(rc)));
-    }
-  }
-  for (uint16_t q = 0; q < txq; ++q) {
-    rte_eth_txconf txconf = info.default_txconf;
-    txconf.offloads = conf.txmode.offloads;
-    if (int rc = rte_eth_tx_queue_setup(port_id, q, nb_txd, socket, &txconf); rc != 0) {
-      return absl::InternalError(strCat("TX queue ", q, ": ", rteError(rc)));
-    }
-  }
-  rte_eth_dev_callback_register(port_id, RTE_ETH_EVENT_INTR_RESET,
-                                reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
-  if (int rc = rte_eth_dev_start(port_id); rc != 0) {
-    return absl::InternalError(strCat("start: ", rteError(rc)));
-  }
-  return txq;
-}
-
 absl::Status Switch::startUplink(NetworkState& net) {
   const common::UplinkConfig& up = *net.config.uplink;
   const std::string field = strCat("dataplane.networks[", net.config.name, "].uplink.device");
-  const std::string name = deviceName(up.device);
-  uint16_t port_id = 0;
-  if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
-    int rc = rte_dev_probe(up.device.c_str());
-    if (rc != 0 || rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
-      return absl::FailedPreconditionError(
-          strCat(field, ": cannot probe \"", up.device, "\": ", rteError(rc),
-                 common::isPciAddress(up.device)
-                     ? " (is it bound to vfio-pci or igb_uio, and allowed by the EAL -a list?)"
-                     : ""));
-    }
+  absl::StatusOr<std::unique_ptr<EthDev>> dev = open_device_(up.device);
+  if (!dev.ok()) {
+    return absl::FailedPreconditionError(
+        strCat(field, ": ", common::toStd(dev.status().message())));
   }
+  absl::StatusOr<EthDevInfo> info = (*dev)->info();
+  if (!info.ok()) {
+    return absl::FailedPreconditionError(
+        strCat(field, ": ", common::toStd(info.status().message())));
+  }
+  // The uplink's RX queues fill from a pool on its own node, and its pods are polled there.
+  net.node = info->numa_socket;
+  absl::StatusOr<rte_mempool*> pool = poolOn(net.node);
+  if (!pool.ok()) return pool.status();
   const std::optional<uint16_t> free_slot = ports_.freeSlot();
   if (!free_slot) return absl::ResourceExhaustedError(strCat(field, ": no free port slot"));
+  absl::StatusOr<std::unique_ptr<Uplink>> uplink = Uplink::create(
+      *std::move(dev),
+      UplinkParams{.network = net.config.name,
+                   .device = up.device,
+                   .rx_queues = static_cast<uint16_t>(up.queues),
+                   .tx_queues = static_cast<uint16_t>(workers_.size()),
+                   .rx_descriptors = static_cast<uint16_t>(up.rxDescriptors),
+                   .tx_descriptors = static_cast<uint16_t>(up.txDescriptors),
+                   .mtu = net.config.mtu,
+                   .promiscuous = net.config.mode == common::NetworkMode::L2,
+                   .pool = *pool},
+      rtePoolFactory(), log_);
+  if (!uplink.ok()) {
+    return absl::FailedPreconditionError(
+        strCat(field, ": ", common::toStd(uplink.status().message())));
+  }
+  net.uplink = *std::move(uplink);
+  net.eni_mac = net.config.mac ? *parseMac(*net.config.mac) : net.uplink->mac();
+
   auto slot = std::make_unique<Slot>();
   slot->index = *free_slot;
   slot->is_uplink = true;
   slot->network = static_cast<size_t>(
       std::find_if(networks_.begin(), networks_.end(), [&](auto& n) { return n.get() == &net; }) -
       networks_.begin());
-  slot->port_id = port_id;
-  net.node = std::max(rte_eth_dev_socket_id(port_id), -1);
-  absl::StatusOr<rte_mempool*> node_pool = poolOn(net.node);
-  if (!node_pool.ok()) return node_pool.status();
-  rte_eth_dev_info info{};
-  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
-    return absl::FailedPreconditionError(strCat(field, ": device info: ", rteError(rc)));
-  }
-  // A device that cannot scatter a frame over several mbufs receives each into one: on a jumbo
-  // network it gets buffers that hold a whole frame (net_af_packet also needs them to be at
-  // least its framesz, see docs/dataplane.md).
-  if (net.config.mtu > RTE_ETHER_MTU && !(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
-    const uint32_t room = RTE_ALIGN_CEIL(net.config.mtu + kMaxL2Overhead, 1024);
-    const uint32_t count =
-        std::max<uint32_t>(kMinJumboPoolMbufs, 2u * up.queues * (kRxDesc + kMaxBurst));
-    net.rx_pool = rte_pktmbuf_pool_create(
-        strCat("edp_rx_", net.config.name).c_str(), count, kMbufCache, 0,
-        static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + room), std::max(net.node, 0));
-    if (net.rx_pool == nullptr) {
-      return absl::ResourceExhaustedError(strCat(field, ": jumbo receive pool of ", count, " x ",
-                                                 room, " bytes: ", rteError(rte_errno)));
-    }
-  }
-  absl::StatusOr<uint16_t> txq = configureUplink(
-      port_id, static_cast<uint16_t>(up.queues), static_cast<uint16_t>(workers_.size()),
-      net.config.mtu, net.rx_pool ? net.rx_pool : *node_pool);
-  if (!txq.ok()) {
-    return absl::FailedPreconditionError(
-        strCat(field, ": ", common::toStd(txq.status().message())));
-  }
-  slot->tx_queues = *txq;
-  rte_eth_dev_info_get(port_id, &info);
-  slot->queues = std::min<uint16_t>(static_cast<uint16_t>(up.queues), info.nb_rx_queues);
-  if (net.config.mode == common::NetworkMode::L2) rte_eth_promiscuous_enable(port_id);
-  if (net.config.mtu != RTE_ETHER_MTU && rte_eth_dev_set_mtu(port_id, net.config.mtu) != 0) {
-    log_->warn("uplink MTU not applied network={} device={} mtu={}", net.config.name, up.device,
-               net.config.mtu);
-  }
-  rte_ether_addr mac{};
-  rte_eth_macaddr_get(port_id, &mac);
-  std::memcpy(net.eni_mac.bytes.data(), mac.addr_bytes, 6);
-  if (net.config.mac) net.eni_mac = *parseMac(*net.config.mac);
+  slot->port_id = net.uplink->portId();
+  slot->queues = net.uplink->rxQueues();
+  slot->tx_queues = net.uplink->txQueues();
   for (auto& l : slot->txq_locks) rte_spinlock_init(&l);
   slot->view = PortView{.slot = slot->index,
                         .generation = generations_[slot->index],
@@ -333,9 +251,8 @@ absl::Status Switch::startUplink(NetworkState& net) {
                         .has_mac = false,
                         .mac = net.eni_mac};
   net.uplink_slot = slot->index;
-  port_to_slot_[port_id].store(slot->index, std::memory_order_relaxed);
-  log_->info("uplink started network={} device={} port={} mac={} rxq={} txq={} numa_node={}",
-             net.config.name, up.device, port_id, formatMac(net.eni_mac), slot->queues,
+  log_->info("uplink in network network={} device={} port={} mac={} rxq={} txq={} numa_node={}",
+             net.config.name, up.device, slot->port_id, formatMac(net.eni_mac), slot->queues,
              slot->tx_queues, net.node);
   ports_.reserveSlot(slot->index);
   slots_[slot->index] = std::move(slot);
@@ -619,11 +536,13 @@ void Switch::closeSlot(const Slot& s) {
     }
     return;
   }
-  rte_eth_dev_callback_unregister(s.port_id, RTE_ETH_EVENT_INTR_RESET,
-                                  reinterpret_cast<rte_eth_dev_cb_fn>(&Switch::onEthEvent), this);
-  port_to_slot_[s.port_id].store(kNoSlot, std::memory_order_relaxed);
-  rte_eth_dev_stop(s.port_id);
-  rte_eth_dev_close(s.port_id);
+  NetworkState& net = *networks_[s.network];
+  if (net.uplink) {
+    if (absl::Status st = net.uplink->close(); !st.ok()) {
+      log_->warn("uplink not closed network={} error=\"{}\"", net.config.name,
+                 common::toStd(st.message()));
+    }
+  }
 }
 
 PortCounters Switch::countersOf(uint16_t slot) const {
@@ -697,14 +616,15 @@ std::vector<NetworkStatus> Switch::listNetworks() {
       up.queues = s.queues;
       up.tx_queues = s.tx_queues;
       up.numa_node = n.node;
-      up.link_up = n.link_up;
-      up.speed_mbps = n.speed_mbps;
-      up.resets = n.resets;
-      up.reset_failures = n.reset_failures;
-      up.link_changes = n.link_changes;
+      const UplinkSnapshot snap = n.uplink->snapshot();
+      up.link_up = snap.link_up;
+      up.speed_mbps = snap.speed_mbps;
+      up.resets = snap.resets;
+      up.reset_failures = snap.reset_failures;
+      up.link_changes = snap.link_changes;
       up.counters = countersOf(s.index);
-      up.xstats = n.xstats;
-      st.up = up.link_up && !n.resetting;
+      for (const EthXstat& x : snap.allowance) up.xstats.emplace_back(x.name, x.value);
+      st.up = up.link_up && !n.resetting && !snap.in_reset;
       st.uplink = std::move(up);
     }
     out.push_back(std::move(st));
@@ -730,130 +650,60 @@ std::vector<WorkerStatus> Switch::listWorkers() {
   return out;
 }
 
-int Switch::onEthEvent(uint16_t port_id, int type, void* arg, void*) {
-  // DPDK's interrupt thread: only atomics here; the main loop does the work.
-  auto* self = static_cast<Switch*>(arg);
-  const uint16_t slot = self->port_to_slot_[port_id].load(std::memory_order_relaxed);
-  if (slot != kNoSlot && type == RTE_ETH_EVENT_INTR_RESET) {
-    self->reset_requested_[slot].store(true, std::memory_order_relaxed);
-  }
-  return 0;
-}
-
 void Switch::refreshUplinks() {
-  // The ethdevs are read here, on the main loop's thread, without `mu_`; only the results are
-  // stored under it. No other thread touches them (see the class comment).
-  struct Reading {
-    size_t network;
-    bool link_up;
-    uint32_t speed;
-    std::vector<std::pair<std::string, uint64_t>> xstats;
-  };
-  std::vector<std::pair<size_t, uint16_t>> uplinks;
+  // The devices are read on the main loop's thread without `mu_` (no other thread touches them,
+  // see the class comment); readers get the uplinks' snapshots. ENA reads its allowance
+  // counters with an admin command: once a second is plenty.
+  const absl::Time now = absl::Now();
+  if (now < next_refresh_) return;
+  next_refresh_ = now + kRefreshPeriod;
+  std::vector<NetworkState*> nets;
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
-    for (size_t i = 0; i < networks_.size(); ++i) {
-      const NetworkState& n = *networks_[i];
-      if (n.uplink_slot != kNoSlot && !n.resetting) {
-        uplinks.emplace_back(i, slots_[n.uplink_slot]->port_id);
-      }
-    }
+    for (const auto& n : networks_) nets.push_back(n.get());  // fixed after init()
   }
-  const absl::Time now = absl::Now();
-  const bool read_xstats = now >= next_xstats_;
-  if (read_xstats) next_xstats_ = now + kXstatsPeriod;
-  std::vector<Reading> readings;
-  for (const auto& [network, port_id] : uplinks) {
-    Reading r{.network = network, .link_up = false, .speed = 0, .xstats = {}};
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(port_id, &link);
-    r.link_up = link.link_status == RTE_ETH_LINK_UP;
-    r.speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
-    // ENA reads its allowance counters from the device with an admin command: once a second.
-    const int count = read_xstats ? rte_eth_xstats_get_names(port_id, nullptr, 0) : 0;
-    if (count > 0) {
-      std::vector<rte_eth_xstat_name> names(static_cast<size_t>(count));
-      std::vector<rte_eth_xstat> values(static_cast<size_t>(count));
-      if (rte_eth_xstats_get_names(port_id, names.data(), count) == count &&
-          rte_eth_xstats_get(port_id, values.data(), count) == count) {
-        for (const rte_eth_xstat& x : values) {
-          if (x.id >= static_cast<uint64_t>(count)) continue;
-          const std::string_view name = names[x.id].name;
-          if (name.find("allowance_exceeded") != std::string_view::npos) {
-            r.xstats.emplace_back(std::string(name), x.value);
-          }
-        }
-      }
+  for (NetworkState* n : nets) {
+    if (!n->uplink) continue;
+    const bool was_up = n->uplink->snapshot().link_up;
+    n->uplink->refresh();
+    const UplinkSnapshot snap = n->uplink->snapshot();
+    if (snap.link_up != was_up && !snap.in_reset) {
+      log_->info("uplink link {} network={} speed_mbps={}", snap.link_up ? "up" : "down",
+                 n->config.name, snap.speed_mbps);
     }
-    readings.push_back(std::move(r));
-  }
-  absl::MutexLock lock(&mu_);
-  for (Reading& r : readings) {
-    NetworkState& n = *networks_[r.network];
-    if (n.link_up != r.link_up) {
-      ++n.link_changes;
-      log_->info("uplink link {} network={} speed_mbps={}", r.link_up ? "up" : "down",
-                 n.config.name, r.speed);
-    }
-    n.link_up = r.link_up;
-    n.speed_mbps = r.speed;
-    if (read_xstats) n.xstats = std::move(r.xstats);
   }
 }
 
 void Switch::resetUplinks() {
-  std::vector<size_t> nets;
+  // ENA reset (RTE_ETH_EVENT_INTR_RESET, raised by the PMD's watchdog inside rte_timer_manage):
+  // take the uplink out of the table, wait until no worker uses it, recover it (stop, reset,
+  // configure as before, start), put it back. Pod-to-pod traffic keeps flowing meanwhile, and
+  // pod ports stay up.
+  const absl::Time now = absl::Now();
+  std::vector<NetworkState*> due;
   uint64_t token = 0;
+  bool published = false;
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
-    for (size_t i = 0; i < networks_.size(); ++i) {
-      NetworkState& n = *networks_[i];
-      if (n.uplink_slot == kNoSlot) continue;
-      if (!reset_requested_[n.uplink_slot].exchange(false, std::memory_order_relaxed)) continue;
-      // ENA reset (RTE_ETH_EVENT_INTR_RESET): take the uplink out of the table, reset and
-      // reconfigure it, put it back. Pod-to-pod traffic keeps flowing meanwhile.
-      log_->warn("uplink reset network={} device={}", n.config.name, n.config.uplink->device);
-      n.resetting = true;
-      nets.push_back(i);
+    for (const auto& n : networks_) {
+      if (!n->uplink || !n->uplink->needsRecovery(now)) continue;
+      due.push_back(n.get());
+      if (!n->resetting) {
+        n->resetting = true;
+        published = true;
+      }
     }
-    if (nets.empty()) return;
-    token = publish();
+    if (due.empty()) return;
+    if (published) token = publish();
   }
-  awaitGrace(token);  // no worker touches the uplinks after this
-  for (size_t i : nets) {
-    uint16_t port_id, queues;
-    uint32_t mtu;
-    rte_mempool* pool;
-    {
-      absl::MutexLock lock(&mu_);
-      const NetworkState& n = *networks_[i];
-      port_id = slots_[n.uplink_slot]->port_id;
-      queues = slots_[n.uplink_slot]->queues;
-      mtu = n.config.mtu;
-      pool = n.rx_pool != nullptr ? n.rx_pool : *poolOn(n.node);  // exists since startUplink
-    }
-    rte_eth_dev_stop(port_id);
-    const int rc = rte_eth_dev_reset(port_id);
-    absl::StatusOr<uint16_t> txq =
-        rc == 0
-            ? configureUplink(port_id, queues, static_cast<uint16_t>(workers_.size()), mtu, pool)
-            : absl::InternalError(rteError(rc));
+  if (published) awaitGrace(token);  // no worker touches those uplinks after this
+  for (NetworkState* n : due) {
+    if (!n->uplink->recover(now).ok()) continue;  // logged, counted, retried after a backoff
     absl::MutexLock lock(&mu_);
-    NetworkState& n = *networks_[i];
-    if (!txq.ok()) {
-      ++n.reset_failures;
-      log_->error("uplink reset failed network={} error=\"{}\"; retrying", n.config.name,
-                  common::toStd(txq.status().message()));
-      reset_requested_[n.uplink_slot].store(true, std::memory_order_relaxed);
-      continue;
-    }
-    slots_[n.uplink_slot]->tx_queues = *txq;
-    ++n.resets;
-    n.resetting = false;
+    n->resetting = false;
     publish();
-    log_->info("uplink reset done network={} resets={}", n.config.name, n.resets);
   }
 }
 
@@ -897,7 +747,7 @@ Switch::~Switch() {
   rte_free(qsbr_);
   {
     absl::MutexLock lock(&mu_);
-    for (auto& n : networks_) rte_mempool_free(n->rx_pool);
+    networks_.clear();  // the uplinks and their receive pools
   }
   for (const auto& [node, pool] : pools_) rte_mempool_free(pool);
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,10 +18,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "vhostuser/eth_dev.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
 #include "vhostuser/port_table.h"
 #include "vhostuser/table_builder.h"
+#include "vhostuser/uplink.h"
 #include "vhostuser/vhost_ports.h"
 
 struct rte_mempool;
@@ -84,6 +87,10 @@ struct WorkerStatus {
 class Worker;
 struct DataplaneTable;
 
+// Finds (probing when needed) the ethdev of an uplink's device string.
+using EthDevOpener =
+    std::function<absl::StatusOr<std::unique_ptr<EthDev>>(const std::string& device)>;
+
 // The DPDK switch: owns the uplinks (ethdevs) and the pods' vhost-user ports (rte_vhost, see
 // VhostPorts), publishes forwarding tables to the poll-mode workers and answers the control API.
 // Its parts: PortTable (admission rules, slots), buildTable (the table the workers use), the
@@ -117,8 +124,11 @@ class Switch {
   // Creates the switch on an initialised EAL: one mbuf pool per NUMA node with a worker or an
   // uplink, the uplinks, one worker per lcore in `config.workers` (or every worker lcore the EAL
   // has when empty), each allocated on its lcore's node. Workers start at once.
+  // `open_device` finds an uplink's device (the ethdev seam); empty: RteEthDev::open, the real
+  // one. Tests hand in a fake.
   static absl::StatusOr<std::unique_ptr<Switch>> create(const common::DataplaneConfig& config,
-                                                        std::shared_ptr<spdlog::logger> log);
+                                                        std::shared_ptr<spdlog::logger> log,
+                                                        EthDevOpener open_device = {});
   ~Switch();
   Switch(const Switch&) = delete;
   Switch& operator=(const Switch&) = delete;
@@ -163,18 +173,17 @@ class Switch {
   struct WorkerDeleter {
     void operator()(Worker* w) const;
   };
-  explicit Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log);
+  Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
+         EthDevOpener open_device);
 
   absl::Status init();
   // The mbuf pool of NUMA node `node`, created on first use.
   absl::StatusOr<rte_mempool*> poolOn(int node);
   absl::Status startUplink(NetworkState& net) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Configures and starts an uplink ethdev; returns the TX queues it got.
-  absl::StatusOr<uint16_t> configureUplink(uint16_t port_id, uint16_t rxq, uint16_t txq,
-                                           uint32_t mtu, rte_mempool* rx_pool);
-  // Reads link and allowance counters of every uplink into the snapshot.
+  // Refreshes the uplinks' snapshots (link, stats, allowance counters), once per kRefreshPeriod.
   void refreshUplinks() ABSL_LOCKS_EXCLUDED(mu_);
-  // Resets the uplinks whose driver asked for it (RTE_ETH_EVENT_INTR_RESET).
+  // Recovers the uplinks whose driver asked for a reset (RTE_ETH_EVENT_INTR_RESET), or whose
+  // last recovery failed and is due again.
   void resetUplinks() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Builds and publishes a table from the current slots and retires the previous one, with
@@ -203,10 +212,10 @@ class Switch {
   // Closes a pod port's socket, or stops and closes an uplink's ethdev. Only for a slot no
   // published table refers to.
   void closeSlot(const Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static int onEthEvent(uint16_t port_id, int type, void* arg, void* ret);
 
   const common::DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
+  const EthDevOpener open_device_;
   std::vector<std::pair<int, rte_mempool*>> pools_;  // per NUMA node; set up by init()
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::unique_ptr<VhostPorts> vhost_;
@@ -249,14 +258,9 @@ class Switch {
   static constexpr size_t kMaxRetiredTables = 32;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
-  // When refreshUplinks() next reads the uplinks' xstats (main loop only).
-  absl::Time next_xstats_ = absl::InfinitePast();
-  static constexpr absl::Duration kXstatsPeriod = absl::Seconds(1);
-
-  // Uplink ethdev -> slot, read by DPDK's interrupt thread; reset requests it raises for the
-  // main loop.
-  std::array<std::atomic<uint16_t>, RTE_MAX_ETHPORTS> port_to_slot_{};
-  std::array<std::atomic<bool>, kMaxSlots> reset_requested_{};
+  // When refreshUplinks() next reads the devices (main loop only).
+  absl::Time next_refresh_ = absl::InfinitePast();
+  static constexpr absl::Duration kRefreshPeriod = absl::Seconds(1);
 };
 
 }  // namespace enadpdk::vhostuser

@@ -281,6 +281,11 @@ void Uplink::refresh() {
   }
   absl::MutexLock lock(&snapshot_mu_);
   if (link.ok()) {
+    // A device without link-change interrupts (no RTE_ETH_DEV_INTR_LSC) is seen to change here.
+    if (!layout_.config.lsc_interrupt && refreshed_ && link->up != snapshot_.link_up) {
+      link_changes_.fetch_add(1, std::memory_order_relaxed);
+    }
+    refreshed_ = true;
     snapshot_.link_up = link->up;
     snapshot_.speed_mbps = link->speed_mbps;
   }

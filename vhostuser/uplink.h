@@ -66,7 +66,9 @@ struct UplinkSnapshot {
   uint64_t reset_requests = 0;  // reset events received (and requestReset calls)
   uint64_t resets = 0;          // recoveries that succeeded
   uint64_t reset_failures = 0;  // recovery attempts that failed (each is retried)
-  uint64_t link_changes = 0;    // link-change events received
+  // Link changes: events of a device with link-change interrupts, else transitions refresh()
+  // saw.
+  uint64_t link_changes = 0;
   EthStats stats{};
   // The kEnaAllowanceXstats the device reports, in that order; a device without them (any
   // non-ENA uplink) has none rather than zeros, so metrics do not invent ENA counters.
@@ -185,6 +187,7 @@ class Uplink final : private EthEventSink {
 
   mutable absl::Mutex snapshot_mu_;
   UplinkSnapshot snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+  bool refreshed_ ABSL_GUARDED_BY(snapshot_mu_) = false;  // the snapshot holds a link reading
 };
 
 }  // namespace enadpdk::vhostuser

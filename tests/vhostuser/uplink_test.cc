@@ -471,5 +471,21 @@ TEST_F(UplinkTest, CloseUnsubscribesStopsAndCloses) {
   EXPECT_EQ(state_->sink, nullptr);
 }
 
+// net_af_packet and most vdevs raise no link-change interrupt: refresh() counts what it sees.
+TEST_F(UplinkTest, LinkChangesOfADeviceWithoutInterruptsAreCountedByRefresh) {
+  state_->info.lsc_interrupt = false;
+  absl::StatusOr<std::unique_ptr<Uplink>> up = create(params());
+  ASSERT_TRUE(up.ok()) << up.status();
+  (*up)->refresh();  // the first reading is no change
+  EXPECT_EQ((*up)->snapshot().link_changes, 0u);
+  state_->link = EthLink{.up = false, .speed_mbps = 0};
+  (*up)->refresh();
+  (*up)->refresh();
+  state_->link = EthLink{.up = true, .speed_mbps = 25000};
+  (*up)->refresh();
+  EXPECT_EQ((*up)->snapshot().link_changes, 2u);
+  EXPECT_TRUE((*up)->snapshot().link_up);
+}
+
 }  // namespace
 }  // namespace enadpdk::vhostuser
