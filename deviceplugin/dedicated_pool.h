@@ -31,12 +31,8 @@ struct DedicatedPoolSpec {
 // device once offered stays in the list as Unhealthy while it exists under another driver; it
 // leaves the list when it disappears or becomes a dataplane uplink.
 //
-// Allocate gives the container /dev/vfio/vfio and the device's IOMMU group node (in no-IOMMU mode
-// host /dev/vfio/noiommu-<N> becomes /dev/vfio/<N> in the container, where DPDK looks for it) or
-// its /dev/uio<N>, all "rw"; the environment variables PCIDEVICE_<RESOURCE> (comma-separated
-// addresses) and PCIDEVICE_<RESOURCE>_INFO (JSON, as the SR-IOV network device plugin writes
-// it); an NPWG "pci" device-info file per device; and with CDI enabled a CDI spec per device and
-// the CDI device names.
+// Allocate hands out the devices with allocatePciDevices() (pci_allocation.h): device nodes,
+// PCIDEVICE_<RESOURCE> and PCIDEVICE_<RESOURCE>_INFO, device-info files, CDI.
 class DedicatedPool final : public ResourcePool {
  public:
   DedicatedPool(const common::HostRoot& root, DedicatedPoolSpec spec);

@@ -15,6 +15,7 @@ namespace enadpdk::deviceplugin {
 // The resources, by their name without prefix.
 inline constexpr char kEnaResource[] = "ena";
 inline constexpr char kEnaDedicatedResource[] = "ena-dedicated";
+inline constexpr char kEnaUplinkResource[] = "ena-uplink";
 inline constexpr char kHugepagesResource[] = "hugepages-1Gi";
 inline constexpr char kHugepages2MiResource[] = "hugepages-2Mi";
 

@@ -116,6 +116,13 @@ std::map<std::string, PluginManager::PoolSpec> PluginManager::poolSpecs(
                                     .networks = attachmentNetworks(config.dataplane)};
   specs[kEnaDedicatedResource] =
       DedicatedPoolSpec{.prefix = dp.resourcePrefix, .config = dp.enaDedicated, .cdi = dp.cdi};
+  const std::set<std::string> uplinks = uplinkPciAddresses(config.dataplane);
+  if (!uplinks.empty()) {
+    specs[kEnaUplinkResource] =
+        UplinkPoolSpec{.prefix = dp.resourcePrefix,
+                       .addresses = std::vector<std::string>(uplinks.begin(), uplinks.end()),
+                       .cdi = dp.cdi};
+  }
   if (dp.hugepages.enabled) {
     specs[kHugepagesResource] = HugepagesPoolSpec{.prefix = dp.resourcePrefix,
                                                   .config = dp.hugepages,
@@ -140,6 +147,9 @@ absl::StatusOr<std::shared_ptr<ResourcePool>> PluginManager::createPool(
   }
   if (const auto* dedicated = std::get_if<DedicatedPoolSpec>(&spec)) {
     return std::make_shared<DedicatedPool>(options_.root, *dedicated);
+  }
+  if (const auto* uplink = std::get_if<UplinkPoolSpec>(&spec)) {
+    return std::make_shared<UplinkPool>(options_.root, *uplink);
   }
   absl::StatusOr<std::unique_ptr<HugepagesPool>> pool =
       HugepagesPool::create(options_.root, std::get<HugepagesPoolSpec>(spec), *options_.mounter,

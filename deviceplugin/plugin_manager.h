@@ -28,6 +28,7 @@
 #include "deviceplugin/plugin_config.h"
 #include "deviceplugin/plugin_metrics.h"
 #include "deviceplugin/resource_server.h"
+#include "deviceplugin/uplink_pool.h"
 
 namespace enadpdk::deviceplugin {
 
@@ -106,7 +107,7 @@ class PluginManager {
   std::filesystem::path socketPath(std::string_view resource) const;
 
  private:
-  using PoolSpec = std::variant<EnaPoolSpec, DedicatedPoolSpec, HugepagesPoolSpec>;
+  using PoolSpec = std::variant<EnaPoolSpec, DedicatedPoolSpec, UplinkPoolSpec, HugepagesPoolSpec>;
 
   // One served resource; owned by the control loop.
   struct Resource {
@@ -125,7 +126,9 @@ class PluginManager {
 
   PluginManager(PluginOptions options, std::shared_ptr<spdlog::logger> logger);
 
-  // The pools a configuration asks for, by resource name without prefix.
+  // The pools a configuration asks for, by resource name without prefix. ena-uplink only when
+  // the dataplane has a PCI uplink: an empty resource would show on every node as capacity 0 and
+  // take a socket and a registration, and a pod asking for it pends either way.
   static std::map<std::string, PoolSpec> poolSpecs(const PluginConfig& config);
   // Builds the pool of a spec.
   absl::StatusOr<std::shared_ptr<ResourcePool>> createPool(const PoolSpec& spec) const;

@@ -3,9 +3,12 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <string_view>
 
 #include "common/atomic_file.h"
 #include "common/cni_records.h"
@@ -19,6 +22,7 @@
 #include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
 #include "vhostuser/timer_service.h"
+#include "vhostuser/uplink_allocation.h"
 
 namespace enadpdk::vhostuser {
 namespace {
@@ -115,6 +119,17 @@ void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
   }
 }
 
+// The process environment as a value, for checks that take it as one.
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const std::size_t eq = text.find('=');
+    if (eq != std::string_view::npos) env.emplace(text.substr(0, eq), text.substr(eq + 1));
+  }
+  return env;
+}
+
 }  // namespace
 
 int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -136,6 +151,15 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
   if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
   auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
   if (!log.ok()) return reportFatal(err, program, toStd(log.status().message()));
+  // The kubelet allocates the uplinks to the dataplane's pod (<prefix>/ena-uplink) so that its
+  // topology manager puts our CPUs and hugepages on their NUMA node. An uplink outside that
+  // allocation still works, but nothing aligned it and nothing keeps another pod from it.
+  for (const std::string& uplink : unallocatedUplinks(*config, environment())) {
+    (*log)->warn(
+        "uplink not among the devices the kubelet allocated to this container (ena-uplink), "
+        "so its NUMA alignment is not guaranteed uplink={}",
+        uplink);
+  }
 
   // Every thread (EAL's, gRPC's) inherits this mask, so SIGTERM/SIGINT reach only sigtimedwait.
   sigset_t signals;

@@ -145,7 +145,7 @@ set -euo pipefail
 [ ! -e /var/lib/ena-dpdk/bootstrapped ] || exit 0
 export ENA_DPDK_HUGEPAGES_1G=$ENA_DPDK_HUGEPAGES_1G ENA_DPDK_ENI_SECONDARY_IPS=$ENA_DPDK_ENI_SECONDARY_IPS
 /usr/local/sbin/ena-dpdk-node-setup
-/etc/eks/bootstrap.sh '$CLUSTER_NAME' --kubelet-extra-args '--node-labels=dpdk.aws/node=true --register-with-taints=dpdk.aws/dedicated=true:NoSchedule --cpu-manager-policy=static --cpu-manager-policy-options=full-pcpus-only=true --topology-manager-policy=single-numa-node --reserved-cpus=0,8'
+/etc/eks/bootstrap.sh '$CLUSTER_NAME' --kubelet-extra-args '--node-labels=dpdk.aws/node=true --register-with-taints=dpdk.aws/dedicated=true:NoSchedule --cpu-manager-policy=static --cpu-manager-policy-options=full-pcpus-only=true --topology-manager-policy=single-numa-node --topology-manager-scope=pod --memory-manager-policy=Static --kube-reserved=memory=1Gi,ephemeral-storage=1Gi --eviction-hard=memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5% --reserved-memory=0:memory=1124Mi --reserved-cpus=0,8'
 touch /var/lib/ena-dpdk/bootstrapped
 ENA_DPDK_PER_BOOT
 chmod 0755 /var/lib/cloud/scripts/per-boot/ena-dpdk.sh

@@ -28,15 +28,28 @@ for set in "${sets[@]}"; do
   check "$set: every object valid (OpenAPI, fields, CRD, CNI config, pod rules)" \
     node "$repo/tests/deploy/validate.mjs" k8s "$tmp/$set.yaml"
   check "$set: no RBAC and no API token (nothing talks to the API)" \
-    expect "$tmp/$set.yaml" 'docs.filter(d => /Role|ServiceAccount/.test(d.kind)).length + "/" + pod.automountServiceAccountToken' '"0/false"'
+    expect "$tmp/$set.yaml" 'docs.filter(d => /Role|ServiceAccount/.test(d.kind)).length + "/" + kind("DaemonSet").every(d => d.spec.template.spec.automountServiceAccountToken === false)' '"0/true"'
 done
 
-# --- default values: the issue's DaemonSet --------------------------------------------------------
+# --- default values: the node DaemonSet and the dataplane DaemonSet -------------------------------
 f=$tmp/default.yaml
 check "default: objects" expect "$f" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
-  '["ConfigMap/kube-system/ena-dpdk-config","DaemonSet/kube-system/ena-dpdk","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
-check "default: containers in order" expect "$f" '[pod.initContainers.map(x => x.name), pod.containers.map(x => x.name)]' \
-  '[["nodeprep","install-cni"],["dataplane","deviceplugin"]]'
+  '["ConfigMap/kube-system/ena-dpdk-config","DaemonSet/kube-system/ena-dpdk","DaemonSet/kube-system/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
+check "default: containers in order (node DaemonSet; dataplane DaemonSet)" \
+  expect "$f" '[pod.initContainers.map(x => x.name), pod.containers.map(x => x.name), dpod.initContainers, dpod.containers.map(x => x.name)]' \
+  '[["nodeprep","install-cni"],["deviceplugin"],null,["dataplane"]]'
+check "default: the node selector stays, the dataplane's own selector picks only its pods" \
+  expect "$f" '[ds.spec.selector.matchLabels, dds.spec.selector.matchLabels, pod === dpod, Object.entries(dds.spec.selector.matchLabels).every(([k, v]) => dds.spec.template.metadata.labels[k] === v), ds.spec.template.metadata.labels["app.kubernetes.io/component"]]' \
+  '[{"app.kubernetes.io/name":"ena-dpdk","app.kubernetes.io/instance":"ena-dpdk"},{"app.kubernetes.io/name":"ena-dpdk","app.kubernetes.io/instance":"ena-dpdk","app.kubernetes.io/component":"dataplane"},false,true,"node"]'
+check "default: both DaemonSets share priority class, host network, node selector, tolerations, config, update strategy" \
+  expect "$f" '["priorityClassName", "hostNetwork", "dnsPolicy", "nodeSelector", "tolerations", "automountServiceAccountToken", "terminationGracePeriodSeconds"].filter(k => JSON.stringify(pod[k]) !== JSON.stringify(dpod[k])).concat(dpod.volumes.find(v => v.name === "config").configMap.name, JSON.stringify(dds.spec.updateStrategy) === JSON.stringify(ds.spec.updateStrategy), dpod.hostPID === undefined)' \
+  '["ena-dpdk-config",true,true]'
+check "default: the dataplane asks the kubelet for its one PCI uplink, requests = limits" \
+  expect "$f" '[c("dataplane").resources.requests["dpdk.aws/ena-uplink"], c("dataplane").resources.limits["dpdk.aws/ena-uplink"]]' '["1","1"]'
+check "default: the dataplane pod is Guaranteed with whole CPUs (every container: requests = limits, integer cpu)" \
+  expect "$f" '[...(dpod.initContainers || []), ...dpod.containers].map(x => JSON.stringify(x.resources.requests) === JSON.stringify(x.resources.limits) && /^[1-9][0-9]*$/.test(x.resources.limits.cpu) && ["cpu", "memory"].every(r => r in x.resources.limits))' '[true]'
+check "default: the node pod asks for no uplink" \
+  expect "$f" 'JSON.stringify(pod).includes("ena-uplink")' 'false'
 check "default: system-node-critical, host network and PID, node selector, toleration" \
   expect "$f" '[pod.priorityClassName, pod.hostNetwork, pod.hostPID, pod.dnsPolicy, pod.nodeSelector, pod.tolerations[0].key]' \
   '["system-node-critical",true,true,"ClusterFirstWithHostNet",{"dpdk.aws/node":"true"},"dpdk.aws/dedicated"]'
@@ -47,16 +60,16 @@ check "default: install-cni copies into the host's /opt/cni/bin, unprivileged" \
   expect "$f" '[c("install-cni").command, pod.volumes.find(v => v.name === "host-cni-bin").hostPath.path, c("install-cni").securityContext.capabilities.drop, c("install-cni").securityContext.privileged]' \
   '[["ena-dpdk-install-cni","/host/opt/cni/bin","/etc/ena-dpdk/config.json","/host/etc/ena-dpdk"],"/opt/cni/bin",["ALL"],null]'
 check "default: dataplane hugepages (requests = limits), hugetlbfs emptyDir, IPC_LOCK" \
-  expect "$f" '[c("dataplane").resources.requests["hugepages-1Gi"], c("dataplane").resources.limits["hugepages-1Gi"], pod.volumes.find(v => v.name === "hugepages").emptyDir.medium, c("dataplane").volumeMounts.find(m => m.name === "hugepages").mountPath, c("dataplane").securityContext.capabilities.add]' \
+  expect "$f" '[c("dataplane").resources.requests["hugepages-1Gi"], c("dataplane").resources.limits["hugepages-1Gi"], dpod.volumes.find(v => v.name === "hugepages").emptyDir.medium, c("dataplane").volumeMounts.find(m => m.name === "hugepages").mountPath, c("dataplane").securityContext.capabilities.add]' \
   '["2Gi","2Gi","HugePages-1Gi","/dev/hugepages",["IPC_LOCK"]]'
 check "default: dataplane Guaranteed with whole CPUs" \
   expect "$f" '[c("dataplane").resources.requests.cpu, c("dataplane").resources.limits.cpu, c("dataplane").resources.requests.memory === c("dataplane").resources.limits.memory]' '["2","2",true]'
 check "default: dataplane probes run ena-dpdk-ctl health on the control socket" \
   expect "$f" '["startupProbe", "livenessProbe", "readinessProbe"].map(p => c("dataplane")[p].exec.command.join(" "))' \
   '["ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health"]'
-check "default: dataplane mounts (vfio, control socket and slots, state)" \
+check "default: dataplane mounts (control socket and slots, state; vfio nodes come from Allocate)" \
   expect "$f" 'c("dataplane").volumeMounts.map(m => m.mountPath)' \
-  '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk","/dev/vfio"]'
+  '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk"]'
 check "default: device plugin mounts (kubelet, slots, devinfo, vfio, hugepages propagated)" \
   expect "$f" 'c("deviceplugin").volumeMounts.map(m => m.mountPath + (m.readOnly ? ":ro" : "") + (m.mountPropagation ? ":" + m.mountPropagation : ""))' \
   '["/etc/ena-dpdk:ro","/var/lib/kubelet/device-plugins","/var/lib/kubelet/pod-resources:ro","/run/ena-dpdk","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/ena-dpdk/hugepages:Bidirectional"]'
@@ -64,8 +77,8 @@ check "default: device plugin privileged (hugetlbfs mounts reach the host), live
   expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").livenessProbe.httpGet]' \
   '[true,{"host":"127.0.0.1","port":9641,"path":"/healthz"}]'
 check "default: hostPath volumes are the mounted directories" \
-  expect "$f" 'pod.volumes.filter(v => v.hostPath).map(v => v.hostPath.path + ":" + v.hostPath.type)' \
-  '["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"]'
+  expect "$f" '[pod, dpod].map(p => p.volumes.filter(v => v.hostPath).map(v => v.hostPath.path + ":" + v.hostPath.type))' \
+  '[["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"],["/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate"]]'
 check "default: the chart adds --huge-dir and -a <uplink> to the EAL arguments" \
   expect "$f" 'config.dataplane.eal' '["--huge-dir","/dev/hugepages","-a","0000:00:06.0","--file-prefix","ena-dpdk"]'
 check "default: config.json is the values' config otherwise" \
@@ -77,8 +90,8 @@ check "default: the node path policy allows the chart's paths, and only those" \
 check "custom: the node path policy follows the configured socket and slot directory" \
   expect "$tmp/custom.yaml" '(p => [p.dataplaneSocket, p.slotDir])(JSON.parse(cm.data["cni-policy.json"]))' \
   '[["/run/dpdk-switch/control.sock"],["/var/run/dpdk-switch/vhost"]]'
-check "default: a config change rolls the pods (checksum annotation)" \
-  expect "$f" '/^[0-9a-f]{64}$/.test(ds.spec.template.metadata.annotations["checksum/config"])' 'true'
+check "default: a config change rolls the pods of both DaemonSets (checksum annotation)" \
+  expect "$f" '/^[0-9a-f]{64}$/.test(ds.spec.template.metadata.annotations["checksum/config"]) && ds.spec.template.metadata.annotations["checksum/config"] === dds.spec.template.metadata.annotations["checksum/config"]' 'true'
 check "default: NADs name the device plugin's resources" \
   expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"])' \
   '["dpdk.aws/ena","dpdk.aws/ena-dedicated"]'
@@ -102,14 +115,14 @@ f=$tmp/shared-only.yaml
 check "shared-only: a shared NAD per namespace, no dedicated one, CNI keys merged" \
   expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.namespace + "/" + d.metadata.name + ":" + JSON.stringify(JSON.parse(d.spec.config).vhost) + ":" + JSON.parse(d.spec.config).logLevel)' \
   '["default/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug","dpdk-apps/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug"]'
-check "shared-only: -a for each PCI uplink" \
-  expect "$f" 'config.dataplane.eal' '["--huge-dir","/dev/hugepages","-a","0000:00:06.0","-a","0000:00:07.0","--file-prefix","ena-dpdk","--socket-mem","1024"]'
+check "shared-only: -a for each PCI uplink, and as many dpdk.aws/ena-uplink devices" \
+  expect "$f" '[config.dataplane.eal, c("dataplane").resources.limits["dpdk.aws/ena-uplink"]]' '[["--huge-dir","/dev/hugepages","-a","0000:00:06.0","-a","0000:00:07.0","--file-prefix","ena-dpdk","--socket-mem","1024"],"2"]'
 
 # --- dedicated only -------------------------------------------------------------------------------
 f=$tmp/dedicated-only.yaml
-check "dedicated-only: no dataplane, only the dedicated NAD" \
-  expect "$f" '[pod.containers.map(x => x.name), kind("NetworkAttachmentDefinition").map(d => d.metadata.name), pod.volumes.some(v => v.emptyDir)]' \
-  '[["deviceplugin"],["ena-dpdk-dedicated"],false]'
+check "dedicated-only: no dataplane DaemonSet, only the dedicated NAD" \
+  expect "$f" '[kind("DaemonSet").map(d => d.metadata.name), pod.containers.map(x => x.name), kind("NetworkAttachmentDefinition").map(d => d.metadata.name), pod.volumes.some(v => v.emptyDir)]' \
+  '[["ena-dpdk"],["deviceplugin"],["ena-dpdk-dedicated"],false]'
 check "dedicated-only: device plugin unprivileged without the hugepages resource" \
   expect "$f" '[c("deviceplugin").securityContext, c("deviceplugin").volumeMounts.some(m => m.mountPropagation)]' \
   '[{"runAsUser":0,"runAsGroup":0,"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}},false]'
@@ -125,20 +138,20 @@ check "cdi: the spec directory is mounted and enabled in the config" \
 # --- everything moved -----------------------------------------------------------------------------
 f=$tmp/custom.yaml
 check "custom: namespace, image, pull secret, priority class, annotations" \
-  expect "$f" '[ds.metadata.namespace, c("dataplane").image, c("dataplane").imagePullPolicy, pod.imagePullSecrets, pod.priorityClassName, ds.spec.template.metadata.annotations["prometheus.io/scrape"]]' \
-  '["dpdk-system","123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v0.1.0-rc1","Always",[{"name":"ecr"}],"dpdk-critical","true"]'
+  expect "$f" '[ds.metadata.namespace, dds.metadata.namespace, c("dataplane").image, c("dataplane").imagePullPolicy, pod.imagePullSecrets, dpod.imagePullSecrets, pod.priorityClassName, dpod.priorityClassName, ds.spec.template.metadata.annotations["prometheus.io/scrape"], dds.spec.template.metadata.annotations["prometheus.io/scrape"]]' \
+  '["dpdk-system","dpdk-system","123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v0.1.0-rc1","Always",[{"name":"ecr"}],[{"name":"ecr"}],"dpdk-critical","dpdk-critical","true","true"]'
 check "custom: both hugepages resources' mount directories propagate to the host (privileged plugin)" \
   expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").volumeMounts.filter(m => m.mountPropagation === "Bidirectional").map(m => m.mountPath), config.deviceplugin.hugepages.chargeCgroup]' \
   '[true,["/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],"/dpdk-switch/hugepages"]'
 check "custom: direct host commands need Bidirectional /host; reboot wrapper; no install-cni" \
   expect "$f" '[c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").command.slice(0, 2), c("nodeprep").command.slice(3, 5), pod.hostPID, pod.initContainers.length]' \
   '["Bidirectional",["/bin/sh","-c"],["ena-dpdk-nodeprep","--config"],true,1]'
-check "custom: 2M hugepages where the values say, EAL without PCI" \
-  expect "$f" '[c("dataplane").resources.limits["hugepages-2Mi"], pod.volumes.find(v => v.name === "hugepages").emptyDir.medium, config.dataplane.eal]' \
-  '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"]]'
+check "custom: 2M hugepages where the values say, EAL without PCI, no uplink to ask for" \
+  expect "$f" '[c("dataplane").resources.limits["hugepages-2Mi"], dpod.volumes.find(v => v.name === "hugepages").emptyDir.medium, config.dataplane.eal, Object.keys(c("dataplane").resources.requests)]' \
+  '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"],["cpu","memory","hugepages-2Mi"]]'
 check "custom: mounts follow the configured paths (inner directories covered); no probe on port 0" \
   expect "$f" '[c("dataplane").volumeMounts.map(m => m.mountPath).slice(2), c("deviceplugin").volumeMounts.map(m => m.mountPath).slice(3), c("deviceplugin").livenessProbe]' \
-  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni","/dev/vfio"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],null]'
+  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],null]'
 check "custom: no NetworkAttachmentDefinition" expect "$f" 'kind("NetworkAttachmentDefinition").length' '0'
 
 # --- values that must not install -----------------------------------------------------------------
@@ -161,6 +174,8 @@ bad "networkAttachments.shared.config.type" --set networkAttachments.shared.conf
 bad "image.repository: String length must be greater than or equal to 1" --set image.repository=
 bad "config.dataplane.eal holds \"-a\"" --set 'config.dataplane.eal={-a,0000:00:07.0}'
 bad "both false" --set dataplane.enabled=false --set deviceplugin.enabled=false
+bad "deviceplugin.enabled=false: the node DaemonSet would run nothing" --set deviceplugin.enabled=false
+bad "dataplane.resources.cpu: Does not match pattern" --set dataplane.resources.cpu=1500m
 bad "slotGroup: Must validate at least one schema" --set slotGroup=0
 bad "config.deviceplugin.ena.slotGroup: Must be less than or equal to 2.147483647e+09" --set config.deviceplugin.ena.slotGroup=2147483648
 bad "slotGroup (1500) and config.deviceplugin.ena.slotGroup (2000) differ" --set config.deviceplugin.ena.slotGroup=2000

@@ -33,9 +33,15 @@ check "al2023: the shell part is deploy/eks/src/node-setup.sh" cmp "$shell_part"
 check "al2023: shellcheck passes on the shell part" shellcheck -s bash "$shell_part"
 cp "$nodeconfig_part" "$tmp/nodeconfig.yaml"
 check "al2023: the NodeConfig part is valid" node "$repo/tests/deploy/validate.mjs" k8s "$tmp/nodeconfig.yaml"
-check "al2023: static CPU manager, single-numa-node topology manager, reserved CPUs" \
-  expect "$tmp/nodeconfig.yaml" '(({cpuManagerPolicy, topologyManagerPolicy, reservedSystemCPUs}) => [cpuManagerPolicy, topologyManagerPolicy, reservedSystemCPUs])(docs[0].spec.kubelet.config)' \
-  '["static","single-numa-node","0,8"]'
+check "al2023: static CPU manager, single-numa-node topology manager (pod scope), static memory manager, reserved CPUs" \
+  expect "$tmp/nodeconfig.yaml" '(({cpuManagerPolicy, topologyManagerPolicy, topologyManagerScope, memoryManagerPolicy, reservedSystemCPUs}) => [cpuManagerPolicy, topologyManagerPolicy, topologyManagerScope, memoryManagerPolicy, reservedSystemCPUs])(docs[0].spec.kubelet.config)' \
+  '["static","single-numa-node","pod","Static","0,8"]'
+# The kubelet does not start when the static memory manager's reserved memory differs from
+# kubeReserved + systemReserved + the hard eviction threshold of memory.available.
+mib='const mib = (q) => { const m = /^([0-9]+)(Ki|Mi|Gi)?$/.exec(q || "0"); return Number(m[1]) * ({Ki: 1 / 1024, Mi: 1, Gi: 1024}[m[2]] ?? 1 / 1048576); };'
+check "al2023: reservedMemory adds up to kubeReserved + systemReserved + evictionHard memory.available" \
+  expect "$tmp/nodeconfig.yaml" "(() => { $mib"' const k = docs[0].spec.kubelet.config; return [k.reservedMemory.reduce((s, r) => s + mib(r.limits.memory), 0), mib((k.kubeReserved || {}).memory) + mib((k.systemReserved || {}).memory) + mib(k.evictionHard["memory.available"])]; })()' \
+  '[1124,1124]'
 
 # --- AL2: bootstrap.sh -----------------------------------------------------------------------------
 check "al2: shellcheck passes" shellcheck "$eks/al2-user-data.sh"
@@ -43,7 +49,7 @@ sed -n "/^cat >\/usr\/local\/sbin\/ena-dpdk-node-setup <<'ENA_DPDK_NODE_SETUP'$/
   "$eks/al2-user-data.sh" | sed '1d;$d' >"$tmp/al2-node-setup.sh"
 check "al2: embeds node-setup.sh unchanged" cmp "$tmp/al2-node-setup.sh" "$eks/src/node-setup.sh"
 check "al2: bootstrap.sh with the kubelet settings, after node setup, on every boot until done" \
-  grep -q "^/etc/eks/bootstrap.sh '\$CLUSTER_NAME' --kubelet-extra-args '--node-labels=dpdk.aws/node=true --register-with-taints=dpdk.aws/dedicated=true:NoSchedule --cpu-manager-policy=static --cpu-manager-policy-options=full-pcpus-only=true --topology-manager-policy=single-numa-node --reserved-cpus=0,8'$" \
+  grep -q "^/etc/eks/bootstrap.sh '\$CLUSTER_NAME' --kubelet-extra-args '--node-labels=dpdk.aws/node=true --register-with-taints=dpdk.aws/dedicated=true:NoSchedule --cpu-manager-policy=static --cpu-manager-policy-options=full-pcpus-only=true --topology-manager-policy=single-numa-node --topology-manager-scope=pod --memory-manager-policy=Static --kube-reserved=memory=1Gi,ephemeral-storage=1Gi --eviction-hard=memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5% --reserved-memory=0:memory=1124Mi --reserved-cpus=0,8'$" \
   "$eks/al2-user-data.sh"
 
 # --- eksctl -----------------------------------------------------------------------------------------

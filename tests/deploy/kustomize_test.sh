@@ -24,8 +24,8 @@ images:
     newTag: v1
 YAML
 check "an image overlay renders" bash -c "'$kubectl' kustomize '$tmp/overlay' >'$tmp/overlay.yaml'"
-check "the overlay's image is in every container" \
-  expect "$tmp/overlay.yaml" '[...new Set([...pod.initContainers, ...pod.containers].map(x => x.image))]' \
-  '["123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v1"]'
+check "the overlay's image is in every container of both DaemonSets" \
+  expect "$tmp/overlay.yaml" '[kind("DaemonSet").length, ...new Set([...pod.initContainers, ...pod.containers, ...dpod.containers].map(x => x.image))]' \
+  '[2,"123456789012.dkr.ecr.us-west-2.amazonaws.com/ena-dpdk:v1"]'
 
 finish

@@ -28,10 +28,11 @@ fails_with() {
 }
 
 # q FILE EXPRESSION: evaluates a JavaScript EXPRESSION over `docs` (the YAML documents of FILE)
-# with helpers `kind(k)` (the documents of a kind), `ds` (the DaemonSet), `pod` (its pod spec
-# or the first Pod's), `c(name)` (a container or init container of it), `config` (the parsed
-# config.json of the ConfigMap), `nad(name)` (a NetworkAttachmentDefinition's parsed CNI config)
-# and prints the result as JSON.
+# with helpers `kind(k)` (the documents of a kind), `ds` (the node DaemonSet),
+# `pod` (its pod spec or the first Pod's), `dds` and `dpod` (the dataplane DaemonSet, named
+# *-dataplane, and its pod spec), `c(name)` (a container or init container of either pod),
+# `config` (the parsed config.json of the ConfigMap), `nad(name)` (a
+# NetworkAttachmentDefinition's parsed CNI config) and prints the result as JSON.
 q() {
   node --input-type=module -e '
     import fs from "node:fs";
@@ -41,9 +42,11 @@ q() {
     const docs = YAML.parseAllDocuments(fs.readFileSync(process.argv[1], "utf8"))
       .map((d) => d.toJS()).filter((d) => d);
     const kind = (k) => docs.filter((d) => d.kind === k);
-    const ds = kind("DaemonSet")[0];
+    const ds = kind("DaemonSet").find((d) => !d.metadata.name.endsWith("-dataplane"));
     const pod = ds ? ds.spec.template.spec : (kind("Pod")[0] || {}).spec;
-    const c = (name) => [...(pod.initContainers || []), ...(pod.containers || [])].find((x) => x.name === name);
+    const dds = kind("DaemonSet").find((d) => d.metadata.name.endsWith("-dataplane"));
+    const dpod = dds ? dds.spec.template.spec : {};
+    const c = (name) => [pod || {}, dpod].flatMap((p) => [...(p.initContainers || []), ...(p.containers || [])]).find((x) => x.name === name);
     const cm = kind("ConfigMap")[0];
     const config = cm ? JSON.parse(cm.data["config.json"]) : undefined;
     const nad = (name) => { const n = kind("NetworkAttachmentDefinition").find((d) => d.metadata.name === name); return n && JSON.parse(n.spec.config); };

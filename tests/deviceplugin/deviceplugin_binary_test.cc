@@ -98,7 +98,7 @@ TEST(DevicepluginBinaryTest, ServesReloadsOnSighupAndStopsCleanlyOnSigterm) {
   PluginTestEnv env;
   const fs::path log = env.host().path("/plugin.log");
   PluginProcess plugin(env.host().root(), env.configPath(), log);
-  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(10000))) << plugin.log();
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(4, milliseconds(10000))) << plugin.log();
   auto client = env.watch("ena-dedicated");
   ASSERT_TRUE(client.ok()) << client.status();
   ASSERT_TRUE((*client)->waitForUpdate(0).ok());
@@ -113,7 +113,7 @@ TEST(DevicepluginBinaryTest, ServesReloadsOnSighupAndStopsCleanlyOnSigterm) {
   std::optional<int> status = plugin.waitForExit(milliseconds(10000));
   ASSERT_TRUE(status.has_value()) << plugin.log();
   EXPECT_EQ(*status, 0) << plugin.log();
-  for (const char* resource : {"ena", "ena-dedicated", "hugepages-1Gi"}) {
+  for (const char* resource : {"ena", "ena-dedicated", "ena-uplink", "hugepages-1Gi"}) {
     EXPECT_FALSE(fs::exists(env.deviceDir() / deviceplugin::socketFileName(resource))) << resource;
   }
   EXPECT_TRUE(eventually([&] { return (*client)->streamEnded(); }));
@@ -122,7 +122,7 @@ TEST(DevicepluginBinaryTest, ServesReloadsOnSighupAndStopsCleanlyOnSigterm) {
 TEST(DevicepluginBinaryTest, ASecondInstanceRefusesToStealTheSockets) {
   PluginTestEnv env;
   PluginProcess first(env.host().root(), env.configPath(), env.host().path("/first.log"));
-  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(10000))) << first.log();
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(4, milliseconds(10000))) << first.log();
   // Another metrics port so that the socket check is what fails.
   nlohmann::json config = standardConfig();
   const fs::path secondConfig = env.host().path("/etc/ena-dpdk/second.json");

@@ -28,6 +28,9 @@ using std::chrono::steady_clock;
 namespace fs = std::filesystem;
 using deviceplugin::FileIdentity;
 
+// The resources the standard config registers: ena, ena-dedicated, ena-uplink, hugepages-1Gi.
+constexpr std::size_t kStandardResources = 4;
+
 // How soon a change must reach the kubelet (the bound).
 constexpr milliseconds kOneSecond{1000};
 
@@ -108,8 +111,8 @@ class PluginManagerTest : public ::testing::Test {
   PluginTestEnv env_;
 };
 
-TEST_F(PluginManagerTest, RegistersAllThreeResourcesWhileServing) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+TEST_F(PluginManagerTest, RegistersAllFourResourcesWhileServing) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   std::vector<std::string> resources;
   for (const PluginRegistration& r : env_.kubelet().registrations()) {
     resources.push_back(r.resourceName);
@@ -131,10 +134,12 @@ TEST_F(PluginManagerTest, RegistersAllThreeResourcesWhileServing) {
     EXPECT_TRUE((*client)->preStartContainer({"x"}).ok());
   }
   EXPECT_THAT(resources, UnorderedElementsAre("dpdk.aws/ena", "dpdk.aws/ena-dedicated",
-                                              "dpdk.aws/hugepages-1Gi"));
+                                              "dpdk.aws/ena-uplink", "dpdk.aws/hugepages-1Gi"));
   EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena")->endpoint, "ena-dpdk-ena.sock");
   EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena-dedicated")->endpoint,
             "ena-dpdk-ena-dedicated.sock");
+  EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena-uplink")->endpoint,
+            "ena-dpdk-ena-uplink.sock");
   EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/hugepages-1Gi")->endpoint,
             "ena-dpdk-hugepages-1Gi.sock");
 }
@@ -223,6 +228,64 @@ TEST_F(PluginManagerTest, AllocatesDedicatedVfioNoIommuAndUioDevices) {
                        "dpdk.aws/ena-dedicated=0000-00-09.0"));
 }
 
+TEST_F(PluginManagerTest, TheDataplaneAsksForItsUplinksLikeAnyPod) {
+  auto uplink = watch("ena-uplink");
+  std::vector<v1beta1::Device> devices = firstList(*uplink);
+  // eni1's PCI uplink, on NUMA node 0; eni2's vdev uplink is no device.
+  ASSERT_THAT(ids(devices), ElementsAre("0000:00:06.0"));
+  EXPECT_EQ(devices[0].health(), "Healthy");
+  EXPECT_THAT(numaNodes(devices[0]), ElementsAre(0));
+  // ...and never a dedicated device.
+  auto dedicated = watch("ena-dedicated");
+  EXPECT_EQ(health(firstList(*dedicated), "0000:00:06.0"), "absent");
+
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response = uplink->allocate({"0000:00:06.0"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  std::vector<std::string> specs;
+  for (const v1beta1::DeviceSpec& d : response->devices()) {
+    specs.push_back(common::strCat(d.host_path(), "->", d.container_path(), ":", d.permissions()));
+  }
+  EXPECT_THAT(specs, UnorderedElementsAre("/dev/vfio/vfio->/dev/vfio/vfio:rw",
+                                          "/dev/vfio/3->/dev/vfio/3:rw"));
+  EXPECT_EQ(response->envs().at("PCIDEVICE_DPDK_AWS_ENA_UPLINK"), "0000:00:06.0");
+  EXPECT_EQ(json::parse(response->envs().at(
+                "PCIDEVICE_DPDK_AWS_ENA_UPLINK_INFO"))["0000:00:06.0"]["vfio"]["dev-mount"],
+            "/dev/vfio/3");
+
+  // Before node prep binds it (or after someone unbinds it) the kubelet may not hand it out.
+  const auto since = steady_clock::now();
+  env_.host().setDriver("0000:00:06.0", "ena");
+  expectWithinOneSecond(*uplink, hasHealth("0000:00:06.0", "Unhealthy"), since,
+                        "uplink left its DPDK driver");
+}
+
+TEST(PluginManagerUplinkTest, NoPciUplinkMeansNoUplinkResourceUntilTheConfigHasOne) {
+  PluginTestEnv env;
+  json config = standardConfig();
+  config["dataplane"]["networks"][0]["uplink"]["device"] = "net_null1";
+  env.writeConfig(config);
+  ASSERT_TRUE(env.startPlugin().ok());
+  const fs::path socket = env.deviceDir() / deviceplugin::socketFileName("ena-uplink");
+  // Every resource is served when start() returns, so a missing socket is not a race.
+  EXPECT_FALSE(fs::exists(socket));
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(kStandardResources - 1, milliseconds(5000)));
+  for (const PluginRegistration& r : env.kubelet().registrations()) {
+    EXPECT_NE(r.resourceName, "dpdk.aws/ena-uplink");
+  }
+
+  // A PCI uplink in the reloaded config adds the resource (and takes the device from
+  // ena-dedicated).
+  config["dataplane"]["networks"][0]["uplink"]["device"] = "0000:00:07.0";
+  config["deviceplugin"]["metricsAddress"] = env.plugin().config().deviceplugin.metricsAddress;
+  env.writeConfig(config);
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(kStandardResources + 1, milliseconds(5000)));
+  absl::StatusOr<std::unique_ptr<DevicePluginClient>> uplink = env.watch("ena-uplink");
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  absl::StatusOr<std::vector<v1beta1::Device>> devices = (*uplink)->waitForUpdate(0);
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  EXPECT_THAT(ids(*devices), ElementsAre("0000:00:07.0"));
+}
+
 TEST_F(PluginManagerTest, PreferredAllocationKeepsAttachmentsOnOneNetwork) {
   auto client = watch("ena");
   std::vector<v1beta1::Device> devices = firstList(*client);
@@ -280,7 +343,7 @@ TEST_F(PluginManagerTest, AllocatesHugepagesAndReleasesThemWhenNoPodHoldsThem) {
 }
 
 TEST_F(PluginManagerTest, Serves2MiHugepagesOnceEnabledAndReleasesThemToo) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   absl::StatusOr<std::unique_ptr<FakePodResources>> podResources =
       FakePodResources::start(env_.host().path("/var/lib/kubelet/pod-resources/kubelet.sock"));
   ASSERT_TRUE(podResources.ok()) << podResources.status();
@@ -289,7 +352,7 @@ TEST_F(PluginManagerTest, Serves2MiHugepagesOnceEnabledAndReleasesThemToo) {
   config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
   config["deviceplugin"]["hugepages2Mi"] = {{"enabled", true}};
   env_.writeConfig(config);
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources + 1, milliseconds(5000)));
   EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/hugepages-2Mi");
   EXPECT_EQ(env_.kubelet().registrations().back().endpoint, "ena-dpdk-hugepages-2Mi.sock");
 
@@ -407,30 +470,31 @@ TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
 }
 
 TEST_F(PluginManagerTest, ServesAndRegistersAgainAfterEachOfTwentyKubeletRestarts) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   for (int restart = 1; restart <= 20; ++restart) {
     const auto since = steady_clock::now();
     ASSERT_TRUE(env_.kubelet().restart().ok());
-    ASSERT_TRUE(env_.kubelet().waitForRegistrations(3 * (restart + 1), milliseconds(5000)))
+    ASSERT_TRUE(
+        env_.kubelet().waitForRegistrations(kStandardResources * (restart + 1), milliseconds(5000)))
         << "restart " << restart;
     EXPECT_LE(steady_clock::now() - since, kOneSecond) << "restart " << restart;
-    for (const char* resource : {"ena", "ena-dedicated", "hugepages-1Gi"}) {
+    for (const char* resource : {"ena", "ena-dedicated", "ena-uplink", "hugepages-1Gi"}) {
       auto client = DevicePluginClient::connect(
           env_.deviceDir() / deviceplugin::socketFileName(resource), milliseconds(1000));
       ASSERT_TRUE(client.ok()) << "restart " << restart << ": " << client.status();
       EXPECT_TRUE((*client)->options().ok());
     }
   }
-  EXPECT_EQ(env_.kubelet().registrations().size(), 63u);
+  EXPECT_EQ(env_.kubelet().registrations().size(), kStandardResources * 21);
 }
 
 TEST_F(PluginManagerTest, ADeletedSocketIsServedAndRegisteredAgain) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto client = watch("ena");
   firstList(*client);
   const auto since = steady_clock::now();
   fs::remove(env_.deviceDir() / "ena-dpdk-ena.sock");
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources + 1, milliseconds(5000)));
   EXPECT_LE(steady_clock::now() - since, kOneSecond);
   EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/ena");
   // The old stream ends (the kubelet would reconnect); the new socket serves.
@@ -439,11 +503,11 @@ TEST_F(PluginManagerTest, ADeletedSocketIsServedAndRegisteredAgain) {
 }
 
 TEST_F(PluginManagerTest, StopRemovesTheSockets) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto client = watch("ena");
   firstList(*client);
   env_.plugin().stop();
-  for (const char* resource : {"ena", "ena-dedicated", "hugepages-1Gi"}) {
+  for (const char* resource : {"ena", "ena-dedicated", "ena-uplink", "hugepages-1Gi"}) {
     EXPECT_FALSE(fs::exists(env_.deviceDir() / deviceplugin::socketFileName(resource)));
   }
   EXPECT_TRUE(eventually([&] { return client->streamEnded(); }));
@@ -451,7 +515,7 @@ TEST_F(PluginManagerTest, StopRemovesTheSockets) {
 }
 
 TEST_F(PluginManagerTest, ConfigChangeRestartsOnlyWhatChanged) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto dedicated = watch("ena-dedicated");
   firstList(*dedicated);
   const auto enaSocket = socketIdentity("ena");
@@ -462,7 +526,7 @@ TEST_F(PluginManagerTest, ConfigChangeRestartsOnlyWhatChanged) {
   config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
   config["deviceplugin"]["hugepages"]["containerPath"] = "/dev/hugepages";
   env_.writeConfig(config);
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources + 1, milliseconds(5000)));
   EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/hugepages-1Gi");
   EXPECT_EQ(env_.plugin().config().deviceplugin.hugepages.containerPath, "/dev/hugepages");
   EXPECT_EQ(env_.plugin().metrics()->reloads(true), 1u);
@@ -470,11 +534,11 @@ TEST_F(PluginManagerTest, ConfigChangeRestartsOnlyWhatChanged) {
   EXPECT_EQ(socketIdentity("ena-dedicated"), dedicatedSocket);
   EXPECT_FALSE(dedicated->streamEnded());
   EXPECT_EQ(dedicated->updates(), dedicatedUpdates);
-  EXPECT_EQ(env_.kubelet().registrations().size(), 4u);
+  EXPECT_EQ(env_.kubelet().registrations().size(), kStandardResources + 1);
 }
 
 TEST_F(PluginManagerTest, ADedicatedDeviceTakenAsAnUplinkLeavesTheListWithinASecond) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto dedicated = watch("ena-dedicated");
   firstList(*dedicated);
   const auto dedicatedSocket = socketIdentity("ena-dedicated");
@@ -486,16 +550,22 @@ TEST_F(PluginManagerTest, ADedicatedDeviceTakenAsAnUplinkLeavesTheListWithinASec
   env_.writeConfig(config);
   expectWithinOneSecond(*dedicated, hasHealth("0000:00:07.0", "absent"), since,
                         "device became an uplink");
-  // The dedicated resource kept its server; the attachments gained eni3.
+  // The dedicated resource kept its server; the attachments gained eni3 and the dataplane's
+  // own resource the device.
   EXPECT_EQ(socketIdentity("ena-dedicated"), dedicatedSocket);
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(4, milliseconds(5000)));
-  EXPECT_EQ(env_.kubelet().registrations().back().resourceName, "dpdk.aws/ena");
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources + 2, milliseconds(5000)));
+  const std::vector<PluginRegistration> registrations = env_.kubelet().registrations();
+  EXPECT_THAT((std::vector<std::string>{registrations[kStandardResources].resourceName,
+                                        registrations[kStandardResources + 1].resourceName}),
+              UnorderedElementsAre("dpdk.aws/ena", "dpdk.aws/ena-uplink"));
   auto ena = watch("ena");
   EXPECT_TRUE(ena->waitForDevices(hasHealth("eni3-00", "Healthy")).ok());
+  auto uplink = watch("ena-uplink");
+  EXPECT_THAT(ids(firstList(*uplink)), ElementsAre("0000:00:06.0", "0000:00:07.0"));
 }
 
 TEST_F(PluginManagerTest, ABadReloadKeepsTheRunningConfig) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   const deviceplugin::PluginConfig before = env_.plugin().config();
   const auto enaSocket = socketIdentity("ena");
 
@@ -527,13 +597,13 @@ TEST_F(PluginManagerTest, ABadReloadKeepsTheRunningConfig) {
   ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->reloads(false) >= failures; }));
   EXPECT_EQ(env_.plugin().config(), before);
   EXPECT_EQ(socketIdentity("ena"), enaSocket);
-  EXPECT_EQ(env_.kubelet().registrations().size(), 3u);
+  EXPECT_EQ(env_.kubelet().registrations().size(), kStandardResources);
   auto client = watch("ena");
   EXPECT_EQ(firstList(*client).size(), 8u);
 }
 
 TEST_F(PluginManagerTest, ServesMetrics) {
-  ASSERT_TRUE(env_.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto client = watch("ena-dedicated");
   firstList(*client);
   ASSERT_TRUE(client->allocate({"0000:00:07.0"}).ok());
@@ -557,7 +627,7 @@ TEST(PluginManagerStartTest, RegistersOnceTheKubeletAppears) {
   ASSERT_TRUE(env.watch("ena").ok());
   ASSERT_TRUE(env.startKubelet().ok());
   const auto since = steady_clock::now();
-  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   EXPECT_LE(steady_clock::now() - since, kOneSecond);
 }
 
@@ -569,7 +639,7 @@ TEST(PluginManagerStartTest, RetriesAFailingRegistration) {
       [&] { return env.plugin().metrics()->registrations("dpdk.aws/ena", false) >= 2; }));
   EXPECT_EQ(env.plugin().metrics()->registrations("dpdk.aws/ena"), 0u);
   env.kubelet().setRegisterError(absl::OkStatus());
-  ASSERT_TRUE(env.kubelet().waitForRegistrations(3, milliseconds(5000)));
+  ASSERT_TRUE(env.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
 }
 
 TEST(PluginManagerStartTest, RefusesABadConfigOrASocketInUse) {

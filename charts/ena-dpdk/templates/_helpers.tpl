@@ -58,12 +58,7 @@ of config.dataplane.eal when dataplane.autoEalArgs is set (docs/deploy.md).
 {{- end -}}
 {{- end -}}
 {{- $managed := list "--huge-dir" $.Values.dataplane.hugepagesMountPath -}}
-{{- $pci := list -}}
-{{- range $network := $dataplane.networks | default list -}}
-{{- if and $network.uplink (regexMatch "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$" ($network.uplink.device | toString)) -}}
-{{- $pci = append $pci $network.uplink.device -}}
-{{- end -}}
-{{- end -}}
+{{- $pci := include "ena-dpdk.pciUplinks" . | fromJsonArray -}}
 {{- if $pci -}}
 {{- range $device := $pci -}}
 {{- $managed = concat $managed (list "-a" $device) -}}
@@ -83,6 +78,21 @@ of config.dataplane.eal when dataplane.autoEalArgs is set (docs/deploy.md).
 {{- $_ := set $config "deviceplugin" $plugin -}}
 {{- end -}}
 {{- toPrettyJson $config -}}
+{{- end -}}
+
+{{/*
+The PCI addresses the dataplane networks use as uplinks, in config order, as a JSON array (vdev
+uplinks are no PCI device). EAL is allowed exactly these (autoEalArgs), and the dataplane pod
+asks the kubelet for as many <prefix>/ena-uplink devices.
+*/}}
+{{- define "ena-dpdk.pciUplinks" -}}
+{{- $pci := list -}}
+{{- range $network := (.Values.config.dataplane | default dict).networks | default list -}}
+{{- if and $network.uplink (regexMatch "^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$" ($network.uplink.device | toString)) -}}
+{{- $pci = append $pci $network.uplink.device -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $pci -}}
 {{- end -}}
 
 {{/*
@@ -128,7 +138,6 @@ by the outer mount unless it needs its own propagation.
 {{- range $d := $dp.allowedSocketDirs | default (list "/var/run/ena-dpdk/vhost") -}}
 {{- $dataplane = append $dataplane (dict "path" $d) -}}
 {{- end -}}
-{{- $dataplane = append $dataplane (dict "path" "/dev/vfio") -}}
 {{- $plugin := list (dict "path" "/var/lib/kubelet/device-plugins") (dict "path" "/var/lib/kubelet/pod-resources" "readOnly" true) (dict "path" $controlDir) (dict "path" ($ena.dir | default "/var/run/ena-dpdk/vhost")) (dict "path" "/var/run/k8s.cni.cncf.io/devinfo/dp") (dict "path" "/dev/vfio") -}}
 {{- if ne $huge.enabled false -}}
 {{- $plugin = append $plugin (dict "path" ($huge.mountDir | default "/var/run/ena-dpdk/hugepages") "propagation" "Bidirectional") -}}
