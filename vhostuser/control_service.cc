@@ -307,8 +307,7 @@ std::string renderMetrics(Switch& sw) {
     if (!n.uplink) continue;
     common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
     w.counter("ena_dpdk_uplink_reset_failures_total",
-              "Uplink reset attempts that failed (each is retried).", l,
-              n.uplink->reset_failures);
+              "Uplink reset attempts that failed (each is retried).", l, n.uplink->reset_failures);
   }
   for (const auto& n : nets) {
     if (!n.uplink) continue;

@@ -215,18 +215,18 @@ absl::Status Switch::startUplink(NetworkState& net) {
   if (!pool.ok()) return pool.status();
   const std::optional<uint16_t> free_slot = ports_.freeSlot();
   if (!free_slot) return absl::ResourceExhaustedError(strCat(field, ": no free port slot"));
-  absl::StatusOr<std::unique_ptr<Uplink>> uplink = Uplink::create(
-      *std::move(dev),
-      UplinkParams{.network = net.config.name,
-                   .device = up.device,
-                   .rx_queues = static_cast<uint16_t>(up.queues),
-                   .tx_queues = static_cast<uint16_t>(workers_.size()),
-                   .rx_descriptors = static_cast<uint16_t>(up.rxDescriptors),
-                   .tx_descriptors = static_cast<uint16_t>(up.txDescriptors),
-                   .mtu = net.config.mtu,
-                   .promiscuous = net.config.mode == common::NetworkMode::L2,
-                   .pool = *pool},
-      rtePoolFactory(), log_);
+  absl::StatusOr<std::unique_ptr<Uplink>> uplink =
+      Uplink::create(*std::move(dev),
+                     UplinkParams{.network = net.config.name,
+                                  .device = up.device,
+                                  .rx_queues = static_cast<uint16_t>(up.queues),
+                                  .tx_queues = static_cast<uint16_t>(workers_.size()),
+                                  .rx_descriptors = static_cast<uint16_t>(up.rxDescriptors),
+                                  .tx_descriptors = static_cast<uint16_t>(up.txDescriptors),
+                                  .mtu = net.config.mtu,
+                                  .promiscuous = net.config.mode == common::NetworkMode::L2,
+                                  .pool = *pool},
+                     rtePoolFactory(), log_);
   if (!uplink.ok()) {
     return absl::FailedPreconditionError(
         strCat(field, ": ", common::toStd(uplink.status().message())));
