@@ -216,7 +216,11 @@ void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Repo
   }
 }
 
-void deferBinding(const BindPlan& plan, Report& report) {
+namespace {
+// Reports a plan without carrying it out: its skipped and already-bound devices, and for each
+// device to bind, `change(candidate)` with `status`.
+template <typename Change>
+void reportPlan(const BindPlan& plan, Report& report, Change change, ActionStatus status) {
   for (const BindSkip& skip : plan.skipped)
     report.add("bind", skip.label, skip.reason, ActionStatus::Ok);
   for (const BindCandidate& candidate : plan.bound) {
@@ -224,25 +228,28 @@ void deferBinding(const BindPlan& plan, Report& report) {
                ActionStatus::Ok);
   }
   for (const BindCandidate& candidate : plan.bind) {
-    report.add("bind", candidate.label(),
-               strCat("deferred: ", driverName(candidate.device.driver), " -> ", plan.driver,
-                      " after the reboot that turns the IOMMU on"),
-               ActionStatus::Warning);
+    report.add("bind", candidate.label(), change(candidate), status);
   }
+}
+}  // namespace
+
+void deferBinding(const BindPlan& plan, Report& report) {
+  reportPlan(
+      plan, report,
+      [&](const BindCandidate& c) {
+        return strCat("deferred: ", driverName(c.device.driver), " -> ", plan.driver,
+                      " after the reboot that turns the IOMMU on");
+      },
+      ActionStatus::Warning);
 }
 
 void describeBinding(const BindPlan& plan, Report& report) {
-  for (const BindSkip& skip : plan.skipped)
-    report.add("bind", skip.label, skip.reason, ActionStatus::Ok);
-  for (const BindCandidate& candidate : plan.bound) {
-    report.add("bind", candidate.label(), strCat("none: already bound to ", plan.driver),
-               ActionStatus::Ok);
-  }
-  for (const BindCandidate& candidate : plan.bind) {
-    report.add("bind", candidate.label(),
-               strCat(driverName(candidate.device.driver), " -> ", plan.driver),
-               ActionStatus::Planned);
-  }
+  reportPlan(
+      plan, report,
+      [&](const BindCandidate& c) {
+        return strCat(driverName(c.device.driver), " -> ", plan.driver);
+      },
+      ActionStatus::Planned);
 }
 
 }  // namespace enadpdk::nodeprep

@@ -83,17 +83,9 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::create(std::unique_ptr<EthDev> d
       std::clamp<uint16_t>(params.tx_queues, 1, std::max<uint16_t>(info->max_tx_queues, 1));
   clamped("tx_queues", params.tx_queues, c.tx_queues,
           strCat("device max_tx_queues=", info->max_tx_queues));
-  if (c.rx_queues > 1) {
-    c.rss_hf = kRssTypes & info->flow_type_rss_offloads;
-    if (c.rss_hf == 0) {
-      // Without RSS every frame lands on queue 0: the other queues would only cost polling.
-      const uint16_t requested = c.rx_queues;
-      c.rx_queues = 1;
-      clamped("rx_queues", requested, 1,
-              fmt::format("device hashes none of IP/TCP/UDP (flow_type_rss_offloads=0x{:x})",
-                          info->flow_type_rss_offloads));
-    }
-  }
+  // RSS where the device hashes in ethdev terms. A device without (net_af_packet, whose
+  // kernel socket fanout spreads flows over its queues) keeps its queues all the same.
+  if (c.rx_queues > 1) c.rss_hf = kRssTypes & info->flow_type_rss_offloads;
   c.rx_descriptors = adjustDescriptors(params.rx_descriptors, info->rx_desc_lim);
   clamped("rx_descriptors", params.rx_descriptors, c.rx_descriptors,
           strCat("device limits min=", info->rx_desc_lim.nb_min, " max=", info->rx_desc_lim.nb_max,
