@@ -181,6 +181,11 @@ absl::Status Switch::init() {
       if (absl::Status s = startUplink(*networks_.back()); !s.ok()) return s;
     }
   }
+  // A first reading of the links, so that the control API does not report the networks down
+  // until the main loop's first refresh.
+  for (const auto& n : networks_) {
+    if (n->uplink) n->uplink->refresh();
+  }
   publish();
   reclaim(/*wait=*/true);  // no worker runs yet
   for (auto& w : workers_) {

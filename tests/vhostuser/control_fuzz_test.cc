@@ -59,6 +59,7 @@
 #include "enadpdk/dataplane/v1/dataplane.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/test_eal.h"
 #include "vhostuser/control_service.h"
 #include "vhostuser/port_spec.h"
 #include "vhostuser/state_store.h"
@@ -98,38 +99,9 @@ struct Eal {
 Eal& eal() {
   static Eal state = [] {
     Eal out;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    std::string cpus;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-      for (int c = 0; c < CPU_SETSIZE; ++c) {
-        if (!CPU_ISSET(c, &set)) continue;
-        cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
-      }
-    }
-    if (cpus.empty()) cpus = "0";
-    std::vector<std::string> args = {"control_fuzz_test",
-                                     "--no-huge",
-                                     "-m",
-                                     "256",
-                                     "--no-pci",
-                                     "--no-shconf",
-                                     "--no-telemetry",
-                                     "--file-prefix",
-                                     "control-fuzz-" + std::to_string(::getpid()),
-                                     "--lcores",
-                                     "0@(" + cpus + "),1@(" + cpus + ")",
-                                     "--main-lcore",
-                                     "0",
-                                     "--log-level",
-                                     "1"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-      out.error = std::string("rte_eal_init: ") + rte_strerror(rte_errno);
-    } else {
-      out.ok = true;
-    }
+    const absl::Status s = testing::initTestEal("control-fuzz", 2);
+    out.ok = s.ok();
+    out.error = std::string(s.message());
     return out;
   }();
   return state;

@@ -27,6 +27,7 @@
 
 #include "common/config.h"
 #include "spdlog/sinks/ostream_sink.h"
+#include "tests/support/test_eal.h"
 #include "vhostuser/control_service.h"
 #include "vhostuser/rte_eth_dev.h"
 #include "vhostuser/switch.h"
@@ -38,27 +39,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 bool ealReady() {
-  static const bool ok = [] {
-    std::vector<std::string> args = {"switch_reset_test",
-                                     "--no-huge",
-                                     "-m",
-                                     "256",
-                                     "--no-pci",
-                                     "--no-shconf",
-                                     "--no-telemetry",
-                                     "--file-prefix",
-                                     "switch-reset-" + std::to_string(::getpid()),
-                                     "--lcores",
-                                     "0@(0-1),1@(0-1)",
-                                     "--main-lcore",
-                                     "0",
-                                     "--log-level",
-                                     "1"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    return rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0;
-  }();
-  return ok;
+  static const absl::Status status = testing::initTestEal("switch-reset-test", 2);
+  return status.ok();
 }
 
 // The real ring ethdev, with reset() and the reset event under the test's control.
@@ -102,7 +84,7 @@ class ResettableDev final : public EthDev {
 class SwitchResetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(ealReady()) << rte_strerror(rte_errno);
+    ASSERT_TRUE(ealReady());
     ASSERT_GE(rte_lcore_count(), 2u);
     dir_ = fs::temp_directory_path() / ("switch-reset-" + std::to_string(::getpid()));
     fs::create_directories(dir_ / "vhost");
