@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's main command: node in a box. Installs the Debian packages, builds, then runs the
-# whole ena-dpdk stack on this machine and shows it working:
+# The README's main command: node in a box. Installs the Debian packages, builds what the demo
+# runs (the `demo` target: the six binaries, the kubelet stand-in and the libcni driver, not the
+# tests; scripts/test.sh builds everything), then runs the whole ena-dpdk stack on this machine
+# and shows it working:
 #   node prep (real hugepage reservation, hugetlbfs mounts in a sandbox root), a "VPC" network
 #   namespace behind a veth pair (the dataplane's net_af_packet uplink, ena-dpdk-ipam's static
 #   pool), ena-dpdk-dataplane and ena-dpdk-deviceplugin registered with a kubelet stand-in, two
@@ -28,8 +30,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/deps.sh || exit 1
-echo "== build"
-scripts/build.sh "$build_dir" || exit 1
+echo "== build (the demo target)"
+scripts/build.sh --target demo "$build_dir" || exit 1
 
 # shellcheck source=../tests/support/dpdk_env.sh
 . tests/support/dpdk_env.sh
