@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime peers for integration tests and the demo: dpdk-testpmd lives in dpdk-dev
   dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3 jq
+  # the Python tests (tests/pytest.cmake: the benchmarks' result logic, the demo's target list)
+  python3-pytest
   # pods as real containers (tests/tools/pod-runner): the OCI runtime
   runc
   # CNI tests: the libcni test driver (Go, GOPATH mode) and the reference plugins

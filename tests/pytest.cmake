@@ -16,6 +16,7 @@ function(ena_dpdk_add_pytest name)
   add_test(NAME ${name}
     COMMAND sh -c "\"$0\" -c 'import pytest' 2>/dev/null || { echo \"FATAL: no pytest for $0; scripts/deps.sh installs python3-pytest\" >&2; exit 1; }; exec \"$0\" -m pytest -q -p no:cacheprovider \"$@\""
       ${ENA_DPDK_PYTHON} ${T_PATHS})
+  set(environment PYTHONDONTWRITEBYTECODE=1 ${T_ENVIRONMENT})
   set_tests_properties(${name} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;${T_ENVIRONMENT}")
+    ENVIRONMENT "${environment}")
 endfunction()

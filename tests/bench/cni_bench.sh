@@ -106,24 +106,5 @@ for _ in $(seq "$cycles"); do
 done
 for _ in $(seq 20); do cycle "$tmp/ena.conflist" "$tmp/rssbin" >/dev/null; done
 
-python3 - "$tmp/ena.us" "$tmp/ref.us" "$tmp/rss/cni" "$cycles" <<'PY'
-import statistics, sys
-def load(p): return sorted(int(x) for x in open(p).read().split())
-def pct(v, q): return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
-ena, ref = load(sys.argv[1]), load(sys.argv[2])
-rss = {}
-for line in open(sys.argv[3]):
-    cmd, kib = line.split()
-    rss[cmd] = max(rss.get(cmd, 0), int(kib))
-print(f"ADD+DEL cycle through libcni, {sys.argv[4]} cycles each (ms):")
-print(f"  {'':24} {'median':>8} {'p99':>8}")
-for name, v in (("ena-dpdk-cni + ipam", ena), ("bridge + host-local", ref)):
-    print(f"  {name:24} {statistics.median(v) / 1000:8.2f} {pct(v, 0.99) / 1000:8.2f}")
-ratio = statistics.median(ena) / statistics.median(ref)
-p99 = pct(ena, 0.99) / pct(ref, 0.99)
-print(f"  ratio ena-dpdk / reference: median {ratio:.2f}, p99 {p99:.2f} "
-      f"(target <= 1.0: {'PASS' if ratio <= 1.0 else 'FAIL'})")
-peak = max(rss.values())
-print("peak RSS of ena-dpdk-cni: " + ", ".join(f"{c} {k / 1024:.1f} MiB" for c, k in sorted(rss.items()))
-      + f" (target <= 16 MiB: {'PASS' if peak <= 16 * 1024 else 'FAIL'})")
-PY
+# Median, p99, ratio, peak RSS and the targets: tests/bench/benchlib.py.
+python3 "$here/benchlib.py" cni-report "$tmp/ena.us" "$tmp/ref.us" "$tmp/rss/cni" "$cycles"

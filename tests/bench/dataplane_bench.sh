@@ -15,6 +15,9 @@
 #            net_null, never receiving) switching pod to pod
 # Prints a table of aggregate Mpps (what the generator received back) and the ratios the issue
 # targets, plus the dataplane's hugepage memory with 64 connected ports.
+# This script launches the processes; tests/bench/benchlib.py (unit tests: test_benchlib.py)
+# parses their raw output, keeps the best of N runs, computes the ratios, checks the targets and
+# prints the tables, from the results file this script writes ($tmp/results).
 # The generator is one lcore too, so the Mpps can measure the generator rather than the switch.
 # The script therefore also reads, from each switch, the TSC cycles its forwarding lcore spent
 # per packet received (testpmd --record-core-cycles; OVS pmd-stats-show processing cycles /
@@ -47,7 +50,8 @@ secs=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/dpdk_env.sh
 . "$here/../support/dpdk_env.sh"
-require dpdk-testpmd jq ovsdb-tool ovsdb-server ovs-vsctl
+require dpdk-testpmd jq ovsdb-tool ovsdb-server ovs-vsctl python3
+benchlib() { python3 "$here/benchlib.py" "$@"; }
 OVS_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 [ -x "$OVS_VSWITCHD" ] || { echo "FATAL: $OVS_VSWITCHD missing (apt-get install openvswitch-switch-dpdk)" >&2; exit 1; }
 BENCH_GEN=$build/tests/vhostuser/ena-dpdk-bench-gen
@@ -114,12 +118,7 @@ generator() {
   kill -INT $gen
   wait $gen 2>/dev/null
   # Sum of Rx-pps over ports, averaged over the last (secs - 2) samples of each port.
-  awk -v n="$n" -v keep=$((secs - 2)) '
-    /NIC statistics for port/ { port = $6 }
-    /Rx-pps:/ { v[port, ++c[port]] = $2 }
-    END { total = 0; for (p = 0; p < n; p++) { s = 0; k = 0
-            for (i = c[p]; i > 0 && k < keep; i--) { s += v[p, i]; k++ } if (k) total += s / k }
-          printf "%.2f", total / 1e6 }' "$tmp/gen-$label.log"
+  benchlib testpmd-rx-mpps "$tmp/gen-$label.log" "$n" $((secs - 2))
 }
 
 # bench_gen PORTS FRAME-SIZE LABEL SOCKET-PATTERN [l2]: like generator, with per-port addresses:
@@ -154,14 +153,15 @@ ceiling() {  # ceiling PORTS SIZE [GEN]
   dpdk-testpmd -l 0,1 --main-lcore 0 --file-prefix "benchsw$$" --no-pci -m 512 --huge-dir "$huge" \
     "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 --record-core-cycles \
     >"$tmp/ceiling.log" 2>&1 &
-  local sw=$! mpps
+  local sw=$! mpps cpp mhz
   sw_pid=$sw
   mpps=$(generator "$gen" "$n" "$size" "ceiling-$gen-$n-$size" "$tmp/vhost/p%d.sock" l2)
   kill $sw
   wait $sw 2>/dev/null
   # testpmd prints, when it stops: "CPU cycles/packet=191.48 (...) at 2690 MHz Clock"
-  [ -s "$tmp/tsc_mhz" ] || sed -n 's/.*CPU cycles\/packet=.* at \([0-9]*\) MHz Clock.*/\1/p' "$tmp/ceiling.log" >"$tmp/tsc_mhz"
-  echo "$mpps $(sed -n 's/.*CPU cycles\/packet=\([0-9.]*\).*/\1/p' "$tmp/ceiling.log" | grep . || echo -)"
+  read -r cpp mhz <<<"$(benchlib testpmd-cycles "$tmp/ceiling.log")"
+  [ -s "$tmp/tsc_mhz" ] || ! [[ $mhz =~ ^[0-9]+$ ]] || echo "$mhz" >"$tmp/tsc_mhz"
+  echo "$mpps $cpp"
 }
 
 # --- (b) Open vSwitch with DPDK ------------------------------------------------------------
@@ -198,9 +198,7 @@ ovs() {  # ovs PORTS SIZE [GEN]
   # The PMD thread's block of pmd-stats-show: "packets received: N" ... "processing cycles: C
   # (x%)" (iterations that received something; the control socket is named after the binary).
   cpp=$(ovs-appctl -t "$(echo "$tmp/ovs/ovs-vswitchd"*".$sw_pid.ctl")" dpif-netdev/pmd-stats-show |
-    awk '/^pmd thread/ { pmd = 1; next } /^[^ ]/ { pmd = 0 }
-         pmd && /packets received:/ { p = $3 } pmd && /processing cycles:/ { c = $3 }
-         END { if (p > 0) printf "%.2f", c / p; else print "-" }')
+    benchlib ovs-cycles)
   stop_ovs
   echo "$mpps ${cpp:--}"
 }
@@ -257,17 +255,8 @@ enadpdk() {  # enadpdk PORTS SIZE l2|vpc [GEN]  (GEN: flowgen for l2, bench-gen 
   # "MPPS CYCLES-PER-PACKET BUSY% TX-FULL%" between the snapshots: busy cycles per packet
   # received, busy share of the worker's cycles, frames dropped because a pod's RX ring was full
   # per frame sent to pods.
-  echo "$(cat "$tmp/mpps-$label") $(jq -rs '
-    def n: tonumber;
-    def delta(f): (.[1] | f) - (.[0] | f);
-    delta(.workers[0].busyCycles | n) as $busy | delta(.workers[0].totalCycles | n) as $total |
-    delta(.workers[0].rxPackets | n) as $rx |
-    delta([.ports[].counters.dropTxFull | n] | add) as $full |
-    delta([.ports[].counters.txPackets | n] | add) as $sent |
-    def r2: . * 100 | round / 100;
-    if $rx > 0 and $total > 0 then
-      "\($busy / $rx | r2) \($busy / $total * 100 | r2) \(if $sent + $full > 0 then $full / ($sent + $full) * 100 | r2 else 0 end)"
-    else "- - -" end' "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
+  echo "$(cat "$tmp/mpps-$label") $(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json" ||
+    echo - - -)"
 }
 
 # Hugepage memory of the dataplane with 64 ports, all connected (two testpmd processes of 32
@@ -305,22 +294,14 @@ enadpdk_memory() {
 
 echo "dataplane benchmark: ${secs}s per run, best of $repeat, generator lcore 0, switch lcore 1, $(nproc) cores," \
   "load $(cut -d' ' -f1-3 /proc/loadavg)${rt:+, SCHED_FIFO polling threads}"
-# Measurements: key -> command printing "MPPS CYCLES-PER-PACKET". With --repeat N every
-# measurement runs N times, in N interleaved rounds (so slow phases of a noisy machine hit every
-# switch alike), keeping the best of each (most Mpps, fewest cycles per packet).
-declare -A R C B F CMD
-# Switches (rows), in table order.
-switches=(ceiling ovs l2 ceilgen ovsgen l2gen vpc)
-declare -A LABEL=(
-  [ceiling]="flowgen: ceiling (testpmd mac, net_vhost)" [ovs]="flowgen: Open vSwitch DPDK, NORMAL"
-  [l2]="flowgen: ena-dpdk l2 (flooding)" [ceilgen]="bench-gen: ceiling (testpmd mac, net_vhost)"
-  [ovsgen]="bench-gen: Open vSwitch DPDK, NORMAL" [l2gen]="bench-gen: ena-dpdk l2 (learned unicast)"
-  [vpc]="bench-gen: ena-dpdk vpc (pod to pod)")
+# Measurements: key (switch,ports,size) -> command printing "MPPS CYCLES-PER-PACKET [BUSY%
+# TX-FULL%]". With --repeat N every measurement runs N times, in N interleaved rounds (so slow
+# phases of a noisy machine hit every switch alike); each run is one line of the results file,
+# and benchlib.py keeps the best of each (most Mpps, fewest cycles per packet). The switch keys,
+# the table rows and the targets are benchlib.py's.
+declare -A CMD
 keys=()
 measure() { keys+=("$1"); CMD[$1]=$2; }
-for k in "${switches[@]}"; do
-  for n in 2 8 32; do for size in 64 1500; do R[$k,$n,$size]=- C[$k,$n,$size]=- B[$k,$n,$size]=- F[$k,$n,$size]=-; done; done
-done
 for size in 64 1500; do
   [ -n "$quick" ] && [ "$size" != 64 ] && continue
   measure "ceiling,2,$size" "ceiling 2 $size"
@@ -342,83 +323,20 @@ if [ -z "$quick" ]; then
   measure "ovs,32,64" "ovs 32 64"
   measure "ovsgen,32,64" "ovs 32 64 bench-gen"
 fi
-isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+results=$tmp/results
+: >"$results"
 for ((round = 0; round < repeat; round++)); do
+  echo "# round $((round + 1))" >>"$results"
   for k in "${keys[@]}"; do
     # shellcheck disable=SC2086
-    read -r mpps cpp busy full <<<"$(${CMD[$k]})"
-    # The worker's busy share and TX-full drops of the run with the most Mpps (ena-dpdk only).
-    if isnum "${mpps:-}" && awk -v a="$mpps" -v b="${R[$k]}" 'BEGIN { exit !(b == "-" || a + 0 > b + 0) }'; then
-      R[$k]=$mpps B[$k]=${busy:--} F[$k]=${full:--}
-    fi
-    isnum "${cpp:-}" && C[$k]=$(awk -v a="$cpp" -v b="${C[$k]}" 'BEGIN { print (b == "-" || a + 0 < b + 0 ? a : b) }')
+    read -r mpps cpp busy full _ <<<"$(${CMD[$k]})"
+    echo "run $k ${mpps:--} ${cpp:--} ${busy:--} ${full:--}" >>"$results"
   done
 done
-mem=- memports=0 memconn=0
-[ -z "$quick" ] && read -r mem memports memconn <<<"$(enadpdk_memory)"
-tsc=$(cat "$tmp/tsc_mhz" 2>/dev/null)
-
-ratio() { if isnum "$1" && isnum "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; else echo n/a; fi; }
-pass() { if isnum "$1"; then awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; else echo "-"; fi; }
-# Cells of the tables, by measurement key: Mpps, cycles per packet, capacity (TSC MHz / cycles
-# per packet), ena-dpdk's busy % / TX-full drop %.
-mpps() { echo "${R[$1]}"; }
-cpp() { echo "${C[$1]}"; }
-capacity() { if isnum "${tsc:-}" && isnum "${C[$1]}"; then awk -v t="$tsc" -v c="${C[$1]}" 'BEGIN { printf "%.2f", t / c }'; else echo -; fi; }
-busy() { echo "${B[$1]}/${F[$1]}"; }
-
-row() { printf '%-46s %8s %8s %8s %8s\n' "$@"; }
-# table TITLE CELL-FUNCTION SWITCH...: a header and one row per switch (all switches if none).
-table() {
-  local title=$1 cell=$2 k
-  shift 2
-  [ $# -gt 0 ] || set -- "${switches[@]}"
-  echo
-  row "$title" "2p 64B" "2p 1500B" "8p 64B" "32p 64B"
-  for k in "$@"; do
-    row "${LABEL[$k]}" "$($cell "$k,2,64")" "$($cell "$k,2,1500")" "$($cell "$k,8,64")" "$($cell "$k,32,64")"
-  done
-}
-table "aggregate Mpps (switch on one lcore)" mpps
-table "switch lcore cycles per packet" cpp
-table "capacity Mpps (${tsc:-?} MHz / cycles per packet)" capacity
-table "ena-dpdk worker: busy % / pod TX-full drop %" busy l2 l2gen vpc
-echo "(a worker below 100 % busy waited for the generator; TX-full drops: the generator did not"
-echo " drain its RX rings in time)"
-
-target() {  # target DESCRIPTION MEASURED GOAL
-  printf '%-46s %8s %8s %6s\n' "$1" "$2" ">=$3" "$(pass "$2" "$3")"
-}
-# cratio A B: capacity of A / capacity of B (= cycles per packet of B / of A)
-cratio() { ratio "${C[$2]}" "${C[$1]}"; }
-echo
-printf '%-46s %8s %8s %6s\n' "target (issue 4), throughput" "measured" "goal" ""
-target "64B: l2 / ceiling (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ceiling,2,64]}")" 0.85
-target "64B: l2 / ceiling (bench-gen)" "$(ratio "${R[l2gen,2,64]}" "${R[ceilgen,2,64]}")" 0.85
-target "64B: vpc / ceiling (bench-gen)" "$(ratio "${R[vpc,2,64]}" "${R[ceilgen,2,64]}")" 0.85
-target "64B: l2 / OVS-DPDK (flowgen)" "$(ratio "${R[l2,2,64]}" "${R[ovs,2,64]}")" 3
-target "64B: l2 / OVS-DPDK (bench-gen)" "$(ratio "${R[l2gen,2,64]}" "${R[ovsgen,2,64]}")" 3
-target "32 / 2 ports, l2 (flowgen)" "$(ratio "${R[l2,32,64]}" "${R[l2,2,64]}")" 0.8
-target "32 / 2 ports, l2 (bench-gen)" "$(ratio "${R[l2gen,32,64]}" "${R[l2gen,2,64]}")" 0.8
-target "32 / 2 ports, vpc (bench-gen)" "$(ratio "${R[vpc,32,64]}" "${R[vpc,2,64]}")" 0.8
-printf '%-46s %8s %8s %6s\n' "hugepage MiB, $memports ports ($memconn connected)" "$mem" "<=256" \
-  "$(isnum "$mem" && awk -v m="$mem" -v p="$memports" -v c="$memconn" 'BEGIN{print (m <= 256 && p == 64 && c == 64 ? "PASS" : "FAIL")}' || echo -)"
-echo
-printf '%-46s %8s %8s %6s\n' "the same targets, switch capacity" "measured" "goal" ""
-target "64B: l2 / ceiling (flowgen)" "$(cratio l2,2,64 ceiling,2,64)" 0.85
-target "64B: l2 / ceiling (bench-gen)" "$(cratio l2gen,2,64 ceilgen,2,64)" 0.85
-target "64B: vpc / ceiling (bench-gen)" "$(cratio vpc,2,64 ceilgen,2,64)" 0.85
-target "64B: l2 / OVS-DPDK (flowgen)" "$(cratio l2,2,64 ovs,2,64)" 3
-target "64B: l2 / OVS-DPDK (bench-gen)" "$(cratio l2gen,2,64 ovsgen,2,64)" 3
-target "32 / 2 ports, l2 (flowgen)" "$(cratio l2,32,64 l2,2,64)" 0.8
-target "32 / 2 ports, l2 (bench-gen)" "$(cratio l2gen,32,64 l2gen,2,64)" 0.8
-target "32 / 2 ports, vpc (bench-gen)" "$(cratio vpc,32,64 vpc,2,64)" 0.8
-echo
-echo "for reference (what any switch on vhost-user can reach here):"
-printf '%-46s %8s\n' "  ceiling / OVS-DPDK, throughput (flowgen)" "$(ratio "${R[ceiling,2,64]}" "${R[ovs,2,64]}")"
-printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (flowgen)" "$(cratio ceiling,2,64 ovs,2,64)"
-printf '%-46s %8s\n' "  ceiling / OVS-DPDK, capacity (bench-gen)" "$(cratio ceilgen,2,64 ovsgen,2,64)"
-printf '%-46s %8s\n' "  ceiling 32 / 2 ports, throughput (flowgen)" "$(ratio "${R[ceiling,32,64]}" "${R[ceiling,2,64]}")"
-printf '%-46s %8s\n' "  ceiling 32 / 2 ports, capacity (flowgen)" "$(cratio ceiling,32,64 ceiling,2,64)"
-printf '%-46s %8s\n' "  ceiling 32 / 2 ports, throughput (bench-gen)" "$(ratio "${R[ceilgen,32,64]}" "${R[ceilgen,2,64]}")"
-printf '%-46s %8s\n' "  ceiling 32 / 2 ports, capacity (bench-gen)" "$(cratio ceilgen,32,64 ceilgen,2,64)"
+if [ -z "$quick" ]; then
+  read -r mem memports memconn <<<"$(enadpdk_memory)"
+  echo "memory ${mem:--} ${memports:-0} ${memconn:-0}" >>"$results"
+fi
+[ -s "$tmp/tsc_mhz" ] && echo "tsc_mhz $(cat "$tmp/tsc_mhz")" >>"$results"
+# The tables, the ratios and the targets; a results file that does not parse is an error.
+benchlib dataplane-report "$results" || { echo "FATAL: results ($results):" >&2; cat "$results" >&2; exit 1; }

@@ -5,7 +5,7 @@
 # Builds a fake host tree laid out like sysfs/procfs on a prepared AL2 node (4 1G pages reserved,
 # both hugetlbfs mounts present, vfio-pci loaded with no-IOMMU mode on, eth1's ENA bound to
 # vfio-pci, eth0 the primary with the default route), checks that a run there changes nothing,
-# then times RUNS runs and prints min / median / p99 / max.
+# then times RUNS runs and prints min / median / p99 / max (tests/bench/benchlib.py).
 #
 # Usage: tests/bench/nodeprep_bench.sh [BUILD_DIR] (default: build); RUNS=N overrides 200;
 # SHOW_REPORT=1 also prints the JSON report of the checked run.
@@ -91,20 +91,7 @@ for ((i = 0; i < runs; i++)); do
   # EPOCHREALTIME is "seconds.microseconds"; keep integer microseconds.
   times+=("$((10#${end/./} - 10#${start/./}))")
 done
-mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
-pick() { echo "${sorted[$(( ($1 * (runs - 1) + 50) / 100 ))]}"; }  # pick PERCENTILE
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
-min=${sorted[0]}
-median=$(pick 50)
-p99=$(pick 99)
-max=${sorted[$((runs - 1))]}
-
-printf '%-40s %8s %8s %8s %8s %6s\n' "benchmark" "min ms" "median" "p99" "max" "runs"
-printf '%-40s %8s %8s %8s %8s %6s\n' "nodeprep no-op run (prepared host)" "$(ms "$min")" \
-  "$(ms "$median")" "$(ms "$p99")" "$(ms "$max")" "$runs"
-if [ "$median" -le $((target_ms * 1000)) ]; then
-  echo "target: median <= ${target_ms} ms: PASS"
-else
-  echo "target: median <= ${target_ms} ms: FAIL"
-  exit 1
-fi
+# min / median / p99 / max and the target: tests/bench/benchlib.py (exit 1 when it is missed).
+printf '%s\n' "${times[@]}" >"$tmp/times.us"
+python3 "$(dirname "$0")/benchlib.py" latency-report --name "nodeprep no-op run (prepared host)" \
+  --target-ms "$target_ms" "$tmp/times.us"

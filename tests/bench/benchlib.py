@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""The benchmarks' result logic, tested (tests/bench/test_benchlib.py); the shell scripts under
+tests/bench/ only launch the processes and hand their raw output to this module.
+
+- parsing the raw measurements: testpmd's per-port Rx-pps and cycles per packet, OVS's
+  pmd-stats-show, two snapshots of `ena-dpdk-ctl -o json stats`;
+- the dataplane benchmark's selection (best of N runs), its ratios against the peers, the target
+  checks and its tables (dataplane_bench.sh);
+- latency percentiles and their targets (cni_bench.sh, nodeprep_bench.sh).
+
+Python 3.11 standard library only. Command line: `benchlib.py COMMAND ARGS` (see main()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import statistics
+import sys
+from typing import Iterable, Optional
+
+# ---- values ------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def number(text) -> Optional[float]:
+    """A measured value: a non-negative decimal number, or None for anything else ("-", "n/a",
+    empty, a failed run's message)."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    return float(text) if _NUMBER.match(text) else None
+
+
+def fmt(value: Optional[float], missing: str = "-") -> str:
+    """Two decimals, or MISSING."""
+    return missing if value is None else f"{value:.2f}"
+
+
+def round2(value: float) -> str:
+    """Rounded to two decimals (half away from zero), without trailing zeros: 98.5, 0.01, 0."""
+    rounded = math.floor(abs(value) * 100 + 0.5) / 100 * (1 if value >= 0 else -1)
+    text = f"{rounded:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional[float]:
+    """NUMERATOR / DENOMINATOR, or None when either is missing or the denominator is not > 0."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
+
+
+def verdict(measured: Optional[float], goal: float, at_most: bool = False) -> str:
+    """PASS / FAIL of MEASURED against GOAL (>= GOAL, or <= GOAL with AT_MOST); "-" when nothing
+    was measured. The comparison is on the value as printed (two decimals), so a printed 0.85
+    meets >= 0.85."""
+    if measured is None:
+        return "-"
+    shown = float(fmt(measured))
+    return "PASS" if (shown <= goal if at_most else shown >= goal) else "FAIL"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the sorted values' element at index round(q * (n - 1)), halves rounded up."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.floor(q * (len(ordered) - 1) + 0.5))]
+
+
+# ---- parsing raw measurements ------------------------------------------------------------------
+
+
+def testpmd_rx_mpps(log: str, ports: int, keep: int) -> float:
+    """Aggregate Mpps a testpmd generator received: per port (0..PORTS-1), the mean of its last
+    KEEP "Rx-pps:" samples (testpmd --stats-period), summed over the ports. A port without
+    samples counts 0."""
+    samples: dict[int, list[float]] = {}
+    port = None
+    for line in log.splitlines():
+        m = re.search(r"NIC statistics for port (\d+)", line)
+        if m:
+            port = int(m.group(1))
+            continue
+        m = re.search(r"Rx-pps:\s+(\d+)", line)
+        if m and port is not None:
+            samples.setdefault(port, []).append(float(m.group(1)))
+    total = 0.0
+    for p in range(ports):
+        last = samples.get(p, [])[-keep:] if keep > 0 else []
+        if last:
+            total += sum(last) / len(last)
+    return total / 1e6
+
+
+def testpmd_cycles(log: str) -> tuple[Optional[float], Optional[int]]:
+    """(cycles per packet, TSC MHz) from testpmd --record-core-cycles' line at stop:
+    "CPU cycles/packet=191.48 (busy cycles=... / total Rx=...) at 2690 MHz Clock"."""
+    m = re.search(r"CPU cycles/packet=([0-9.]+).* at ([0-9]+) MHz Clock", log)
+    if not m:
+        return None, None
+    return number(m.group(1)), int(m.group(2))
+
+
+def ovs_cycles_per_packet(pmd_stats: str) -> Optional[float]:
+    """Processing cycles / packets received of the PMD thread in `ovs-appctl
+    dpif-netdev/pmd-stats-show` (the "pmd thread" block; the main thread's is ignored)."""
+    in_pmd, packets, cycles = False, None, None
+    for line in pmd_stats.splitlines():
+        if line.startswith("pmd thread"):
+            in_pmd = True
+            continue
+        if line and not line[0].isspace():
+            in_pmd = False
+        if not in_pmd:
+            continue
+        m = re.search(r"packets received:\s*(\d+)", line)
+        if m:
+            packets = int(m.group(1))
+        m = re.search(r"processing cycles:\s*(\d+)", line)
+        if m:
+            cycles = int(m.group(1))
+    if not packets or cycles is None:
+        return None
+    return cycles / packets
+
+
+@dataclasses.dataclass
+class WorkerDelta:
+    cycles_per_packet: Optional[float]  # busy cycles per packet received
+    busy_percent: Optional[float]  # busy share of the worker's cycles
+    tx_full_percent: Optional[float]  # frames dropped on a full pod RX ring per frame to pods
+
+
+def dataplane_stats_delta(before: dict, after: dict) -> WorkerDelta:
+    """What ena-dpdk's first worker did between two `ena-dpdk-ctl -o json stats` snapshots."""
+
+    def worker(s, key):
+        return int((s.get("workers") or [{}])[0].get(key, 0))
+
+    def ports(s, key):
+        return sum(int(p.get("counters", {}).get(key, 0)) for p in s.get("ports", []))
+
+    busy = worker(after, "busyCycles") - worker(before, "busyCycles")
+    total = worker(after, "totalCycles") - worker(before, "totalCycles")
+    rx = worker(after, "rxPackets") - worker(before, "rxPackets")
+    full = ports(after, "dropTxFull") - ports(before, "dropTxFull")
+    sent = ports(after, "txPackets") - ports(before, "txPackets")
+    if rx <= 0 or total <= 0:
+        return WorkerDelta(None, None, None)
+    return WorkerDelta(busy / rx, busy / total * 100,
+                       full / (sent + full) * 100 if sent + full > 0 else 0.0)
+
+
+# ---- the dataplane benchmark -------------------------------------------------------------------
+
+# Rows of the tables (measurement key prefix), in order, and their labels.
+SWITCHES = {
+    "ceiling": "flowgen: ceiling (testpmd mac, net_vhost)",
+    "ovs": "flowgen: Open vSwitch DPDK, NORMAL",
+    "l2": "flowgen: ena-dpdk l2 (flooding)",
+    "ceilgen": "bench-gen: ceiling (testpmd mac, net_vhost)",
+    "ovsgen": "bench-gen: Open vSwitch DPDK, NORMAL",
+    "l2gen": "bench-gen: ena-dpdk l2 (learned unicast)",
+    "vpc": "bench-gen: ena-dpdk vpc (pod to pod)",
+}
+# Columns: (ports, frame size).
+COLUMNS = [(2, 64), (2, 1500), (8, 64), (32, 64)]
+COLUMN_TITLES = ["2p 64B", "2p 1500B", "8p 64B", "32p 64B"]
+# Issue 4's targets: (description, switch key, peer key, goal): switch / peer >= goal.
+TARGETS = [
+    ("64B: l2 / ceiling (flowgen)", "l2,2,64", "ceiling,2,64", 0.85),
+    ("64B: l2 / ceiling (bench-gen)", "l2gen,2,64", "ceilgen,2,64", 0.85),
+    ("64B: vpc / ceiling (bench-gen)", "vpc,2,64", "ceilgen,2,64", 0.85),
+    ("64B: l2 / OVS-DPDK (flowgen)", "l2,2,64", "ovs,2,64", 3),
+    ("64B: l2 / OVS-DPDK (bench-gen)", "l2gen,2,64", "ovsgen,2,64", 3),
+    ("32 / 2 ports, l2 (flowgen)", "l2,32,64", "l2,2,64", 0.8),
+    ("32 / 2 ports, l2 (bench-gen)", "l2gen,32,64", "l2gen,2,64", 0.8),
+    ("32 / 2 ports, vpc (bench-gen)", "vpc,32,64", "vpc,2,64", 0.8),
+]
+# For reference (what any switch on vhost-user reaches): (description, key, peer, throughput?).
+REFERENCES = [
+    ("  ceiling / OVS-DPDK, throughput (flowgen)", "ceiling,2,64", "ovs,2,64", True),
+    ("  ceiling / OVS-DPDK, capacity (flowgen)", "ceiling,2,64", "ovs,2,64", False),
+    ("  ceiling / OVS-DPDK, capacity (bench-gen)", "ceilgen,2,64", "ovsgen,2,64", False),
+    ("  ceiling 32 / 2 ports, throughput (flowgen)", "ceiling,32,64", "ceiling,2,64", True),
+    ("  ceiling 32 / 2 ports, capacity (flowgen)", "ceiling,32,64", "ceiling,2,64", False),
+    ("  ceiling 32 / 2 ports, throughput (bench-gen)", "ceilgen,32,64", "ceilgen,2,64", True),
+    ("  ceiling 32 / 2 ports, capacity (bench-gen)", "ceilgen,32,64", "ceilgen,2,64", False),
+]
+MEMORY_GOAL_MIB = 256
+MEMORY_PORTS = 64
+
+
+@dataclasses.dataclass
+class Run:
+    """One run of one measurement: "MPPS CYCLES-PER-PACKET [BUSY% TX-FULL%]" (None: not
+    measured)."""
+    mpps: Optional[float]
+    cycles_per_packet: Optional[float]
+    busy: Optional[float] = None
+    tx_full: Optional[float] = None
+
+
+@dataclasses.dataclass
+class Best:
+    """A measurement's best of N: the most Mpps (with the busy share and TX-full drops of that
+    run) and, independently, the fewest cycles per packet."""
+    mpps: Optional[float] = None
+    cycles_per_packet: Optional[float] = None
+    busy: Optional[float] = None
+    tx_full: Optional[float] = None
+
+
+def best_of(runs: Iterable[Run]) -> Best:
+    """The best of RUNS. A run without a number does not count; on a tie the earlier run stays."""
+    best = Best()
+    for run in runs:
+        if run.mpps is not None and (best.mpps is None or run.mpps > best.mpps):
+            best.mpps, best.busy, best.tx_full = run.mpps, run.busy, run.tx_full
+        if run.cycles_per_packet is not None and (
+                best.cycles_per_packet is None or run.cycles_per_packet < best.cycles_per_packet):
+            best.cycles_per_packet = run.cycles_per_packet
+    return best
+
+
+@dataclasses.dataclass
+class Memory:
+    mib: Optional[float]
+    ports: int
+    connected: int
+
+
+@dataclasses.dataclass
+class DataplaneResults:
+    """The raw results file of dataplane_bench.sh: one line per record,
+        run KEY MPPS CYCLES-PER-PACKET [BUSY% TX-FULL%]   (KEY: switch,ports,size; "-" unmeasured)
+        tsc_mhz MHZ
+        memory MIB PORTS CONNECTED
+    """
+    runs: dict[str, list[Run]] = dataclasses.field(default_factory=dict)
+    tsc_mhz: Optional[float] = None
+    memory: Optional[Memory] = None
+
+    @classmethod
+    def parse(cls, text: str) -> "DataplaneResults":
+        results = cls()
+        for lineno, line in enumerate(text.splitlines(), 1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            kind, args = fields[0], fields[1:]
+            if kind == "run" and 1 <= len(args) <= 5:
+                key = args[0]
+                if not re.fullmatch(r"[a-z0-9]+,[0-9]+,[0-9]+", key):
+                    raise ValueError(f"line {lineno}: bad measurement key {key!r}")
+                values = [number(v) for v in args[1:]] + [None] * (5 - len(args))
+                results.runs.setdefault(key, []).append(Run(*values))
+            elif kind == "tsc_mhz" and len(args) <= 1:
+                results.tsc_mhz = number(args[0]) if args else None
+            elif kind == "memory" and len(args) == 3:
+                results.memory = Memory(number(args[0]), int(number(args[1]) or 0),
+                                        int(number(args[2]) or 0))
+            else:
+                raise ValueError(f"line {lineno}: not a result record: {line!r}")
+        return results
+
+    def best(self) -> dict[str, Best]:
+        return {key: best_of(runs) for key, runs in self.runs.items()}
+
+
+class DataplaneReport:
+    """The tables and target checks of one dataplane benchmark."""
+
+    def __init__(self, results: DataplaneResults):
+        self.results = results
+        self.best = results.best()
+
+    def _get(self, key) -> Best:
+        return self.best.get(key, Best())
+
+    def mpps(self, key) -> Optional[float]:
+        return self._get(key).mpps
+
+    def cycles(self, key) -> Optional[float]:
+        return self._get(key).cycles_per_packet
+
+    def capacity(self, key) -> Optional[float]:
+        """TSC MHz / cycles per packet: the Mpps the switch lcore sustains at that cost."""
+        return ratio(self.results.tsc_mhz, self.cycles(key))
+
+    def throughput_ratio(self, key, peer) -> Optional[float]:
+        return ratio(self.mpps(key), self.mpps(peer))
+
+    def capacity_ratio(self, key, peer) -> Optional[float]:
+        """Capacity of KEY / capacity of PEER (= cycles per packet of PEER / of KEY)."""
+        return ratio(self.cycles(peer), self.cycles(key))
+
+    def memory_verdict(self) -> str:
+        m = self.results.memory
+        if m is None or m.mib is None:
+            return "-"
+        ok = m.mib <= MEMORY_GOAL_MIB and m.ports == MEMORY_PORTS and m.connected == MEMORY_PORTS
+        return "PASS" if ok else "FAIL"
+
+    def targets(self) -> list[tuple[str, str, Optional[float], float, str]]:
+        """(table, description, measured ratio, goal, verdict) of every target: throughput, then
+        capacity."""
+        rows = []
+        for table, measure in (("throughput", self.throughput_ratio),
+                               ("capacity", self.capacity_ratio)):
+            for description, key, peer, goal in TARGETS:
+                measured = measure(key, peer)
+                rows.append((table, description, measured, goal, verdict(measured, goal)))
+        return rows
+
+    def failed(self) -> list[str]:
+        """The targets measured and missed."""
+        missed = [f"{t}: {d}" for t, d, _, _, v in self.targets() if v == "FAIL"]
+        if self.memory_verdict() == "FAIL":
+            missed.append("hugepage memory")
+        return missed
+
+    # -- printing
+
+    def _cell(self, what: str, key: str) -> str:
+        b = self._get(key)
+        if what == "mpps":
+            return fmt(b.mpps)
+        if what == "cycles":
+            return fmt(b.cycles_per_packet)
+        if what == "capacity":
+            return fmt(self.capacity(key))
+        busy = "-" if b.busy is None else round2(b.busy)
+        full = "-" if b.tx_full is None else round2(b.tx_full)
+        return f"{busy}/{full}"
+
+    def _table(self, title: str, what: str, switches: Iterable[str]) -> list[str]:
+        lines = ["", _row(title, *COLUMN_TITLES)]
+        for s in switches:
+            lines.append(_row(SWITCHES[s], *(self._cell(what, f"{s},{n},{size}")
+                                             for n, size in COLUMNS)))
+        return lines
+
+    def lines(self) -> list[str]:
+        tsc = self.results.tsc_mhz
+        out = []
+        out += self._table("aggregate Mpps (switch on one lcore)", "mpps", SWITCHES)
+        out += self._table("switch lcore cycles per packet", "cycles", SWITCHES)
+        out += self._table(f"capacity Mpps ({'?' if tsc is None else f'{tsc:g}'} MHz / cycles per packet)",
+                           "capacity", SWITCHES)
+        out += self._table("ena-dpdk worker: busy % / pod TX-full drop %", "busy",
+                           ["l2", "l2gen", "vpc"])
+        out += ["(a worker below 100 % busy waited for the generator; TX-full drops: the generator did not",
+                " drain its RX rings in time)"]
+        targets = self.targets()
+        out += ["", _target_row("target (issue 4), throughput", "measured", "goal", "")]
+        out += [_target_row(d, fmt(m, "n/a"), f">={g:g}", v)
+                for t, d, m, g, v in targets if t == "throughput"]
+        m = self.results.memory or Memory(None, 0, 0)
+        out.append(_target_row(f"hugepage MiB, {m.ports} ports ({m.connected} connected)",
+                               "-" if m.mib is None else f"{m.mib:g}", f"<={MEMORY_GOAL_MIB}",
+                               self.memory_verdict()))
+        out += ["", _target_row("the same targets, switch capacity", "measured", "goal", "")]
+        out += [_target_row(d, fmt(m, "n/a"), f">={g:g}", v)
+                for t, d, m, g, v in targets if t == "capacity"]
+        out += ["", "for reference (what any switch on vhost-user can reach here):"]
+        for description, key, peer, throughput in REFERENCES:
+            value = self.throughput_ratio(key, peer) if throughput else self.capacity_ratio(key, peer)
+            out.append(f"{description:<46} {fmt(value, 'n/a'):>8}")
+        return out
+
+
+def _row(*cells) -> str:
+    return f"{cells[0]:<46} " + " ".join(f"{c:>8}" for c in cells[1:])
+
+
+def _target_row(description, measured, goal, result) -> str:
+    return f"{description:<46} {measured:>8} {goal:>8} {result:>6}"
+
+
+# ---- latency benchmarks ------------------------------------------------------------------------
+
+
+def read_numbers(path: str) -> list[float]:
+    with open(path) as f:
+        return [float(x) for x in f.read().split()]
+
+
+def cni_report(ena_us: list[float], ref_us: list[float], rss_lines: Iterable[str],
+               cycles: int) -> list[str]:
+    """cni_bench.sh's summary: median and p99 of both plugins' ADD+DEL cycles (microseconds),
+    their ratio (target: ena-dpdk <= 1.0 x the reference), and ena-dpdk-cni's peak RSS per
+    command from GNU time's "<command> <max RSS KiB>" lines (target <= 16 MiB)."""
+    if not ena_us or not ref_us:
+        raise ValueError("no cycles measured")
+    rss: dict[str, int] = {}
+    for line in rss_lines:
+        if line.strip():
+            command, kib = line.split()
+            rss[command] = max(rss.get(command, 0), int(kib))
+    out = [f"ADD+DEL cycle through libcni, {cycles} cycles each (ms):",
+           f"  {'':24} {'median':>8} {'p99':>8}"]
+    for name, values in (("ena-dpdk-cni + ipam", ena_us), ("bridge + host-local", ref_us)):
+        out.append(f"  {name:24} {statistics.median(values) / 1000:8.2f} "
+                   f"{percentile(values, 0.99) / 1000:8.2f}")
+    median_ratio = ratio(statistics.median(ena_us), statistics.median(ref_us))
+    p99_ratio = ratio(percentile(ena_us, 0.99), percentile(ref_us, 0.99))
+    out.append(f"  ratio ena-dpdk / reference: median {fmt(median_ratio, 'n/a')}, p99 "
+               f"{fmt(p99_ratio, 'n/a')} (target <= 1.0: {verdict(median_ratio, 1.0, at_most=True)})")
+    if rss:
+        ok = max(rss.values()) <= 16 * 1024
+        out.append("peak RSS of ena-dpdk-cni: "
+                   + ", ".join(f"{c} {k / 1024:.1f} MiB" for c, k in sorted(rss.items()))
+                   + f" (target <= 16 MiB: {'PASS' if ok else 'FAIL'})")
+    else:
+        out.append("peak RSS of ena-dpdk-cni: not measured (target <= 16 MiB: -)")
+    return out
+
+
+def latency_report(name: str, times_us: list[float], target_ms: float) -> tuple[list[str], bool]:
+    """nodeprep_bench.sh's table: min, median, p99, max in ms of TIMES_US, and whether the
+    median meets TARGET_MS."""
+    if not times_us:
+        raise ValueError("no runs")
+    ms = [t / 1000 for t in times_us]
+    median = percentile(ms, 0.5)
+    out = [f"{'benchmark':<40} {'min ms':>8} {'median':>8} {'p99':>8} {'max':>8} {'runs':>6}",
+           f"{name:<40} {min(ms):8.2f} {median:8.2f} {percentile(ms, 0.99):8.2f} "
+           f"{max(ms):8.2f} {len(ms):6d}"]
+    ok = median <= target_ms
+    out.append(f"target: median <= {target_ms:g} ms: {'PASS' if ok else 'FAIL'}")
+    return out, ok
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchlib.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("testpmd-rx-mpps", help="aggregate Mpps a testpmd generator received")
+    p.add_argument("log")
+    p.add_argument("ports", type=int)
+    p.add_argument("keep", type=int, help="mean of each port's last KEEP samples")
+    p = sub.add_parser("testpmd-cycles", help='"CYCLES-PER-PACKET TSC-MHZ" ("- -": none)')
+    p.add_argument("log")
+    sub.add_parser("ovs-cycles", help="PMD cycles per packet from pmd-stats-show on stdin")
+    p = sub.add_parser("dataplane-stats",
+                       help='"CYCLES-PER-PACKET BUSY%% TX-FULL%%" between two ctl stats snapshots')
+    p.add_argument("before")
+    p.add_argument("after")
+    p = sub.add_parser("dataplane-report", help="dataplane_bench.sh's tables from its results file")
+    p.add_argument("results")
+    p = sub.add_parser("cni-report", help="cni_bench.sh's summary")
+    p.add_argument("ena_us")
+    p.add_argument("ref_us")
+    p.add_argument("rss")
+    p.add_argument("cycles", type=int)
+    p = sub.add_parser("latency-report", help="min/median/p99/max of microsecond times; exit 1 "
+                       "when the median misses the target")
+    p.add_argument("--name", required=True)
+    p.add_argument("--target-ms", type=float, required=True)
+    p.add_argument("times_us")
+    args = parser.parse_args(argv)
+
+    if args.command == "testpmd-rx-mpps":
+        with open(args.log, errors="replace") as f:
+            print(f"{testpmd_rx_mpps(f.read(), args.ports, args.keep):.2f}")
+    elif args.command == "testpmd-cycles":
+        with open(args.log, errors="replace") as f:
+            cycles, mhz = testpmd_cycles(f.read())
+        print(f"{'-' if cycles is None else f'{cycles:g}'} {'-' if mhz is None else mhz}")
+    elif args.command == "ovs-cycles":
+        print(fmt(ovs_cycles_per_packet(sys.stdin.read())))
+    elif args.command == "dataplane-stats":
+        snapshots = []
+        for path in (args.before, args.after):
+            with open(path) as f:
+                snapshots.append(json.load(f))
+        d = dataplane_stats_delta(*snapshots)
+        print(" ".join("-" if v is None else round2(v)
+                       for v in (d.cycles_per_packet, d.busy_percent, d.tx_full_percent)))
+    elif args.command == "dataplane-report":
+        with open(args.results) as f:
+            print("\n".join(DataplaneReport(DataplaneResults.parse(f.read())).lines()))
+    elif args.command == "cni-report":
+        with open(args.rss) as f:
+            rss = f.readlines()
+        print("\n".join(cni_report(read_numbers(args.ena_us), read_numbers(args.ref_us), rss,
+                                   args.cycles)))
+    elif args.command == "latency-report":
+        lines, ok = latency_report(args.name, read_numbers(args.times_us), args.target_ms)
+        print("\n".join(lines))
+        return 0 if ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
