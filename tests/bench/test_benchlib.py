@@ -3,6 +3,7 @@ against the peers and the target checks."""
 
 import json
 import pathlib
+import re
 import sys
 
 import pytest
@@ -346,3 +347,17 @@ def test_command_line_latency_report_exit_status(tmp_path, capsys):
     assert benchlib.main(["latency-report", "--name", "x", "--target-ms", "50", str(times)]) == 1
     times.write_text("6000\n7000\n")
     assert benchlib.main(["latency-report", "--name", "x", "--target-ms", "50", str(times)]) == 0
+
+
+def test_dataplane_bench_measures_only_what_the_report_knows():
+    """The measurement keys dataplane_bench.sh records (`measure "switch,ports,size" ...`) are
+    rows and columns of benchlib's tables, and every row is measured."""
+    script = (pathlib.Path(__file__).resolve().parent / "dataplane_bench.sh").read_text()
+    keys = re.findall(r'^\s*(?:\[[^]]*\] \|\| )?measure "([a-z0-9]+),([^,"]+),([^,"]+)"', script, re.M)
+    assert keys
+    switches = {k[0] for k in keys}
+    assert switches == set(benchlib.SWITCHES)
+    ports = {n for _, n, _ in keys if n.isdigit()}
+    sizes = {s for _, _, s in keys if s.isdigit()}
+    assert ports and {int(n) for n in ports} <= {n for n, _ in benchlib.COLUMNS}
+    assert sizes and {int(s) for s in sizes} <= {s for _, s in benchlib.COLUMNS}
