@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cni/errors.h"
+#include "cni/skel.h"
 #include "common/json_reader.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -182,7 +183,7 @@ std::vector<PathUse> policedPaths(const NetConf& conf) {
   if (!conf.runtime.deviceInfoFile.empty()) {
     add(kPolicyDeviceInfoFile, "runtimeConfig.CNIDeviceInfoFile", conf.runtime.deviceInfoFile);
   }
-  // ena-dpdk-ipam receives this document and uses these paths as root too (cni/ipam_config.h).
+  // ena-dpdk-ipam receives this document and uses these paths as root too (ipam/config.h).
   if (auto ipam = conf.raw.find("ipam");
       conf.ipamType == "ena-dpdk-ipam" && ipam != conf.raw.end() && ipam->is_object()) {
     for (const auto& [key, field] :

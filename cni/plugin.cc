@@ -72,7 +72,7 @@ absl::Status dataplaneError(const absl::Status& s) {
     return cniError(CniError::kInvalidConfig,
                     strCat("the dataplane refused the port: ", toStd(s.message())));
   }
-  return cniError(kErrDataplaneRefused,
+  return cniError(CniError::kDataplaneRefused,
                   strCat("the dataplane refused the port: ", absl::StatusCodeToString(s.code()),
                          ": ", toStd(s.message())));
 }
@@ -480,14 +480,14 @@ absl::StatusOr<std::string> CniPlugin::checkDedicatedDevice() const {
       common::readPciDevice(common::HostRoot(conf_.hostRoot), *address);
   if (!device.ok()) {
     if (absl::IsNotFound(device.status())) {
-      return cniError(kErrDeviceNotUsable,
+      return cniError(CniError::kDeviceNotUsable,
                       strCat("PCI device ", *address, " does not exist on this node"));
     }
     return cniError(CniError::kIoFailure, strCat("cannot read PCI device ", *address, ": ",
                                                  toStd(device.status().message())));
   }
   if (!device->isDpdkBound()) {
-    return cniError(kErrDeviceNotUsable,
+    return cniError(CniError::kDeviceNotUsable,
                     strCat("PCI device ", *address, " is bound to ",
                            device->driver.empty() ? "no driver" : "\"" + device->driver + "\"",
                            ", not to vfio-pci, igb_uio or uio_pci_generic"));
@@ -643,11 +643,12 @@ absl::Status CniPlugin::check() {
   auto iface = std::find_if(prev.interfaces.begin(), prev.interfaces.end(),
                             [&](const Interface& i) { return i.name == inv_.ifname; });
   if (iface == prev.interfaces.end()) {
-    return cniError(kErrCheckFailed, strCat("prevResult has no interface named ", inv_.ifname));
+    return cniError(CniError::kCheckFailed,
+                    strCat("prevResult has no interface named ", inv_.ifname));
   }
   if (iface->sandbox != inv_.netns) {
-    return cniError(kErrCheckFailed, strCat("interface ", inv_.ifname, " is in sandbox \"",
-                                            iface->sandbox, "\", not ", inv_.netns));
+    return cniError(CniError::kCheckFailed, strCat("interface ", inv_.ifname, " is in sandbox \"",
+                                                   iface->sandbox, "\", not ", inv_.netns));
   }
   const unsigned index = static_cast<unsigned>(iface - prev.interfaces.begin());
   std::set<std::string> expectedIps;
@@ -659,8 +660,8 @@ absl::Status CniPlugin::check() {
     absl::StatusOr<std::string> address = checkDedicatedDevice();
     if (!address.ok()) return address.status();
     if (!iface->pciID.empty() && iface->pciID != *address) {
-      return cniError(kErrCheckFailed, strCat("prevResult names PCI device ", iface->pciID,
-                                              ", the attachment has ", *address));
+      return cniError(CniError::kCheckFailed, strCat("prevResult names PCI device ", iface->pciID,
+                                                     ", the attachment has ", *address));
     }
   } else {
     absl::StatusOr<std::optional<AttachmentRecord>> stored = store_.load(inv_.portId());
@@ -677,36 +678,39 @@ absl::Status CniPlugin::check() {
     absl::StatusOr<dp::Port> port = dataplane_->getPort(inv_.portId());
     if (!port.ok()) {
       if (absl::IsNotFound(port.status())) {
-        return cniError(kErrCheckFailed, strCat("the dataplane has no port ", inv_.portId()));
+        return cniError(CniError::kCheckFailed,
+                        strCat("the dataplane has no port ", inv_.portId()));
       }
       return isTransient(port.status())
                  ? cniError(CniError::kTryAgainLater, toStd(port.status().message()))
                  : port.status();
     }
     if (port->socket_path() != expectedSocket) {
-      return cniError(kErrCheckFailed, strCat("port ", inv_.portId(), " uses socket ",
-                                              port->socket_path(), ", expected ", expectedSocket));
+      return cniError(CniError::kCheckFailed,
+                      strCat("port ", inv_.portId(), " uses socket ", port->socket_path(),
+                             ", expected ", expectedSocket));
     }
     if (!iface->socketPath.empty() && iface->socketPath != port->socket_path()) {
-      return cniError(kErrCheckFailed, strCat("prevResult names socket ", iface->socketPath,
-                                              ", the port uses ", port->socket_path()));
+      return cniError(CniError::kCheckFailed, strCat("prevResult names socket ", iface->socketPath,
+                                                     ", the port uses ", port->socket_path()));
     }
     if (!iface->mac.empty() && lower(iface->mac) != lower(port->mac())) {
-      return cniError(kErrCheckFailed, strCat("port ", inv_.portId(), " has MAC ", port->mac(),
-                                              ", prevResult says ", iface->mac));
+      return cniError(CniError::kCheckFailed,
+                      strCat("port ", inv_.portId(), " has MAC ", port->mac(), ", prevResult says ",
+                             iface->mac));
     }
     std::set<std::string> portIps;
     for (const std::string& ip : port->ips()) portIps.insert(lower(ip));
     if (portIps != expectedIps) {
-      return cniError(kErrCheckFailed,
+      return cniError(CniError::kCheckFailed,
                       strCat("port ", inv_.portId(), " has addresses [",
                              joined({portIps.begin(), portIps.end()}), "], prevResult says [",
                              joined({expectedIps.begin(), expectedIps.end()}), "]"));
     }
     const fs::path dir = fs::path(port->socket_path()).parent_path();
     if (!podAttachmentInfoIsFor(dir, inv_.containerId, inv_.ifname)) {
-      return cniError(kErrCheckFailed, strCat((dir / kAttachmentFileName).string(),
-                                              " is missing or names another attachment"));
+      return cniError(CniError::kCheckFailed, strCat((dir / kAttachmentFileName).string(),
+                                                     " is missing or names another attachment"));
     }
   }
   if (!conf_.ipamType.empty()) {

@@ -3,7 +3,6 @@ add_library(ena_dpdk_cni STATIC
   cni_cli.cc
   dataplane.cc
   delegate.cc
-  errors.cc
   netconf.cc
   plugin.cc
   slot_files.cc

@@ -6,22 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace enadpdk::cni {
+#include "cni/errors.h"
 
-// CNI error codes (SPEC.md "Error codes").
-enum class CniError : int {
-  kIncompatibleVersion = 1,
-  kUnsupportedField = 2,
-  kUnknownContainer = 3,
-  kInvalidEnvironment = 4,
-  kIoFailure = 5,
-  kDecodeFailure = 6,
-  kInvalidConfig = 7,
-  kTryAgainLater = 11,
-  kPluginNotAvailable = 50,
-  kNotSupportedYet = 100,  // ena-dpdk specific
-  kInternalError = 199,    // ena-dpdk specific: an unexpected exception reached the edge (a bug)
-};
+namespace enadpdk::cni {
 
 // The spec versions every ena-dpdk CNI binary speaks.
 inline const std::vector<std::string> kSupportedVersions = {"0.3.0", "0.3.1", "0.4.0", "1.0.0",

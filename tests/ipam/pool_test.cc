@@ -1,4 +1,4 @@
-#include "cni/ipam_pool.h"
+#include "ipam/pool.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cni/ipam_address.h"
+#include "ipam/address.h"
 
 namespace enadpdk::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "cni/ipam_leases.h"
+#include "ipam/leases.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

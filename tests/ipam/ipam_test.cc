@@ -1,6 +1,6 @@
 // The IPAM operations (ADD, DEL, CHECK, GC, STATUS) over static pools, and the lease store.
 
-#include "cni/ipam.h"
+#include "ipam/ipam.h"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "cni/ipam_errors.h"
-#include "cni/ipam_leases.h"
+#include "cni/errors.h"
+#include "ipam/leases.h"
 #include "spdlog/sinks/null_sink.h"
 
 namespace enadpdk::testing {
@@ -33,7 +33,7 @@ using cni::ipam::LeaseStore;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
-  return static_cast<int>(cni::ipam::cniCodeOf(status, cni::CniError::kNotSupportedYet));
+  return static_cast<int>(cni::cniCodeOf(status, cni::CniError::kNotSupportedYet));
 }
 
 std::shared_ptr<spdlog::logger> quietLogger() {
@@ -58,8 +58,8 @@ class IpamTest : public ::testing::Test {
     return IpamNetconf{.cniVersion = "1.0.0",
                        .network = "eni1",
                        .stateDir = dir_,
-                       .source = common::IpamNetworkConfig{.addresses = std::move(addresses),
-                                                           .gateway = std::move(gateway)},
+                       .source = cni::ipam::IpamNetworkConfig{.addresses = std::move(addresses),
+                                                              .gateway = std::move(gateway)},
                        .sourceWhere = "ipam"};
   }
   Ipam ipam(IpamNetconf conf) const { return Ipam(std::move(conf), quietLogger(), realClock()); }
@@ -110,12 +110,12 @@ TEST_F(IpamTest, RepeatedAddReturnsTheSameAddresses) {
   EXPECT_EQ(second->ips[0].address, "10.0.1.4/29");
 }
 
-TEST_F(IpamTest, ExhaustedPoolIsCode102AndNamesNetworkAndSize) {
+TEST_F(IpamTest, ExhaustedPoolIsCode112AndNamesNetworkAndSize) {
   IpamNetconf conf = netconf({"10.0.1.0/29"}, "10.0.1.1");
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(ipam(conf).add(key("c" + std::to_string(i))).ok());
   absl::StatusOr<Result> result = ipam(conf).add(key("c5"));
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(code(result.status()), 102);
+  EXPECT_EQ(code(result.status()), 112);
   EXPECT_EQ(message(result.status()),
             "network \"eni1\": address pool exhausted: the static pool has 5 IPv4 addresses, all "
             "leased");
@@ -135,7 +135,7 @@ TEST_F(IpamTest, DualStackIsAllOrNothing) {
   IpamNetconf conf = netconf({"10.0.1.5", "fd00::5", "fd00::6"});
   ASSERT_TRUE(ipam(conf).add(key("a")).ok());
   absl::StatusOr<Result> b = ipam(conf).add(key("b"));
-  EXPECT_EQ(code(b.status()), 102);
+  EXPECT_EQ(code(b.status()), 112);
   EXPECT_THAT(message(b.status()), ::testing::HasSubstr("1 IPv4 address"));
   // b took no IPv6 address either: after DEL a, b gets fd00::5 again.
   ASSERT_TRUE(ipam(conf).del(key("a")).ok());
@@ -179,22 +179,22 @@ TEST_F(IpamTest, BadStaticPoolIsCode7) {
   EXPECT_EQ(message(result.status()), "ipam.addresses[1]: 10.0.0.9 overlaps 10.0.0.1-10.0.0.254");
 }
 
-TEST_F(IpamTest, UnwritableStateDirIsCode103) {
+TEST_F(IpamTest, UnwritableStateDirIsCode113) {
   IpamNetconf conf = netconf({"10.0.1.5"});
   // A file where the network directory should be.
   std::ofstream(dir_ / "eni1") << "x";
   for (auto status : {ipam(conf).add(key("a")).status(), ipam(conf).del(key("a"))}) {
-    EXPECT_EQ(code(status), 103);
+    EXPECT_EQ(code(status), 113);
     EXPECT_THAT(message(status), ::testing::HasSubstr((dir_ / "eni1").string()));
   }
 }
 
-TEST_F(IpamTest, CorruptLeaseFileIsCode103ForAddAndCollectedByGc) {
+TEST_F(IpamTest, CorruptLeaseFileIsCode113ForAddAndCollectedByGc) {
   IpamNetconf conf = netconf({"10.0.1.5", "10.0.1.6"});
   ASSERT_TRUE(ipam(conf).add(key("a")).ok());
   std::ofstream(leaseDir() / "zz@net1.lease") << "{not json";
   absl::StatusOr<Result> b = ipam(conf).add(key("b"));
-  EXPECT_EQ(code(b.status()), 103);
+  EXPECT_EQ(code(b.status()), 113);
   EXPECT_THAT(message(b.status()),
               ::testing::StartsWith("lease file " + (leaseDir() / "zz@net1.lease").string() +
                                     " is corrupt: "));
@@ -212,9 +212,9 @@ TEST_F(IpamTest, LeaseWithoutAddressesIsCorruptNotAnEmptyResult) {
       << R"({"containerID": "b", "ifname": "net1", "ips": []})";
   absl::StatusOr<Result> b = ipam(conf).add(key("b"));
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(code(b.status()), 103);
+  EXPECT_EQ(code(b.status()), 113);
   EXPECT_THAT(message(b.status()), ::testing::HasSubstr("is corrupt: it holds no address"));
-  EXPECT_EQ(code(ipam(conf).check(key("b"))), 103);
+  EXPECT_EQ(code(ipam(conf).check(key("b"))), 113);
   // DEL removes it, and the next ADD leases an address.
   ASSERT_TRUE(ipam(conf).del(key("b")).ok());
   absl::StatusOr<Result> again = ipam(conf).add(key("b"));
@@ -239,7 +239,7 @@ TEST_F(IpamTest, CheckFindsTheLeaseAndComparesPrevResult) {
   conf.prevResult = nlohmann::json::parse(R"({"cniVersion": "0.4.0",
       "ips": [{"version": "4", "address": "10.0.1.2/29"}]})");
   absl::Status status = ipam(conf).check(key("a"));
-  EXPECT_EQ(code(status), 104);
+  EXPECT_EQ(code(status), 114);
   EXPECT_EQ(message(status),
             "network \"eni1\": prevResult lacks the address fd00::1/120 leased to "
             "container a interface net1");
@@ -250,7 +250,7 @@ TEST_F(IpamTest, CheckFindsTheLeaseAndComparesPrevResult) {
   EXPECT_THAT(message(status), ::testing::StartsWith("prevResult.ips[0].address: "));
 
   status = ipam(conf).check(key("b"));
-  EXPECT_EQ(code(status), 104);
+  EXPECT_EQ(code(status), 114);
   EXPECT_EQ(message(status), "network \"eni1\": no lease for container b interface net1");
 }
 

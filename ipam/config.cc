@@ -1,7 +1,9 @@
-#include "cni/ipam_config.h"
+#include "ipam/config.h"
 
-#include "cni/ipam_errors.h"
+#include "cni/errors.h"
 #include "cni/result.h"
+#include "cni/skel.h"
+#include "common/config.h"
 #include "common/json_reader.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -39,10 +41,10 @@ std::string supportedList() {
   return list;
 }
 
-void readRoutes(JsonReader& r, std::vector<common::IpamRoute>& routes) {
+void readRoutes(JsonReader& r, std::vector<IpamRoute>& routes) {
   routes.clear();
   r.readObjects("routes", [&](JsonReader& route) {
-    common::IpamRoute& out = routes.emplace_back();
+    IpamRoute& out = routes.emplace_back();
     route.require("dst");
     route.read("dst", out.dst, kCidr);
     if (route.has("gw")) route.read("gw", out.gw.emplace(), kIpAddress);
@@ -123,8 +125,8 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
   IpamNetconf netconf{.configFile = defaultConfigFile};
   std::string topNetwork, topLogFile, topLogLevel, ipamLogLevel;
   std::optional<std::string> inlineStateDir;
-  std::optional<common::IpamNetworkConfig> inlineSource;
-  std::optional<std::vector<common::IpamRoute>> inlineRoutes;
+  std::optional<IpamNetworkConfig> inlineSource;
+  std::optional<std::vector<IpamRoute>> inlineRoutes;
   // ipam.imds keys, each applied over the file's value.
   std::optional<std::string> imdsEndpoint;
   std::optional<unsigned> imdsTtl, imdsTimeout;
@@ -152,7 +154,7 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
     }
     if (i.has("stateDir")) i.read("stateDir", inlineStateDir.emplace(), kAbsolutePath);
     if (i.has("addresses") || i.has("eniMac") || i.has("deviceNumber")) {
-      common::readIpamNetwork(i, inlineSource.emplace());
+      readIpamNetwork(i, inlineSource.emplace());
     } else if (i.has("gateway")) {
       i.fail("gateway", "needs \"addresses\" next to it");
     } else if (i.has("routes")) {
@@ -161,10 +163,9 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
     i.readObject("imds", [&](JsonReader& m) {
       if (m.has("endpoint")) m.read("endpoint", imdsEndpoint.emplace(), kHttpUrl);
       if (m.has("ttlSeconds")) {
-        m.read("ttlSeconds", imdsTtl.emplace(), 0, common::kMaxImdsTtlSeconds);
+        m.read("ttlSeconds", imdsTtl.emplace(), 0, kMaxImdsTtlSeconds);
       }
-      if (m.has("timeoutMs"))
-        m.read("timeoutMs", imdsTimeout.emplace(), 1, common::kMaxImdsTimeoutMs);
+      if (m.has("timeoutMs")) m.read("timeoutMs", imdsTimeout.emplace(), 1, kMaxImdsTimeoutMs);
     });
     i.read("logFile", netconf.logFile, kAbsolutePath);
     i.read("logLevel", ipamLogLevel);
@@ -191,8 +192,8 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
   }
 
   // The node config file: a missing default file just means defaults.
-  common::IpamConfig file;
-  absl::StatusOr<common::IpamConfig> loaded = common::loadIpamConfig(netconf.configFile);
+  IpamConfig file;
+  absl::StatusOr<IpamConfig> loaded = loadIpamConfig(netconf.configFile);
   if (loaded.ok()) {
     file = std::move(*loaded);
   } else if (explicitConfigFile || !absl::IsNotFound(loaded.status())) {

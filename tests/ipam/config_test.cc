@@ -1,4 +1,4 @@
-#include "cni/ipam_config.h"
+#include "ipam/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "cni/ipam_errors.h"
+#include "cni/errors.h"
 
 namespace enadpdk::testing {
 namespace {
@@ -21,7 +21,7 @@ using cni::ipam::LeaseKey;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
-  return static_cast<int>(cni::ipam::cniCodeOf(status, CniError::kNotSupportedYet));
+  return static_cast<int>(cni::cniCodeOf(status, CniError::kNotSupportedYet));
 }
 nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
 
@@ -203,13 +203,13 @@ TEST(IpamNetconfTest, InlineStaticPool) {
   EXPECT_EQ(netconf->stateDir, "/tmp/leases");
   EXPECT_EQ(netconf->configFile, file);
   ASSERT_TRUE(netconf->source);
-  EXPECT_EQ(*netconf->source, (common::IpamNetworkConfig{.addresses = {"10.0.1.0/28"},
-                                                         .gateway = "10.0.1.1",
-                                                         .routes = {{.dst = "0.0.0.0/0"}}}));
+  EXPECT_EQ(*netconf->source, (cni::ipam::IpamNetworkConfig{.addresses = {"10.0.1.0/28"},
+                                                            .gateway = "10.0.1.1",
+                                                            .routes = {{.dst = "0.0.0.0/0"}}}));
   EXPECT_EQ(netconf->sourceWhere, "ipam");
   EXPECT_EQ(netconf->logFile, "/tmp/ipam.log");
   EXPECT_EQ(netconf->logLevel, spdlog::level::debug);
-  EXPECT_EQ(netconf->imds, common::ImdsConfig{});
+  EXPECT_EQ(netconf->imds, cni::ipam::ImdsConfig{});
 }
 
 TEST(IpamNetconfTest, MissingDefaultFileMeansDefaults) {
@@ -251,12 +251,12 @@ TEST(IpamNetconfTest, SourceAndSettingsFromTheConfigFile) {
   EXPECT_EQ(netconf->stateDir, "/srv/ipam");
   EXPECT_EQ(
       netconf->imds,
-      (common::ImdsConfig{.endpoint = "http://127.0.0.1:9", .ttlSeconds = 5, .timeoutMs = 50}));
+      (cni::ipam::ImdsConfig{.endpoint = "http://127.0.0.1:9", .ttlSeconds = 5, .timeoutMs = 50}));
   ASSERT_TRUE(netconf->source);
   EXPECT_EQ(netconf->source->deviceNumber, 1u);
   // Inline routes replace the file's.
   EXPECT_EQ(netconf->source->routes,
-            (std::vector<common::IpamRoute>{{.dst = "0.0.0.0/0", .gw = "10.0.1.1"}}));
+            (std::vector<cni::ipam::IpamRoute>{{.dst = "0.0.0.0/0", .gw = "10.0.1.1"}}));
   EXPECT_EQ(netconf->sourceWhere, file.string() + ": ipam.networks.eni1");
 
   // A network the file does not know has no source; only ADD and STATUS mind.

@@ -34,8 +34,8 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/status/statusor.h"
-#include "cni/ipam_leases.h"
-#include "common/config.h"
+#include "ipam/leases.h"
+#include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
 
 namespace enadpdk::cni::ipam {
@@ -78,12 +78,12 @@ struct IpamNetconf {
   // The node config file that was read (or would have been).
   std::filesystem::path configFile = kDefaultConfigFile;
   // Lease directory root; the network's leases are in stateDir/network.
-  std::filesystem::path stateDir = common::kDefaultIpamStateDir;
+  std::filesystem::path stateDir = kDefaultIpamStateDir;
   // The metadata service settings.
-  common::ImdsConfig imds{};
+  ImdsConfig imds{};
   // The address source and routes; none when neither the network config nor the file has one
   // (only ADD and STATUS need it: missingSourceError() then).
-  std::optional<common::IpamNetworkConfig> source{};
+  std::optional<IpamNetworkConfig> source{};
   // Where the source was configured, for messages ("ipam" or
   // "/etc/ena-dpdk/config.json: ipam.networks.eni1").
   std::string sourceWhere{};

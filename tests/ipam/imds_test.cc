@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "cni/imds.h"
-#include "cni/imds_cache.h"
-#include "cni/ipam.h"
-#include "cni/ipam_errors.h"
+#include "cni/errors.h"
+#include "ipam/imds.h"
+#include "ipam/imds_cache.h"
+#include "ipam/ipam.h"
 #include "spdlog/sinks/null_sink.h"
 #include "tests/support/fake_imds.h"
 
@@ -41,7 +41,7 @@ using cni::ipam::LeaseKey;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
-  return static_cast<int>(cni::ipam::cniCodeOf(status, cni::CniError::kNotSupportedYet));
+  return static_cast<int>(cni::cniCodeOf(status, cni::CniError::kNotSupportedYet));
 }
 
 constexpr char kMac[] = "0a:1b:2c:3d:4e:5f";
@@ -259,7 +259,7 @@ TEST(ImdsBudgetTest, IsThreeTimeoutsCappedButNeverBelowOneTimeout) {
   EXPECT_EQ(imdsBudgetMs(10000), 30000u);
   EXPECT_EQ(imdsBudgetMs(12000), 30000u);
   EXPECT_EQ(imdsBudgetMs(30000), 30000u);
-  EXPECT_EQ(imdsBudgetMs(common::kMaxImdsTimeoutMs), common::kMaxImdsTimeoutMs);
+  EXPECT_EQ(imdsBudgetMs(cni::ipam::kMaxImdsTimeoutMs), cni::ipam::kMaxImdsTimeoutMs);
   EXPECT_EQ(imdsBudgetMs(4000000000u), 4000000000u);  // no overflow
 }
 
@@ -511,7 +511,7 @@ TEST_F(ImdsTest, CacheDoesNotStoreErrors) {
 
 class ImdsIpamTest : public ImdsTest {
  protected:
-  IpamNetconf netconf(common::IpamNetworkConfig source) const {
+  IpamNetconf netconf(cni::ipam::IpamNetworkConfig source) const {
     return IpamNetconf{.cniVersion = "1.1.0",
                        .network = "eni1",
                        .stateDir = dir_,
@@ -539,7 +539,7 @@ TEST_F(ImdsIpamTest, HandsOutSecondaryAddressesNeverThePrimary) {
                                                  .gateway = "2600:1f18:abc:de01::1"}}));
   // The ENI has one IPv6 address, so a second attachment finds the pool exhausted.
   absl::StatusOr<Result> b = ipam(conf).add(key("b"));
-  EXPECT_EQ(code(b.status()), 102);
+  EXPECT_EQ(code(b.status()), 112);
   EXPECT_EQ(message(b.status()),
             "network \"eni1\": address pool exhausted: the ENI "
             "0a:1b:2c:3d:4e:5f has 1 IPv6 address and it is leased");
@@ -555,7 +555,7 @@ TEST_F(ImdsIpamTest, CachesTheMetadataAcrossInvocations) {
   // One fetch: token, macs/, two device-numbers at most, local-ipv4s, subnet, ipv6s (404).
   EXPECT_EQ(imds_->tokenRequests(), 1u);
   EXPECT_EQ(imds_->getRequests(std::string(kMacs) + "0a:00:00:00:00:02/local-ipv4s"), 1u);
-  EXPECT_EQ(code(ipam(conf).add(key("d")).status()), 102);
+  EXPECT_EQ(code(ipam(conf).add(key("d")).status()), 112);
   EXPECT_EQ(imds_->tokenRequests(), 1u);
   // After the TTL the metadata is read again, and an address added to the ENI meanwhile is
   // handed out.
@@ -578,20 +578,20 @@ TEST_F(ImdsIpamTest, RepeatedAddAndDelNeedNoMetadata) {
   EXPECT_TRUE(ipam(conf).check(key("b")).code() == absl::StatusCode::kNotFound);
 }
 
-TEST_F(ImdsIpamTest, MetadataErrorsAreCode101) {
+TEST_F(ImdsIpamTest, MetadataErrorsAreCode111) {
   IpamNetconf conf = netconf({.eniMac = "02:00:00:00:00:09"});
   absl::StatusOr<Result> unknown = ipam(conf).add(key("a"));
-  EXPECT_EQ(code(unknown.status()), 101);
+  EXPECT_EQ(code(unknown.status()), 111);
   EXPECT_THAT(message(unknown.status()),
               ::testing::StartsWith("instance metadata: no ENI with MAC 02:00:00:00:00:09"));
 
   conf = netconf({.deviceNumber = 5});
-  EXPECT_EQ(code(ipam(conf).add(key("a")).status()), 101);
+  EXPECT_EQ(code(ipam(conf).add(key("a")).status()), 111);
 
   conf = netconf({.eniMac = kMac});
   conf.imds.endpoint = "http://127.0.0.1:" + std::to_string(closedPort());
   absl::StatusOr<Result> down = ipam(conf).add(key("a"));
-  EXPECT_EQ(code(down.status()), 101);
+  EXPECT_EQ(code(down.status()), 111);
   EXPECT_THAT(message(down.status()), ::testing::HasSubstr(" unreachable: "));
   // STATUS says the same with code 50.
   absl::Status status = ipam(conf).status();
@@ -606,7 +606,7 @@ TEST_F(ImdsIpamTest, EniWithOnlyThePrimaryHasNothingToHandOut) {
                  .localIpv4s = {"10.0.3.10"},
                  .subnetIpv4Cidr = "10.0.3.0/24"});
   absl::StatusOr<Result> a = ipam(netconf({.eniMac = "0a:00:00:00:00:03"})).add(key("a"));
-  EXPECT_EQ(code(a.status()), 102);
+  EXPECT_EQ(code(a.status()), 112);
   EXPECT_EQ(message(a.status()),
             "network \"eni1\": the ENI 0a:00:00:00:00:03 has no secondary addresses to hand out");
 }
@@ -707,7 +707,7 @@ TEST_F(ImdsIpamTest, ParallelAddsAgainstAHungServiceEndTogether) {
   for (std::thread& t : threads) t.join();
   const std::int64_t elapsed = msSince(start);
   for (const auto& result : results) {
-    EXPECT_EQ(code(result.status()), 101) << result.status();
+    EXPECT_EQ(code(result.status()), 111) << result.status();
     EXPECT_THAT(message(result.status()), ::testing::HasSubstr("timed out after 400 ms"));
   }
   // Serially this takes 8 × 400 ms; the bound is two budgets (2 × 1200 ms).

@@ -1,13 +1,13 @@
-#include "cni/imds.h"
+#include "ipam/imds.h"
 
 #include <algorithm>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
-#include "cni/curl_api.h"
-#include "cni/ipam_address.h"
 #include "common/config.h"
 #include "common/strings.h"
+#include "ipam/address.h"
+#include "ipam/curl_api.h"
 
 namespace enadpdk::cni::ipam {
 namespace {
@@ -210,7 +210,7 @@ absl::StatusOr<ImdsClient::Response> ImdsClient::send(const char* method, const 
   const bool cutByBudget = options_.timeoutMs == 0 || left < static_cast<long>(options_.timeoutMs);
   const long timeoutMs = cutByBudget ? left : static_cast<long>(options_.timeoutMs);
 
-  // libcurl is loaded on the first request (cni/curl_api.h), not at process start.
+  // libcurl is loaded on the first request (ipam/curl_api.h), not at process start.
   absl::StatusOr<const CurlApi*> loaded = curlApi();
   if (!loaded.ok()) {
     return absl::UnavailableError(strCat("instance metadata service ", options_.endpoint,

@@ -256,10 +256,10 @@ TEST_F(IpamBinaryTest, ErrorsAreJsonOnStdoutWithTheirCodes) {
             "network \"nope\" has no address source: set ipam.addresses, ipam.eniMac or "
             "ipam.deviceNumber, or ipam.networks.nope in " +
                 (dir_ / "config.json").string()},
-           {"Exhausted", env("ADD", "second"), exhausted.dump(), 102,
+           {"Exhausted", env("ADD", "second"), exhausted.dump(), 112,
             "network \"tiny\": address pool exhausted: the static pool has 1 IPv4 address and it "
             "is leased"},
-           {"CheckWithoutLease", env("CHECK", "ghost"), good, 104,
+           {"CheckWithoutLease", env("CHECK", "ghost"), good, 114,
             "network \"local\": no lease for container ghost interface net1"},
        }) {
     SCOPED_TRACE(c.name);
@@ -353,12 +353,12 @@ TEST_F(IpamBinaryTest, EniFromTheFakeMetadataServiceIsCachedAcrossProcesses) {
 
   PluginRun c = run(env("ADD", "c"), config);
   EXPECT_EQ(c.exitCode, 1);
-  EXPECT_EQ(c.json()["code"], 102);
+  EXPECT_EQ(c.json()["code"], 112);
 
   config["ipam"]["imds"]["endpoint"] = "http://127.0.0.1:1";
   PluginRun down = run(env("ADD", "d"), config);
   EXPECT_EQ(down.exitCode, 1);
-  EXPECT_EQ(down.json()["code"], 101);
+  EXPECT_EQ(down.json()["code"], 111);
 }
 
 // ---- faults of the metadata service
@@ -395,7 +395,7 @@ TEST_F(IpamBinaryTest, ParallelAddsAgainstAHungMetadataServiceEndWithinOneBudget
     EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
     nlohmann::json error = nlohmann::json::parse(r.out, nullptr, false);
     ASSERT_TRUE(error.is_object()) << r.out;
-    EXPECT_EQ(error["code"], 101);
+    EXPECT_EQ(error["code"], 111);
     EXPECT_THAT(error["msg"].get<std::string>(), ::testing::HasSubstr("timed out after 500 ms"));
   }
   const std::int64_t elapsed = msSince(start);
@@ -421,7 +421,7 @@ TEST_F(IpamBinaryTest, EndlessMetadataBodyIsRefusedWithBoundedMemory) {
   PluginRun r = run(env("ADD", "a"), config);
   const std::int64_t elapsed = msSince(start);
   EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
-  EXPECT_EQ(r.json()["code"], 101);
+  EXPECT_EQ(r.json()["code"], 111);
   EXPECT_EQ(r.json()["msg"], "instance metadata service " + (*imds)->endpoint() +
                                  ": GET /latest/meta-data/" + path +
                                  ": the answer's body is larger than 65536 bytes (refused)");

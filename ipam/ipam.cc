@@ -1,13 +1,13 @@
-#include "cni/ipam.h"
+#include "ipam/ipam.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "absl/strings/ascii.h"
 
-#include "cni/imds.h"
-#include "cni/ipam_errors.h"
+#include "cni/errors.h"
 #include "common/strings.h"
+#include "ipam/imds.h"
 
 namespace enadpdk::cni::ipam {
 namespace {
@@ -38,13 +38,13 @@ Ipam::Ipam(IpamNetconf netconf, std::shared_ptr<spdlog::logger> logger, WallCloc
 absl::StatusOr<std::unique_ptr<LeaseStore>> Ipam::openStore() {
   absl::StatusOr<std::unique_ptr<LeaseStore>> store =
       LeaseStore::open(netconf_.stateDir / netconf_.network);
-  if (!store.ok()) return withCniCode(store.status(), kLeaseStoreError);
+  if (!store.ok()) return withCniCode(store.status(), CniError::kLeaseStoreError);
   return store;
 }
 
 absl::StatusOr<Pool> Ipam::loadPool() {
   if (!netconf_.source) return missingSourceError(netconf_);
-  const common::IpamNetworkConfig& source = *netconf_.source;
+  const IpamNetworkConfig& source = *netconf_.source;
   if (!source.addresses.empty()) {
     absl::StatusOr<Pool> pool = staticPool(source.addresses, source.gateway, netconf_.sourceWhere);
     if (!pool.ok()) return withCniCode(pool.status(), CniError::kInvalidConfig);
@@ -83,7 +83,7 @@ absl::StatusOr<Pool> Ipam::loadPool() {
     if (absl::IsDeadlineExceeded(eni.status())) {
       return withCniCode(eni.status(), CniError::kTryAgainLater);
     }
-    return withCniCode(eni.status(), kMetadataError);
+    return withCniCode(eni.status(), CniError::kMetadataError);
   }
   if (client.requestCount() > 0) {
     logger_->debug("metadata fetched network={} eni={} requests={} ms={}", netconf_.network,
@@ -98,7 +98,7 @@ absl::StatusOr<std::vector<IpConfig>> Ipam::allocate(const Pool& pool,
     return cniError(absl::StatusCode::kResourceExhausted,
                     strCat("network \"", netconf_.network, "\": the ", pool.description,
                            " has no secondary addresses to hand out"),
-                    kPoolExhausted);
+                    CniError::kPoolExhausted);
   }
   const std::set<IpAddress> used = LeaseStore::addressesOf(leases);
   std::vector<IpConfig> ips;
@@ -111,7 +111,7 @@ absl::StatusOr<std::vector<IpConfig>> Ipam::allocate(const Pool& pool,
                       strCat("network \"", netconf_.network, "\": address pool exhausted: the ",
                              pool.description, " has ", size, " IPv", family,
                              size == 1 ? " address and it is leased" : " addresses, all leased"),
-                      kPoolExhausted);
+                      CniError::kPoolExhausted);
     }
     ips.push_back(std::move(*ip));
   }
@@ -121,7 +121,7 @@ absl::StatusOr<std::vector<IpConfig>> Ipam::allocate(const Pool& pool,
 std::vector<Route> Ipam::routes() const {
   std::vector<Route> out;
   if (!netconf_.source) return out;
-  for (const common::IpamRoute& route : netconf_.source->routes) {
+  for (const IpamRoute& route : netconf_.source->routes) {
     out.push_back({.dst = route.dst, .gw = route.gw.value_or("")});
   }
   return out;
@@ -129,9 +129,9 @@ std::vector<Route> Ipam::routes() const {
 
 absl::StatusOr<std::optional<Lease>> Ipam::findLocked(LeaseStore& store, const LeaseKey& key) {
   absl::StatusOr<LeaseStore::Guard> guard = store.lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
   absl::StatusOr<std::optional<Lease>> existing = store.find(key);
-  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
+  if (!existing.ok()) return withCniCode(existing.status(), CniError::kLeaseStoreError);
   return existing;
 }
 
@@ -163,17 +163,17 @@ absl::StatusOr<Result> Ipam::add(const LeaseKey& key) {
   // one may be a TTL old), but the leases are read under the lock, so an address is never handed
   // out twice; and an ADD of the same attachment that finished meanwhile is answered as a repeat.
   absl::StatusOr<LeaseStore::Guard> guard = leases.lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
   existing = leases.find(key);
-  if (!existing.ok()) return withCniCode(existing.status(), kLeaseStoreError);
+  if (!existing.ok()) return withCniCode(existing.status(), CniError::kLeaseStoreError);
   if (*existing) return reused(**existing);
   absl::StatusOr<std::vector<Lease>> all = leases.list();
-  if (!all.ok()) return withCniCode(all.status(), kLeaseStoreError);
+  if (!all.ok()) return withCniCode(all.status(), CniError::kLeaseStoreError);
   absl::StatusOr<std::vector<IpConfig>> ips = allocate(*pool, *all);
   if (!ips.ok()) return ips.status();
   Lease lease{.key = key, .ips = std::move(*ips)};
   if (absl::Status status = leases.put(lease); !status.ok()) {
-    return withCniCode(status, kLeaseStoreError);
+    return withCniCode(status, CniError::kLeaseStoreError);
   }
   logger_->info("lease added network={} {} ips={} source=\"{}\"", netconf_.network, describe(key),
                 addressesOf(lease.ips), pool->description);
@@ -184,11 +184,11 @@ absl::Status Ipam::del(const LeaseKey& key) {
   absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
   if (!store.ok()) return store.status();
   absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
   // Read first only to log what goes; an unreadable file is removed all the same.
   absl::StatusOr<std::optional<Lease>> existing = (*store)->find(key);
   if (absl::Status status = (*store)->remove(key); !status.ok()) {
-    return withCniCode(status, kLeaseStoreError);
+    return withCniCode(status, CniError::kLeaseStoreError);
   }
   if (existing.ok() && *existing) {
     logger_->info("lease released network={} {} ips={}", netconf_.network, describe(key),
@@ -203,14 +203,14 @@ absl::Status Ipam::check(const LeaseKey& key) {
   absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
   if (!store.ok()) return store.status();
   absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
   absl::StatusOr<std::optional<Lease>> lease = (*store)->find(key);
-  if (!lease.ok()) return withCniCode(lease.status(), kLeaseStoreError);
+  if (!lease.ok()) return withCniCode(lease.status(), CniError::kLeaseStoreError);
   if (!*lease) {
     return cniError(absl::StatusCode::kNotFound,
                     strCat("network \"", netconf_.network, "\": no lease for container ",
                            key.containerId, " interface ", key.ifName),
-                    kLeaseMismatch);
+                    CniError::kLeaseMismatch);
   }
   if (!netconf_.prevResult) return absl::OkStatus();
   absl::StatusOr<Result> prev =
@@ -225,7 +225,7 @@ absl::Status Ipam::check(const LeaseKey& key) {
                       strCat("network \"", netconf_.network, "\": prevResult lacks the address ",
                              leased.address, " leased to container ", key.containerId,
                              " interface ", key.ifName),
-                      kLeaseMismatch);
+                      CniError::kLeaseMismatch);
     }
   }
   return absl::OkStatus();
@@ -242,21 +242,21 @@ absl::Status Ipam::gc() {
   absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
   if (!store.ok()) return store.status();
   absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
-  if (!guard.ok()) return withCniCode(guard.status(), kLeaseStoreError);
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
   std::vector<std::filesystem::path> unreadable;
   absl::StatusOr<std::vector<Lease>> leases = (*store)->list(&unreadable);
-  if (!leases.ok()) return withCniCode(leases.status(), kLeaseStoreError);
+  if (!leases.ok()) return withCniCode(leases.status(), CniError::kLeaseStoreError);
   for (const Lease& lease : *leases) {
     if (valid.count(lease.key) > 0) continue;
     if (absl::Status status = (*store)->remove(lease.key); !status.ok()) {
-      return withCniCode(status, kLeaseStoreError);
+      return withCniCode(status, CniError::kLeaseStoreError);
     }
     logger_->info("lease collected network={} {} ips={}", netconf_.network, describe(lease.key),
                   addressesOf(lease.ips));
   }
   for (const std::filesystem::path& file : unreadable) {
     if (absl::Status status = (*store)->removeFile(file); !status.ok()) {
-      return withCniCode(status, kLeaseStoreError);
+      return withCniCode(status, CniError::kLeaseStoreError);
     }
     logger_->warn("unreadable lease file removed network={} file={}", netconf_.network,
                   file.string());

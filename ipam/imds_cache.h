@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "cni/imds.h"
+#include "ipam/imds.h"
 
 namespace enadpdk::cni::ipam {
 

@@ -1,4 +1,4 @@
-#include "cni/ipam_pool.h"
+#include "ipam/pool.h"
 
 #include <limits>
 

@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "cni/ipam_cli.h"
+#include "ipam/cli.h"
 
 int main(int argc, char** argv) {
   return enadpdk::cni::ipamMain(argc, argv, std::cin, std::cout, std::cerr);

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cni/imds.h"
-#include "cni/ipam_address.h"
 #include "cni/result.h"
+#include "ipam/address.h"
+#include "ipam/imds.h"
 
 namespace enadpdk::cni::ipam {
 

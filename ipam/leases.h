@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cni/ipam_address.h"
 #include "cni/result.h"
+#include "ipam/address.h"
 
 namespace enadpdk::cni::ipam {
 

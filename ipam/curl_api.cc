@@ -1,4 +1,4 @@
-#include "cni/curl_api.h"
+#include "ipam/curl_api.h"
 
 #include <dlfcn.h>
 

@@ -8,22 +8,22 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/status/statusor.h"
-#include "cni/imds_cache.h"
-#include "cni/ipam_config.h"
-#include "cni/ipam_leases.h"
-#include "cni/ipam_pool.h"
 #include "cni/result.h"
+#include "ipam/config.h"
+#include "ipam/imds_cache.h"
+#include "ipam/leases.h"
+#include "ipam/pool.h"
 
 namespace enadpdk::cni::ipam {
 
-// One invocation's IPAM work. Every error carries its CNI code (ipam_errors.h): 7 for config
-// problems, kMetadataError, kPoolExhausted, kLeaseStoreError, kLeaseMismatch, and for STATUS
-// kPluginNotAvailable (50). Leases live in <stateDir>/<network>/ (ipam_leases.h), the metadata
-// cache in <stateDir>/imds/. Safe to run in many processes (or threads, one object each) at once:
-// every read-modify-write of a network's leases holds its lock, and no lock is held while the
-// metadata service is asked (ADD reads the pool first, then locks to choose and write the lease).
-// All metadata requests of one command share one budget (imdsBudgetMs()); a spent budget is
-// CniError::kTryAgainLater (11).
+// One invocation's IPAM work. Every error carries its CNI code (cni/errors.h): 7 for config
+// problems, CniError::kMetadataError, CniError::kPoolExhausted, CniError::kLeaseStoreError,
+// CniError::kLeaseMismatch, and for STATUS kPluginNotAvailable (50). Leases live in
+// <stateDir>/<network>/ (ipam_leases.h), the metadata cache in <stateDir>/imds/. Safe to run in
+// many processes (or threads, one object each) at once: every read-modify-write of a network's
+// leases holds its lock, and no lock is held while the metadata service is asked (ADD reads the
+// pool first, then locks to choose and write the lease). All metadata requests of one command share
+// one budget (imdsBudgetMs()); a spent budget is CniError::kTryAgainLater (11).
 class Ipam {
  public:
   // `logger` receives one line per change; `clock` dates metadata cache entries.
@@ -57,7 +57,8 @@ class Ipam {
   absl::StatusOr<std::unique_ptr<LeaseStore>> openStore();
   // `key`'s lease, read under the store's lock (released on return).
   static absl::StatusOr<std::optional<Lease>> findLocked(LeaseStore& store, const LeaseKey& key);
-  // The free addresses for a new lease given the leases that exist; kPoolExhausted otherwise.
+  // The free addresses for a new lease given the leases that exist; CniError::kPoolExhausted
+  // otherwise.
   absl::StatusOr<std::vector<IpConfig>> allocate(const Pool& pool,
                                                  const std::vector<Lease>& leases);
   std::vector<Route> routes() const;

@@ -1,15 +1,15 @@
-#include "cni/ipam_cli.h"
+#include "ipam/cli.h"
 
 #include <unistd.h>
 
-#include "cni/ipam.h"
-#include "cni/ipam_errors.h"
+#include "cni/errors.h"
 #include "cni/path_policy.h"
 #include "cni/result.h"
 #include "cni/skel.h"
 #include "common/json_text.h"
 #include "common/logging.h"
 #include "common/strings.h"
+#include "ipam/ipam.h"
 
 extern char** environ;
 

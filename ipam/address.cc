@@ -1,4 +1,4 @@
-#include "cni/ipam_address.h"
+#include "ipam/address.h"
 
 #include <arpa/inet.h>
 

@@ -4,8 +4,8 @@
 #include <ostream>
 #include <string>
 
-#include "cni/imds_cache.h"
-#include "cni/ipam_config.h"
+#include "ipam/config.h"
+#include "ipam/imds_cache.h"
 
 namespace enadpdk::cni {
 
