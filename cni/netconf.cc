@@ -84,8 +84,12 @@ std::optional<std::string> networkOfDeviceId(std::string_view deviceId) {
 }
 
 absl::StatusOr<NetConf> parseNetConf(std::string_view text) {
+  return parseNetConfJson(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
+}
+
+absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config) {
   NetConf conf;
-  conf.raw = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  conf.raw = std::move(config);
   if (conf.raw.is_discarded() || !conf.raw.is_object()) {
     return cniError(CniError::kDecodeFailure,
                     "cannot decode the network configuration on stdin: not a JSON object");

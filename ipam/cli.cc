@@ -33,7 +33,7 @@ Environment processEnvironment() {
 
 }  // namespace
 
-int runCommand(const std::string& command, const std::string& config, const Environment& env,
+int runCommand(const std::string& command, const nlohmann::json& json, const Environment& env,
                const WallClock& clock, std::ostream& out, std::ostream& err) {
   std::string version;
   std::shared_ptr<spdlog::logger> logger;
@@ -50,8 +50,7 @@ int runCommand(const std::string& command, const std::string& config, const Envi
                       message);
   };
 
-  nlohmann::json json = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
+  if (!json.is_object()) {
     return fail(absl::InvalidArgumentError(
                     "cannot decode the network configuration on stdin: not a JSON object"),
                 CniError::kDecodeFailure);
@@ -130,9 +129,9 @@ int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& 
   const ipam::WallClock clock = [] { return std::chrono::system_clock::now(); };
   std::map<std::string, CommandHandler> handlers;
   for (const char* command : {"ADD", "DEL", "CHECK", "GC", "STATUS"}) {
-    handlers[command] = [&env, &clock, command](const std::string& config, std::ostream& o,
-                                                std::ostream& e) {
-      return ipam::runCommand(command, config, env, clock, o, e);
+    handlers[command] = [&env, &clock](const CniRequest& request, std::ostream& o,
+                                       std::ostream& e) {
+      return ipam::runCommand(request.command, request.config, env, clock, o, e);
     };
   }
   return runPlugin({"ena-dpdk-ipam",

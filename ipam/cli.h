@@ -6,6 +6,7 @@
 
 #include "ipam/config.h"
 #include "ipam/imds_cache.h"
+#include "nlohmann/json.hpp"
 
 namespace enadpdk::cni {
 
@@ -17,11 +18,11 @@ int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& 
 namespace ipam {
 
 // Runs one CNI command (ADD, DEL, CHECK, GC, STATUS) of the IPAM plugin on the network config
-// text `config`, with the CNI_* variables taken from `env` and metadata cache entries dated by
-// `clock`. Prints the result (ADD) or the spec's error JSON on `out`; returns the exit status
-// (0, or 1 after an error). Logs go to stderr through the "ipam" logger (and the config's log
-// file), never to `out`.
-int runCommand(const std::string& command, const std::string& config, const Environment& env,
+// `config` (stdin as the skeleton parsed it: an object, or null when stdin was empty), with the
+// CNI_* variables taken from `env` and metadata cache entries dated by `clock`. Prints the result
+// (ADD) or the spec's error JSON on `out`; returns the exit status (0, or 1 after an error). Logs
+// go to stderr through the "ipam" logger (and the config's log file), never to `out`.
+int runCommand(const std::string& command, const nlohmann::json& config, const Environment& env,
                const WallClock& clock, std::ostream& out, std::ostream& err);
 
 }  // namespace ipam
