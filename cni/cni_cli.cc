@@ -28,21 +28,12 @@ std::map<std::string, std::string> processEnvironment() {
 int cniMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
             std::ostream& err) {
   const PluginEnvironment environment{.env = processEnvironment()};
-  const CommandHandler handler = [&](const std::string& config, std::ostream& o, std::ostream&) {
-    return runCommand(config, environment, o);
-  };
   return runPlugin(
       {"ena-dpdk-cni",
        "CNI plugin (spec 0.3.0-1.1.0) that wires pods to vhost-user ports on the\n"
        "ena-dpdk dataplane, or to dedicated DPDK-bound ENAs. Used as a Multus delegate.\n"
        "Commands (CNI_COMMAND): ADD, DEL, CHECK, VERSION, GC, STATUS. See docs/cni.md."},
-      argc, argv,
-      {{"ADD", handler},
-       {"DEL", handler},
-       {"CHECK", handler},
-       {"GC", handler},
-       {"STATUS", handler}},
-      in, out, err);
+      argc, argv, commandHandlers(environment), in, out, err);
 }
 
 }  // namespace enadpdk::cni

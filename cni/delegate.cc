@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <optional>
 
 #include "cni/errors.h"
 #include "common/json_text.h"
@@ -54,7 +57,7 @@ class IgnoreSigpipe {
 };
 
 absl::Status failed(const std::string& type, std::string_view what) {
-  return cniError(kErrIpamFailed, strCat("ipam plugin ", type, ": ", what));
+  return cniError(CniError::kIpamFailed, strCat("ipam plugin ", type, ": ", what));
 }
 
 }  // namespace
@@ -164,26 +167,44 @@ absl::StatusOr<std::string> DelegateRunner::exec(const std::string& command,
   logger_->debug("delegate finished plugin={} command={} exit={}", program, command, exitCode);
   if (exitCode == 0) return output;
 
-  // The spec's error JSON: {"cniVersion", "code", "msg", "details"}.
-  nlohmann::json error = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
-  if (error.is_object() && error.contains("code") && error["code"].is_number_integer()) {
-    std::string msg = error.value("msg", std::string());
-    if (error.contains("details") && error["details"].is_string() &&
-        !error["details"].get_ref<const std::string&>().empty()) {
-      msg = strCat(msg, " (", error["details"].get<std::string>(), ")");
+  // The spec's error JSON: {"cniVersion", "code", "msg", "details"}. Every key is checked before
+  // it is read (nlohmann's value() and get() throw on a key of another type): an error whose code
+  // is not an int or whose msg is not a string is not the spec's error JSON; details that are not
+  // a string are left out.
+  const nlohmann::json error = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  const std::optional<std::string> malformed = [&]() -> std::optional<std::string> {
+    if (!error.is_object() || !error.contains("code")) return std::string("no CNI error");
+    const nlohmann::json& code = error["code"];
+    if (!code.is_number_integer() || code.get<std::int64_t>() < 0 ||
+        code.get<std::int64_t>() > std::numeric_limits<int>::max()) {
+      return std::string("a CNI error whose \"code\" is not a code");
     }
-    return cniError(static_cast<CniError>(error["code"].get<int>()),
-                    strCat("ipam plugin ", type, ": ", msg));
+    if (error.contains("msg") && !error["msg"].is_string()) {
+      return std::string("a CNI error whose \"msg\" is not a string");
+    }
+    return std::nullopt;
+  }();
+  if (malformed) {
+    return failed(type, strCat(command, " exited with status ", exitCode,
+                               output.empty() ? " and printed nothing" : " and printed ",
+                               output.empty() ? "" : *malformed));
   }
-  return failed(type,
-                strCat(command, " exited with status ", exitCode,
-                       output.empty() ? " and printed nothing" : " and printed no CNI error"));
+  std::string msg = error.contains("msg") ? error["msg"].get<std::string>() : std::string();
+  if (error.contains("details") && error["details"].is_string() &&
+      !error["details"].get_ref<const std::string&>().empty()) {
+    msg = strCat(msg, " (", error["details"].get<std::string>(), ")");
+  }
+  return cniError(static_cast<CniError>(error["code"].get<int>()),
+                  strCat("ipam plugin ", type, ": ", msg));
 }
 
 absl::StatusOr<Result> DelegateRunner::add(const std::string& type, const nlohmann::json& config) {
   absl::StatusOr<std::string> output = exec("ADD", type, common::dumpJson(config));
   if (!output.ok()) return output.status();
-  const std::string version = config.value("cniVersion", std::string());
+  const auto versionKey = config.find("cniVersion");
+  const std::string version = versionKey != config.end() && versionKey->is_string()
+                                  ? versionKey->get<std::string>()
+                                  : std::string();
   absl::StatusOr<Result> result = parseResult(std::string_view(*output), "ipam result", version);
   if (!result.ok()) {
     return failed(

@@ -37,7 +37,7 @@ class DelegateRunner {
 
   // Errors of both: InvalidConfig (7) when `type` is in none of the directories; the delegate's
   // own CNI code and message ("ipam plugin host-local: ...") when it printed an error; code 104
-  // (kErrIpamFailed) when it crashed, timed out or printed something that is not CNI JSON.
+  // (CniError::kIpamFailed) when it crashed, timed out or printed something that is not CNI JSON.
 
  private:
   // Runs the delegate; returns its stdout on exit status 0.

@@ -1,6 +1,7 @@
 #include "cni/errors.h"
 
 #include <charconv>
+#include <optional>
 #include <string>
 
 #include "absl/strings/cord.h"
@@ -9,6 +10,7 @@
 namespace enadpdk::cni {
 namespace {
 
+// The payload type URL under which the CNI code travels.
 constexpr char kPayloadUrl[] = "type.enadpdk/cni.error-code";
 
 absl::StatusCode canonicalCodeFor(CniError code) {
@@ -24,18 +26,46 @@ absl::StatusCode canonicalCodeFor(CniError code) {
     case CniError::kTryAgainLater:
     case CniError::kPluginNotAvailable:
       return absl::StatusCode::kUnavailable;
+    case CniError::kCheckFailed:
+    case CniError::kDeviceNotUsable:
+      return absl::StatusCode::kFailedPrecondition;
     default:
-      return code == kErrCheckFailed || code == kErrDeviceNotUsable
-                 ? absl::StatusCode::kFailedPrecondition
-                 : absl::StatusCode::kInternal;
+      return absl::StatusCode::kInternal;
   }
+}
+
+// The code attached to `status`, if any.
+std::optional<CniError> attachedCode(const absl::Status& status) {
+  auto payload = status.GetPayload(kPayloadUrl);
+  if (!payload) return std::nullopt;
+  const std::string text(*payload);
+  int code = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return static_cast<CniError>(code);
 }
 
 }  // namespace
 
+const CustomErrorCode* findCustomErrorCode(CniError code) {
+  for (const CustomErrorCode& row : kCustomErrorCodes) {
+    if (row.code == code) return &row;
+  }
+  return nullptr;
+}
+
 absl::Status cniError(CniError code, std::string_view message) {
-  absl::Status status(canonicalCodeFor(code), std::string(message));
-  status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(static_cast<int>(code))));
+  return cniError(canonicalCodeFor(code), message, code);
+}
+
+absl::Status cniError(absl::StatusCode kind, std::string_view message, CniError code) {
+  return withCniCode(absl::Status(kind, absl::string_view(message.data(), message.size())), code);
+}
+
+absl::Status withCniCode(absl::Status status, CniError code) {
+  if (!status.ok()) {
+    status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(static_cast<int>(code))));
+  }
   return status;
 }
 
@@ -47,12 +77,7 @@ absl::Status withPrefix(const absl::Status& status, std::string_view prefix) {
 }
 
 CniError cniCodeOf(const absl::Status& status) {
-  if (auto payload = status.GetPayload(kPayloadUrl)) {
-    const std::string text(*payload);
-    int code = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
-    if (ec == std::errc() && end == text.data() + text.size()) return static_cast<CniError>(code);
-  }
+  if (std::optional<CniError> code = attachedCode(status)) return *code;
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
       return CniError::kInvalidConfig;
@@ -62,6 +87,10 @@ CniError cniCodeOf(const absl::Status& status) {
     default:
       return CniError::kIoFailure;
   }
+}
+
+CniError cniCodeOf(const absl::Status& status, CniError fallback) {
+  return attachedCode(status).value_or(fallback);
 }
 
 }  // namespace enadpdk::cni

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cni/errors.h"
+#include "cni/skel.h"
 #include "common/json_reader.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -83,8 +84,12 @@ std::optional<std::string> networkOfDeviceId(std::string_view deviceId) {
 }
 
 absl::StatusOr<NetConf> parseNetConf(std::string_view text) {
+  return parseNetConfJson(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
+}
+
+absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config) {
   NetConf conf;
-  conf.raw = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  conf.raw = std::move(config);
   if (conf.raw.is_discarded() || !conf.raw.is_object()) {
     return cniError(CniError::kDecodeFailure,
                     "cannot decode the network configuration on stdin: not a JSON object");
@@ -182,7 +187,7 @@ std::vector<PathUse> policedPaths(const NetConf& conf) {
   if (!conf.runtime.deviceInfoFile.empty()) {
     add(kPolicyDeviceInfoFile, "runtimeConfig.CNIDeviceInfoFile", conf.runtime.deviceInfoFile);
   }
-  // ena-dpdk-ipam receives this document and uses these paths as root too (cni/ipam_config.h).
+  // ena-dpdk-ipam receives this document and uses these paths as root too (ipam/config.h).
   if (auto ipam = conf.raw.find("ipam");
       conf.ipamType == "ena-dpdk-ipam" && ipam != conf.raw.end() && ipam->is_object()) {
     for (const auto& [key, field] :

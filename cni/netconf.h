@@ -146,6 +146,9 @@ struct NetConf {
 // a prevResult that cannot be read), 1 (cniVersion not supported) or 7 (anything else), and name
 // the JSON path of the offending key.
 absl::StatusOr<NetConf> parseNetConf(std::string_view text);
+// The same for a configuration already parsed as JSON (the skeleton parses stdin once); anything
+// but an object is code 6.
+absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config);
 
 // The host paths `conf` makes the plugin (and, for ena-dpdk-ipam, its IPAM plugin) open, create,
 // write or connect to, each with the node path-policy key that governs it (cni/path_policy.h), in

@@ -1,12 +1,22 @@
+# One file per command (add, del, check, gc, status) over the attachment of the configured mode
+# (cni/attachment.h: vhost_user_attachment, pci_attachment); plugin.cc builds the plugin for a
+# request the skeleton dispatched.
 add_library(ena_dpdk_cni STATIC
+  add.cc
   attachment_store.cc
+  check.cc
   cni_cli.cc
   dataplane.cc
+  del.cc
   delegate.cc
-  errors.cc
+  gc.cc
   netconf.cc
+  pci_attachment.cc
   plugin.cc
+  rollback.cc
   slot_files.cc
+  status.cc
+  vhost_user_attachment.cc
 )
 ena_dpdk_target_defaults(ena_dpdk_cni)
 target_link_libraries(ena_dpdk_cni PUBLIC ena_dpdk_cni_skel ena_dpdk_proto)

@@ -1,6 +1,8 @@
 #include "cni/skel.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
@@ -24,31 +26,21 @@ int writeError(std::ostream& out, const std::string& cni_version, CniError code,
 
 namespace {
 
-int runPluginUnguarded(const PluginInfo& info, int argc, const char* const* argv,
-                       const std::map<std::string, CommandHandler>& handlers, std::istream& in,
-                       std::ostream& out, std::ostream& err, std::string& version) {
-  common::FlagParser flags(info.program, "(run by a CNI runtime: config on stdin, CNI_* variables)",
-                           info.about);
-  flags.addSwitch("version", "print the version and exit")
-      .addSwitch("help", "print this help and exit", 'h');
-  if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
-  if (!flags.positional().empty()) {
-    return common::reportFatal(
-        err, info.program, common::strCat("unexpected argument \"", flags.positional()[0], "\""),
-        2);
-  }
-
-  const char* command_env = std::getenv("CNI_COMMAND");
-  const std::string command = command_env ? command_env : "";
-  std::string config(std::istreambuf_iterator<char>(in), {});
-  nlohmann::json parsed;
-  if (!config.empty() || command == "VERSION") {
-    parsed = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
+// Decodes stdin, answers VERSION and unknown commands, and calls the command's handler. Sets
+// `version` to the cniVersion of stdin as soon as it is known (for the error JSON of the catch).
+int dispatchUnguarded(const std::string& program, const std::string& command,
+                      std::string_view stdinText,
+                      const std::map<std::string, CommandHandler>& handlers, std::ostream& out,
+                      std::ostream& err, std::string& version) {
+  CniRequest request{.command = command};
+  if (!stdinText.empty() || command == "VERSION") {
+    request.config = nlohmann::json::parse(stdinText, nullptr, /*allow_exceptions=*/false);
+    if (request.config.is_discarded() || !request.config.is_object()) {
       return writeError(out, "", CniError::kDecodeFailure,
                         "cannot decode the network configuration on stdin: not a JSON object");
     }
-    if (auto it = parsed.find("cniVersion"); it != parsed.end() && it->is_string()) {
+    if (auto it = request.config.find("cniVersion");
+        it != request.config.end() && it->is_string()) {
       version = it->get<std::string>();
     }
   }
@@ -68,35 +60,63 @@ int runPluginUnguarded(const PluginInfo& info, int argc, const char* const* argv
   }
   auto handler = handlers.find(command);
   if (handler == handlers.end()) {
-    return writeError(
-        out, version, CniError::kNotSupportedYet,
-        common::strCat(info.program, ": ", command, " is not supported yet (issue 5)"));
+    return writeError(out, version, CniError::kNotSupportedYet,
+                      common::strCat(program, ": ", command, " is not supported yet (issue 5)"));
   }
-  return handler->second(config, out, err);
+  return handler->second(request, out, err);
 }
 
-}  // namespace
-
-int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
-              const std::map<std::string, CommandHandler>& handlers, std::istream& in,
-              std::ostream& out, std::ostream& err) {
-  // The edge of both plugins: nothing may escape as an exception (an abort leaves the runtime
-  // without the error JSON it reads from stdout).
+// Runs `body` with the catch at the edge of both plugins: nothing may escape as an exception (an
+// abort leaves the runtime without the error JSON it reads from stdout).
+int guarded(const std::string& program, std::ostream& out, std::ostream& err,
+            const std::function<int(std::string& version)>& body) {
   std::string version;
   std::string what = "unknown exception";
   try {
-    return runPluginUnguarded(info, argc, argv, handlers, in, out, err, version);
+    return body(version);
   } catch (const std::exception& e) {
     what = e.what();
   } catch (...) {
   }
   try {
-    err << info.program << ": internal error: " << common::clipped(what) << "\n";
+    err << program << ": internal error: " << common::clipped(what) << "\n";
     return writeError(out, version, CniError::kInternalError,
-                      common::strCat(info.program, ": internal error: ", common::clipped(what)));
+                      common::strCat(program, ": internal error: ", common::clipped(what)));
   } catch (...) {
     return 1;
   }
+}
+
+}  // namespace
+
+int dispatchCommand(const std::string& program, const std::string& command,
+                    std::string_view stdinText,
+                    const std::map<std::string, CommandHandler>& handlers, std::ostream& out,
+                    std::ostream& err) {
+  return guarded(program, out, err, [&](std::string& version) {
+    return dispatchUnguarded(program, command, stdinText, handlers, out, err, version);
+  });
+}
+
+int runPlugin(const PluginInfo& info, int argc, const char* const* argv,
+              const std::map<std::string, CommandHandler>& handlers, std::istream& in,
+              std::ostream& out, std::ostream& err) {
+  return guarded(info.program, out, err, [&](std::string& version) {
+    common::FlagParser flags(
+        info.program, "(run by a CNI runtime: config on stdin, CNI_* variables)", info.about);
+    flags.addSwitch("version", "print the version and exit")
+        .addSwitch("help", "print this help and exit", 'h');
+    if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
+    if (!flags.positional().empty()) {
+      return common::reportFatal(
+          err, info.program, common::strCat("unexpected argument \"", flags.positional()[0], "\""),
+          2);
+    }
+    const char* commandEnv = std::getenv("CNI_COMMAND");
+    const std::string command = commandEnv ? commandEnv : "";
+    const std::string config(std::istreambuf_iterator<char>(in), {});
+    return dispatchUnguarded(info.program, command, config, handlers, out, err, version);
+  });
 }
 
 }  // namespace enadpdk::cni

@@ -213,19 +213,6 @@ bool isDnsSubdomain(std::string_view text) {
   return true;
 }
 
-bool isIpAddressOrCidr(std::string_view text) { return isIpAddress(text) || isCidr(text); }
-
-bool isHttpUrl(std::string_view text) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (text.starts_with(scheme)) {
-      std::string_view rest = text.substr(scheme.size());
-      return !rest.empty() && rest.front() != '/' &&
-             std::none_of(rest.begin(), rest.end(), absl::ascii_isspace);
-    }
-  }
-  return false;
-}
-
 constexpr StringRule kAbsolutePath{isAbsolutePath, "an absolute path"};
 constexpr StringRule kPciAddress{isPciAddressSyntax, "a PCI address like 0000:00:06.0"};
 constexpr StringRule kUplinkDevice{isUplinkDevice,
@@ -243,10 +230,6 @@ constexpr StringRule kInterfaceName{isInterfaceName, "an interface name"};
 constexpr StringRule kPciAddressOrInterface{isPciAddressOrInterface,
                                             "a PCI address or an interface name"};
 constexpr StringRule kDnsSubdomain{isDnsSubdomain, "a lowercase DNS subdomain like \"dpdk.aws\""};
-constexpr StringRule kIpAddress{isIpAddress, "an IPv4 or IPv6 address"};
-constexpr StringRule kIpAddressOrCidr{isIpAddressOrCidr, "an IPv4 or IPv6 address or CIDR"};
-constexpr StringRule kCidr{isCidr, "a CIDR like \"10.0.0.0/24\""};
-constexpr StringRule kHttpUrl{isHttpUrl, "an http:// or https:// URL"};
 
 constexpr EnumName<NetworkMode> kNetworkModes[] = {{"vpc", NetworkMode::Vpc},
                                                    {"l2", NetworkMode::L2}};
@@ -477,72 +460,15 @@ void parseNodeprep(JsonReader& r, NodeprepConfig& config) {
   r.readEnum("hostExec", config.hostExec, kHostExecs);
 }
 
-// ---- ipam
-
-void parseImds(JsonReader& r, ImdsConfig& imds) {
-  r.read("endpoint", imds.endpoint, kHttpUrl);
-  r.read("ttlSeconds", imds.ttlSeconds, 0, kMaxImdsTtlSeconds);
-  r.read("timeoutMs", imds.timeoutMs, 1, kMaxImdsTimeoutMs);
-}
-
-}  // namespace
-
-void readIpamNetwork(JsonReader& r, IpamNetworkConfig& network) {
-  const bool eni = r.has("eniMac") || r.has("deviceNumber");
-  if (r.has("eniMac") && r.has("deviceNumber")) {
-    r.fail("", "\"eniMac\" and \"deviceNumber\" exclude each other");
-  } else if (eni && (r.has("addresses") || r.has("gateway"))) {
-    r.fail("", "a network takes \"addresses\" or an ENI (\"eniMac\", \"deviceNumber\"), not both");
-  }
-  if (r.has("eniMac")) r.read("eniMac", network.eniMac.emplace(), kMacAddress);
-  if (r.has("deviceNumber")) {
-    r.read("deviceNumber", network.deviceNumber.emplace(), 0, kMaxEniDeviceNumber);
-  }
-  if (!eni) {
-    r.require("addresses");
-    r.readSet("addresses", network.addresses, kIpAddressOrCidr);
-    if (network.addresses.empty()) r.fail("addresses", "expected at least one address");
-    if (r.has("gateway")) r.read("gateway", network.gateway.emplace(), kIpAddress);
-  }
-  r.readObjects("routes", [&](JsonReader& route) {
-    IpamRoute& out = network.routes.emplace_back();
-    route.require("dst");
-    route.read("dst", out.dst, kCidr);
-    if (route.has("gw")) route.read("gw", out.gw.emplace(), kIpAddress);
-  });
-}
-
-namespace {
-
-void parseIpam(JsonReader& r, IpamConfig& config) {
-  r.read("stateDir", config.stateDir, kAbsolutePath);
-  r.readObject("imds", [&](JsonReader& i) { parseImds(i, config.imds); });
-  r.readObjectMap("networks", [&](const std::string& name, JsonReader& n) {
-    if (!isNetworkName(name)) return n.fail("", strCat("expected ", kNetworkName.expected));
-    readIpamNetwork(n, config.networks[name]);
-  });
-}
-
 // ---- sections
 
 template <typename Config>
 absl::StatusOr<Config> parseSection(const nlohmann::json& root, std::string_view name,
                                     void (*parse)(JsonReader&, Config&)) {
-  if (!root.is_object()) {
-    return absl::InvalidArgumentError("expected a JSON object at the top level");
-  }
-  for (const auto& item : root.items()) {
-    if (std::find(std::begin(kSections), std::end(kSections), item.key()) == std::end(kSections)) {
-      return absl::InvalidArgumentError(strCat(clipped(item.key()), ": unknown section"));
-    }
-  }
   Config config;
-  auto section = root.find(name);
-  if (section == root.end()) return config;
-  JsonReader reader(*section, std::string(name));
-  parse(reader, config);
-  // The reader's paths quote the file's keys, of any length.
-  if (absl::Status status = reader.finish(); !status.ok()) return bounded(status);
+  absl::Status status =
+      parseConfigSection(root, name, [&](JsonReader& reader) { parse(reader, config); });
+  if (!status.ok()) return status;
   return config;
 }
 
@@ -560,6 +486,25 @@ absl::StatusOr<Config> loadSection(const std::filesystem::path& path,
 }
 
 }  // namespace
+
+absl::Status parseConfigSection(const nlohmann::json& root, std::string_view name,
+                                const std::function<void(JsonReader&)>& parse) {
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError("expected a JSON object at the top level");
+  }
+  for (const auto& item : root.items()) {
+    if (std::find(std::begin(kSections), std::end(kSections), item.key()) == std::end(kSections)) {
+      return absl::InvalidArgumentError(strCat(clipped(item.key()), ": unknown section"));
+    }
+  }
+  auto section = root.find(name);
+  if (section == root.end()) return absl::OkStatus();
+  JsonReader reader(*section, std::string(name));
+  parse(reader);
+  // The reader's paths quote the file's keys, of any length.
+  if (absl::Status status = reader.finish(); !status.ok()) return bounded(status);
+  return absl::OkStatus();
+}
 
 bool isNetworkName(std::string_view text) {
   return !text.empty() && text.size() <= kMaxNetworkNameLength &&
@@ -645,10 +590,6 @@ absl::StatusOr<NodeprepConfig> parseNodeprepConfig(const nlohmann::json& root) {
   return parseSection<NodeprepConfig>(root, "nodeprep", parseNodeprep);
 }
 
-absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root) {
-  return parseSection<IpamConfig>(root, "ipam", parseIpam);
-}
-
 absl::StatusOr<DataplaneConfig> loadDataplaneConfig(const std::filesystem::path& path) {
   return loadSection<DataplaneConfig>(path, parseDataplaneConfig);
 }
@@ -659,10 +600,6 @@ absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const std::filesystem:
 
 absl::StatusOr<NodeprepConfig> loadNodeprepConfig(const std::filesystem::path& path) {
   return loadSection<NodeprepConfig>(path, parseNodeprepConfig);
-}
-
-absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path) {
-  return loadSection<IpamConfig>(path, parseIpamConfig);
 }
 
 }  // namespace enadpdk::common

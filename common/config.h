@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -409,76 +410,6 @@ struct NodeprepConfig {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Section "ipam": ena-dpdk-ipam defaults.
-
-inline constexpr char kDefaultIpamStateDir[] = "/var/lib/ena-dpdk/ipam";
-inline constexpr char kDefaultImdsEndpoint[] = "http://169.254.169.254";
-inline constexpr unsigned kDefaultImdsTtlSeconds = 60;
-inline constexpr unsigned kMaxImdsTtlSeconds = 86400;
-inline constexpr unsigned kDefaultImdsTimeoutMs = 1000;
-inline constexpr unsigned kMaxImdsTimeoutMs = 60000;
-inline constexpr unsigned kMaxEniDeviceNumber = 255;
-
-// The EC2 instance metadata service.
-struct ImdsConfig {
-  // Base URL (http:// or https://).
-  std::string endpoint = kDefaultImdsEndpoint;
-  // Seconds a metadata answer is reused, 0..kMaxImdsTtlSeconds (0: never).
-  unsigned ttlSeconds = kDefaultImdsTtlSeconds;
-  // Timeout of one metadata request in milliseconds, 1..kMaxImdsTimeoutMs.
-  unsigned timeoutMs = kDefaultImdsTimeoutMs;
-
-  // Field-wise comparison.
-  bool operator==(const ImdsConfig&) const = default;
-};
-
-// A route handed out with a network's addresses (an element of "routes").
-struct IpamRoute {
-  // Destination CIDR ("0.0.0.0/0").
-  std::string dst{};
-  // Next hop; none: the interface's gateway.
-  std::optional<std::string> gw{};
-
-  // Field-wise comparison.
-  bool operator==(const IpamRoute&) const = default;
-};
-
-// Where one network's addresses come from: a static list ("addresses"), or the secondary IPs of
-// an ENI in the instance metadata, chosen by MAC ("eniMac") or by device index ("deviceNumber").
-// Exactly one of the three is set.
-struct IpamNetworkConfig {
-  // Static pool: unique IPv4/IPv6 addresses or CIDRs. "10.0.0.5/24" is one address with the
-  // prefix length the pod gets (default /32, /128); a CIDR whose address is its network address
-  // ("10.0.0.0/24") stands for every host address of that subnet except the gateway (and, for
-  // IPv4, the broadcast address).
-  std::vector<std::string> addresses{};
-  // Gateway handed out with the static pool's addresses of its family.
-  std::optional<std::string> gateway{};
-  // MAC address of the ENI in the metadata (network/interfaces/macs/<mac>/), either case.
-  std::optional<std::string> eniMac{};
-  // Device index of the ENI in the metadata (its device-number), 0..kMaxEniDeviceNumber.
-  std::optional<unsigned> deviceNumber{};
-  // Routes added to every result of the network.
-  std::vector<IpamRoute> routes{};
-
-  // Field-wise comparison.
-  bool operator==(const IpamNetworkConfig&) const = default;
-};
-
-// The "ipam" section.
-struct IpamConfig {
-  // Absolute directory of the lease files.
-  std::string stateDir = kDefaultIpamStateDir;
-  // The metadata service.
-  ImdsConfig imds{};
-  // Address sources by network name.
-  std::map<std::string, IpamNetworkConfig> networks{};
-
-  // Field-wise comparison.
-  bool operator==(const IpamConfig&) const = default;
-};
-
-// ---------------------------------------------------------------------------------------------
 // Loading.
 
 // Reads and parses a JSON document whose top level is an object. Errors start with `path`:
@@ -494,19 +425,19 @@ absl::StatusOr<nlohmann::json> readJsonFile(const std::filesystem::path& path);
 absl::StatusOr<DataplaneConfig> parseDataplaneConfig(const nlohmann::json& root);
 absl::StatusOr<DevicepluginConfig> parseDevicepluginConfig(const nlohmann::json& root);
 absl::StatusOr<NodeprepConfig> parseNodeprepConfig(const nlohmann::json& root);
-absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root);
+
+// Parses section `name` of a whole configuration document `root` with `parse`, for a component
+// that parses its own section (ena-dpdk-ipam, ipam/node_config.h): checks the top level as the
+// functions above do, calls `parse` with a reader on the section unless it is missing, and
+// returns the reader's first error, bounded in length.
+absl::Status parseConfigSection(const nlohmann::json& root, std::string_view name,
+                                const std::function<void(JsonReader&)>& parse);
 
 // readJsonFile() then the matching parse function; parse errors are prefixed with the file path
 // ("/etc/ena-dpdk/config.json: dataplane.networks[1].mode: ...").
 absl::StatusOr<DataplaneConfig> loadDataplaneConfig(const std::filesystem::path& path);
 absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const std::filesystem::path& path);
 absl::StatusOr<NodeprepConfig> loadNodeprepConfig(const std::filesystem::path& path);
-absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path);
-
-// Reads one network's address source (the keys of an "ipam.networks" entry) with `reader`;
-// errors are recorded in the reader. ena-dpdk-ipam also reads its inline network-config keys
-// with it.
-void readIpamNetwork(JsonReader& reader, IpamNetworkConfig& network);
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers shared with the components.

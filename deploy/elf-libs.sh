@@ -10,7 +10,7 @@ set -eu
 
 # dlopened BINARY-NAME: the sonames the binary dlopen()s.
 #   ena-dpdk-ipam: libcurl, loaded when the instance metadata service is first asked
-#   (cni/curl_api.h).
+#   (ipam/curl_api.h).
 dlopened() {
   case $1 in
     ena-dpdk-ipam) echo libcurl.so.4 ;;

@@ -14,7 +14,7 @@ rev=${2:?GIT_REV}
 host_bin=${3:?HOST_CNI_BIN_DIR}
 out=${4:?OUT_DIR}
 
-binaries="vhostuser/ena-dpdk-dataplane vhostuser/ena-dpdk-ctl cni/ena-dpdk-cni cni/ena-dpdk-ipam
+binaries="vhostuser/ena-dpdk-dataplane vhostuser/ena-dpdk-ctl cni/ena-dpdk-cni ipam/ena-dpdk-ipam
 deviceplugin/ena-dpdk-deviceplugin nodeprep/ena-dpdk-nodeprep"
 
 # --- compile (same build type and paths as scripts/build.sh, so host ccache entries are hits)

@@ -20,7 +20,7 @@ require ip jq python3 /usr/bin/time
 DP=$build/vhostuser/ena-dpdk-dataplane
 CTLBIN=$build/vhostuser/ena-dpdk-ctl
 CNI=$build/cni/ena-dpdk-cni
-IPAM=$build/cni/ena-dpdk-ipam
+IPAM=$build/ipam/ena-dpdk-ipam
 DRIVER=$build/tests/cni/cni-driver
 for f in "$DP" "$CTLBIN" "$CNI" "$IPAM" "$DRIVER" /usr/lib/cni/bridge /usr/lib/cni/host-local; do
   [ -x "$f" ] || { echo "FATAL: $f is missing" >&2; exit 1; }

@@ -32,7 +32,7 @@ echo '{"dataplane": {"networks": [{"name": "eni1", "mode": "bogus"}]}}' >"$tmp/b
 echo '{"dataplane": ' >"$tmp/broken.json"
 
 daemons=(vhostuser/ena-dpdk-dataplane deviceplugin/ena-dpdk-deviceplugin nodeprep/ena-dpdk-nodeprep)
-all=("${daemons[@]}" vhostuser/ena-dpdk-ctl cni/ena-dpdk-cni cni/ena-dpdk-ipam)
+all=("${daemons[@]}" vhostuser/ena-dpdk-ctl cni/ena-dpdk-cni ipam/ena-dpdk-ipam)
 
 for rel in "${all[@]}"; do
   bin="$build/$rel"

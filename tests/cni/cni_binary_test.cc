@@ -176,6 +176,69 @@ TEST_F(CniBinaryTest, ResultAndErrorsOnStdoutLogsOnStderr) {
   EXPECT_TRUE(dataplane_->ports().empty());
 }
 
+// An IPAM plugin that prints what the spec does not allow (keys of the wrong type, in a result or
+// in an error): ena-dpdk-cni answers with the spec's error JSON (code 104, naming the plugin),
+// exit status 1, never a crash, an uncaught exception (code 199) or a partial attachment.
+TEST_F(CniBinaryTest, AnIpamResultWithWrongTypesIsACniErrorNotACrash) {
+  struct Case {
+    std::string name;
+    // What the IPAM plugin prints on stdout for ADD, and its exit status.
+    std::string output;
+    int exitCode;
+    // The CNI code and a part of the message ena-dpdk-cni answers with.
+    int code;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{"IpsNotAList", R"({"cniVersion": "1.0.0", "ips": "x"})", 0, 104,
+                "ipam plugin wrong-ipam: ADD printed an unusable result"},
+           Case{"AddressNotAString", R"({"cniVersion": "1.0.0", "ips": [{"address": 5}]})", 0, 104,
+                "ipam plugin wrong-ipam: ADD printed an unusable result"},
+           Case{"RoutesNotAList",
+                R"({"cniVersion": "1.0.0", "ips": [{"address": "10.1.0.9/16"}], "routes": 1})", 0,
+                104, "ipam plugin wrong-ipam: ADD printed an unusable result"},
+           Case{"ResultNotAnObject", R"(["10.1.0.9/16"])", 0, 104,
+                "ipam plugin wrong-ipam: ADD printed an unusable result"},
+           Case{"ErrorMsgIsANumber", R"({"cniVersion": "1.0.0", "code": 7, "msg": 5})", 1, 104,
+                "ipam plugin wrong-ipam: ADD exited with status 1 and printed a CNI error whose "
+                "\"msg\" is not a string"},
+           Case{"ErrorCodeIsAString", R"({"cniVersion": "1.0.0", "code": "7", "msg": "m"})", 1, 104,
+                "ipam plugin wrong-ipam: ADD exited with status 1 and printed a CNI error whose "
+                "\"code\" is not a code"},
+           Case{"ErrorCodeIsNegative", R"({"cniVersion": "1.0.0", "code": -1, "msg": "m"})", 1, 104,
+                "\"code\" is not a code"},
+           Case{"ErrorCodeIsHuge", R"({"cniVersion": "1.0.0", "code": 1e300, "msg": "m"})", 1, 104,
+                "\"code\" is not a code"},
+           // Details of the wrong type are left out; the error itself is the plugin's.
+           Case{"ErrorDetailsIsANumber",
+                R"({"cniVersion": "1.0.0", "code": 7, "msg": "bad pool", "details": 5})", 1, 7,
+                "ipam plugin wrong-ipam: bad pool"},
+       }) {
+    SCOPED_TRACE(c.name);
+    const fs::path script = root_ / "bin" / "wrong-ipam";
+    {
+      std::ofstream out(script, std::ios::trunc);
+      out << "#!/bin/sh\ncat >/dev/null\ncat <<'EOF'\n"
+          << c.output << "\nEOF\nexit " << c.exitCode << "\n";
+    }
+    fs::permissions(script, fs::perms(0755));
+    json conf = config(4);
+    conf["ipam"] = {{"type", "wrong-ipam"}};
+    Child add = spawn("wrong", conf, attachmentEnv("ADD", "c1"));
+    EXPECT_EQ(wait(add), 1) << read(add.out) << read(add.err);
+    const std::string out = read(add.out);
+    json error = json::parse(out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(error.is_object()) << out;
+    EXPECT_EQ(error["cniVersion"], "1.0.0") << out;
+    EXPECT_EQ(error["code"], c.code) << out;
+    ASSERT_TRUE(error["msg"].is_string()) << out;
+    EXPECT_NE(error["msg"].get<std::string>().find(c.message), std::string::npos) << out;
+    EXPECT_EQ(read(add.err).find("internal error"), std::string::npos) << read(add.err);
+    // Nothing of the attachment is left behind.
+    EXPECT_TRUE(dataplane_->ports().empty());
+  }
+}
+
 // Everything under `dir`, except what spawn() itself writes (<name>.in, .out, .err).
 std::set<std::string> treeOf(const fs::path& dir) {
   std::set<std::string> out;

@@ -453,7 +453,7 @@ TEST_F(PluginFuzzTest, NonUtf8MetadataIsAnErrorJsonNotAnAbort) {
     EXPECT_EQ(run.exitCode, 1) << path;
     json j = json::parse(run.out, nullptr, false);
     ASSERT_TRUE(j.is_object()) << run.out;
-    EXPECT_EQ(j.value("code", 0), 101) << run.out;
+    EXPECT_EQ(j.value("code", 0), 111) << run.out;
   }
 }
 

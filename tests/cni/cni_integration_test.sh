@@ -16,7 +16,7 @@ require dpdk-testpmd ip ping jq
 DP=$build/vhostuser/ena-dpdk-dataplane
 CTLBIN=$build/vhostuser/ena-dpdk-ctl
 CNI=$build/cni/ena-dpdk-cni
-IPAM=$build/cni/ena-dpdk-ipam
+IPAM=$build/ipam/ena-dpdk-ipam
 DRIVER=$build/tests/cni/cni-driver
 TUNING=/usr/lib/cni/tuning
 for f in "$DP" "$CTLBIN" "$CNI" "$IPAM" "$DRIVER" "$TUNING"; do

@@ -203,7 +203,11 @@ RunOutput CniTestEnv::run(const nlohmann::json& config,
   std::ostringstream out;
   cni::PluginEnvironment environment{.env = env, .delegateTimeout = delegateTimeout};
   RunOutput result;
-  result.exitCode = cni::runCommand(config.dump(), environment, out);
+  std::ostringstream err;
+  const auto command = env.find("CNI_COMMAND");
+  result.exitCode =
+      cni::dispatchCommand("ena-dpdk-cni", command == env.end() ? "" : command->second,
+                           config.dump(), cni::commandHandlers(environment), out, err);
   result.text = out.str();
   if (!result.text.empty()) {
     result.json = nlohmann::json::parse(result.text, nullptr, false);

@@ -310,7 +310,10 @@ TEST_F(PluginTest, VersionAndDecodeErrors) {
 
   std::ostringstream stdout_;
   PluginEnvironment environment{.env = env_.env("ADD")};
-  EXPECT_EQ(runCommand("{not json", environment, stdout_), 1);
+  std::ostringstream stderr_;
+  EXPECT_EQ(dispatchCommand("ena-dpdk-cni", "ADD", "{not json", commandHandlers(environment),
+                            stdout_, stderr_),
+            1);
   EXPECT_EQ(json::parse(stdout_.str())["code"], 6);
 
   out = env_.run("CHECK", vhostConfig("0.3.1"));

@@ -34,6 +34,7 @@
 #include "common/config.h"
 #include "common/json_reader.h"
 #include "common/strings.h"
+#include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
 
 namespace enadpdk::common {
@@ -41,6 +42,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+// The "ipam" section is ena-dpdk-ipam's (ipam/node_config.h).
+using cni::ipam::IpamConfig;
+using cni::ipam::IpamNetworkConfig;
+using cni::ipam::IpamRoute;
+using cni::ipam::kMaxEniDeviceNumber;
+using cni::ipam::kMaxImdsTimeoutMs;
+using cni::ipam::kMaxImdsTtlSeconds;
+using cni::ipam::loadIpamConfig;
+using cni::ipam::parseIpamConfig;
+using cni::ipam::readIpamNetwork;
 
 constexpr int kCasesPerSection = 2500;
 constexpr size_t kMaxMessageBytes = 2048;

@@ -17,11 +17,7 @@ using common::DevicepluginConfig;
 using common::HostExec;
 using common::HugepagesConfig;
 using common::HugetlbfsMount;
-using common::ImdsConfig;
 using common::IommuMode;
-using common::IpamConfig;
-using common::IpamNetworkConfig;
-using common::IpamRoute;
 using common::NetworkConfig;
 using common::NetworkMode;
 using common::NodeprepConfig;
@@ -236,41 +232,6 @@ TEST(ConfigTest, NodeprepOverrides) {
   EXPECT_EQ(*config, expected);
 }
 
-TEST(ConfigTest, Ipam) {
-  absl::StatusOr<IpamConfig> config = common::parseIpamConfig(parse(R"({"ipam": {
-      "stateDir": "/tmp/ipam",
-      "imds": {"endpoint": "http://127.0.0.1:8080", "ttlSeconds": 0, "timeoutMs": 200},
-      "networks": {
-        "local": {"addresses": ["10.0.0.0/24", "10.0.1.7", "fd00::/64"], "gateway": "10.0.0.1"},
-        "other": {"addresses": ["192.168.0.2"]}}}})"));
-  ASSERT_TRUE(config.ok()) << config.status();
-  IpamConfig expected{
-      .stateDir = "/tmp/ipam",
-      .imds = ImdsConfig{.endpoint = "http://127.0.0.1:8080", .ttlSeconds = 0, .timeoutMs = 200},
-      .networks = {{"local",
-                    IpamNetworkConfig{.addresses = {"10.0.0.0/24", "10.0.1.7", "fd00::/64"},
-                                      .gateway = "10.0.0.1"}},
-                   {"other", IpamNetworkConfig{.addresses = {"192.168.0.2"}}}},
-  };
-  EXPECT_EQ(*config, expected);
-}
-
-TEST(ConfigTest, IpamNetworksFromTheMetadata) {
-  absl::StatusOr<IpamConfig> config = common::parseIpamConfig(parse(R"({"ipam": {"networks": {
-        "eni1": {"eniMac": "0A:1b:2c:3d:4e:5f",
-                 "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.1.0.0/16", "gw": "10.0.0.9"}]},
-        "eni2": {"deviceNumber": 2}}}})"));
-  ASSERT_TRUE(config.ok()) << config.status();
-  IpamConfig expected{
-      .networks = {{"eni1", IpamNetworkConfig{.eniMac = "0A:1b:2c:3d:4e:5f",
-                                              .routes = {IpamRoute{.dst = "0.0.0.0/0"},
-                                                         IpamRoute{.dst = "10.1.0.0/16",
-                                                                   .gw = "10.0.0.9"}}}},
-                   {"eni2", IpamNetworkConfig{.deviceNumber = 2}}},
-  };
-  EXPECT_EQ(*config, expected);
-}
-
 TEST(ConfigTest, MissingOrEmptySectionsGiveTheDefaults) {
   for (std::string_view text :
        {R"({})", R"({"dataplane": {}, "deviceplugin": {}, "nodeprep": {}, "ipam": {}})"}) {
@@ -278,7 +239,6 @@ TEST(ConfigTest, MissingOrEmptySectionsGiveTheDefaults) {
     EXPECT_EQ(common::parseDataplaneConfig(root).value(), DataplaneConfig{}) << text;
     EXPECT_EQ(common::parseDevicepluginConfig(root).value(), DevicepluginConfig{}) << text;
     EXPECT_EQ(common::parseNodeprepConfig(root).value(), NodeprepConfig{}) << text;
-    EXPECT_EQ(common::parseIpamConfig(root).value(), IpamConfig{}) << text;
   }
   DataplaneConfig dataplane;
   EXPECT_EQ(dataplane.controlSocket, "/run/ena-dpdk/dataplane.sock");
@@ -289,9 +249,6 @@ TEST(ConfigTest, MissingOrEmptySectionsGiveTheDefaults) {
   EXPECT_EQ(dataplane.socket, (SocketConfig{.owner = "", .mode = 0660}));
   EXPECT_EQ(dataplane.burstSize, 32u);
   EXPECT_EQ(dataplane.maxPorts, 128u);
-  EXPECT_EQ(
-      IpamConfig{}.imds,
-      (ImdsConfig{.endpoint = "http://169.254.169.254", .ttlSeconds = 60, .timeoutMs = 1000}));
 }
 
 TEST(ConfigTest, AParserDoesNotValidateOtherSections) {
@@ -315,7 +272,6 @@ absl::Status parseFirstSection(const nlohmann::json& root) {
   std::string section = root.is_object() && !root.empty() ? root.begin().key() : "dataplane";
   if (section == "deviceplugin") return common::parseDevicepluginConfig(root).status();
   if (section == "nodeprep") return common::parseNodeprepConfig(root).status();
-  if (section == "ipam") return common::parseIpamConfig(root).status();
   return common::parseDataplaneConfig(root).status();
 }
 
@@ -586,58 +542,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "nodeprep.bind.force[0]: expected a PCI address or an interface name, got "
                       R"("a/b")"},
         MalformedCase{"BadHostExec", R"({"nodeprep": {"hostExec": "chroot"}})",
-                      R"(nodeprep.hostExec: expected "direct" or "nsenter", got "chroot")"},
-        // ipam.
-        MalformedCase{"BadPoolName", R"({"ipam": {"networks": {"ENI1": {"addresses": []}}}})",
-                      "ipam.networks.ENI1: expected a name of 1 to 15 characters from [a-z0-9-]"},
-        MalformedCase{"PoolWithoutAddresses", R"({"ipam": {"networks": {"eni1": {}}}})",
-                      "ipam.networks.eni1.addresses: missing required key"},
-        MalformedCase{"EmptyPool", R"({"ipam": {"networks": {"eni1": {"addresses": []}}}})",
-                      "ipam.networks.eni1.addresses: expected at least one address"},
-        MalformedCase{"BadAddress",
-                      R"({"ipam": {"networks": {"eni1": {"addresses": ["10.0.0.300"]}}}})",
-                      "ipam.networks.eni1.addresses[0]: expected an IPv4 or IPv6 address or "
-                      R"(CIDR, got "10.0.0.300")"},
-        MalformedCase{"BadPrefixLength",
-                      R"({"ipam": {"networks": {"eni1": {"addresses": ["10.0.0.0/33"]}}}})",
-                      "ipam.networks.eni1.addresses[0]: expected an IPv4 or IPv6 address or "
-                      R"(CIDR, got "10.0.0.0/33")"},
-        MalformedCase{"GatewayWithPrefix", R"({"ipam": {"networks": {"eni1": {
-                          "addresses": ["10.0.0.5"], "gateway": "10.0.0.1/24"}}}})",
-                      "ipam.networks.eni1.gateway: expected an IPv4 or IPv6 address, got "
-                      R"("10.0.0.1/24")"},
-        MalformedCase{"EndpointWithoutScheme",
-                      R"({"ipam": {"imds": {"endpoint": "169.254.169.254"}}})",
-                      "ipam.imds.endpoint: expected an http:// or https:// URL, got "
-                      R"("169.254.169.254")"},
-        MalformedCase{"EniMacAndDeviceNumber",
-                      R"({"ipam": {"networks": {"eni1": {"eniMac": "02:00:00:00:00:01",
-                                                           "deviceNumber": 1}}}})",
-                      "ipam.networks.eni1: \"eniMac\" and \"deviceNumber\" exclude each other"},
-        MalformedCase{"EniAndAddresses",
-                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
-                                                           "addresses": ["10.0.0.5"]}}}})",
-                      "ipam.networks.eni1: a network takes \"addresses\" or an ENI "
-                      "(\"eniMac\", \"deviceNumber\"), not both"},
-        MalformedCase{"MulticastEniMac",
-                      R"({"ipam": {"networks": {"eni1": {"eniMac": "01:00:00:00:00:01"}}}})",
-                      "ipam.networks.eni1.eniMac: expected a unicast MAC address like "
-                      "02:00:00:00:00:01, got \"01:00:00:00:00:01\""},
-        MalformedCase{"DeviceNumberTooLarge",
-                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 256}}}})",
-                      "ipam.networks.eni1.deviceNumber: expected an integer between 0 and 255, "
-                      "got 256"},
-        MalformedCase{"RouteWithoutDst",
-                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
-                                                           "routes": [{"gw": "10.0.0.1"}]}}}})",
-                      "ipam.networks.eni1.routes[0].dst: missing required key"},
-        MalformedCase{"RouteDstNotCidr",
-                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
-                                                           "routes": [{"dst": "10.0.0.0"}]}}}})",
-                      "ipam.networks.eni1.routes[0].dst: expected a CIDR like \"10.0.0.0/24\", "
-                      "got \"10.0.0.0\""},
-        MalformedCase{"ZeroTimeout", R"({"ipam": {"imds": {"timeoutMs": 0}}})",
-                      "ipam.imds.timeoutMs: expected an integer between 1 and 60000, got 0"}),
+                      R"(nodeprep.hostExec: expected "direct" or "nsenter", got "chroot")"}),
     [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });
 
 // ---- files
@@ -680,8 +585,6 @@ TEST_F(ConfigFileTest, ParseErrorsArePrefixedWithThePath) {
             path.string() + R"(: dataplane.networks[1].mode: expected "vpc" or "l2", got "x")");
   EXPECT_EQ(message(common::loadDevicepluginConfig(write(R"({"devicepluggin": {}})")).status()),
             path.string() + ": devicepluggin: unknown section");
-  EXPECT_EQ(message(common::loadIpamConfig(write(R"({"ipam": {"stateDir": "ipam"}})")).status()),
-            path.string() + R"(: ipam.stateDir: expected an absolute path, got "ipam")");
 }
 
 TEST_F(ConfigFileTest, SyntaxErrorNamesLineAndColumn) {

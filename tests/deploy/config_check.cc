@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/strings.h"
 #include "deviceplugin/plugin_config.h"
+#include "ipam/node_config.h"
 
 namespace enadpdk::deploy {
 namespace {
@@ -22,7 +23,7 @@ absl::Status checkFile(const std::string& path) {
       common::loadNodeprepConfig(path).status(),
       common::loadDataplaneConfig(path).status(),
       deviceplugin::loadPluginConfig(path).status(),
-      common::loadIpamConfig(path).status(),
+      cni::ipam::loadIpamConfig(path).status(),
   };
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;

@@ -21,7 +21,7 @@ install_cni() {  # install_cni BUNDLE: the installer with the host mounts as the
 version=$(sed -n 's/^project(ena-dpdk VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
 
 mkdir -p "$tmp/bin1" "$tmp/bin2" "$root/opt/cni/bin"
-cp "$build/cni/ena-dpdk-cni" "$build/cni/ena-dpdk-ipam" "$tmp/bin1/"
+cp "$build/cni/ena-dpdk-cni" "$build/ipam/ena-dpdk-ipam" "$tmp/bin1/"
 echo '{"ipam": {}}' >"$tmp/config.json"
 # The node path policy the chart's ConfigMap carries next to config.json.
 echo '{"ipam.stateDir": ["/var/lib/ena-dpdk"]}' >"$tmp/cni-policy.json"
@@ -55,8 +55,8 @@ check "an upgrade installs the new bundle and removes the old one" bash -c "$(de
   install_cni '$tmp/bundle2' && [ \"\$(ls -A '$root/opt/cni/bin/ena-dpdk')\" = '$id2' ] && [ '$id1' != '$id2' ]"
 check "the upgraded plugins run" bash -c "chroot '$root' /opt/cni/bin/ena-dpdk-cni --version | grep -q '^ena-dpdk-cni '"
 check "the upgraded config file is in place" cmp "$tmp/config.json" "$root/etc/ena-dpdk/config.json"
-# The IPAM dlopen()s libcurl when it first asks the metadata service (cni/curl_api.h): the bundle
-# must carry it and its libraries. A closed port then gives the "unreachable" error (code 101),
+# The IPAM dlopen()s libcurl when it first asks the metadata service (ipam/curl_api.h): the bundle
+# must carry it and its libraries. A closed port then gives the "unreachable" error (code 111),
 # not "cannot load libcurl.so.4".
 # The state directory is one the node path policy's defaults allow (docs/cni.md).
 mkdir -p "$root/var/lib/ena-dpdk/ipam"
@@ -66,7 +66,7 @@ imds_conf='{"cniVersion": "1.0.0", "name": "n", "type": "ena-dpdk-cni", "network
 check "the bundled ena-dpdk-ipam loads libcurl there and asks the metadata service" bash -c "
   out=\$(echo '$imds_conf' | CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/x CNI_IFNAME=net1 \
     chroot '$root' /opt/cni/bin/ena-dpdk-ipam 2>/dev/null); echo \"\$out\";
-  [ \"\$(echo \"\$out\" | jq -r .code)\" = 101 ] && echo \"\$out\" | grep -q unreachable"
+  [ \"\$(echo \"\$out\" | jq -r .code)\" = 111 ] && echo \"\$out\" | grep -q unreachable"
 rm -rf "$root/var/lib/ena-dpdk"
 check "no temporary file is left" bash -c "! find '$root' -name '.*tmp*' | grep -q ."
 mkdir -p "$tmp/nopolicy"

@@ -9,7 +9,7 @@ build=${1:?usage: runtime_packages_test.sh BUILD_DIR}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bins=("$build/vhostuser/ena-dpdk-dataplane" "$build/vhostuser/ena-dpdk-ctl" "$build/cni/ena-dpdk-cni"
-  "$build/cni/ena-dpdk-ipam" "$build/deviceplugin/ena-dpdk-deviceplugin"
+  "$build/ipam/ena-dpdk-ipam" "$build/deviceplugin/ena-dpdk-deviceplugin"
   "$build/nodeprep/ena-dpdk-nodeprep" /usr/bin/dpdk-testpmd)
 for b in "${bins[@]}"; do [ -x "$b" ] || { echo "FATAL: $b is missing"; exit 1; }; done
 passed=0

@@ -101,7 +101,7 @@ nib_init() {
   NIB_DEVICEPLUGIN_BIN=$NIB_BUILD/deviceplugin/ena-dpdk-deviceplugin
   NIB_NODEPREP_BIN=$NIB_BUILD/nodeprep/ena-dpdk-nodeprep
   NIB_CNI_PLUGIN=$NIB_BUILD/cni/ena-dpdk-cni
-  NIB_IPAM_PLUGIN=$NIB_BUILD/cni/ena-dpdk-ipam
+  NIB_IPAM_PLUGIN=$NIB_BUILD/ipam/ena-dpdk-ipam
   NIB_STANDIN_BIN=$NIB_BUILD/tests/tools/kubelet-standin
   NIB_DRIVER_BIN=$NIB_BUILD/tests/cni/cni-driver
   NIB_RUNNER_STATE=$NIB_STATE/runner

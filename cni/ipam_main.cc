@@ -1,7 +1,0 @@
-#include <iostream>
-
-#include "cni/ipam_cli.h"
-
-int main(int argc, char** argv) {
-  return enadpdk::cni::ipamMain(argc, argv, std::cin, std::cout, std::cerr);
-}

@@ -1,0 +1,498 @@
+#include "cni/vhost_user_attachment.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cni/errors.h"
+#include "cni/text_util.h"
+#include "common/atomic_file.h"
+#include "common/slot_dir.h"
+#include "common/strings.h"
+#include "common/unix_socket.h"
+
+namespace enadpdk::cni {
+namespace {
+
+namespace fs = std::filesystem;
+namespace dp = dataplane::v1;
+using common::strCat;
+using common::toStd;
+
+// The CNI error for a failed dataplane call during ADD.
+absl::Status dataplaneError(const absl::Status& s) {
+  if (isTransient(s)) {
+    return cniError(CniError::kTryAgainLater,
+                    strCat("dataplane busy or unreachable: ", toStd(s.message())));
+  }
+  if (absl::IsInvalidArgument(s)) {
+    return cniError(CniError::kInvalidConfig,
+                    strCat("the dataplane refused the port: ", toStd(s.message())));
+  }
+  return cniError(CniError::kDataplaneRefused,
+                  strCat("the dataplane refused the port: ", absl::StatusCodeToString(s.code()),
+                         ": ", toStd(s.message())));
+}
+
+// A locally administered unicast MAC derived from the port id, so that a repeated ADD asks the
+// dataplane for the identical port (AddPort is idempotent only for identical requests).
+std::string derivedMac(std::string_view portId) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : portId) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return fmt::format("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (h >> 32) & 0xff, (h >> 24) & 0xff,
+                     (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+// A fresh identity for one incarnation of a port: 128 random bits as 32 hex digits.
+std::string newPortUid() {
+  std::random_device random;
+  std::string uid;
+  for (int i = 0; i < 4; ++i) uid += fmt::format("{:08x}", static_cast<uint32_t>(random()));
+  return uid;
+}
+
+// "<containerID>/<ifname>" split and checked; nullopt for ids the CNI did not make.
+std::optional<AttachmentKey> attachmentOfPortId(const std::string& id) {
+  const size_t slash = id.rfind('/');
+  if (slash == std::string::npos) return std::nullopt;
+  AttachmentKey key{id.substr(0, slash), id.substr(slash + 1)};
+  if (!validateContainerId(key.containerId).ok() || !validateIfName(key.ifname).ok()) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+bool isWithin(const fs::path& path, const fs::path& dir) {
+  const fs::path rel = path.lexically_normal().lexically_relative(dir.lexically_normal());
+  return !rel.empty() && *rel.begin() != ".." && rel != ".";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> VhostUserAttachment::resolveNetwork(const std::string& deviceId) const {
+  std::string network = ctx_.conf.network;
+  if (!deviceId.empty()) {
+    std::optional<std::string> named = networkOfDeviceId(deviceId);
+    if (!named) {
+      return cniError(CniError::kInvalidConfig,
+                      strCat("deviceID \"", common::clipped(deviceId),
+                             "\" is not a dpdk.aws/ena attachment ID (<network>-<NN>, e.g. "
+                             "eni1-07); pci mode takes dpdk.aws/ena-dedicated devices"));
+    }
+    if (network.empty()) {
+      network = *named;
+    } else if (network != *named) {
+      return cniError(
+          CniError::kInvalidConfig,
+          strCat("network \"", network, "\" does not match deviceID \"", common::clipped(deviceId),
+                 "\", an attachment of network \"", *named, "\""));
+    }
+  }
+  if (network.empty()) {
+    return cniError(CniError::kInvalidConfig,
+                    "network: missing; name a dataplane network, or let Multus pass a "
+                    "dpdk.aws/ena device ID (capability deviceID)");
+  }
+  return network;
+}
+
+unsigned VhostUserAttachment::finishPendingDeletes(
+    const std::function<bool(const common::PendingPortDelete&)>& wanted) {
+  const NetConf& conf = ctx_.conf;
+  std::vector<std::string> problems;
+  absl::StatusOr<std::vector<common::PendingPortDelete>> pending =
+      common::listPendingPortDeletes(conf.stateDir, &problems);
+  for (const std::string& p : problems)
+    ctx_.log.warn("unreadable pending delete problem=\"{}\"", p);
+  if (!pending.ok()) {
+    ctx_.log.warn("cannot list pending deletes error=\"{}\"", toStd(pending.status().message()));
+    return 0;
+  }
+  unsigned finished = 0;
+  for (const common::PendingPortDelete& record : *pending) {
+    if (record.dataplaneSocket != conf.dataplaneSocket || !wanted(record)) continue;
+    absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(record.portId, record.uid);
+    if (!deleted.ok()) {
+      ctx_.log.warn("pending delete still pending id={} error=\"{}\"", record.portId,
+                    toStd(deleted.status().message()));
+      if (isTransient(deleted.status())) return finished;
+      continue;
+    }
+    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
+        !s.ok()) {
+      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", record.portId,
+                    toStd(s.message()));
+      continue;
+    }
+    ++finished;
+    ctx_.log.info("finished pending delete id={} uid={} existed={} recorded_at={}", record.portId,
+                  record.uid, *deleted, record.recordedAt);
+  }
+  return finished;
+}
+
+void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::string& uid,
+                                            const std::string& network, const absl::Status& error) {
+  // Only a call that may have reached the dataplane can have left a port behind.
+  if (!absl::IsDeadlineExceeded(error) && !absl::IsCancelled(error) &&
+      !absl::IsUnavailable(error) && !absl::IsUnknown(error)) {
+    return;
+  }
+  const NetConf& conf = ctx_.conf;
+  if (absl::Status s =
+          common::recordPendingPortDelete(conf.stateDir, {.portId = id,
+                                                          .containerId = ctx_.inv.containerId,
+                                                          .ifname = ctx_.inv.ifname,
+                                                          .network = network,
+                                                          .dataplaneSocket = conf.dataplaneSocket,
+                                                          .uid = uid});
+      !s.ok()) {
+    ctx_.log.error("port in doubt not recorded id={} uid={} error=\"{}\"", id, uid,
+                   toStd(s.message()));
+  }
+  absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id, uid);
+  if (deleted.ok() && *deleted) {
+    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
+      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
+    }
+    ctx_.log.info("port in doubt deleted id={} uid={}", id, uid);
+    return;
+  }
+  // Not there (yet): an answer already on its way when the deadline passed can still create it.
+  // The record stays; the dataplane's sweep or the next ADD, DEL or GC finishes it.
+  ctx_.log.info("port in doubt recorded id={} uid={} found={}", id, uid,
+                deleted.ok() ? "no" : toStd(deleted.status().message()));
+}
+
+absl::Status VhostUserAttachment::prepare() {
+  const NetConf& conf = ctx_.conf;
+  deviceId_ = conf.effectiveDeviceId();
+  absl::StatusOr<std::string> network = resolveNetwork(deviceId_);
+  if (!network.ok()) return network.status();
+  network_ = *network;
+  absl::StatusOr<Slot> slot = resolveSlot(conf, ctx_.inv, deviceId_);
+  if (!slot.ok()) return slot.status();
+  slot_ = *std::move(slot);
+  std::error_code ec;
+  if (!slot_->ownsDir && !fs::is_directory(slot_->hostDir, ec)) {
+    return cniError(CniError::kInvalidConfig,
+                    strCat("slot directory ", slot_->hostDir.string(),
+                           " does not exist: the device plugin creates one per dpdk.aws/ena "
+                           "device; is deviceID \"",
+                           deviceId_, "\" a device of this node, and slotDir its directory?"));
+  }
+
+  // An earlier incarnation of this very port (an ADD that timed out, then retried) goes first.
+  // Other records are finished only when a port of theirs is in our way (plug()), and by the
+  // dataplane's own sweep: a burst of ADDs must not multiply control calls.
+  const std::string portId = ctx_.inv.portId();
+  finishPendingDeletes([&](const common::PendingPortDelete& r) { return r.portId == portId; });
+
+  absl::StatusOr<std::vector<dp::Network>> networks = ctx_.dataplane->listNetworks();
+  if (!networks.ok()) return dataplaneError(networks.status());
+  auto net = std::find_if(networks->begin(), networks->end(),
+                          [&](const dp::Network& n) { return n.name() == network_; });
+  if (net == networks->end()) {
+    std::vector<std::string> names;
+    for (const dp::Network& n : *networks) names.push_back(n.name());
+    return cniError(
+        CniError::kInvalidConfig,
+        strCat("network \"", network_, "\" is not a network of the dataplane at ",
+               conf.dataplaneSocket, " (it has: ", names.empty() ? "none" : joined(names), ")"));
+  }
+  vpc_ = net->mode() == dp::NETWORK_MODE_VPC;
+  return absl::OkStatus();
+}
+
+void VhostUserAttachment::describe(AttachmentRecord& record) const {
+  // A repeated ADD of a committed attachment asks for the same port incarnation (idempotent);
+  // any other ADD makes a new one, which no older pending delete can touch.
+  if (absl::StatusOr<std::optional<AttachmentRecord>> previous = ctx_.store.load(record.portId());
+      previous.ok() && previous->has_value() && !(*previous)->portUid.empty()) {
+    record.portUid = (*previous)->portUid;
+  } else {
+    record.portUid = newPortUid();
+  }
+  record.network = network_;
+  record.slotDir = slot_->hostDir.string();
+  record.ownsSlotDir = slot_->ownsDir;
+  record.socketPath = slot_->socketPath;
+}
+
+absl::Status VhostUserAttachment::createBeforeIpam(const AttachmentRecord&, Rollback& rollback) {
+  if (!slot_->ownsDir) return absl::OkStatus();
+  if (absl::Status s = common::makeDirectories(slot_->hostDir.parent_path(), 0770); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = common::ensureSlotDirectory(slot_->hostDir, ctx_.conf.slotGroup); !s.ok()) {
+    return s;
+  }
+  rollback.push("remove the attachment directory", [dir = slot_->hostDir] {
+    std::error_code rm;
+    fs::remove_all(dir, rm);
+    return rm ? absl::InternalError(strCat("remove ", dir.string(), ": ", rm.message()))
+              : absl::OkStatus();
+  });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& record,
+                                                    const Result& ipam, Rollback& rollback) {
+  const NetConf& conf = ctx_.conf;
+  const Invocation& inv = ctx_.inv;
+  dp::Port request;
+  request.set_id(inv.portId());
+  request.set_uid(record.portUid);
+  request.set_network(network_);
+  request.set_socket_path(slot_->socketPath);
+  request.set_vhost_mode(conf.vhost.mode == VhostMode::Client ? dp::VHOST_MODE_CLIENT
+                                                              : dp::VHOST_MODE_SERVER);
+  std::string mac = lower(conf.effectiveMac());
+  // vpc ports carry the ENI's MAC, which the dataplane fills in; elsewhere the pod needs one.
+  if (mac.empty() && !vpc_) mac = derivedMac(inv.portId());
+  request.set_mac(mac);
+  for (const IpConfig& ip : ipam.ips) request.add_ips(ip.address);
+  request.set_queues(conf.vhost.queues);
+  request.set_mtu(conf.mtu);
+  if (conf.vhost.mode == VhostMode::Client &&
+      (!conf.vhost.owner.empty() || !conf.vhost.perm.empty())) {
+    request.mutable_socket_permissions()->set_owner(conf.vhost.owner);
+    request.mutable_socket_permissions()->set_mode(conf.vhost.perm);
+  }
+  absl::StatusOr<dp::Port> port = ctx_.dataplane->addPort(request);
+  if (absl::IsAlreadyExists(port.status()) &&
+      finishPendingDeletes([](const common::PendingPortDelete&) { return true; }) > 0) {
+    // The address or socket may have belonged to a port whose delete was pending (a DEL while
+    // the dataplane was down, or another ADD's port in doubt): those are gone now.
+    port = ctx_.dataplane->addPort(request);
+  }
+  if (!port.ok()) {
+    settlePortInDoubt(request.id(), request.uid(), network_, port.status());
+    return dataplaneError(port.status());
+  }
+  rollback.push("delete the dataplane port",
+                [dataplane = ctx_.dataplane, stateDir = conf.stateDir,
+                 socket = conf.dataplaneSocket, containerId = inv.containerId, ifname = inv.ifname,
+                 id = request.id(), uid = request.uid(), network = network_] {
+                  absl::StatusOr<bool> deleted = dataplane->deletePort(id, uid);
+                  if (deleted.ok()) return absl::OkStatus();
+                  // The port must not outlive a failed ADD: whoever reaches the dataplane next
+                  // deletes it.
+                  return common::recordPendingPortDelete(stateDir, {.portId = id,
+                                                                    .containerId = containerId,
+                                                                    .ifname = ifname,
+                                                                    .network = network,
+                                                                    .dataplaneSocket = socket,
+                                                                    .uid = uid});
+                });
+
+  PodAttachmentInfo info{.containerId = inv.containerId,
+                         .ifname = inv.ifname,
+                         .cniNetwork = conf.name,
+                         .deviceId = deviceId_,
+                         .network = network_,
+                         .socketPath = slot_->podSocketPath,
+                         .vhostMode = conf.vhost.mode == VhostMode::Client ? "client" : "server",
+                         .mac = port->mac(),
+                         .mtu = port->mtu(),
+                         .queues = port->queues()};
+  for (const IpConfig& ip : ipam.ips) {
+    info.ips.push_back(ip.address);
+    // The first IPv4 gateway, else the first one: most DPDK apps route IPv4 only.
+    const bool better =
+        info.gateway.empty() || (ip.family() == 4 && info.gateway.find(':') != std::string::npos);
+    if (!ip.gateway.empty() && better) info.gateway = ip.gateway;
+  }
+  if (absl::Status s = writePodAttachmentInfo(slot_->hostDir, info); !s.ok()) {
+    return withPrefix(s, "cannot write ena-dpdk.json: ");
+  }
+  rollback.push("remove ena-dpdk.json",
+                [dir = slot_->hostDir] { return removeFileIfExists(dir / kAttachmentFileName); });
+
+  summary_ =
+      fmt::format("network={} socket={} mac={} ips=[{}] mtu={} queues={}", network_,
+                  slot_->socketPath, port->mac(), joined(info.ips), port->mtu(), port->queues());
+  return Interface{.name = inv.ifname,
+                   .mac = port->mac(),
+                   .sandbox = inv.netns,
+                   .mtu = port->mtu(),
+                   .socketPath = slot_->socketPath};
+}
+
+std::string VhostUserAttachment::deviceInfo() const {
+  return vhostUserDeviceInfo(ctx_.conf.vhost.mode, slot_->podSocketPath);
+}
+
+void VhostUserAttachment::rebuild(AttachmentRecord& record) const {
+  const std::string deviceId = ctx_.conf.effectiveDeviceId();
+  absl::StatusOr<std::string> network = resolveNetwork(deviceId);
+  record.network = network.ok() ? *network : ctx_.conf.network;
+  if (!deviceId.empty() && !networkOfDeviceId(deviceId)) {
+    record.slotDir.clear();  // not a slot name: nothing of ours can be there
+  } else if (absl::StatusOr<Slot> slot = resolveSlot(ctx_.conf, ctx_.inv, deviceId); slot.ok()) {
+    record.slotDir = slot->hostDir.string();
+    record.ownsSlotDir = slot->ownsDir;
+    record.socketPath = slot->socketPath;
+  }
+}
+
+absl::Status VhostUserAttachment::teardown(const AttachmentRecord& record) {
+  const NetConf& conf = ctx_.conf;
+  const std::string id = record.portId();
+  absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id);
+  if (deleted.ok()) {
+    ctx_.log.info("port deleted id={} existed={}", id, *deleted);
+    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
+      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
+    }
+  } else {
+    ctx_.log.warn("cannot delete port now, recording it id={} error=\"{}\"", id,
+                  toStd(deleted.status().message()));
+    if (absl::Status s = common::recordPendingPortDelete(conf.stateDir,
+                                                         {.portId = id,
+                                                          .containerId = record.containerId,
+                                                          .ifname = record.ifname,
+                                                          .network = record.network,
+                                                          .dataplaneSocket = conf.dataplaneSocket});
+        !s.ok()) {
+      return cniError(CniError::kIoFailure,
+                      strCat("cannot delete port ", id, " (", toStd(deleted.status().message()),
+                             ") nor record it for later: ", toStd(s.message())));
+    }
+  }
+  if (record.slotDir.empty()) return absl::OkStatus();
+  const fs::path dir = record.slotDir;
+  if (record.ownsSlotDir) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) {
+      return cniError(CniError::kIoFailure,
+                      strCat("cannot remove ", dir.string(), ": ", ec.message()));
+    }
+    return absl::OkStatus();
+  }
+  // A device plugin slot outlives attachments and may already serve a newer pod: only files
+  // that say they are this attachment's are removed.
+  if (!podAttachmentInfoIsFor(dir, record.containerId, record.ifname)) return absl::OkStatus();
+  if (absl::Status s = common::removeStaleSocket(dir / kSocketFileName); !s.ok()) {
+    ctx_.log.warn("socket left in place path={} reason=\"{}\"", (dir / kSocketFileName).string(),
+                  toStd(s.message()));
+  }
+  return removeFileIfExists(dir / kAttachmentFileName);
+}
+
+absl::Status VhostUserAttachment::check(const Interface& iface,
+                                        const std::set<std::string>& expectedIps) {
+  const NetConf& conf = ctx_.conf;
+  const Invocation& inv = ctx_.inv;
+  absl::StatusOr<std::optional<AttachmentRecord>> stored = ctx_.store.load(inv.portId());
+  std::string expectedSocket;
+  if (stored.ok() && stored->has_value()) {
+    expectedSocket = (*stored)->socketPath;
+  } else {
+    const std::string deviceId = conf.effectiveDeviceId();
+    if (absl::StatusOr<std::string> n = resolveNetwork(deviceId); !n.ok()) return n.status();
+    absl::StatusOr<Slot> slot = resolveSlot(conf, inv, deviceId);
+    if (!slot.ok()) return slot.status();
+    expectedSocket = slot->socketPath;
+  }
+  absl::StatusOr<dp::Port> port = ctx_.dataplane->getPort(inv.portId());
+  if (!port.ok()) {
+    if (absl::IsNotFound(port.status())) {
+      return cniError(CniError::kCheckFailed, strCat("the dataplane has no port ", inv.portId()));
+    }
+    return isTransient(port.status())
+               ? cniError(CniError::kTryAgainLater, toStd(port.status().message()))
+               : port.status();
+  }
+  if (port->socket_path() != expectedSocket) {
+    return cniError(CniError::kCheckFailed,
+                    strCat("port ", inv.portId(), " uses socket ", port->socket_path(),
+                           ", expected ", expectedSocket));
+  }
+  if (!iface.socketPath.empty() && iface.socketPath != port->socket_path()) {
+    return cniError(CniError::kCheckFailed, strCat("prevResult names socket ", iface.socketPath,
+                                                   ", the port uses ", port->socket_path()));
+  }
+  if (!iface.mac.empty() && lower(iface.mac) != lower(port->mac())) {
+    return cniError(CniError::kCheckFailed, strCat("port ", inv.portId(), " has MAC ", port->mac(),
+                                                   ", prevResult says ", iface.mac));
+  }
+  std::set<std::string> portIps;
+  for (const std::string& ip : port->ips()) portIps.insert(lower(ip));
+  if (portIps != expectedIps) {
+    return cniError(
+        CniError::kCheckFailed,
+        strCat("port ", inv.portId(), " has addresses [", joined({portIps.begin(), portIps.end()}),
+               "], prevResult says [", joined({expectedIps.begin(), expectedIps.end()}), "]"));
+  }
+  const fs::path dir = fs::path(port->socket_path()).parent_path();
+  if (!podAttachmentInfoIsFor(dir, inv.containerId, inv.ifname)) {
+    return cniError(CniError::kCheckFailed, strCat((dir / kAttachmentFileName).string(),
+                                                   " is missing or names another attachment"));
+  }
+  return absl::OkStatus();
+}
+
+std::string VhostUserAttachment::checkNetwork() const {
+  absl::StatusOr<std::string> n = resolveNetwork(ctx_.conf.effectiveDeviceId());
+  return n.ok() ? *n : ctx_.conf.network;
+}
+
+absl::StatusOr<unsigned> VhostUserAttachment::collectGarbage(
+    const std::function<bool(const std::string&, const std::string&)>& isValid,
+    const std::set<std::string>& recordedElsewhere, std::set<std::string>& usedNetworks) {
+  const NetConf& conf = ctx_.conf;
+  unsigned removed = 0;
+  // Ports the CNI made without a record left (a crash between steps): CNI-shaped ids, sockets
+  // in our slot directory, not claimed by another CNI network's record.
+  absl::StatusOr<std::vector<dp::Port>> ports = ctx_.dataplane->listPorts(conf.network);
+  if (!ports.ok()) {
+    ctx_.log.warn("GC cannot list dataplane ports error=\"{}\"", toStd(ports.status().message()));
+  } else {
+    for (const dp::Port& port : *ports) {
+      std::optional<AttachmentKey> key = attachmentOfPortId(port.id());
+      if (!key || isValid(key->containerId, key->ifname) ||
+          recordedElsewhere.count(port.id()) > 0 || !isWithin(port.socket_path(), conf.slotDir)) {
+        continue;
+      }
+      AttachmentRecord orphan{.containerId = key->containerId,
+                              .ifname = key->ifname,
+                              .cniNetwork = conf.name,
+                              .mode = kModeVhostUser,
+                              .network = port.network(),
+                              .slotDir = fs::path(port.socket_path()).parent_path().string()};
+      orphan.ownsSlotDir = fs::path(orphan.slotDir).filename() ==
+                           perAttachmentDirName(key->containerId, key->ifname);
+      if (absl::Status s = teardown(orphan); !s.ok()) return s;
+      usedNetworks.insert(port.network());
+      ctx_.log.info("GC removed port without record id={}", port.id());
+      ++removed;
+    }
+  }
+  finishPendingDeletes(
+      [&](const common::PendingPortDelete& r) { return !isValid(r.containerId, r.ifname); });
+  return removed;
+}
+
+absl::Status VhostUserAttachment::status(std::set<std::string>& networks) {
+  absl::Status s = ctx_.dataplane->health();
+  absl::StatusOr<std::vector<dp::Network>> listed =
+      s.ok() ? ctx_.dataplane->listNetworks() : absl::StatusOr<std::vector<dp::Network>>(s);
+  if (!listed.ok()) {
+    return cniError(CniError::kPluginNotAvailable,
+                    strCat("the dataplane is not available: ", toStd(listed.status().message())));
+  }
+  for (const dp::Network& n : *listed) networks.insert(n.name());
+  return absl::OkStatus();
+}
+
+}  // namespace enadpdk::cni

@@ -1,0 +1,144 @@
+#include "ipam/cli.h"
+
+#include <unistd.h>
+
+#include "cni/errors.h"
+#include "cni/path_policy.h"
+#include "cni/result.h"
+#include "cni/skel.h"
+#include "common/json_text.h"
+#include "common/logging.h"
+#include "common/strings.h"
+#include "ipam/ipam.h"
+
+extern char** environ;
+
+namespace enadpdk::cni {
+namespace ipam {
+namespace {
+
+using common::strCat;
+
+Environment processEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::size_t eq = entry.find('=');
+    if (eq != std::string_view::npos) {
+      env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+    }
+  }
+  return env;
+}
+
+}  // namespace
+
+int runCommand(const std::string& command, const nlohmann::json& json, const Environment& env,
+               const WallClock& clock, std::ostream& out, std::ostream& err) {
+  std::string version;
+  std::shared_ptr<spdlog::logger> logger;
+  // Every failure is answered on stdout (libcni reads it) and logged on stderr (the runtime's
+  // log is where an operator looks).
+  auto fail = [&](const absl::Status& status, CniError fallback) {
+    const std::string message(common::toStd(status.message()));
+    if (logger) {
+      logger->error("{} failed: {}", command, message);
+    } else {
+      err << "ena-dpdk-ipam: " << command << " failed: " << message << "\n";
+    }
+    return writeError(out, isSupportedVersion(version) ? version : "", cniCodeOf(status, fallback),
+                      message);
+  };
+
+  if (!json.is_object()) {
+    return fail(absl::InvalidArgumentError(
+                    "cannot decode the network configuration on stdin: not a JSON object"),
+                CniError::kDecodeFailure);
+  }
+  if (auto it = json.find("cniVersion"); it != json.end() && it->is_string()) {
+    version = it->get<std::string>();
+  }
+  absl::StatusOr<CniRuntime> runtime = parseCniRuntime(command, env);
+  if (!runtime.ok()) return fail(runtime.status(), CniError::kInvalidEnvironment);
+  if (absl::Status status = checkVersion(json, command); !status.ok()) {
+    return fail(status, CniError::kIncompatibleVersion);
+  }
+  // The node's path policy (cni/path_policy.h) over the paths a network configuration may name,
+  // before any of them is read or created: under Multus another main plugin may delegate to us,
+  // so the check ena-dpdk-cni makes is not enough.
+  absl::StatusOr<PathPolicy> policy = PathPolicy::load(env);
+  if (!policy.ok()) return fail(policy.status(), CniError::kInvalidConfig);
+  std::vector<PathUse> uses;
+  auto use = [&](const nlohmann::json& object, const char* key, const char* policyKey,
+                 const std::string& field) {
+    if (auto it = object.find(key); it != object.end() && it->is_string()) {
+      uses.push_back({.key = policyKey, .field = field, .path = it->get<std::string>()});
+    }
+  };
+  use(json, "logFile", kPolicyLogFile, "logFile");
+  if (auto ipamSection = json.find("ipam"); ipamSection != json.end() && ipamSection->is_object()) {
+    use(*ipamSection, "logFile", kPolicyLogFile, "ipam.logFile");
+    use(*ipamSection, "stateDir", kPolicyIpamStateDir, "ipam.stateDir");
+    use(*ipamSection, "configFile", kPolicyIpamConfigFile, "ipam.configFile");
+  }
+  if (absl::Status s = policy->check(uses); !s.ok()) return fail(s, CniError::kInvalidConfig);
+  absl::StatusOr<IpamNetconf> netconf = parseIpamNetconf(json);
+  if (!netconf.ok()) return fail(netconf.status(), CniError::kInvalidConfig);
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> made =
+      common::makeLogger("ipam", netconf->logLevel, netconf->logFile);
+  if (!made.ok()) {
+    return fail(absl::InvalidArgumentError(strCat("logFile: ", made.status().message())),
+                CniError::kInvalidConfig);
+  }
+  logger = *made;
+
+  Ipam ipam(std::move(*netconf), logger, clock);
+  const LeaseKey& key = runtime->key;
+  absl::Status status;
+  if (command == "ADD") {
+    absl::StatusOr<Result> result = ipam.add(key);
+    if (!result.ok()) return fail(result.status(), CniError::kInvalidConfig);
+    absl::StatusOr<nlohmann::json> rendered = renderResult(*result, version);
+    if (!rendered.ok()) return fail(rendered.status(), CniError::kIncompatibleVersion);
+    out << common::dumpJson(*rendered) << "\n";
+    out.flush();
+    return 0;
+  }
+  if (command == "DEL") {
+    status = ipam.del(key);
+  } else if (command == "CHECK") {
+    status = ipam.check(key);
+  } else if (command == "GC") {
+    status = ipam.gc();
+  } else if (command == "STATUS") {
+    status = ipam.status();
+  } else {
+    status =
+        cniError(absl::StatusCode::kInvalidArgument,
+                 strCat("unknown CNI_COMMAND \"", command, "\""), CniError::kInvalidEnvironment);
+  }
+  if (!status.ok()) return fail(status, CniError::kInvalidConfig);
+  return 0;
+}
+
+}  // namespace ipam
+
+int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+             std::ostream& err) {
+  const ipam::Environment env = ipam::processEnvironment();
+  const ipam::WallClock clock = [] { return std::chrono::system_clock::now(); };
+  std::map<std::string, CommandHandler> handlers;
+  for (const char* command : {"ADD", "DEL", "CHECK", "GC", "STATUS"}) {
+    handlers[command] = [&env, &clock](const CniRequest& request, std::ostream& o,
+                                       std::ostream& e) {
+      return ipam::runCommand(request.command, request.config, env, clock, o, e);
+    };
+  }
+  return runPlugin({"ena-dpdk-ipam",
+                    "CNI IPAM plugin that hands out the secondary private IPs of the uplink ENI\n"
+                    "(from the EC2 instance metadata service, IMDSv2) or addresses from a static\n"
+                    "list, with leases under /var/lib/ena-dpdk/ipam/<network>/. See docs/ipam.md."},
+                   argc, argv, handlers, in, out, err);
+}
+
+}  // namespace enadpdk::cni

@@ -1,0 +1,71 @@
+#pragma once
+
+// The operations of ena-dpdk-ipam on one network: hand out, release, check and garbage-collect
+// leases of the network's pool, and report whether ADD can succeed.
+
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "absl/status/statusor.h"
+#include "cni/result.h"
+#include "ipam/config.h"
+#include "ipam/imds_cache.h"
+#include "ipam/leases.h"
+#include "ipam/pool.h"
+
+namespace enadpdk::cni::ipam {
+
+// One invocation's IPAM work. Every error carries its CNI code (cni/errors.h): 7 for config
+// problems, CniError::kMetadataError, CniError::kPoolExhausted, CniError::kLeaseStoreError,
+// CniError::kLeaseMismatch, and for STATUS kPluginNotAvailable (50). Leases live in
+// <stateDir>/<network>/ (ipam_leases.h), the metadata cache in <stateDir>/imds/. Safe to run in
+// many processes (or threads, one object each) at once: every read-modify-write of a network's
+// leases holds its lock, and no lock is held while the metadata service is asked (ADD reads the
+// pool first, then locks to choose and write the lease). All metadata requests of one command share
+// one budget (imdsBudgetMs()); a spent budget is CniError::kTryAgainLater (11).
+class Ipam {
+ public:
+  // `logger` receives one line per change; `clock` dates metadata cache entries.
+  Ipam(IpamNetconf netconf, std::shared_ptr<spdlog::logger> logger, WallClock clock);
+
+  // Returns the addresses of `key`'s lease, creating it when there is none: one free address of
+  // each family the pool has (all or nothing). A repeated ADD returns the same addresses. The
+  // result has the lease's ips (with gateways) and the configured routes, and no interfaces.
+  absl::StatusOr<Result> add(const LeaseKey& key);
+
+  // Releases `key`'s lease; OK when there is none. Needs no address source.
+  absl::Status del(const LeaseKey& key);
+
+  // Checks that `key` holds a lease and that prevResult (when the config has one) lists every
+  // leased address.
+  absl::Status check(const LeaseKey& key);
+
+  // Releases every lease whose key is not among the config's valid attachments, and removes lease
+  // files that cannot be read.
+  absl::Status gc();
+
+  // OK when ADD could hand out addresses now: the pool loads (the metadata answers) and has a
+  // free address of each of its families; else code 50 saying why.
+  absl::Status status();
+
+  // Loads the pool (static, or from the metadata through the cache), without any lock. Each call
+  // has its own metadata budget. Public for tests.
+  absl::StatusOr<Pool> loadPool();
+
+ private:
+  absl::StatusOr<std::unique_ptr<LeaseStore>> openStore();
+  // `key`'s lease, read under the store's lock (released on return).
+  static absl::StatusOr<std::optional<Lease>> findLocked(LeaseStore& store, const LeaseKey& key);
+  // The free addresses for a new lease given the leases that exist; CniError::kPoolExhausted
+  // otherwise.
+  absl::StatusOr<std::vector<IpConfig>> allocate(const Pool& pool,
+                                                 const std::vector<Lease>& leases);
+  std::vector<Route> routes() const;
+
+  IpamNetconf netconf_;
+  std::shared_ptr<spdlog::logger> logger_;
+  WallClock clock_;
+};
+
+}  // namespace enadpdk::cni::ipam

@@ -1,0 +1,7 @@
+#include <iostream>
+
+#include "ipam/cli.h"
+
+int main(int argc, char** argv) {
+  return enadpdk::cni::ipamMain(argc, argv, std::cin, std::cout, std::cerr);
+}

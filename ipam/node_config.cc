@@ -1,0 +1,114 @@
+#include "ipam/node_config.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "absl/strings/ascii.h"
+#include "common/config.h"
+#include "common/strings.h"
+
+namespace enadpdk::cni::ipam {
+namespace {
+
+using common::JsonReader;
+using common::strCat;
+using common::StringRule;
+
+bool isIpAddressOrCidr(std::string_view text) {
+  return common::isIpAddress(text) || common::isCidr(text);
+}
+
+bool isHttpUrl(std::string_view text) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (text.starts_with(scheme)) {
+      std::string_view rest = text.substr(scheme.size());
+      return !rest.empty() && rest.front() != '/' &&
+             std::none_of(rest.begin(), rest.end(), absl::ascii_isspace);
+    }
+  }
+  return false;
+}
+
+// The multicast bit is the lowest bit of the first octet, i.e. of its second hex digit.
+bool isUnicastMacAddress(std::string_view text) {
+  return common::isMacAddress(text) &&
+         std::string_view("02468aceACE").find(text[1]) != std::string_view::npos;
+}
+
+constexpr StringRule kAbsolutePath{[](std::string_view p) { return p.starts_with('/'); },
+                                   "an absolute path"};
+constexpr StringRule kNetworkName{common::isNetworkName,
+                                  "a name of 1 to 15 characters from [a-z0-9-]"};
+constexpr StringRule kMacAddress{isUnicastMacAddress,
+                                 "a unicast MAC address like 02:00:00:00:00:01"};
+constexpr StringRule kIpAddress{common::isIpAddress, "an IPv4 or IPv6 address"};
+constexpr StringRule kIpAddressOrCidr{isIpAddressOrCidr, "an IPv4 or IPv6 address or CIDR"};
+constexpr StringRule kCidr{common::isCidr, "a CIDR like \"10.0.0.0/24\""};
+constexpr StringRule kHttpUrl{isHttpUrl, "an http:// or https:// URL"};
+
+void parseImds(JsonReader& r, ImdsConfig& imds) {
+  r.read("endpoint", imds.endpoint, kHttpUrl);
+  r.read("ttlSeconds", imds.ttlSeconds, 0, kMaxImdsTtlSeconds);
+  r.read("timeoutMs", imds.timeoutMs, 1, kMaxImdsTimeoutMs);
+}
+
+}  // namespace
+
+void readIpamNetwork(JsonReader& r, IpamNetworkConfig& network) {
+  const bool eni = r.has("eniMac") || r.has("deviceNumber");
+  if (r.has("eniMac") && r.has("deviceNumber")) {
+    r.fail("", "\"eniMac\" and \"deviceNumber\" exclude each other");
+  } else if (eni && (r.has("addresses") || r.has("gateway"))) {
+    r.fail("", "a network takes \"addresses\" or an ENI (\"eniMac\", \"deviceNumber\"), not both");
+  }
+  if (r.has("eniMac")) r.read("eniMac", network.eniMac.emplace(), kMacAddress);
+  if (r.has("deviceNumber")) {
+    r.read("deviceNumber", network.deviceNumber.emplace(), 0, kMaxEniDeviceNumber);
+  }
+  if (!eni) {
+    r.require("addresses");
+    r.readSet("addresses", network.addresses, kIpAddressOrCidr);
+    if (network.addresses.empty()) r.fail("addresses", "expected at least one address");
+    if (r.has("gateway")) r.read("gateway", network.gateway.emplace(), kIpAddress);
+  }
+  r.readObjects("routes", [&](JsonReader& route) {
+    IpamRoute& out = network.routes.emplace_back();
+    route.require("dst");
+    route.read("dst", out.dst, kCidr);
+    if (route.has("gw")) route.read("gw", out.gw.emplace(), kIpAddress);
+  });
+}
+
+namespace {
+
+void parseIpam(JsonReader& r, IpamConfig& config) {
+  r.read("stateDir", config.stateDir, kAbsolutePath);
+  r.readObject("imds", [&](JsonReader& i) { parseImds(i, config.imds); });
+  r.readObjectMap("networks", [&](const std::string& name, JsonReader& n) {
+    if (!common::isNetworkName(name)) return n.fail("", strCat("expected ", kNetworkName.expected));
+    readIpamNetwork(n, config.networks[name]);
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root) {
+  IpamConfig config;
+  absl::Status status =
+      common::parseConfigSection(root, "ipam", [&](JsonReader& r) { parseIpam(r, config); });
+  if (!status.ok()) return status;
+  return config;
+}
+
+absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path) {
+  absl::StatusOr<nlohmann::json> root = common::readJsonFile(path);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<IpamConfig> config = parseIpamConfig(*root);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        strCat(path.string(), ": ", config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace enadpdk::cni::ipam

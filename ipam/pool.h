@@ -1,0 +1,63 @@
+#pragma once
+
+// The addresses a network hands out, built from a static list or from an ENI's metadata.
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cni/result.h"
+#include "ipam/address.h"
+#include "ipam/imds.h"
+
+namespace enadpdk::cni::ipam {
+
+// A run of consecutive addresses of one family that share a prefix length and gateway.
+struct PoolRange {
+  // First and last address, inclusive, same family.
+  IpAddress first{};
+  IpAddress last{};
+  // Prefix length the pod's address gets.
+  unsigned prefixLength = 32;
+  // Gateway handed out with the range's addresses; never handed out itself.
+  std::optional<IpAddress> gateway{};
+
+  // Addresses the range hands out (saturating at UINT64_MAX).
+  std::uint64_t size() const;
+};
+
+// A network's pool: ranges in allocation order, plus what to call it in messages.
+struct Pool {
+  // The ranges; at most one family of ranges may be empty.
+  std::vector<PoolRange> ranges{};
+  // "static pool" or "ENI 0a:1b:2c:3d:4e:5f", for messages.
+  std::string description{};
+
+  // True when some range is of `family` (4 or 6).
+  bool hasFamily(int family) const;
+  // Addresses of `family` the pool hands out (saturating).
+  std::uint64_t size(int family) const;
+  // The first address of `family`, in range order, that is not in `used`, as an IpConfig
+  // (address with prefix length, gateway); nullopt when all are used.
+  std::optional<IpConfig> firstFree(int family, const std::set<IpAddress>& used) const;
+};
+
+// Builds a static pool. Each entry of `addresses` is an address ("10.0.1.23": /32 or /128), an
+// address with the prefix length the pod gets ("10.0.1.23/24"), or a subnet ("10.0.1.0/24": the
+// network address of a prefix shorter than /31 or /127), which stands for all its host addresses
+// (IPv4 without the broadcast address; IPv6 subnets must be /64 or longer). `gateway` goes with
+// the addresses of its family and is never handed out. Entries must not overlap. Errors are
+// InvalidArgument naming `where` ("ipam.addresses[1]: 10.0.0.5 overlaps 10.0.0.0/24").
+absl::StatusOr<Pool> staticPool(const std::vector<std::string>& addresses,
+                                const std::optional<std::string>& gateway, std::string_view where);
+
+// Builds the pool of an ENI: its secondary private IPv4 addresses (local-ipv4s without the
+// first, the primary) with the subnet's prefix length and gateway (subnet base + 1), and its IPv6
+// addresses with their block's prefix length and gateway (block base + 1).
+Pool eniPool(const EniMetadata& eni);
+
+}  // namespace enadpdk::cni::ipam
