@@ -41,15 +41,16 @@ class Dataplane {
       const std::string& network) = 0;
 };
 
-// A Dataplane over gRPC on the Unix socket `socket`. Every call has the deadline `timeout` and
-// fails fast when nothing listens (no wait-for-ready). Creating it does not connect. Calls are
-// logged at debug level. Not thread-safe (the plugin makes one call at a time).
+// A Dataplane over gRPC on the Unix socket `socket`: an adapter over the shared client
+// (dataplane_client::DataplaneClient). Every call has the deadline `timeout` and fails fast when
+// nothing listens (no wait-for-ready). Creating it does not connect. Calls are logged at debug
+// level.
 std::unique_ptr<Dataplane> makeGrpcDataplane(const std::filesystem::path& socket,
                                              std::chrono::milliseconds timeout,
                                              std::shared_ptr<spdlog::logger> logger);
 
 // True for the codes that mean "the dataplane is down or busy; try again later": UNAVAILABLE,
-// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
+// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (dataplane_client::isTransient).
 bool isTransient(const absl::Status& status);
 
 }  // namespace enadpdk::cni

@@ -4,6 +4,7 @@
 
 #include "cni/errors.h"
 #include "cni/skel.h"
+#include "common/device_id.h"
 #include "common/json_reader.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -72,15 +73,9 @@ void readAttachments(JsonReader& r, std::string_view key, std::vector<Attachment
 }  // namespace
 
 std::optional<std::string> networkOfDeviceId(std::string_view deviceId) {
-  const size_t dash = deviceId.rfind('-');
-  if (dash == std::string_view::npos || deviceId.size() - dash != 3) return std::nullopt;
-  const std::string_view digits = deviceId.substr(dash + 1);
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  const std::string_view network = deviceId.substr(0, dash);
-  if (!common::isNetworkName(network)) return std::nullopt;
-  return std::string(network);
+  std::optional<common::DeviceId> id = common::parseDeviceId(deviceId);
+  if (!id) return std::nullopt;
+  return std::move(id->network);
 }
 
 absl::StatusOr<NetConf> parseNetConf(std::string_view text) {

@@ -17,6 +17,7 @@
 #include "cni/result.h"
 #include "common/cni_records.h"
 #include "common/config.h"
+#include "common/vhost.h"
 #include "nlohmann/json.hpp"
 
 namespace enadpdk::cni {
@@ -24,8 +25,8 @@ namespace enadpdk::cni {
 // Default deadline of every call to the dataplane's control API.
 inline constexpr unsigned kDefaultDataplaneTimeoutMs = 2000;
 inline constexpr unsigned kMaxDataplaneTimeoutMs = 60000;
-// Largest vhost-user queue-pair count a port may ask for (the dataplane's kMaxPortQueues).
-inline constexpr unsigned kMaxVhostQueues = 8;
+// Largest vhost-user queue-pair count a port may ask for (the dataplane's limit).
+inline constexpr unsigned kMaxVhostQueues = common::kMaxPortQueues;
 // Name of the vhost-user socket inside a slot directory.
 inline constexpr char kSocketFileName[] = "vhost.sock";
 // Name of the file that tells the pod's app what it got, inside the slot directory.
@@ -42,10 +43,7 @@ enum class AttachMode {
 // Which side creates the vhost-user socket, from the pod's side (NPWG device-info): Server = the
 // pod app creates it and the dataplane connects (and reconnects); Client = the dataplane creates
 // it and the pod app connects.
-enum class VhostMode {
-  Server,
-  Client,
-};
+using common::VhostMode;
 
 // The "vhost" object.
 struct VhostConf {

@@ -10,6 +10,7 @@
 
 #include "cni/errors.h"
 #include "common/atomic_file.h"
+#include "common/fnv1a.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
@@ -20,20 +21,11 @@ namespace {
 
 using common::strCat;
 
-uint32_t fnv1a32(std::string_view s) {
-  uint32_t h = 0x811c9dc5u;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x01000193u;
-  }
-  return h;
-}
-
 }  // namespace
 
 std::string perAttachmentDirName(std::string_view containerId, std::string_view ifname) {
   return fmt::format("cni_{}_{}_{:08x}", containerId.substr(0, 12), ifname,
-                     fnv1a32(strCat(containerId, "/", ifname)));
+                     common::fnv1a32(strCat(containerId, "/", ifname)));
 }
 
 absl::StatusOr<Slot> resolveSlot(const NetConf& conf, const Invocation& inv,
@@ -107,39 +99,13 @@ std::string vhostUserDeviceInfo(VhostMode mode, std::string_view path) {
        {{"mode", mode == VhostMode::Server ? "server" : "client"}, {"path", std::string(path)}}}});
 }
 
-std::string pciDeviceInfo(std::string_view pciAddress) {
-  return common::dumpJson(nlohmann::json{
-      {"type", "pci"}, {"version", "1.1.0"}, {"pci", {{"pci-address", std::string(pciAddress)}}}});
-}
-
 absl::Status writeDeviceInfo(const std::filesystem::path& path, std::string_view content) {
   if (absl::Status s = common::makeDirectories(path.parent_path(), 0700); !s.ok()) return s;
   return replaceFile(path, content, 0644);
 }
 
 absl::Status replaceFile(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::string tmpl =
-      (path.parent_path() / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) {
-    return absl::InternalError(
-        strCat("cannot create a temporary file for ", path.string(), ": ", std::strerror(errno)));
-  }
-  std::string_view left = content;
-  int err = 0;
-  while (!left.empty() && err == 0) {
-    const ssize_t n = ::write(fd, left.data(), left.size());
-    if (n < 0 && errno != EINTR) err = errno;
-    if (n > 0) left.remove_prefix(static_cast<size_t>(n));
-  }
-  if (err == 0 && ::fchmod(fd, mode) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmpl.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmpl.c_str());
-    return absl::InternalError(strCat("cannot write ", path.string(), ": ", std::strerror(err)));
-  }
-  return absl::OkStatus();
+  return common::replaceFileAtomic(path, content, mode);
 }
 
 absl::Status removeFileIfExists(const std::filesystem::path& path) {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cni/netconf.h"
+#include "common/device_info.h"
 
 namespace enadpdk::cni {
 
@@ -79,16 +80,17 @@ bool podAttachmentInfoIsFor(const std::filesystem::path& dir, std::string_view c
 // NPWG device-info v1.1.0 documents.
 // {"type":"vhost-user","version":"1.1.0","vhost-user":{"mode":"server","path":"..."}}
 std::string vhostUserDeviceInfo(VhostMode mode, std::string_view path);
-// {"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:00:06.0"}}
-std::string pciDeviceInfo(std::string_view pciAddress);
+// {"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:00:06.0"}} (shared with the device
+// plugin).
+using common::pciDeviceInfo;
 // Writes a device-info file atomically (mode 0644), creating its directory (0700) if needed.
 absl::Status writeDeviceInfo(const std::filesystem::path& path, std::string_view content);
 
-// Replaces `path` with `content` atomically (a temporary file in the same directory, mode `mode`,
-// renamed over it) but without fsync: readers see the old or the new file, never a torn one, and
-// the plugin does not wait for the disk. For files that live on tmpfs (/var/run) or that DEL and
-// GC can do without after a power loss (attachment records); pending deletes, which must survive
-// one, use common::writeFileAtomic.
+// Replaces `path` with `content` atomically (common::replaceFileAtomic: a temporary file in the
+// same directory, mode `mode`, renamed over it) but without fsync: readers see the old or the new
+// file, never a torn one, and the plugin does not wait for the disk. For files that live on tmpfs
+// (/var/run) or that DEL and GC can do without after a power loss (attachment records); pending
+// deletes, which must survive one, use common::writeFileAtomic.
 absl::Status replaceFile(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
 // Removes a file; OK when it does not exist.

@@ -31,10 +31,8 @@ absl::Status writeAll(int fd, std::string_view data, const std::filesystem::path
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view contents,
-                             mode_t mode) {
+absl::Status writeAtomically(const std::filesystem::path& path, std::string_view contents,
+                             mode_t mode, bool durable) {
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
@@ -43,7 +41,7 @@ absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view
 
   absl::Status status = writeAll(fd, contents, tmpl);
   if (status.ok() && ::fchmod(fd, mode) != 0) status = errnoStatus("chmod", tmpl, errno);
-  if (status.ok() && ::fsync(fd) != 0) status = errnoStatus("fsync", tmpl, errno);
+  if (status.ok() && durable && ::fsync(fd) != 0) status = errnoStatus("fsync", tmpl, errno);
   if (::close(fd) != 0 && status.ok()) status = errnoStatus("close", tmpl, errno);
   if (status.ok() && ::rename(tmpl.c_str(), path.c_str()) != 0) {
     status = errnoStatus("rename to", path, errno);
@@ -52,6 +50,7 @@ absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view
     ::unlink(tmpl.c_str());
     return status;
   }
+  if (!durable) return absl::OkStatus();
   // The rename is durable only once the directory entry is on disk.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return errnoStatus("open directory", dir, errno);
@@ -60,6 +59,18 @@ absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view
   ::close(dfd);
   if (rc != 0) return errnoStatus("fsync directory", dir, err);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view contents,
+                             mode_t mode) {
+  return writeAtomically(path, contents, mode, /*durable=*/true);
+}
+
+absl::Status replaceFileAtomic(const std::filesystem::path& path, std::string_view contents,
+                               mode_t mode) {
+  return writeAtomically(path, contents, mode, /*durable=*/false);
 }
 
 absl::StatusOr<std::string> readFile(const std::filesystem::path& path) {

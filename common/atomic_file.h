@@ -19,6 +19,12 @@ namespace enadpdk::common {
 absl::Status writeFileAtomic(const std::filesystem::path& path, std::string_view contents,
                              mode_t mode = 0600);
 
+// As writeFileAtomic, but without either fsync: readers see the old or the new file, never a
+// torn one, and the caller does not wait for the disk. For files on tmpfs (/var/run) or that can
+// be done without after a power loss (the CNI's device-info files and attachment records).
+absl::Status replaceFileAtomic(const std::filesystem::path& path, std::string_view contents,
+                               mode_t mode);
+
 // Reads a whole file. NotFound when it does not exist; other failures name the path and errno.
 absl::StatusOr<std::string> readFile(const std::filesystem::path& path);
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/atomic_file.h"
+#include "common/fnv1a.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
@@ -28,15 +29,6 @@ constexpr char kSuffix[] = ".json";
 bool keepsByte(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
-}
-
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
 }
 
 std::string nowRfc3339() {
@@ -86,7 +78,8 @@ std::string recordFileName(std::string_view portId) {
   // "." and ".." would name directories; escaping their first dot keeps them plain files.
   if (escaped == "." || escaped == "..") escaped.replace(0, 1, "%2E");
   if (escaped.size() > kMaxEscapedLength) {
-    escaped = fmt::format("{}~{:016x}", escaped.substr(0, kShortenedPrefix), fnv1a64(portId));
+    escaped =
+        fmt::format("{}~{:016x}", escaped.substr(0, kShortenedPrefix), common::fnv1a64(portId));
   }
   return escaped + kSuffix;
 }

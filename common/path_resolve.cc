@@ -33,4 +33,10 @@ absl::StatusOr<ExistingPrefix> resolveExistingPrefix(const std::filesystem::path
   }
 }
 
+bool isWithin(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  const std::filesystem::path rel =
+      path.lexically_normal().lexically_relative(dir.lexically_normal());
+  return !rel.empty() && *rel.begin() != ".." && rel != ".";
+}
+
 }  // namespace enadpdk::common

@@ -26,4 +26,9 @@ struct ExistingPrefix {
 absl::StatusOr<ExistingPrefix> resolveExistingPrefix(const std::filesystem::path& path,
                                                      std::string_view field);
 
+// True when `path` lies strictly inside `dir` (not `dir` itself), compared as text after
+// lexical normalisation of both: no filesystem access, links not followed (callers that must
+// follow them resolve first, as with resolveExistingPrefix).
+bool isWithin(const std::filesystem::path& path, const std::filesystem::path& dir);
+
 }  // namespace enadpdk::common

@@ -7,14 +7,12 @@
 #include <optional>
 #include <string>
 
-namespace grpc {
-class Channel;
-}
+#include "dataplane_client/dataplane_client.h"
 
 namespace enadpdk::deviceplugin {
 
-// Asks the dataplane (gRPC, enadpdk.dataplane.v1.Dataplane/ListNetworks on its control socket)
-// which networks are up. The dataplane is optional: when it cannot be reached the answer is
+// Asks the dataplane (ListNetworks through the shared client, dataplane_client/) which networks
+// are up. The dataplane is optional: when it cannot be reached the answer is
 // "unknown", so that a dataplane restart does not flap the attachments. Keeps one channel whose
 // reconnection backoff is capped at one second, so that a restarted dataplane is seen again
 // quickly. Thread-safe.
@@ -34,7 +32,7 @@ class DataplaneMonitor {
  private:
   const std::filesystem::path socket_;
   const std::chrono::milliseconds timeout_;
-  std::shared_ptr<grpc::Channel> channel_;
+  dataplane_client::DataplaneClient client_;
 };
 
 }  // namespace enadpdk::deviceplugin

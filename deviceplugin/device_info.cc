@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "common/atomic_file.h"
+#include "common/device_info.h"
 #include "common/strings.h"
 #include "deviceplugin/plugin_config.h"
-#include "nlohmann/json.hpp"
 
 namespace enadpdk::deviceplugin {
 
@@ -18,19 +18,13 @@ std::filesystem::path deviceInfoPath(const std::string& resourceName, const std:
          common::strCat(resource, "-", device, "-device.json");
 }
 
-std::string pciDeviceInfo(const std::string& pciAddress) {
-  nlohmann::json info = {
-      {"type", "pci"}, {"version", "1.1.0"}, {"pci", {{"pci-address", pciAddress}}}};
-  return info.dump();
-}
-
 absl::Status writePciDeviceInfo(const common::HostRoot& root, const std::string& resourceName,
                                 const std::string& pciAddress) {
   const std::filesystem::path path = root.path(deviceInfoPath(resourceName, pciAddress).string());
   if (absl::Status status = common::makeDirectories(path.parent_path(), 0700); !status.ok()) {
     return status;
   }
-  return common::writeFileAtomic(path, pciDeviceInfo(pciAddress), 0444);
+  return common::writeFileAtomic(path, common::pciDeviceInfo(pciAddress), 0444);
 }
 
 }  // namespace enadpdk::deviceplugin

@@ -12,10 +12,6 @@ namespace enadpdk::deviceplugin {
 // <kDeviceInfoDir>/<resource with '/' replaced by '-'>-<deviceID>-device.json.
 std::filesystem::path deviceInfoPath(const std::string& resourceName, const std::string& deviceId);
 
-// The "pci" device-info document of a PCI device:
-// {"type": "pci", "version": "1.1.0", "pci": {"pci-address": "<address>"}}.
-std::string pciDeviceInfo(const std::string& pciAddress);
-
 // Writes the "pci" device-info file of `pciAddress` (under `root`) atomically with mode 0444,
 // as the NPWG reference implementation does, creating the directory (0700) when missing.
 absl::Status writePciDeviceInfo(const common::HostRoot& root, const std::string& resourceName,

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "absl/strings/str_format.h"
 #include "common/atomic_file.h"
+#include "common/device_id.h"
 #include "common/pci.h"
 #include "common/slot_dir.h"
 #include "common/strings.h"
@@ -27,7 +27,7 @@ EnaPool::EnaPool(const common::HostRoot& root, EnaPoolSpec spec)
 std::vector<std::string> EnaPool::deviceIds(const AttachmentNetwork& network) const {
   std::vector<std::string> ids;
   for (unsigned slot = 0; slot < spec_.config.slotsPerNetwork; ++slot) {
-    ids.push_back(absl::StrFormat("%s-%02u", network.name, slot));
+    ids.push_back(common::formatDeviceId(network.name, slot));
   }
   return ids;
 }

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc_status.h"
 #include "common/strings.h"
 
 namespace enadpdk::deviceplugin {
@@ -48,12 +49,6 @@ std::string joined(const google::protobuf::RepeatedPtrField<std::string>& ids) {
 }
 
 }  // namespace
-
-grpc::Status toGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(common::toStd(status.message())));
-}
 
 PluginService::PluginService(std::shared_ptr<ResourcePool> pool,
                              std::shared_ptr<PluginMetrics> metrics,
@@ -117,7 +112,7 @@ grpc::Status PluginService::Allocate(grpc::ServerContext*, const v1beta1::Alloca
     if (!allocation.ok()) {
       logger_->error("Allocate failed resource={} devices={} error={}", pool_->resourceName(),
                      joined(container.devices_ids()), common::toStd(allocation.status().message()));
-      return toGrpcStatus(allocation.status());
+      return common::toGrpcStatus(allocation.status());
     }
     logger_->info("Allocate resource={} devices={}", pool_->resourceName(),
                   joined(container.devices_ids()));

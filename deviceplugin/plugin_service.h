@@ -15,10 +15,6 @@ class Status;
 
 namespace enadpdk::deviceplugin {
 
-// Maps an absl::Status to the gRPC status with the same code and message (the two code sets
-// are numerically identical). The one place the device plugin translates errors for gRPC.
-grpc::Status toGrpcStatus(const absl::Status& status);
-
 // The v1beta1.DevicePlugin service of one resource: a thin translation layer between the
 // kubelet's messages and a ResourcePool. It knows nothing but its pool.
 //

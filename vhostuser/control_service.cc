@@ -17,14 +17,7 @@ namespace enadpdk::vhostuser {
 
 namespace pb = dataplane::v1;
 using common::strCat;
-
-grpc::Status toGrpcStatus(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  // The message travels in the grpc-message header: an unbounded one (a message quoting a huge
-  // request field) makes the client fail with RESOURCE_EXHAUSTED instead of seeing this status.
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      common::clipped(common::toStd(s.message()), kMaxStatusMessageBytes));
-}
+using common::toGrpcStatus;
 
 absl::Status checkPortIdArgument(std::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id: must not be empty");
@@ -35,85 +28,53 @@ absl::Status checkPortIdArgument(std::string_view id) {
   return absl::OkStatus();
 }
 
-PortSpec portSpecFromProto(const pb::Port& p) {
-  PortSpec s;
-  s.id = p.id();
-  s.network = p.network();
-  s.socket_path = p.socket_path();
-  s.vhost_mode = p.vhost_mode() == pb::VHOST_MODE_CLIENT ? VhostMode::Client : VhostMode::Server;
-  s.mac = p.mac();
-  s.ips.assign(p.ips().begin(), p.ips().end());
-  s.queues = p.queues();
-  s.mtu = p.mtu();
-  s.owner = p.socket_permissions().owner();
-  s.perm = p.socket_permissions().mode();
-  s.uid = p.uid();
-  return s;
-}
-
 namespace {
 
-void countersToProto(const PortCounters& c, pb::Counters* out) {
-  out->set_rx_packets(c.rx_packets);
-  out->set_rx_bytes(c.rx_bytes);
-  out->set_tx_packets(c.tx_packets);
-  out->set_tx_bytes(c.tx_bytes);
-  out->set_drop_no_route(c.drops[static_cast<size_t>(DropReason::NoRoute)]);
-  out->set_drop_spoofed(c.drops[static_cast<size_t>(DropReason::Spoofed)]);
-  out->set_drop_tx_full(c.drops[static_cast<size_t>(DropReason::TxFull)]);
-  out->set_drop_not_connected(c.drops[static_cast<size_t>(DropReason::NotConnected)]);
-  out->set_drop_mac_table_full(c.drops[static_cast<size_t>(DropReason::MacTableFull)]);
-  out->set_drop_other(c.drops[static_cast<size_t>(DropReason::Other)]);
+// The switch's counters in the control API's library type (mapped to proto by
+// dataplane_client/convert.h, the one mapping).
+dataplane_client::Counters countersOf(const PortCounters& c) {
+  auto drop = [&](DropReason reason) { return c.drops[static_cast<size_t>(reason)]; };
+  return {.rx_packets = c.rx_packets,
+          .rx_bytes = c.rx_bytes,
+          .tx_packets = c.tx_packets,
+          .tx_bytes = c.tx_bytes,
+          .drop_no_route = drop(DropReason::NoRoute),
+          .drop_spoofed = drop(DropReason::Spoofed),
+          .drop_tx_full = drop(DropReason::TxFull),
+          .drop_not_connected = drop(DropReason::NotConnected),
+          .drop_mac_table_full = drop(DropReason::MacTableFull),
+          .drop_other = drop(DropReason::Other)};
 }
 
 pb::Network networkToProto(const NetworkStatus& n) {
-  pb::Network out;
-  out.set_name(n.name);
-  out.set_mode(n.mode == common::NetworkMode::Vpc ? pb::NETWORK_MODE_VPC : pb::NETWORK_MODE_L2);
-  out.set_mtu(n.mtu);
-  out.set_up(n.up);
-  out.set_port_count(n.port_count);
+  dataplane_client::NetworkInfo info{
+      .name = n.name, .mode = n.mode, .mtu = n.mtu, .up = n.up, .port_count = n.port_count};
   if (n.uplink) {
-    pb::Uplink* u = out.mutable_uplink();
-    u->set_device(n.uplink->device);
-    u->set_port_id(n.uplink->port_id);
-    u->set_mac(n.uplink->mac);
-    u->set_link_up(n.uplink->link_up);
-    u->set_link_speed_mbps(n.uplink->speed_mbps);
-    u->set_queues(n.uplink->queues);
-    u->set_tx_queues(n.uplink->tx_queues);
-    u->set_numa_node(n.uplink->numa_node);
-    u->set_resets(n.uplink->resets);
-    u->set_reset_failures(n.uplink->reset_failures);
-    u->set_link_changes(n.uplink->link_changes);
-    countersToProto(n.uplink->counters, u->mutable_counters());
-    for (const auto& [name, value] : n.uplink->xstats) (*u->mutable_xstats())[name] = value;
+    const UplinkStatus& u = *n.uplink;
+    info.uplink = dataplane_client::UplinkInfo{.device = u.device,
+                                               .port_id = u.port_id,
+                                               .mac = u.mac,
+                                               .link_up = u.link_up,
+                                               .link_speed_mbps = u.speed_mbps,
+                                               .queues = u.queues,
+                                               .tx_queues = u.tx_queues,
+                                               .numa_node = u.numa_node,
+                                               .resets = u.resets,
+                                               .reset_failures = u.reset_failures,
+                                               .link_changes = u.link_changes,
+                                               .counters = countersOf(u.counters),
+                                               .xstats = {u.xstats.begin(), u.xstats.end()}};
   }
-  return out;
+  return dataplane_client::networkInfoToProto(info);
 }
 
 }  // namespace
 
 pb::Port portToProto(const PortStatus& st) {
-  pb::Port p;
-  const PortSpec& s = st.spec;
-  p.set_id(s.id);
-  p.set_network(s.network);
-  p.set_socket_path(s.socket_path);
-  p.set_vhost_mode(s.vhost_mode == VhostMode::Client ? pb::VHOST_MODE_CLIENT
-                                                     : pb::VHOST_MODE_SERVER);
-  p.set_mac(s.mac);
-  for (const std::string& ip : s.ips) p.add_ips(ip);
-  p.set_queues(s.queues);
-  p.set_mtu(s.mtu);
-  if (!s.owner.empty() || !s.perm.empty()) {
-    p.mutable_socket_permissions()->set_owner(s.owner);
-    p.mutable_socket_permissions()->set_mode(s.perm);
-  }
-  p.set_uid(s.uid);
+  pb::Port p = dataplane_client::portSpecToProto(st.spec);
   p.set_connected(st.connected);
   p.set_worker_lcore(st.worker_lcore);
-  countersToProto(st.counters, p.mutable_counters());
+  dataplane_client::countersToProto(countersOf(st.counters), p.mutable_counters());
   return p;
 }
 

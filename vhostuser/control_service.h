@@ -8,18 +8,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/grpc_status.h"
+#include "dataplane_client/convert.h"
 #include "enadpdk/dataplane/v1/dataplane.grpc.pb.h"
 #include "vhostuser/switch.h"
 
 namespace enadpdk::vhostuser {
 
-// The longest status message the control API sends (it travels in a gRPC header); longer ones
-// are cut and end in "…".
-inline constexpr size_t kMaxStatusMessageBytes = 1024;
-
-// Maps an absl::Status to a grpc::Status with the same code and its message cut to
-// kMaxStatusMessageBytes. The one mapping the dataplane uses.
-grpc::Status toGrpcStatus(const absl::Status& status);
+// Status messages are cut to common::kMaxStatusMessageBytes by common::toGrpcStatus, the one
+// absl -> gRPC mapping (common/grpc_status.h).
+using common::kMaxStatusMessageBytes;
 
 // INVALID_ARGUMENT naming the field when `id`, the port id of a DeletePort or GetPort request, is
 // empty or longer than kMaxPortIdLength bytes; OK otherwise. Checked before the id reaches the
@@ -27,7 +25,7 @@ grpc::Status toGrpcStatus(const absl::Status& status);
 absl::Status checkPortIdArgument(std::string_view id);
 
 // The proto <-> library conversions of the control API.
-PortSpec portSpecFromProto(const dataplane::v1::Port& port);
+using dataplane_client::portSpecFromProto;
 dataplane::v1::Port portToProto(const PortStatus& status);
 
 // enadpdk.dataplane.v1.Dataplane: each RPC converts the request, calls the Switch, converts the

@@ -19,12 +19,13 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
-#include "vhostuser/ctl_client.h"
+#include "dataplane_client/rpc_client.h"
 #include "vhostuser/ctl_output.h"
 
 namespace enadpdk::vhostuser {
 
 namespace dp = dataplane::v1;
+using dataplane_client::RpcClient;
 
 namespace {
 
@@ -256,7 +257,7 @@ int emit(const absl::StatusOr<Response>& response, bool json,
   return 0;
 }
 
-int run(const Invocation& inv, DataplaneClient& client, bool json, std::ostream& out,
+int run(const Invocation& inv, const RpcClient& client, bool json, std::ostream& out,
         std::ostream& err) {
   switch (inv.command) {
     case Command::Health: {
@@ -356,7 +357,7 @@ int ctlMain(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   if (!logger.ok()) {
     return common::reportFatal(err, flags.program(), common::toStd(logger.status().message()));
   }
-  DataplaneClient client = DataplaneClient::forSocket(socket, *timeout, *std::move(logger));
+  const RpcClient client = RpcClient::forSocket(socket, *timeout, *std::move(logger));
   return run(*inv, client, format == "json", out, err);
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "common/path_resolve.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 #include "vhostuser/packet.h"
@@ -87,12 +88,6 @@ absl::Status readUint32(const nlohmann::json& j, const char* key, uint32_t& out)
   return absl::OkStatus();
 }
 
-// True when `path` (absolute, normalised) is inside `dir`.
-bool isWithin(const std::filesystem::path& path, const std::filesystem::path& dir) {
-  auto rel = path.lexically_relative(dir.lexically_normal());
-  return !rel.empty() && *rel.begin() != ".." && rel != ".";
-}
-
 }  // namespace
 
 absl::Status checkPortUid(std::string_view uid) {
@@ -128,7 +123,7 @@ absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& con
     return invalid("socket_path", strCat("\"", spec.socket_path, "\" is not a normalised path"));
   }
   if (std::none_of(config.allowedSocketDirs.begin(), config.allowedSocketDirs.end(),
-                   [&](const std::string& dir) { return isWithin(socket, dir); })) {
+                   [&](const std::string& dir) { return common::isWithin(socket, dir); })) {
     return invalid("socket_path",
                    strCat("\"", spec.socket_path, "\" is outside the allowed directories (",
                           fmt::format("{}", fmt::join(config.allowedSocketDirs, ", ")), ")"));

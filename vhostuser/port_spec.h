@@ -11,34 +11,20 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "common/vhost.h"
+#include "dataplane_client/types.h"
 
 namespace enadpdk::vhostuser {
 
 // Which side creates the vhost-user socket, from the pod's side (NPWG device-info).
-enum class VhostMode {
-  Server,  // the pod app creates the socket; the dataplane connects and reconnects
-  Client,  // the dataplane creates the socket; the pod app connects
-};
+using common::VhostMode;
 
 // What a caller asks for when it adds a port: the request fields of the control API, and what
-// the state file stores. Compared as a whole to make AddPort idempotent.
-struct PortSpec {
-  std::string id{};           // caller-chosen; the CNI uses "<containerID>/<ifname>"
-  std::string network{};      // a network of the dataplane config
-  std::string socket_path{};  // absolute, within an allowed directory, at most 107 bytes
-  VhostMode vhost_mode = VhostMode::Server;
-  std::string mac{};               // lowercase; vpc ports always carry the ENI's MAC
-  std::vector<std::string> ips{};  // CIDR, normalised ("10.0.1.23/24")
-  uint32_t queues = 1;             // queue pairs
-  uint32_t mtu = 0;                // 0 = the network's MTU
-  std::string owner{};             // client mode: socket owner "uid:gid" ("" = config default)
-  std::string perm{};              // client mode: socket mode, octal ("" = config default)
-  std::string uid{};               // caller's identity of this incarnation ([A-Za-z0-9-], ≤ 64)
+// the state file stores. Compared as a whole to make AddPort idempotent. One struct with the
+// control API's clients (dataplane_client/types.h).
+using dataplane_client::PortSpec;
 
-  friend bool operator==(const PortSpec&, const PortSpec&) = default;
-};
-
-inline constexpr uint32_t kMaxPortQueues = 8;
+using common::kMaxPortQueues;
 inline constexpr size_t kMaxPortIdLength = 253;
 inline constexpr size_t kMaxPortUidLength = 64;
 

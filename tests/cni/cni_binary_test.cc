@@ -17,7 +17,7 @@
 
 #include "common/atomic_file.h"
 #include "nlohmann/json.hpp"
-#include "tests/cni/fake_port_dataplane.h"
+#include "tests/support/fake_dataplane.h"
 
 namespace enadpdk::cni {
 namespace {
@@ -48,8 +48,8 @@ class CniBinaryTest : public ::testing::Test {
     }
     std::ofstream(policyFile()) << policy.dump();
     fs::permissions(policyFile(), fs::perms(0644));
-    dataplane_ = testing::FakePortDataplane::start(
-        root_ / "dp.sock", {{.name = "eni1", .vpc = true}}, root_ / "slots");
+    dataplane_ = testing::FakeDataplane::start(root_ / "dp.sock", {{.name = "eni1", .vpc = true}},
+                                               root_ / "slots");
     ASSERT_NE(dataplane_, nullptr);
   }
   void TearDown() override {
@@ -144,7 +144,7 @@ class CniBinaryTest : public ::testing::Test {
   }
 
   fs::path root_;
-  std::unique_ptr<testing::FakePortDataplane> dataplane_;
+  std::unique_ptr<testing::FakeDataplane> dataplane_;
 };
 
 TEST_F(CniBinaryTest, ResultAndErrorsOnStdoutLogsOnStderr) {

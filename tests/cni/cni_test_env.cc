@@ -157,7 +157,7 @@ CniTestEnv::~CniTestEnv() {
 void CniTestEnv::stopDataplane() { dataplane_.reset(); }
 
 void CniTestEnv::startDataplane() {
-  dataplane_ = FakePortDataplane::start(
+  dataplane_ = FakeDataplane::start(
       socket(), {{.name = "eni1", .vpc = true, .mtu = 9001}, {.name = "local", .mtu = 1500}},
       slotDir());
 }

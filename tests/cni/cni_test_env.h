@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "tests/cni/fake_port_dataplane.h"
+#include "tests/support/fake_dataplane.h"
 
 namespace enadpdk::testing {
 
@@ -56,7 +56,7 @@ struct RunOutput {
   std::string text{};
 };
 
-// A node for ena-dpdk-cni unit tests under a temporary directory: a FakePortDataplane with a vpc
+// A node for ena-dpdk-cni unit tests under a temporary directory: a FakeDataplane with a vpc
 // network "eni1" and an l2 network "local", a slot directory with slots eni1-00..eni1-03, a state
 // directory, a FakeIpam, and the CNI_* environment of a default attachment. run() executes the
 // plugin in-process through runCommand() with the real gRPC client.
@@ -81,7 +81,7 @@ class CniTestEnv {
   // Replaces the policy file's content with `policy` (mode 0644).
   void setPolicy(const nlohmann::json& policy) const;
   // The fake dataplane (null after stopDataplane()).
-  FakePortDataplane* dataplane() { return dataplane_.get(); }
+  FakeDataplane* dataplane() { return dataplane_.get(); }
   // Stops the fake dataplane: its socket goes away.
   void stopDataplane();
   // Starts it again, with an empty port table.
@@ -110,7 +110,7 @@ class CniTestEnv {
  private:
   std::filesystem::path root_;
   FakeIpam ipam_;
-  std::unique_ptr<FakePortDataplane> dataplane_;
+  std::unique_ptr<FakeDataplane> dataplane_;
 };
 
 }  // namespace enadpdk::testing

@@ -408,7 +408,7 @@ class PluginPathPolicyTest : public ::testing::Test {
 
   testing::CniTestEnv env_;
   fs::path outside_;
-  std::unique_ptr<testing::FakePortDataplane> outsideDataplane_;
+  std::unique_ptr<testing::FakeDataplane> outsideDataplane_;
 };
 
 TEST_F(PluginPathPolicyTest, LogFileOutsideIsRefusedBeforeItIsOpened) {
@@ -421,8 +421,8 @@ TEST_F(PluginPathPolicyTest, LogFileOutsideIsRefusedBeforeItIsOpened) {
 }
 
 TEST_F(PluginPathPolicyTest, EveryPathKeyOutsideIsRefused) {
-  outsideDataplane_ = testing::FakePortDataplane::start(outside_ / "dp.sock",
-                                                        {{.name = "eni1", .vpc = true}}, outside_);
+  outsideDataplane_ = testing::FakeDataplane::start(outside_ / "dp.sock",
+                                                    {{.name = "eni1", .vpc = true}}, outside_);
   ASSERT_NE(outsideDataplane_, nullptr);
   fs::create_symlink(outside_, env_.root() / "escape");
   struct Case {

@@ -3,19 +3,17 @@
 ena_dpdk_add_test(cni_plugin_test LABEL unit
   SOURCES
     cni_test_env.cc
-    fake_port_dataplane.cc
     netconf_test.cc
     plugin_test.cc
     records_test.cc
-  LIBS ena_dpdk_cni)
+  LIBS ena_dpdk_cni ena_dpdk_fake_dataplane)
 
 # The node path policy (cni/path_policy.h), and ena-dpdk-cni refusing paths outside it in-process.
 ena_dpdk_add_test(cni_path_policy_test LABEL unit
   SOURCES
     cni_test_env.cc
-    fake_port_dataplane.cc
     path_policy_test.cc
-  LIBS ena_dpdk_cni)
+  LIBS ena_dpdk_cni ena_dpdk_fake_dataplane)
 
 # cni-driver: a small CNI runtime on Debian's libcni (tests/tools/cni-driver/main.go), built in
 # GOPATH mode from the packaged sources (golang-go, golang-github-appc-cni-dev).
@@ -48,8 +46,8 @@ set_tests_properties(cni_integration_test PROPERTIES
 # The binary as a runtime runs it (separate processes), and 100 concurrent ADDs then DELs with the
 # real ena-dpdk-ipam against the stateful fake dataplane.
 ena_dpdk_add_test(cni_binary_test LABEL integration TIMEOUT 300
-  SOURCES cni_binary_test.cc fake_port_dataplane.cc
-  LIBS ena_dpdk_proto ena_dpdk_common gRPC::grpc++)
+  SOURCES cni_binary_test.cc
+  LIBS ena_dpdk_fake_dataplane ena_dpdk_proto ena_dpdk_common gRPC::grpc++)
 add_dependencies(cni_binary_test ena-dpdk-cni ena-dpdk-ipam)
 target_compile_definitions(cni_binary_test PRIVATE
   ENA_DPDK_CNI_BINARY="$<TARGET_FILE:ena-dpdk-cni>"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 namespace enadpdk::common {
@@ -97,6 +98,20 @@ TEST(ReportFatal, FoldsToOneLine) {
   std::ostringstream err;
   EXPECT_EQ(reportFatal(err, "prog", "first\nsecond", 3), 3);
   EXPECT_EQ(err.str(), "prog: first; second\n");
+}
+
+// The edge of every binary's main (ena-dpdk-dataplane, -deviceplugin, -ctl, -nodeprep): an
+// exception that escapes is one clear line and a non-zero exit, never an abort.
+TEST(RunCatchingTest, ExceptionsBecomeOneLineAndExitStatus70) {
+  std::ostringstream err;
+  EXPECT_EQ(runCatching(err, "prog", [] { return 3; }), 3);
+  EXPECT_EQ(err.str(), "");
+  EXPECT_EQ(runCatching(err, "prog", []() -> int { throw std::runtime_error("bad json"); }),
+            kInternalErrorExit);
+  EXPECT_EQ(err.str(), "prog: internal error: bad json\n");
+  err.str("");
+  EXPECT_EQ(runCatching(err, "prog", []() -> int { throw 42; }), kInternalErrorExit);
+  EXPECT_EQ(err.str(), "prog: internal error: unknown exception\n");
 }
 
 }  // namespace

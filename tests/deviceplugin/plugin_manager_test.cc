@@ -13,8 +13,8 @@
 #include "common/strings.h"
 #include "deviceplugin/cdi_spec.h"
 #include "nlohmann/json.hpp"
-#include "tests/deviceplugin/fake_dataplane.h"
 #include "tests/deviceplugin/test_env.h"
+#include "tests/support/fake_dataplane.h"
 
 namespace enadpdk::testing {
 namespace {
@@ -440,23 +440,23 @@ TEST_F(PluginManagerTest, AttachmentsFollowTheirUplinkWithinASecond) {
 TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
   auto client = watch("ena");
   firstList(*client);
-  absl::StatusOr<std::unique_ptr<FakeDataplane>> dataplane =
+  std::unique_ptr<FakeDataplane> dataplane =
       FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
-  ASSERT_TRUE(dataplane.ok()) << dataplane.status();
-  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", true}, {"local", true}});
+  ASSERT_NE(dataplane, nullptr);
+  dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2"}, {.name = "local"}});
   ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->dataplaneReachable(); }));
 
   auto since = steady_clock::now();
-  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", false}, {"local", true}});
+  dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2", .up = false}, {.name = "local"}});
   expectWithinOneSecond(*client, hasHealth("eni2-01", "Unhealthy"), since, "network down");
   EXPECT_EQ(health(*client->latest(), "eni1-01"), "Healthy");
   since = steady_clock::now();
-  (*dataplane)->setNetworks({{"eni1", true}, {"eni2", true}, {"local", true}});
+  dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2"}, {.name = "local"}});
   expectWithinOneSecond(*client, hasHealth("eni2-01", "Healthy"), since, "network up");
 
   // The dataplane goes away (a restart): nothing changes for the kubelet.
   const std::size_t updates = client->updates();
-  dataplane->reset();
+  dataplane.reset();
   ASSERT_TRUE(eventually([&] { return !env_.plugin().metrics()->dataplaneReachable(); }));
   const std::uint64_t scans = env_.plugin().metrics()->healthScans();
   ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->healthScans() >= scans + 3; }));
@@ -464,8 +464,8 @@ TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
 
   // A dataplane that does not know a network counts it as down.
   dataplane = FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
-  ASSERT_TRUE(dataplane.ok()) << dataplane.status();
-  (*dataplane)->setNetworks({{"eni1", true}});
+  ASSERT_NE(dataplane, nullptr);
+  dataplane->setNetworks({{.name = "eni1"}});
   EXPECT_TRUE(client->waitForDevices(hasHealth("eni2-00", "Unhealthy")).ok());
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/atomic_file.h"
+#include "common/fnv1a.h"
 
 namespace enadpdk::testing {
 namespace {
@@ -476,10 +477,10 @@ std::string FakeHost::treeDigest() const {
   expectOk(ec, "walk", root_);
   std::sort(entries.begin(), entries.end());
   // FNV-1a: stable across runs, and a collision between two states of one test is out of reach.
-  uint64_t hash = 14695981039346656037ull;
+  uint64_t hash = common::kFnv1a64Offset;
   for (const std::string& record : entries) {
-    for (unsigned char c : record) hash = (hash ^ c) * 1099511628211ull;
-    hash = (hash ^ 0xff) * 1099511628211ull;  // record separator
+    hash = common::fnv1a64(record, hash);
+    hash = common::fnv1a64("\xff", hash);  // record separator
   }
   return fmt::format("{:016x}", hash);
 }

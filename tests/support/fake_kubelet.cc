@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "absl/time/time.h"
+#include "common/grpc_status.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 
@@ -14,14 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::Status fromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
-grpc::Status toGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(common::toStd(status.message())));
-}
+using common::fromGrpcStatus;
+using common::toGrpcStatus;
 
 bool isSocket(const fs::path& path) {
   struct stat st {};
@@ -44,7 +39,7 @@ class FakeKubelet::Service final : public v1beta1::Registration::Service {
   grpc::Status Register(grpc::ServerContext*, const v1beta1::RegisterRequest* request,
                         v1beta1::Empty*) override {
     absl::MutexLock lock(&mu_);
-    if (!error_.ok()) return toGrpc(error_);
+    if (!error_.ok()) return toGrpcStatus(error_);
     registrations_.push_back(
         {.version = request->version(),
          .endpoint = request->endpoint(),
@@ -161,7 +156,7 @@ absl::StatusOr<v1beta1::DevicePluginOptions> DevicePluginClient::options() {
   v1beta1::Empty request;
   v1beta1::DevicePluginOptions response;
   grpc::Status status = stub_->GetDevicePluginOptions(&context, request, &response);
-  if (!status.ok()) return fromGrpc(status);
+  if (!status.ok()) return fromGrpcStatus(status);
   return response;
 }
 
@@ -243,7 +238,7 @@ absl::StatusOr<v1beta1::ContainerAllocateResponse> DevicePluginClient::allocate(
   for (const std::string& id : ids) container->add_devices_ids(id);
   v1beta1::AllocateResponse response;
   grpc::Status status = stub_->Allocate(&context, request, &response);
-  if (!status.ok()) return fromGrpc(status);
+  if (!status.ok()) return fromGrpcStatus(status);
   if (response.container_responses_size() != 1) {
     return absl::InternalError(common::strCat("expected one container response, got ",
                                               response.container_responses_size()));
@@ -263,7 +258,7 @@ absl::StatusOr<std::vector<std::string>> DevicePluginClient::preferredAllocation
   container->set_allocation_size(size);
   v1beta1::PreferredAllocationResponse response;
   grpc::Status status = stub_->GetPreferredAllocation(&context, request, &response);
-  if (!status.ok()) return fromGrpc(status);
+  if (!status.ok()) return fromGrpcStatus(status);
   if (response.container_responses_size() != 1) {
     return absl::InternalError(common::strCat("expected one container response, got ",
                                               response.container_responses_size()));
@@ -278,7 +273,7 @@ absl::Status DevicePluginClient::preStartContainer(const std::vector<std::string
   v1beta1::PreStartContainerRequest request;
   for (const std::string& id : ids) request.add_devices_ids(id);
   v1beta1::PreStartContainerResponse response;
-  return fromGrpc(stub_->PreStartContainer(&context, request, &response));
+  return fromGrpcStatus(stub_->PreStartContainer(&context, request, &response));
 }
 
 // ---- FakePodResources
@@ -289,7 +284,7 @@ class FakePodResources::Service final : public v1::PodResourcesLister::Service {
                     v1::ListPodResourcesResponse* response) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
-    if (!error_.ok()) return toGrpc(error_);
+    if (!error_.ok()) return toGrpcStatus(error_);
     for (const PodDevices& entry : pods_) {
       v1::PodResources* pod = nullptr;
       for (v1::PodResources& existing : *response->mutable_pod_resources()) {

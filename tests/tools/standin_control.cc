@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc_status.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 
@@ -11,10 +12,7 @@ namespace {
 namespace sv1 = standin::v1;
 using common::strCat;
 
-grpc::Status toGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(common::toStd(status.message())));
-}
+using common::toGrpcStatus;
 
 absl::Status fromGrpc(const grpc::Status& status, const std::filesystem::path& socket) {
   std::string message = status.error_message();
@@ -35,7 +33,7 @@ class StandinControlServer::Service final : public sv1::KubeletStandin::Service 
   grpc::Status Allocate(grpc::ServerContext*, const sv1::AllocateRequest* request,
                         sv1::Allocation* response) override {
     absl::StatusOr<sv1::Allocation> allocation = standin_.allocate(*request);
-    if (!allocation.ok()) return toGrpc(allocation.status());
+    if (!allocation.ok()) return toGrpcStatus(allocation.status());
     *response = *std::move(allocation);
     return grpc::Status::OK;
   }
@@ -43,7 +41,7 @@ class StandinControlServer::Service final : public sv1::KubeletStandin::Service 
   grpc::Status Release(grpc::ServerContext*, const sv1::ReleaseRequest* request,
                        sv1::ReleaseResponse* response) override {
     absl::StatusOr<sv1::ReleaseResponse> released = standin_.release(request->pod());
-    if (!released.ok()) return toGrpc(released.status());
+    if (!released.ok()) return toGrpcStatus(released.status());
     *response = *std::move(released);
     return grpc::Status::OK;
   }

@@ -17,14 +17,14 @@
 
 #include "enadpdk/dataplane/v1/dataplane.pb.h"
 #include "grpc/health/v1/health.pb.h"
-#include "tests/vhostuser/fake_dataplane_server.h"
+#include "tests/support/fake_dataplane.h"
 #include "vhostuser/ctl_cli.h"
 
 namespace {
 
 namespace dp = enadpdk::dataplane::v1;
 namespace fs = std::filesystem;
-using enadpdk::testing::FakeDataplaneServer;
+using enadpdk::testing::FakeDataplane;
 using google::protobuf::util::MessageDifferencer;
 
 template <typename T>
@@ -133,7 +133,7 @@ class CtlTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     socket_ = dir_ / "dataplane.sock";
-    server_ = FakeDataplaneServer::start(socket_);
+    server_ = FakeDataplane::start(socket_);
     ASSERT_NE(server_, nullptr);
   }
 
@@ -159,7 +159,7 @@ class CtlTest : public ::testing::Test {
 
   fs::path dir_;
   fs::path socket_;
-  std::unique_ptr<FakeDataplaneServer> server_;
+  std::unique_ptr<FakeDataplane> server_;
 };
 
 // --- health ---------------------------------------------------------------------------------
@@ -548,7 +548,7 @@ TEST_F(CtlTest, UnavailableWhenTheSocketIsMissing) {
     EXPECT_EQ(r.out, "") << command;
     const std::string method = std::string(command) == "health" ? "Health.Check" : "GetStats";
     EXPECT_EQ(r.err.rfind("ena-dpdk-ctl: UNAVAILABLE: " + method + ": dataplane at " +
-                              missing.string() + ": ",
+                              missing.string() + " is unreachable: ",
                           0),
               0u)
         << r.err;
@@ -572,10 +572,10 @@ TEST_F(CtlTest, UnavailableWhenTheConnectionIsRefused) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(
-      r.err.rfind("ena-dpdk-ctl: UNAVAILABLE: Health.Check: dataplane at " + stale.string() + ": ",
-                  0),
-      0u)
+  EXPECT_EQ(r.err.rfind("ena-dpdk-ctl: UNAVAILABLE: Health.Check: dataplane at " + stale.string() +
+                            " is unreachable: ",
+                        0),
+            0u)
       << r.err;
   EXPECT_EQ(lineCount(r.err), "1 lines") << r.err;
 }

@@ -1,0 +1,107 @@
+#include "dataplane_client/dataplane_client.h"
+
+#include "common/strings.h"
+#include "dataplane_client/convert.h"
+
+namespace enadpdk::dataplane_client {
+
+namespace dp = dataplane::v1;
+namespace health = grpc::health::v1;
+
+namespace {
+
+// The dataplane's own errors carry its message alone; RpcClient's transport errors already
+// start with the method.
+absl::Status named(const char* method, const absl::Status& status) {
+  if (absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) return status;
+  return absl::Status(status.code(), common::strCat(method, ": ", common::toStd(status.message())));
+}
+
+}  // namespace
+
+DataplaneClient DataplaneClient::forSocket(const std::filesystem::path& socket,
+                                           std::chrono::milliseconds timeout,
+                                           std::shared_ptr<spdlog::logger> logger,
+                                           ChannelOptions options) {
+  return DataplaneClient(RpcClient::forSocket(socket, timeout, std::move(logger), options));
+}
+
+absl::Status DataplaneClient::health() const {
+  auto response = rpc_.health();
+  if (!response.ok()) return named("Health.Check", response.status());
+  if (response->status() != health::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(
+        common::strCat("dataplane at ", rpc_.endpoint(), " is not serving (health status ",
+                       health::HealthCheckResponse::ServingStatus_Name(response->status()), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<NetworkInfo>> DataplaneClient::listNetworks() const {
+  auto response = rpc_.listNetworks(dp::ListNetworksRequest());
+  if (!response.ok()) return named("ListNetworks", response.status());
+  std::vector<NetworkInfo> out;
+  out.reserve(response->networks_size());
+  for (const dp::Network& network : response->networks()) {
+    out.push_back(networkInfoFromProto(network));
+  }
+  return out;
+}
+
+absl::StatusOr<PortInfo> DataplaneClient::addPort(const PortSpec& spec) const {
+  dp::AddPortRequest request;
+  *request.mutable_port() = portSpecToProto(spec);
+  auto response = rpc_.addPort(request);
+  if (!response.ok()) return named("AddPort", response.status());
+  return portInfoFromProto(response->port());
+}
+
+absl::StatusOr<bool> DataplaneClient::deletePort(const std::string& id,
+                                                 const std::string& uid) const {
+  dp::DeletePortRequest request;
+  request.set_id(id);
+  request.set_uid(uid);
+  auto response = rpc_.deletePort(request);
+  if (!response.ok()) return named("DeletePort", response.status());
+  return response->existed();
+}
+
+absl::StatusOr<PortInfo> DataplaneClient::getPort(const std::string& id) const {
+  dp::GetPortRequest request;
+  request.set_id(id);
+  auto response = rpc_.getPort(request);
+  if (!response.ok()) return named("GetPort", response.status());
+  return portInfoFromProto(response->port());
+}
+
+absl::StatusOr<std::vector<PortInfo>> DataplaneClient::listPorts(const std::string& network) const {
+  dp::ListPortsRequest request;
+  request.set_network(network);
+  auto response = rpc_.listPorts(request);
+  if (!response.ok()) return named("ListPorts", response.status());
+  std::vector<PortInfo> out;
+  out.reserve(response->ports_size());
+  for (const dp::Port& port : response->ports()) out.push_back(portInfoFromProto(port));
+  return out;
+}
+
+absl::StatusOr<Stats> DataplaneClient::getStats() const {
+  auto response = rpc_.getStats(dp::GetStatsRequest());
+  if (!response.ok()) return named("GetStats", response.status());
+  Stats out;
+  for (const dp::Port& port : response->ports()) out.ports.push_back(portInfoFromProto(port));
+  for (const dp::Network& network : response->networks()) {
+    out.networks.push_back(networkInfoFromProto(network));
+  }
+  for (const dp::WorkerStats& worker : response->workers()) {
+    out.workers.push_back(workerInfoFromProto(worker));
+  }
+  return out;
+}
+
+bool isTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsResourceExhausted(status);
+}
+
+}  // namespace enadpdk::dataplane_client
