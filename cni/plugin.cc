@@ -11,10 +11,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "cni/errors.h"
+#include "cni/records.h"
 #include "cni/skel.h"
 #include "cni/slot_files.h"
 #include "common/atomic_file.h"
-#include "common/cni_records.h"
 #include "common/host_root.h"
 #include "common/json_text.h"
 #include "common/logging.h"

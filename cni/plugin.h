@@ -45,7 +45,7 @@ struct PluginEnvironment {
 // One invocation of ena-dpdk-cni: ADD, DEL, CHECK, GC or STATUS for one network configuration
 // (docs/cni.md describes each). Every command that changes something is atomic: ADD undoes what
 // it did when a later step fails; DEL never fails because something is already gone or the
-// dataplane is down (it records the port as a pending delete, common/cni_records.h). Errors are
+// dataplane is down (it records the port as a pending delete, cni/records.h). Errors are
 // absl::Status values carrying their CNI code (cni/errors.h). Not thread-safe; one per process.
 class CniPlugin {
  public:

@@ -66,10 +66,20 @@ void countersToProto(const PortCounters& c, pb::Counters* out) {
   out->set_drop_other(c.drops[static_cast<size_t>(DropReason::Other)]);
 }
 
+pb::NetworkMode networkModeToProto(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::Vpc:
+      return pb::NETWORK_MODE_VPC;
+    case NetworkMode::L2:
+      return pb::NETWORK_MODE_L2;
+  }
+  return pb::NETWORK_MODE_UNSPECIFIED;  // Not a NetworkMode value.
+}
+
 pb::Network networkToProto(const NetworkStatus& n) {
   pb::Network out;
   out.set_name(n.name);
-  out.set_mode(n.mode == common::NetworkMode::Vpc ? pb::NETWORK_MODE_VPC : pb::NETWORK_MODE_L2);
+  out.set_mode(networkModeToProto(n.mode));
   out.set_mtu(n.mtu);
   out.set_up(n.up);
   out.set_port_count(n.port_count);
