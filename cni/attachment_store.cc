@@ -7,9 +7,9 @@
 #include <cstring>
 #include <system_error>
 
+#include "cni/records.h"
 #include "cni/slot_files.h"
 #include "common/atomic_file.h"
-#include "common/cni_records.h"
 #include "common/json_reader.h"
 #include "common/json_text.h"
 #include "common/strings.h"

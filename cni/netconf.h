@@ -14,8 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "cni/path_policy.h"
+#include "cni/records.h"
 #include "cni/result.h"
-#include "common/cni_records.h"
 #include "common/config.h"
 #include "common/vhost.h"
 #include "nlohmann/json.hpp"

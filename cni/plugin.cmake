@@ -19,10 +19,12 @@ add_library(ena_dpdk_cni STATIC
   vhost_user_attachment.cc
 )
 ena_dpdk_target_defaults(ena_dpdk_cni)
-target_link_libraries(ena_dpdk_cni PUBLIC ena_dpdk_cni_skel ena_dpdk_dataplane_client ena_dpdk_proto)
+target_link_libraries(ena_dpdk_cni PUBLIC ena_dpdk_cni_skel ena_dpdk_cni_records ena_dpdk_dataplane_client
+  ena_dpdk_proto)
 
 # The binary, linked statically against gRPC, protobuf and Abseil (ena_dpdk_cni_executable).
 ena_dpdk_cni_executable(ena-dpdk-cni cni_main.cc
-  ARCHIVES ena_dpdk_cni ena_dpdk_cni_skel ena_dpdk_dataplane_client ena_dpdk_common ena_dpdk_proto
+  ARCHIVES ena_dpdk_cni ena_dpdk_cni_skel ena_dpdk_cni_records ena_dpdk_dataplane_client
+    ena_dpdk_common ena_dpdk_proto
   PKGS grpc++ protobuf absl_status absl_statusor absl_strings absl_str_format absl_flat_hash_map
     absl_synchronization absl_cord)

@@ -48,7 +48,7 @@ struct PluginEnvironment {
 // status.cc) over the attachment of the configured mode (cni/attachment.h). Every command that
 // changes something is atomic: ADD undoes what it did when a later step fails; DEL never fails
 // because something is already gone or the dataplane is down (it records the port as a pending
-// delete, common/cni_records.h). Errors are absl::Status values carrying their CNI code
+// delete, cni/records.h). Errors are absl::Status values carrying their CNI code
 // (cni/errors.h). Not thread-safe; one per process.
 class CniPlugin {
  public:

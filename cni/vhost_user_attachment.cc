@@ -12,6 +12,7 @@
 #include "cni/errors.h"
 #include "cni/text_util.h"
 #include "common/atomic_file.h"
+#include "common/path_resolve.h"
 #include "common/slot_dir.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
@@ -68,11 +69,6 @@ std::optional<AttachmentKey> attachmentOfPortId(const std::string& id) {
     return std::nullopt;
   }
   return key;
-}
-
-bool isWithin(const fs::path& path, const fs::path& dir) {
-  const fs::path rel = path.lexically_normal().lexically_relative(dir.lexically_normal());
-  return !rel.empty() && *rel.begin() != ".." && rel != ".";
 }
 
 }  // namespace
@@ -461,7 +457,8 @@ absl::StatusOr<unsigned> VhostUserAttachment::collectGarbage(
     for (const dp::Port& port : *ports) {
       std::optional<AttachmentKey> key = attachmentOfPortId(port.id());
       if (!key || isValid(key->containerId, key->ifname) ||
-          recordedElsewhere.count(port.id()) > 0 || !isWithin(port.socket_path(), conf.slotDir)) {
+          recordedElsewhere.count(port.id()) > 0 ||
+          !common::isWithin(port.socket_path(), conf.slotDir)) {
         continue;
       }
       AttachmentRecord orphan{.containerId = key->containerId,

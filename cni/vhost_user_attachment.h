@@ -7,14 +7,14 @@
 #include <string_view>
 
 #include "cni/attachment.h"
+#include "cni/records.h"
 #include "cni/slot_files.h"
-#include "common/cni_records.h"
 
 namespace enadpdk::cni {
 
 // vhostuser mode: a port on the dataplane, its socket in a slot directory (the device plugin's,
 // or one per attachment), ena-dpdk.json next to it for the pod. A port that cannot be deleted
-// now is recorded as a pending delete (common/cni_records.h) and finished later.
+// now is recorded as a pending delete (cni/records.h) and finished later.
 class VhostUserAttachment : public Attachment {
  public:
   explicit VhostUserAttachment(AttachmentContext context) : Attachment(context) {}

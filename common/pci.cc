@@ -16,10 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kPciDevicesDir = "/sys/bus/pci/devices";
-constexpr std::string_view kEnaVendor = "1d0f";
-constexpr std::array<std::string_view, 4> kEnaDevices = {"ec20", "ec21", "0ec2", "1ec2"};
-constexpr std::string_view kVfioPci = "vfio-pci";
-constexpr std::array<std::string_view, 2> kUioDrivers = {"igb_uio", "uio_pci_generic"};
+constexpr std::array<std::string_view, 4> kEnaDevices = {kEnaVfDeviceId, kEnaVfLlqDeviceId, "0ec2",
+                                                         "1ec2"};
+constexpr std::array<std::string_view, 2> kUioDrivers = {kIgbUioDriver, kUioPciGenericDriver};
 
 bool isLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
@@ -168,9 +167,13 @@ absl::StatusOr<std::string> normalizePciAddress(std::string_view address) {
   return canonical;
 }
 
-bool PciDevice::isEna() const { return vendor == kEnaVendor && contains(kEnaDevices, device); }
+bool PciDevice::isEna() const { return vendor == kEnaVendorId && contains(kEnaDevices, device); }
 
-bool PciDevice::isDpdkBound() const { return driver == kVfioPci || contains(kUioDrivers, driver); }
+bool isDpdkDriver(std::string_view driver) {
+  return driver == kVfioPciDriver || contains(kUioDrivers, driver);
+}
+
+bool PciDevice::isDpdkBound() const { return isDpdkDriver(driver); }
 
 absl::StatusOr<std::vector<PciDevice>> listPciDevices(const HostRoot& root) {
   const fs::path dir = root.path(kPciDevicesDir);
@@ -234,7 +237,7 @@ absl::StatusOr<std::string> pciAddressOfNetdev(const HostRoot& root, std::string
 
 absl::StatusOr<std::vector<std::string>> dpdkDeviceNodes(const HostRoot& root,
                                                          const PciDevice& device) {
-  if (device.driver == kVfioPci) {
+  if (device.driver == kVfioPciDriver) {
     if (!device.iommu_group) {
       return absl::FailedPreconditionError(
           strCat("PCI device ", device.address, " is bound to vfio-pci but has no IOMMU group"));

@@ -15,6 +15,20 @@ namespace enadpdk::common {
 // thread-safe. A device can disappear or change driver at any time (hot-unplug, rebinding), so a
 // PciDevice is a snapshot.
 
+// Amazon's PCI vendor ID.
+inline constexpr char kEnaVendorId[] = "1d0f";
+// The ENA virtual functions EC2 instances expose (without and with LLQ).
+inline constexpr char kEnaVfDeviceId[] = "ec20";
+inline constexpr char kEnaVfLlqDeviceId[] = "ec21";
+// The kernel drivers through which DPDK drives a PCI device (node prep binds ENAs to one, the
+// device plugin offers the ENAs bound to one).
+inline constexpr char kVfioPciDriver[] = "vfio-pci";
+inline constexpr char kIgbUioDriver[] = "igb_uio";
+inline constexpr char kUioPciGenericDriver[] = "uio_pci_generic";
+
+// True for kVfioPciDriver, kIgbUioDriver and kUioPciGenericDriver.
+bool isDpdkDriver(std::string_view driver);
+
 // True for a PCI address in the kernel's canonical form: lowercase hex
 // "<domain>:<bus>:<device>.<function>" as in "0000:00:06.0" (domain of 4 or more digits, bus of 2,
 // device 00-1f, function 0-7).

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "common/network_mode.h"
 #include "common/vhost.h"
 
 namespace enadpdk::dataplane_client {

@@ -22,7 +22,7 @@ bool DedicatedPool::usableDriver(const std::string& driver) const {
 }
 
 bool DedicatedPool::selects(const common::PciDevice& device, const HostState& host) const {
-  const common::EnaDedicatedResourceConfig& config = spec_.config;
+  const EnaDedicatedResourceConfig& config = spec_.config;
   return contains(config.vendors, device.vendor) && contains(config.devices, device.device) &&
          (config.pciAddresses.empty() || contains(config.pciAddresses, device.address)) &&
          !contains(config.exclude, device.address) &&

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "common/pci.h"
+#include "deviceplugin/plugin_config.h"
 #include "deviceplugin/resource_pool.h"
 
 namespace enadpdk::deviceplugin {
@@ -16,11 +16,11 @@ namespace enadpdk::deviceplugin {
 // What the dpdk.aws/ena-dedicated resource is built from; equal specs give identical resources.
 struct DedicatedPoolSpec {
   // Resource prefix ("dpdk.aws").
-  std::string prefix = common::kDefaultResourcePrefix;
+  std::string prefix = kDefaultResourcePrefix;
   // The resource's config section.
-  common::EnaDedicatedResourceConfig config{};
+  EnaDedicatedResourceConfig config{};
   // CDI support.
-  common::CdiConfig cdi{};
+  CdiConfig cdi{};
 
   friend bool operator==(const DedicatedPoolSpec&, const DedicatedPoolSpec&) = default;
 };

@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "common/config.h"
 #include "common/flags.h"
 #include "common/host_root.h"
 #include "common/logging.h"

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "deviceplugin/plugin_config.h"
 #include "deviceplugin/resource_pool.h"
@@ -18,9 +17,9 @@ inline constexpr char kEnaDevicesEnv[] = "ENA_DPDK_DEVICES";
 // What the dpdk.aws/ena resource is built from; equal specs give identical resources.
 struct EnaPoolSpec {
   // Resource prefix ("dpdk.aws").
-  std::string prefix = common::kDefaultResourcePrefix;
+  std::string prefix = kDefaultResourcePrefix;
   // The resource's config section.
-  common::EnaResourceConfig config{};
+  EnaResourceConfig config{};
   // The dataplane networks with an uplink.
   std::vector<AttachmentNetwork> networks{};
 

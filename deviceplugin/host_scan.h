@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
+#include "common/hugepage_size.h"
 #include "common/pci.h"
 
 namespace enadpdk::deviceplugin {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
+#include "common/hugepage_size.h"
 
 namespace enadpdk::deviceplugin {
 

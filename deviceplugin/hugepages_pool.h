@@ -13,12 +13,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "deviceplugin/charge_cgroups.h"
 #include "deviceplugin/clock.h"
 #include "deviceplugin/hugepage_layout.h"
 #include "deviceplugin/hugetlbfs.h"
+#include "deviceplugin/plugin_config.h"
 #include "deviceplugin/resource_pool.h"
 
 namespace enadpdk::deviceplugin {
@@ -30,13 +30,13 @@ inline constexpr char kHugepagesStateFile[] = "allocations.json";
 // equal specs give identical resources.
 struct HugepagesPoolSpec {
   // Resource prefix ("dpdk.aws").
-  std::string prefix = common::kDefaultResourcePrefix;
+  std::string prefix = kDefaultResourcePrefix;
   // The resource's config section.
-  common::HugepagesResourceConfig config{};
+  HugepagesResourceConfig config{};
   // The page size; it names the resource.
   common::HugepageSize pageSize = common::HugepageSize::Size1G;
   // Host path of the cgroup file systems (deviceplugin.cgroupFs).
-  std::string cgroupFs = common::kDefaultCgroupFs;
+  std::string cgroupFs = kDefaultCgroupFs;
 
   friend bool operator==(const HugepagesPoolSpec&, const HugepagesPoolSpec&) = default;
 };

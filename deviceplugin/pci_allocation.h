@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "deviceplugin/device.h"
+#include "deviceplugin/plugin_config.h"
 
 namespace enadpdk::deviceplugin {
 
@@ -18,7 +18,7 @@ struct PciAllocationSpec {
   // DPDK drivers a device must be bound to at allocation time.
   std::vector<std::string> drivers{};
   // CDI support.
-  common::CdiConfig cdi{};
+  CdiConfig cdi{};
 };
 
 // Allocates whole DPDK-bound PCI devices (IDs = PCI addresses, already checked to belong to the

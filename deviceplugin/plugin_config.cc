@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+
+#include "common/json_reader.h"
 #include "common/pci.h"
 #include "common/strings.h"
 
@@ -9,6 +12,112 @@ namespace enadpdk::deviceplugin {
 namespace {
 
 namespace fs = std::filesystem;
+
+using common::clipped;
+using common::JsonReader;
+using common::kAbsolutePath;
+using common::kDpdkDriver;
+using common::kHostPort;
+using common::kPciAddress;
+using common::strCat;
+using common::StringRule;
+
+bool isHexDigit(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); }
+
+bool isPciId(std::string_view text) {
+  return text.size() == 4 && std::all_of(text.begin(), text.end(), isHexDigit);
+}
+
+// A lowercase DNS subdomain (RFC 1123), as Kubernetes requires of a resource name's prefix.
+bool isDnsSubdomain(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  for (std::string_view label : common::splitText(text, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    if (!std::all_of(label.begin(), label.end(), [](char c) {
+          return absl::ascii_isdigit(c) || absl::ascii_islower(c) || c == '-';
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr StringRule kPciId{isPciId, "4 lowercase hex digits like \"ec20\""};
+constexpr StringRule kDnsSubdomain{isDnsSubdomain, "a lowercase DNS subdomain like \"dpdk.aws\""};
+
+// ---- deviceplugin
+
+void parseEnaResource(JsonReader& r, EnaResourceConfig& ena) {
+  r.read("slotsPerNetwork", ena.slotsPerNetwork, 1, kMaxSlotsPerNetwork);
+  r.read("dir", ena.dir, kAbsolutePath);
+  r.read("containerPath", ena.containerPath, kAbsolutePath);
+  if (r.has("slotGroup")) r.read("slotGroup", ena.slotGroup.emplace(), 1, common::kMaxSlotGroup);
+}
+
+void parseEnaDedicatedResource(JsonReader& r, EnaDedicatedResourceConfig& dedicated) {
+  r.readSet("vendors", dedicated.vendors, kPciId);
+  r.readSet("devices", dedicated.devices, kPciId);
+  r.readSet("drivers", dedicated.drivers, kDpdkDriver);
+  r.readSet("pciAddresses", dedicated.pciAddresses, kPciAddress);
+  r.readSet("exclude", dedicated.exclude, kPciAddress);
+  for (std::size_t i = 0; i < dedicated.exclude.size(); ++i) {
+    const std::vector<std::string>& included = dedicated.pciAddresses;
+    if (std::find(included.begin(), included.end(), dedicated.exclude[i]) != included.end()) {
+      r.fail(strCat("exclude[", i, "]"),
+             strCat("\"", dedicated.exclude[i], "\" is also in pciAddresses"));
+    }
+  }
+}
+
+// Why `text` cannot be a charge cgroup (a path below the hugetlb hierarchy's root, outside the
+// kubelet's pod cgroups, where the pages of every hugepage allocation are charged); empty when
+// it can.
+std::string chargeCgroupProblem(std::string_view text) {
+  if (!text.starts_with('/')) return "expected a cgroup path starting with '/'";
+  std::vector<std::string_view> parts = common::splitText(text.substr(1), '/');
+  if (text == "/") parts.clear();
+  for (std::string_view part : parts) {
+    if (part.empty() || part == "." || part == "..") {
+      return "expected a cgroup path without empty, \".\" or \"..\" components";
+    }
+  }
+  // The kubelet's pods live under /kubepods (cgroupfs driver) or /kubepods.slice (systemd),
+  // whose hugetlb limits are what the charge cgroup must stay out of.
+  if (!parts.empty() && parts.front().starts_with("kubepods")) {
+    return "must not be under the kubelet's /kubepods* cgroups";
+  }
+  return "";
+}
+
+void parseHugepagesResource(JsonReader& r, HugepagesResourceConfig& hugepages) {
+  r.read("enabled", hugepages.enabled);
+  r.read("mountDir", hugepages.mountDir, kAbsolutePath);
+  r.read("containerPath", hugepages.containerPath, kAbsolutePath);
+  r.read("chargeCgroup", hugepages.chargeCgroup);
+  if (std::string problem = chargeCgroupProblem(hugepages.chargeCgroup); !problem.empty()) {
+    r.fail("chargeCgroup", strCat(problem, ", got \"", clipped(hugepages.chargeCgroup), "\""));
+  }
+}
+
+void parseCdi(JsonReader& r, CdiConfig& cdi) {
+  r.read("enabled", cdi.enabled);
+  r.read("specDir", cdi.specDir, kAbsolutePath);
+}
+
+void parseDeviceplugin(JsonReader& r, DevicepluginConfig& config) {
+  r.read("resourcePrefix", config.resourcePrefix, kDnsSubdomain);
+  r.readObject("ena", [&](JsonReader& e) { parseEnaResource(e, config.ena); });
+  r.readObject("enaDedicated",
+               [&](JsonReader& d) { parseEnaDedicatedResource(d, config.enaDedicated); });
+  r.readObject("hugepages", [&](JsonReader& h) { parseHugepagesResource(h, config.hugepages); });
+  r.readObject("hugepages2Mi",
+               [&](JsonReader& h) { parseHugepagesResource(h, config.hugepages2Mi); });
+  r.read("cgroupFs", config.cgroupFs, kAbsolutePath);
+  r.readObject("cdi", [&](JsonReader& c) { parseCdi(c, config.cdi); });
+  r.read("metricsAddress", config.metricsAddress, kHostPort);
+}
 
 // A directory in one spelling, ending in '/' ("/var/run/x/").
 std::string normalDir(const std::string& dir) {
@@ -25,10 +134,10 @@ bool overlaps(const std::string& a, const std::string& b) {
 }
 
 absl::Status checkCrossSection(const PluginConfig& config) {
-  const common::DevicepluginConfig& dp = config.deviceplugin;
+  const DevicepluginConfig& dp = config.deviceplugin;
   for (std::size_t i = 0; i < dp.enaDedicated.pciAddresses.size(); ++i) {
     const std::string& address = dp.enaDedicated.pciAddresses[i];
-    for (const common::NetworkConfig& network : config.dataplane.networks) {
+    for (const vhostuser::NetworkConfig& network : config.dataplane.networks) {
       if (network.uplink && network.uplink->device == address) {
         return absl::InvalidArgumentError(
             common::strCat("deviceplugin.enaDedicated.pciAddresses[", i, "]: \"", address,
@@ -68,12 +177,20 @@ absl::Status checkCrossSection(const PluginConfig& config) {
 
 }  // namespace
 
+absl::StatusOr<DevicepluginConfig> parseDevicepluginConfig(const nlohmann::json& root) {
+  return common::parseSection<DevicepluginConfig>(root, "deviceplugin", parseDeviceplugin);
+}
+
+absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const fs::path& path) {
+  return common::loadSection<DevicepluginConfig>(path, parseDevicepluginConfig);
+}
+
 absl::StatusOr<PluginConfig> parsePluginConfig(const nlohmann::json& root) {
   PluginConfig config;
-  absl::StatusOr<common::DevicepluginConfig> deviceplugin = common::parseDevicepluginConfig(root);
+  absl::StatusOr<DevicepluginConfig> deviceplugin = parseDevicepluginConfig(root);
   if (!deviceplugin.ok()) return deviceplugin.status();
   config.deviceplugin = std::move(*deviceplugin);
-  absl::StatusOr<common::DataplaneConfig> dataplane = common::parseDataplaneConfig(root);
+  absl::StatusOr<vhostuser::DataplaneConfig> dataplane = vhostuser::parseDataplaneConfig(root);
   if (!dataplane.ok()) return dataplane.status();
   config.dataplane = std::move(*dataplane);
   if (absl::Status status = checkCrossSection(config); !status.ok()) return status;
@@ -95,9 +212,9 @@ std::string socketFileName(std::string_view resource) {
   return common::strCat("ena-dpdk-", resource, ".sock");
 }
 
-std::set<std::string> uplinkPciAddresses(const common::DataplaneConfig& dataplane) {
+std::set<std::string> uplinkPciAddresses(const vhostuser::DataplaneConfig& dataplane) {
   std::set<std::string> addresses;
-  for (const common::NetworkConfig& network : dataplane.networks) {
+  for (const vhostuser::NetworkConfig& network : dataplane.networks) {
     if (network.uplink && common::isPciAddress(network.uplink->device)) {
       addresses.insert(network.uplink->device);
     }
@@ -105,9 +222,9 @@ std::set<std::string> uplinkPciAddresses(const common::DataplaneConfig& dataplan
   return addresses;
 }
 
-std::vector<AttachmentNetwork> attachmentNetworks(const common::DataplaneConfig& dataplane) {
+std::vector<AttachmentNetwork> attachmentNetworks(const vhostuser::DataplaneConfig& dataplane) {
   std::vector<AttachmentNetwork> networks;
-  for (const common::NetworkConfig& network : dataplane.networks) {
+  for (const vhostuser::NetworkConfig& network : dataplane.networks) {
     if (network.uplink)
       networks.push_back({.name = network.name, .uplink = network.uplink->device});
   }

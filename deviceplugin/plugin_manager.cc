@@ -109,7 +109,7 @@ fs::path PluginManager::socketPath(std::string_view resource) const {
 
 std::map<std::string, PluginManager::PoolSpec> PluginManager::poolSpecs(
     const PluginConfig& config) {
-  const common::DevicepluginConfig& dp = config.deviceplugin;
+  const DevicepluginConfig& dp = config.deviceplugin;
   std::map<std::string, PoolSpec> specs;
   specs[kEnaResource] = EnaPoolSpec{.prefix = dp.resourcePrefix,
                                     .config = dp.ena,

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
+#include "deviceplugin/plugin_config.h"
 #include "deviceplugin/resource_pool.h"
 
 namespace enadpdk::deviceplugin {
@@ -13,11 +13,11 @@ namespace enadpdk::deviceplugin {
 // What the dpdk.aws/ena-uplink resource is built from; equal specs give identical resources.
 struct UplinkPoolSpec {
   // Resource prefix ("dpdk.aws").
-  std::string prefix = common::kDefaultResourcePrefix;
+  std::string prefix = kDefaultResourcePrefix;
   // The PCI addresses the dataplane networks use as uplinks (uplinkPciAddresses()), sorted.
   std::vector<std::string> addresses{};
   // CDI support.
-  common::CdiConfig cdi{};
+  CdiConfig cdi{};
 
   friend bool operator==(const UplinkPoolSpec&, const UplinkPoolSpec&) = default;
 };

@@ -29,18 +29,10 @@ bool isHttpUrl(std::string_view text) {
   return false;
 }
 
-// The multicast bit is the lowest bit of the first octet, i.e. of its second hex digit.
-bool isUnicastMacAddress(std::string_view text) {
-  return common::isMacAddress(text) &&
-         std::string_view("02468aceACE").find(text[1]) != std::string_view::npos;
-}
+using common::kAbsolutePath;
+using common::kMacAddress;
+using common::kNetworkName;
 
-constexpr StringRule kAbsolutePath{[](std::string_view p) { return p.starts_with('/'); },
-                                   "an absolute path"};
-constexpr StringRule kNetworkName{common::isNetworkName,
-                                  "a name of 1 to 15 characters from [a-z0-9-]"};
-constexpr StringRule kMacAddress{isUnicastMacAddress,
-                                 "a unicast MAC address like 02:00:00:00:00:01"};
 constexpr StringRule kIpAddress{common::isIpAddress, "an IPv4 or IPv6 address"};
 constexpr StringRule kIpAddressOrCidr{isIpAddressOrCidr, "an IPv4 or IPv6 address or CIDR"};
 constexpr StringRule kCidr{common::isCidr, "a CIDR like \"10.0.0.0/24\""};
@@ -93,22 +85,11 @@ void parseIpam(JsonReader& r, IpamConfig& config) {
 }  // namespace
 
 absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root) {
-  IpamConfig config;
-  absl::Status status =
-      common::parseConfigSection(root, "ipam", [&](JsonReader& r) { parseIpam(r, config); });
-  if (!status.ok()) return status;
-  return config;
+  return common::parseSection<IpamConfig>(root, "ipam", parseIpam);
 }
 
 absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path) {
-  absl::StatusOr<nlohmann::json> root = common::readJsonFile(path);
-  if (!root.ok()) return root.status();
-  absl::StatusOr<IpamConfig> config = parseIpamConfig(*root);
-  if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        strCat(path.string(), ": ", config.status().message()));
-  }
-  return config;
+  return common::loadSection<IpamConfig>(path, parseIpamConfig);
 }
 
 }  // namespace enadpdk::cni::ipam

@@ -84,7 +84,7 @@ struct IpamConfig {
   bool operator==(const IpamConfig&) const = default;
 };
 
-// Parses the "ipam" section of a whole configuration document `root` (common::parseConfigSection:
+// Parses the "ipam" section of a whole configuration document `root` (common::readSection():
 // the top level must be an object of known sections; a missing section gives the defaults).
 // Errors are InvalidArgument and name the JSON path ("ipam.imds.timeoutMs: ...").
 absl::StatusOr<IpamConfig> parseIpamConfig(const nlohmann::json& root);

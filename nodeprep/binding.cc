@@ -72,7 +72,7 @@ std::string knownInterface(const PciDevice& device, const NodeState& state) {
   return "";
 }
 
-bool forced(const common::BindConfig& config, const BindCandidate& candidate) {
+bool forced(const BindConfig& config, const BindCandidate& candidate) {
   return contains(config.force, candidate.device.address) ||
          contains(config.force, candidate.ifname);
 }
@@ -109,11 +109,11 @@ std::string BindCandidate::label() const {
   return ifname.empty() ? device.address : strCat(device.address, " (", ifname, ")");
 }
 
-bool selectsDevices(const common::BindConfig& config) {
+bool selectsDevices(const BindConfig& config) {
   return !config.pciAddresses.empty() || !config.interfaces.empty() || config.allExceptPrimary;
 }
 
-absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const common::BindConfig& config,
+absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindConfig& config,
                                      const std::string& driver, const NodeState& state,
                                      const PrimaryEniFacts& facts,
                                      const std::vector<PciDevice>& devices) {

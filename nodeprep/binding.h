@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "common/pci.h"
 #include "nodeprep/host.h"
 #include "nodeprep/node_state.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/primary_eni.h"
 #include "nodeprep/report.h"
 
@@ -52,13 +52,13 @@ struct BindPlan {
 };
 
 // True when the bind section selects anything.
-bool selectsDevices(const common::BindConfig& config);
+bool selectsDevices(const BindConfig& config);
 
 // Selects the devices: by PCI address, by interface name (an interface that no longer exists is
 // found through `state` when an earlier run bound it), and with allExceptPrimary every other ENA.
 // NotFound for an unknown PCI address or interface, InvalidArgument for a device that is not an
 // ENA. Reads only.
-absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const common::BindConfig& config,
+absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindConfig& config,
                                      const std::string& driver, const NodeState& state,
                                      const PrimaryEniFacts& facts,
                                      const std::vector<common::PciDevice>& devices);

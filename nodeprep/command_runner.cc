@@ -109,21 +109,21 @@ absl::StatusOr<CommandResult> runChecked(CommandRunner& commands,
                                     result->exit_code, err.empty() ? "" : ": ", err));
 }
 
-HostCommandRunner::HostCommandRunner(common::HostExec mode, std::string search_path,
-                                     common::HostRoot root, std::chrono::milliseconds timeout)
+HostCommandRunner::HostCommandRunner(HostExec mode, std::string search_path, common::HostRoot root,
+                                     std::chrono::milliseconds timeout)
     : mode_(mode),
       search_path_(std::move(search_path)),
       root_(std::move(root)),
       timeout_(timeout) {}
 
 std::string HostCommandRunner::commandPath(std::string_view host_path) const {
-  if (mode_ == common::HostExec::Nsenter) return std::string(host_path);
+  if (mode_ == HostExec::Nsenter) return std::string(host_path);
   return root_.path(host_path).string();
 }
 
 std::vector<std::string> HostCommandRunner::commandLine(
     const std::vector<std::string>& argv) const {
-  if (mode_ == common::HostExec::Direct) return argv;
+  if (mode_ == HostExec::Direct) return argv;
   std::vector<std::string> line = kNsenterPrefix;
   line.insert(line.end(), argv.begin(), argv.end());
   return line;
@@ -187,7 +187,7 @@ absl::StatusOr<CommandResult> HostCommandRunner::run(const std::vector<std::stri
         strCat(describeCommand(line), ": still running after ", timeout_.count(), " ms; killed"));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (mode_ == common::HostExec::Nsenter && result.exit_code == kExitNotFound) {
+  if (mode_ == HostExec::Nsenter && result.exit_code == kExitNotFound) {
     return absl::NotFoundError(strCat(argv[0], ": command not found on the host (",
                                       describeCommand(line), ": ", result.err, ")"));
   }

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
+#include "nodeprep/nodeprep_config.h"
 
 namespace enadpdk::nodeprep {
 
@@ -52,7 +52,7 @@ class HostCommandRunner : public CommandRunner {
   // Five minutes: grub2-mkconfig probes every disk, which can take a while on a large host.
   static constexpr std::chrono::seconds kDefaultTimeout{300};
 
-  HostCommandRunner(common::HostExec mode, std::string search_path, common::HostRoot root,
+  HostCommandRunner(HostExec mode, std::string search_path, common::HostRoot root,
                     std::chrono::milliseconds timeout = kDefaultTimeout);
 
   absl::StatusOr<CommandResult> run(const std::vector<std::string>& argv) override;
@@ -65,7 +65,7 @@ class HostCommandRunner : public CommandRunner {
   // Resolves a program name through the search path; NotFound when no executable matches.
   absl::StatusOr<std::filesystem::path> findProgram(std::string_view program) const;
 
-  common::HostExec mode_;
+  HostExec mode_;
   std::string search_path_;
   common::HostRoot root_;
   std::chrono::milliseconds timeout_;

@@ -13,12 +13,11 @@ namespace {
 using common::HugepageSize;
 using common::strCat;
 
-bool sizeUsed(const common::NodeprepConfig& config, HugepageSize size) {
+bool sizeUsed(const NodeprepConfig& config, HugepageSize size) {
   const unsigned pages =
       size == HugepageSize::Size1G ? config.hugepages.pages1G : config.hugepages.pages2M;
-  return pages > 0 ||
-         std::any_of(config.mounts.begin(), config.mounts.end(),
-                     [&](const common::HugetlbfsMount& m) { return m.pageSize == size; });
+  return pages > 0 || std::any_of(config.mounts.begin(), config.mounts.end(),
+                                  [&](const HugetlbfsMount& m) { return m.pageSize == size; });
 }
 
 }  // namespace
@@ -38,7 +37,7 @@ std::set<std::string, std::less<>> cpuFlags(std::string_view cpuinfo) {
   return flags;
 }
 
-bool checkCpu(const common::HostRoot& root, const common::NodeprepConfig& config, Report& report) {
+bool checkCpu(const common::HostRoot& root, const NodeprepConfig& config, Report& report) {
   absl::StatusOr<std::string> cpuinfo = readHostFile(root, "/proc/cpuinfo");
   if (!cpuinfo.ok()) {
     report.fail("cpu", "/proc/cpuinfo", common::toStd(cpuinfo.status().message()));

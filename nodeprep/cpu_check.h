@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/config.h"
 #include "common/host_root.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -19,6 +19,6 @@ std::set<std::string, std::less<>> cpuFlags(std::string_view cpuinfo);
 // everywhere the kernel's /sys/kernel/mm/hugepages/hugepages-<kB>kB directory. Adds one "cpu"
 // action per size used; on an unsupported size adds a failed action whose reason says what to
 // change, and returns false. Reads only.
-bool checkCpu(const common::HostRoot& root, const common::NodeprepConfig& config, Report& report);
+bool checkCpu(const common::HostRoot& root, const NodeprepConfig& config, Report& report);
 
 }  // namespace enadpdk::nodeprep

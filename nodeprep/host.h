@@ -5,10 +5,10 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/command_runner.h"
 #include "nodeprep/kernel_files.h"
+#include "nodeprep/nodeprep_config.h"
 
 namespace enadpdk::nodeprep {
 

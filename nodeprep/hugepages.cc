@@ -52,7 +52,7 @@ bool HugepagesPlan::raises() const {
 }
 
 absl::StatusOr<HugepagesPlan> planHugepages(const common::HostRoot& root,
-                                            const common::HugepagesConfig& config) {
+                                            const HugepagesConfig& config) {
   HugepagesPlan plan;
   std::vector<int> nodes;
   if (config.perNumaNode && (config.pages1G > 0 || config.pages2M > 0)) {
@@ -91,8 +91,8 @@ absl::StatusOr<HugepagesPlan> planHugepages(const common::HostRoot& root,
   return plan;
 }
 
-HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, common::PersistMode persist,
-                                  const Host& host, Report& report) {
+HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist, const Host& host,
+                                  Report& report) {
   HugepagesOutcome outcome;
   for (const HugepageTarget& target : plan.targets) {
     // Re-read right before writing: another agent may have raised the count since the plan, and
@@ -133,7 +133,7 @@ HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, common::PersistMode
       report.fail("hugepages", target.file, shortfall);
       return outcome;
     }
-    if (persist == common::PersistMode::Never) {
+    if (persist == PersistMode::Never) {
       report.fail("hugepages", target.file,
                   strCat(shortfall,
                          "; hugepages.persist is \"never\", so no kernel argument "

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -45,7 +45,7 @@ struct HugepagesPlan {
 // under /sys/devices/system/node gets the count. Reads only. NotFound when the host has no NUMA
 // node directories but perNumaNode is set, or a size's nr_hugepages file is missing.
 absl::StatusOr<HugepagesPlan> planHugepages(const common::HostRoot& root,
-                                            const common::HugepagesConfig& config);
+                                            const HugepagesConfig& config);
 
 // What the reservation got.
 struct HugepagesOutcome {
@@ -59,8 +59,8 @@ struct HugepagesOutcome {
 // files and reads back what the kernel granted. Adds one "hugepages" action per target. A 2M
 // shortfall fails the run (a kernel argument cannot make 2M memory appear); a 1G shortfall fails
 // it when `persist` is Never and is a warning otherwise (the kernel command line takes over).
-HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, common::PersistMode persist,
-                                  const Host& host, Report& report);
+HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist, const Host& host,
+                                  Report& report);
 
 // --dry-run: adds the actions reserveHugepages() would take, as "planned" or "ok".
 void describeHugepages(const HugepagesPlan& plan, Report& report);

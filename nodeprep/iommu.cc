@@ -137,7 +137,7 @@ KernelArgSet intelIommuArgSet() {
   return {.keys = {"intel_iommu", "iommu"}, .args = "intel_iommu=on iommu=1"};
 }
 
-absl::StatusOr<IommuPlan> planIommu(const IommuFacts& facts, const common::VfioConfig& config) {
+absl::StatusOr<IommuPlan> planIommu(const IommuFacts& facts, const VfioConfig& config) {
   if (facts.enabled()) {
     return IommuPlan{.mode = VfioMode::Iommu,
                      .reason = strCat("the kernel has an IOMMU enabled (", facts.enabled_by, ")"),
@@ -183,20 +183,20 @@ absl::StatusOr<IommuPlan> planIommu(const IommuFacts& facts, const common::VfioC
       break;
   }
   switch (config.iommu) {
-    case common::IommuMode::Required:
+    case IommuMode::Required:
       return absl::FailedPreconditionError(
           strCat("vfio.iommu is \"required\" but the kernel has no IOMMU enabled: ", why,
                  args_help ? strCat("; boot with \"", args.args,
                                     "\", or set vfio.iommu \"auto\" to have nodeprep add them")
                            : ""));
-    case common::IommuMode::NoIommu:
+    case IommuMode::NoIommu:
       return IommuPlan{.mode = VfioMode::NoIommu,
                        .reason = strCat("vfio.iommu is \"noiommu\"; ", why),
                        .args = std::nullopt};
-    case common::IommuMode::Auto:
+    case IommuMode::Auto:
       break;
   }
-  if (config.noiommu == common::NoIommuMode::Always) {
+  if (config.noiommu == NoIommuMode::Always) {
     return IommuPlan{.mode = VfioMode::NoIommu,
                      .reason = strCat("vfio.noiommu is \"always\"; ", why),
                      .args = std::nullopt};

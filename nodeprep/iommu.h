@@ -5,9 +5,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/kernel_args.h"
+#include "nodeprep/nodeprep_config.h"
 
 namespace enadpdk::nodeprep {
 
@@ -80,6 +80,6 @@ struct IommuPlan {
 // - otherwise NoIommu.
 // FailedPrecondition, saying what to do, when vfio.iommu is "required" and the kernel has no
 // IOMMU enabled. Pure.
-absl::StatusOr<IommuPlan> planIommu(const IommuFacts& facts, const common::VfioConfig& config);
+absl::StatusOr<IommuPlan> planIommu(const IommuFacts& facts, const VfioConfig& config);
 
 }  // namespace enadpdk::nodeprep

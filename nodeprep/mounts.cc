@@ -39,7 +39,7 @@ std::string pageSizeOption(common::HugepageSize size) {
 }
 
 // The mount command as the host sees it, for the report.
-std::string mountDescription(const common::HugetlbfsMount& m) {
+std::string mountDescription(const HugetlbfsMount& m) {
   return strCat("mount -t hugetlbfs -o ", pageSizeOption(m.pageSize), " nodev ", m.path);
 }
 
@@ -54,7 +54,7 @@ const MountEntry* topMount(const std::vector<MountEntry>& table, std::string_vie
 
 // OK when hugetlbfs of the right size is mounted at the path, NotFound when nothing is,
 // FailedPrecondition for anything else there.
-absl::Status checkMounted(const std::vector<MountEntry>& table, const common::HugetlbfsMount& m) {
+absl::Status checkMounted(const std::vector<MountEntry>& table, const HugetlbfsMount& m) {
   const MountEntry* entry = topMount(table, m.path);
   if (entry == nullptr) return absl::NotFoundError(strCat(m.path, " is not mounted"));
   const HugepageSizeInfo info = hugepageSizeInfo(m.pageSize);
@@ -123,13 +123,13 @@ std::optional<uint64_t> hugetlbfsPageKib(const MountEntry& entry) {
   return 2048;
 }
 
-absl::StatusOr<std::vector<MountPlan>> planMounts(
-    const common::HostRoot& root, const std::vector<common::HugetlbfsMount>& mounts) {
+absl::StatusOr<std::vector<MountPlan>> planMounts(const common::HostRoot& root,
+                                                  const std::vector<HugetlbfsMount>& mounts) {
   std::vector<MountPlan> plans;
   if (mounts.empty()) return plans;
   absl::StatusOr<std::vector<MountEntry>> table = readMountTable(root);
   if (!table.ok()) return table.status();
-  for (const common::HugetlbfsMount& mount : mounts) {
+  for (const HugetlbfsMount& mount : mounts) {
     absl::Status mounted = checkMounted(*table, mount);
     if (!mounted.ok() && !absl::IsNotFound(mounted)) return mounted;
     plans.push_back({.mount = mount, .present = mounted.ok()});
@@ -139,7 +139,7 @@ absl::StatusOr<std::vector<MountPlan>> planMounts(
 
 void applyMounts(const std::vector<MountPlan>& plans, const Host& host, Report& report) {
   for (const MountPlan& plan : plans) {
-    const common::HugetlbfsMount& m = plan.mount;
+    const HugetlbfsMount& m = plan.mount;
     const std::string option = pageSizeOption(m.pageSize);
     if (plan.present) {
       report.add("mounts", m.path, strCat("none: hugetlbfs ", option, " already mounted"),

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -42,7 +42,7 @@ std::optional<uint64_t> hugetlbfsPageKib(const MountEntry& entry);
 // One configured mount and whether it is already in place.
 struct MountPlan {
   // The configured mount.
-  common::HugetlbfsMount mount{};
+  HugetlbfsMount mount{};
   // True when hugetlbfs with the right page size is mounted at the path already.
   bool present = false;
 };
@@ -50,8 +50,8 @@ struct MountPlan {
 // Plans the mounts. FailedPrecondition when something other than hugetlbfs, or hugetlbfs with
 // another page size, is mounted at a configured path (nodeprep does not unmount what it did not
 // mount). Reads only.
-absl::StatusOr<std::vector<MountPlan>> planMounts(
-    const common::HostRoot& root, const std::vector<common::HugetlbfsMount>& mounts);
+absl::StatusOr<std::vector<MountPlan>> planMounts(const common::HostRoot& root,
+                                                  const std::vector<HugetlbfsMount>& mounts);
 
 // Step 3: for each mount not present, creates the mount point (0755, under the host root) and
 // runs `mount -t hugetlbfs -o pagesize=<1G|2M> nodev <path>`, then checks the mount table. Adds

@@ -37,7 +37,7 @@ constexpr char kKubeletRestart[] =
 
 }  // namespace
 
-Nodeprep::Nodeprep(common::NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
+Nodeprep::Nodeprep(NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
                    CommandRunner& commands, KernelFiles& kernel,
                    const InterfaceAddresses& addresses, std::shared_ptr<spdlog::logger> logger)
     : config_(std::move(config)),
@@ -125,7 +125,7 @@ Report Nodeprep::run() {
   const std::vector<double> kubelets = kubeletStartTimes(root_);
   const BootClock clock = readBootClock(root_);
   const uint64_t total1G = plans.hugepages.total1G;
-  const common::PersistMode persist = config_.hugepages.persist;
+  const PersistMode persist = config_.hugepages.persist;
   // A running kubelet misses pages raised in this run, or earlier in this boot after it started.
   auto checkKubelet = [&](bool raised_now) {
     const bool raised_this_boot = plans.state.hugepages_raised_at && !clock.boot_id.empty() &&
@@ -145,9 +145,9 @@ Report Nodeprep::run() {
                     [](const HugepageTarget& t) {
                       return t.size == common::HugepageSize::Size1G && t.needsRaise();
                     });
-    if (total1G > 0 && persist == common::PersistMode::Always) {
+    if (total1G > 0 && persist == PersistMode::Always) {
       persistHugepageArgs(host, total1G, /*dry_run=*/true, report);
-    } else if (raises1G && persist == common::PersistMode::Auto) {
+    } else if (raises1G && persist == PersistMode::Auto) {
       report.add("kernel-args", "kernel command line",
                  strCat("if the kernel grants fewer than ", total1G, " 1G pages: add ",
                         hugepageArgs(total1G)),
@@ -167,7 +167,7 @@ Report Nodeprep::run() {
   // ---- Step 2: hugepages.
   const HugepagesOutcome reserved = reserveHugepages(plans.hugepages, persist, host, report);
   if (report.failed()) return finish();
-  if (total1G > 0 && (persist == common::PersistMode::Always || reserved.short1G)) {
+  if (total1G > 0 && (persist == PersistMode::Always || reserved.short1G)) {
     if (persistHugepageArgs(host, total1G, /*dry_run=*/false, report) == KernelArgsResult::Failed) {
       return finish();
     }

@@ -5,12 +5,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/command_runner.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
 #include "nodeprep/node_state.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -36,7 +36,7 @@ struct NodeprepOptions {
 class Nodeprep {
  public:
   // The referenced seams outlive the object.
-  Nodeprep(common::NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
+  Nodeprep(NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
            CommandRunner& commands, KernelFiles& kernel, const InterfaceAddresses& addresses,
            std::shared_ptr<spdlog::logger> logger);
 
@@ -44,7 +44,7 @@ class Nodeprep {
   Report run();
 
  private:
-  common::NodeprepConfig config_;
+  NodeprepConfig config_;
   NodeprepOptions options_;
   common::HostRoot root_;
   CommandRunner& commands_;

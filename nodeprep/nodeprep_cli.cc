@@ -1,10 +1,10 @@
 #include "nodeprep/nodeprep_cli.h"
 
-#include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "nodeprep/nodeprep.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -16,7 +16,7 @@ using common::toStd;
 HostSeams hostSeams(std::string search_path) {
   return {
       .commands =
-          [search_path](const common::HostRoot& root, common::HostExec mode) {
+          [search_path](const common::HostRoot& root, HostExec mode) {
             return std::make_unique<HostCommandRunner>(mode, search_path, root);
           },
       .kernel =
@@ -61,7 +61,7 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
                        strCat("--state-file: expected an absolute path, got \"", state_file, "\""),
                        2);
   }
-  absl::StatusOr<common::NodeprepConfig> config = common::loadNodeprepConfig(flags.value("config"));
+  absl::StatusOr<NodeprepConfig> config = loadNodeprepConfig(flags.value("config"));
   if (!config.ok()) return reportFatal(err, flags.program(), toStd(config.status().message()));
   // handleStandard() has validated the level already.
   absl::StatusOr<spdlog::level::level_enum> level = common::parseLogLevel(flags.value("log-level"));

@@ -5,11 +5,11 @@
 #include <ostream>
 #include <string>
 
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/command_runner.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
+#include "nodeprep/nodeprep_config.h"
 
 namespace enadpdk::nodeprep {
 
@@ -17,8 +17,7 @@ namespace enadpdk::nodeprep {
 // hostSeams(); tests pass seams that emulate the kernel on a fake host.
 struct HostSeams {
   // Makes the runner of host commands for a root and config.hostExec.
-  std::function<std::unique_ptr<CommandRunner>(const common::HostRoot&, common::HostExec)>
-      commands{};
+  std::function<std::unique_ptr<CommandRunner>(const common::HostRoot&, HostExec)> commands{};
   // Makes the writer of kernel control files for a root.
   std::function<std::unique_ptr<KernelFiles>(const common::HostRoot&)> kernel{};
   // Makes the source of interface addresses.

@@ -142,11 +142,11 @@ void recordMode(const VfioPlan& plan, Report& report) {
 
 }  // namespace
 
-absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const common::VfioConfig& config,
+absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const VfioConfig& config,
                                   bool devices_selected) {
   VfioPlan plan;
   plan.driver = config.driver;
-  plan.needed = devices_selected || config.noiommu == common::NoIommuMode::Always;
+  plan.needed = devices_selected || config.noiommu == NoIommuMode::Always;
   plan.loaded = hostPathExists(root, driverDir(config.driver));
   plan.modprobe = {"modprobe", config.driver};
   if (config.driver == common::kIgbUioDriver) plan.modprobe.push_back("wc_activate=1");
@@ -154,10 +154,9 @@ absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const common::Vf
   absl::StatusOr<IommuPlan> iommu = planIommu(readIommuFacts(root), config);
   if (!iommu.ok()) return iommu.status();
   plan.iommu = *std::move(iommu);
-  plan.noiommu =
-      config.driver == common::kVfioPciDriver &&
-      (config.noiommu == common::NoIommuMode::Always ||
-       (config.noiommu == common::NoIommuMode::Auto && plan.iommu.mode == VfioMode::NoIommu));
+  plan.noiommu = config.driver == common::kVfioPciDriver &&
+                 (config.noiommu == NoIommuMode::Always ||
+                  (config.noiommu == NoIommuMode::Auto && plan.iommu.mode == VfioMode::NoIommu));
   return plan;
 }
 

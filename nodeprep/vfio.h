@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
 #include "nodeprep/iommu.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -37,7 +37,7 @@ struct VfioPlan {
 // Plans the step. `devices_selected` says whether the bind section selects anything. Reads only.
 // FailedPrecondition when the step is needed, vfio.iommu is "required" and the kernel has no
 // IOMMU enabled (see planIommu()).
-absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const common::VfioConfig& config,
+absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const VfioConfig& config,
                                   bool devices_selected);
 
 // Step 4: records the IOMMU mode in the report (report.vfio). With VfioMode::PendingReboot, puts

@@ -10,14 +10,14 @@
 #include <map>
 #include <string_view>
 
+#include "cni/records.h"
 #include "common/atomic_file.h"
-#include "common/cni_records.h"
-#include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "vhostuser/control_service.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/eal_args.h"
 #include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
@@ -78,7 +78,7 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
 }
 
 // Finishes the port deletes that ena-dpdk-cni recorded for this dataplane while it was down
-// (common/cni_records.h): runs after the state file is restored and before the control API
+// (cni/records.h): runs after the state file is restored and before the control API
 // serves, so that a port the CNI deleted never comes back to life. A record names the control
 // socket of its dataplane; records of other dataplanes are left alone. A record that cannot be
 // finished stays for the next sweep, start, or the CNI's next ADD, DEL or GC. Also run every
@@ -146,8 +146,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
     return reportFatal(err, program, strCat("unexpected argument \"", flags.positional()[0], "\""),
                        2);
   }
-  absl::StatusOr<common::DataplaneConfig> config =
-      common::loadDataplaneConfig(flags.value("config"));
+  absl::StatusOr<DataplaneConfig> config = loadDataplaneConfig(flags.value("config"));
   if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
   auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
   if (!log.ok()) return reportFatal(err, program, toStd(log.status().message()));

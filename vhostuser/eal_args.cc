@@ -66,7 +66,7 @@ std::string joinDevargs(const std::map<std::string, std::string>& devargs) {
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ealArgsForUplinks(
-    const std::vector<std::string>& eal, const std::vector<common::NetworkConfig>& networks) {
+    const std::vector<std::string>& eal, const std::vector<NetworkConfig>& networks) {
   std::vector<std::string> out = eal;
   bool has_allow_list = false;
   bool no_pci = false;
@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<std::string>> ealArgsForUplinks(
     if (d->index != i) ++i;  // the value is not an option of its own
   }
 
-  for (const common::NetworkConfig& net : networks) {
+  for (const NetworkConfig& net : networks) {
     if (!net.uplink || !common::isPciAddress(net.uplink->device)) continue;
     const std::string& address = net.uplink->device;
     const std::map<std::string, std::string>& devargs = net.uplink->devargs;

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
+#include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::vhostuser {
 
@@ -31,6 +31,6 @@ namespace enadpdk::vhostuser {
 // Errors are InvalidArgument naming the field ("dataplane.networks[eni1].uplink.devargs: ...").
 // Pure: no EAL needed.
 absl::StatusOr<std::vector<std::string>> ealArgsForUplinks(
-    const std::vector<std::string>& eal, const std::vector<common::NetworkConfig>& networks);
+    const std::vector<std::string>& eal, const std::vector<NetworkConfig>& networks);
 
 }  // namespace enadpdk::vhostuser

@@ -252,9 +252,12 @@ Action bridge(const ForwardingTable& table, const NetworkView& net, const PortVi
 Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
               uint32_t capacity, uint64_t now) noexcept {
   const NetworkView& net = table.networks[ingress.network];
-  if (net.mode == common::NetworkMode::L2) {
-    if (len < kEthHeaderLen) return drop(DropReason::Other);
-    return bridge(table, net, ingress, frame, now);
+  switch (net.mode) {
+    case NetworkMode::L2:
+      if (len < kEthHeaderLen) return drop(DropReason::Other);
+      return bridge(table, net, ingress, frame, now);
+    case NetworkMode::Vpc:
+      break;
   }
   Parsed p;
   if (!parse(frame, len, p)) return drop(DropReason::Other);
@@ -282,15 +285,18 @@ constexpr uint32_t kIpv4AddrsEnd = kEthHeaderLen + 20;  // through the destinati
 Action DecisionCache::decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
                              uint32_t len, uint32_t capacity, uint64_t now) noexcept {
   Key key;
-  if (table.networks[ingress.network].mode == common::NetworkMode::L2) {
-    if (len < kEthHeaderLen) return vhostuser::decide(table, ingress, frame, len, capacity, now);
-    key = {loadRaw64(frame), loadRaw32(frame + 8), 0};  // destination and source MAC
-  } else {
-    if (len < kIpv4AddrsEnd || load16(frame + 12) != kEtherTypeIpv4) {
-      return vhostuser::decide(table, ingress, frame, len, capacity, now);
-    }
-    // Bytes 0..14 (MACs, ethertype, version/IHL) and 26..33 (source, destination address).
-    key = {loadRaw64(frame), loadRaw64(frame + 7), loadRaw64(frame + 26)};
+  switch (table.networks[ingress.network].mode) {
+    case NetworkMode::L2:
+      if (len < kEthHeaderLen) return vhostuser::decide(table, ingress, frame, len, capacity, now);
+      key = {loadRaw64(frame), loadRaw32(frame + 8), 0};  // destination and source MAC
+      break;
+    case NetworkMode::Vpc:
+      if (len < kIpv4AddrsEnd || load16(frame + 12) != kEtherTypeIpv4) {
+        return vhostuser::decide(table, ingress, frame, len, capacity, now);
+      }
+      // Bytes 0..14 (MACs, ethertype, version/IHL) and 26..33 (source, destination address).
+      key = {loadRaw64(frame), loadRaw64(frame + 7), loadRaw64(frame + 26)};
+      break;
   }
   if (valid_ && key == key_) return action_;
   const Action a = vhostuser::decide(table, ingress, frame, len, capacity, now);

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "common/config.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/fdb.h"
 #include "vhostuser/packet.h"
 
@@ -66,7 +66,7 @@ struct Ipv6Hash {
 
 // A network as the forwarding logic sees it (immutable once published).
 struct NetworkView {
-  common::NetworkMode mode = common::NetworkMode::L2;
+  NetworkMode mode = NetworkMode::L2;
   uint16_t uplink = kNoSlot;    // kNoSlot for a node-local network
   MacAddr eni_mac;              // vpc: the uplink ENI's MAC, which every pod uses
   std::vector<uint16_t> ports;  // pod port slots (not the uplink)

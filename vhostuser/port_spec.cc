@@ -102,7 +102,7 @@ absl::Status checkPortUid(std::string_view uid) {
   return absl::OkStatus();
 }
 
-absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& config) {
+absl::Status validatePortSpec(PortSpec& spec, const DataplaneConfig& config) {
   if (spec.id.empty()) return invalid("id", "must not be empty");
   if (spec.id.size() > kMaxPortIdLength) {
     return invalid("id", strCat("longer than ", kMaxPortIdLength, " bytes"));
@@ -112,7 +112,7 @@ absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& con
   }
   if (absl::Status s = checkPortUid(spec.uid); !s.ok()) return s;
   auto net = std::find_if(config.networks.begin(), config.networks.end(),
-                          [&](const common::NetworkConfig& n) { return n.name == spec.network; });
+                          [&](const NetworkConfig& n) { return n.name == spec.network; });
   if (spec.network.empty()) return invalid("network", "must not be empty");
   if (net == config.networks.end()) {
     return invalid("network", strCat("unknown network \"", spec.network, "\""));
@@ -150,9 +150,16 @@ absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& con
       }
     }
   }
-  if (net->mode == common::NetworkMode::Vpc && spec.ips.empty()) {
-    return invalid("ips", strCat("a port on vpc network \"", spec.network,
-                                 "\" needs at least one of the ENI's secondary IPs"));
+  switch (net->mode) {
+    case NetworkMode::Vpc:
+      // Ingress is demultiplexed by destination IP.
+      if (spec.ips.empty()) {
+        return invalid("ips", strCat("a port on vpc network \"", spec.network,
+                                     "\" needs at least one of the ENI's secondary IPs"));
+      }
+      break;
+    case NetworkMode::L2:
+      break;
   }
   if (spec.queues == 0) spec.queues = 1;
   if (spec.queues > kMaxPortQueues) {

@@ -10,9 +10,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/config.h"
 #include "common/vhost.h"
 #include "dataplane_client/types.h"
+#include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::vhostuser {
 
@@ -35,7 +35,7 @@ absl::Status checkPortUid(std::string_view uid);
 // Checks a request against the config and normalises it in place (MAC case, CIDR text, default
 // queues, MTU and socket permissions). InvalidArgument naming the field ("socket_path: ...").
 // What needs the running switch (ENI MAC, IP conflicts) is checked by the switch.
-absl::Status validatePortSpec(PortSpec& spec, const common::DataplaneConfig& config);
+absl::Status validatePortSpec(PortSpec& spec, const DataplaneConfig& config);
 
 // The state-file form of a port.
 nlohmann::json portSpecToJson(const PortSpec& spec);

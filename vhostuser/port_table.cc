@@ -21,13 +21,18 @@ absl::StatusOr<PortTable::Admission> PortTable::admit(
   }
   Admission a;
   a.network = static_cast<size_t>(net - networks.begin());
-  if (net->mode == common::NetworkMode::Vpc) {
-    const std::string eni = formatMac(net->eni_mac);
-    if (spec.mac.empty()) spec.mac = eni;
-    if (spec.mac != eni) {
-      return absl::InvalidArgumentError(strCat("mac: ports on vpc network \"", net->name,
-                                               "\" use the ENI's MAC ", eni, ", not ", spec.mac));
+  switch (net->mode) {
+    case NetworkMode::Vpc: {
+      const std::string eni = formatMac(net->eni_mac);
+      if (spec.mac.empty()) spec.mac = eni;
+      if (spec.mac != eni) {
+        return absl::InvalidArgumentError(strCat("mac: ports on vpc network \"", net->name,
+                                                 "\" use the ENI's MAC ", eni, ", not ", spec.mac));
+      }
+      break;
     }
+    case NetworkMode::L2:
+      break;  // any MAC; the bridge learns it
   }
   for (const Entry& e : entries_) {
     if (e.spec.id == spec.id) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
 
@@ -17,7 +17,7 @@ namespace enadpdk::vhostuser {
 // What the admission rules need to know of a network.
 struct NetworkFacts {
   std::string name;
-  common::NetworkMode mode = common::NetworkMode::L2;
+  NetworkMode mode = NetworkMode::L2;
   MacAddr eni_mac;  // vpc: the MAC every pod port of the network carries
 };
 

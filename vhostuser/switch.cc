@@ -32,6 +32,18 @@ constexpr uint32_t kMbufCache = 256;
 constexpr uint32_t kFdbCapacity = 4096;
 std::string rteError(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
 
+// True for a network that bridges by MAC: it keeps a learning table (Fdb) and its uplink is
+// promiscuous; a vpc network uses the ENI's MAC and demultiplexes by IP.
+bool learnsMacs(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::L2:
+      return true;
+    case NetworkMode::Vpc:
+      return false;
+  }
+  return false;  // Not a NetworkMode value.
+}
+
 // Splits "10.0.1.23/24" into the address bytes.
 void addIp(PortView& view, const std::string& cidr) {
   std::string addr = cidr.substr(0, cidr.find('/'));
@@ -65,7 +77,7 @@ struct Switch::Slot {
 };
 
 struct Switch::NetworkState {
-  common::NetworkConfig config;
+  NetworkConfig config;
   uint16_t uplink_slot = kNoSlot;
   MacAddr eni_mac;
   std::unique_ptr<Fdb> fdb;
@@ -81,14 +93,14 @@ void Switch::WorkerDeleter::operator()(Worker* w) const {
   rte_free(w);
 }
 
-Switch::Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
+Switch::Switch(const DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
                EthDevOpener open_device)
     : config_(config),
       log_(std::move(log)),
       open_device_(open_device ? std::move(open_device) : EthDevOpener(&openRteEthDev)),
       ports_(config.maxPorts) {}
 
-absl::StatusOr<std::unique_ptr<Switch>> Switch::create(const common::DataplaneConfig& config,
+absl::StatusOr<std::unique_ptr<Switch>> Switch::create(const DataplaneConfig& config,
                                                        std::shared_ptr<spdlog::logger> log,
                                                        EthDevOpener open_device) {
   std::unique_ptr<Switch> sw(new Switch(config, std::move(log), std::move(open_device)));
@@ -127,7 +139,7 @@ absl::Status Switch::init() {
   vhost_ = std::move(*vhost);
   const size_t uplinks = static_cast<size_t>(
       std::count_if(config_.networks.begin(), config_.networks.end(),
-                    [](const common::NetworkConfig& n) { return n.uplink.has_value(); }));
+                    [](const NetworkConfig& n) { return n.uplink.has_value(); }));
   if (uplinks + config_.maxPorts > kMaxSlots) {
     return absl::InvalidArgumentError(
         strCat("dataplane.maxPorts: ", config_.maxPorts, " ports and ", uplinks,
@@ -172,10 +184,10 @@ absl::Status Switch::init() {
 
   absl::MutexLock lock(&mu_);
   const uint64_t aging = uint64_t{config_.macAgingSeconds} * rte_get_tsc_hz();
-  for (const common::NetworkConfig& nc : config_.networks) {
+  for (const NetworkConfig& nc : config_.networks) {
     auto net = std::make_unique<NetworkState>();
     net->config = nc;
-    if (nc.mode == common::NetworkMode::L2) net->fdb = std::make_unique<Fdb>(kFdbCapacity, aging);
+    if (learnsMacs(nc.mode)) net->fdb = std::make_unique<Fdb>(kFdbCapacity, aging);
     networks_.push_back(std::move(net));
     if (nc.uplink) {
       if (absl::Status s = startUplink(*networks_.back()); !s.ok()) return s;
@@ -202,7 +214,7 @@ absl::Status Switch::init() {
 }
 
 absl::Status Switch::startUplink(NetworkState& net) {
-  const common::UplinkConfig& up = *net.config.uplink;
+  const UplinkConfig& up = *net.config.uplink;
   const std::string field = strCat("dataplane.networks[", net.config.name, "].uplink.device");
   absl::StatusOr<std::unique_ptr<EthDev>> dev = open_device_(up.device);
   if (!dev.ok()) {
@@ -229,7 +241,7 @@ absl::Status Switch::startUplink(NetworkState& net) {
                                   .rx_descriptors = static_cast<uint16_t>(up.rxDescriptors),
                                   .tx_descriptors = static_cast<uint16_t>(up.txDescriptors),
                                   .mtu = net.config.mtu,
-                                  .promiscuous = net.config.mode == common::NetworkMode::L2,
+                                  .promiscuous = learnsMacs(net.config.mode),
                                   .pool = *pool},
                      rtePoolFactory(), log_);
   if (!uplink.ok()) {

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/config.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/eth_dev.h"
 #include "vhostuser/forwarding.h"
 #include "vhostuser/port_spec.h"
@@ -68,7 +68,7 @@ struct UplinkStatus {
 
 struct NetworkStatus {
   std::string name;
-  common::NetworkMode mode = common::NetworkMode::L2;
+  NetworkMode mode = NetworkMode::L2;
   uint32_t mtu = 0;
   std::optional<UplinkStatus> uplink;
   bool up = true;  // false while the uplink is down or being reset
@@ -126,7 +126,7 @@ class Switch {
   // has when empty), each allocated on its lcore's node. Workers start at once.
   // `open_device` finds an uplink's device (the ethdev seam); empty: RteEthDev::open, the real
   // one. Tests hand in a fake.
-  static absl::StatusOr<std::unique_ptr<Switch>> create(const common::DataplaneConfig& config,
+  static absl::StatusOr<std::unique_ptr<Switch>> create(const DataplaneConfig& config,
                                                         std::shared_ptr<spdlog::logger> log,
                                                         EthDevOpener open_device = {});
   ~Switch();
@@ -173,7 +173,7 @@ class Switch {
   struct WorkerDeleter {
     void operator()(Worker* w) const;
   };
-  Switch(const common::DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
+  Switch(const DataplaneConfig& config, std::shared_ptr<spdlog::logger> log,
          EthDevOpener open_device);
 
   absl::Status init();
@@ -213,7 +213,7 @@ class Switch {
   // published table refers to.
   void closeSlot(const Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const common::DataplaneConfig config_;
+  const DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   const EthDevOpener open_device_;
   std::vector<std::pair<int, rte_mempool*>> pools_;  // per NUMA node; set up by init()

@@ -26,7 +26,7 @@ unsigned pollingWorker(const Topology& topology, int node, uint16_t slot, uint16
 
 // One network as the builder needs it.
 struct NetworkPlan {
-  common::NetworkMode mode = common::NetworkMode::L2;
+  NetworkMode mode = NetworkMode::L2;
   // The uplink's slot; kNoSlot for a node-local network, or while the uplink is out of service
   // (being reset): the table then has no uplink for the network.
   uint16_t uplink_slot = kNoSlot;

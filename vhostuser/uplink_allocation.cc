@@ -8,7 +8,7 @@
 
 namespace enadpdk::vhostuser {
 
-std::vector<std::string> unallocatedUplinks(const common::DataplaneConfig& config,
+std::vector<std::string> unallocatedUplinks(const DataplaneConfig& config,
                                             const std::map<std::string, std::string>& env) {
   constexpr std::string_view kPrefix = "PCIDEVICE_";
   constexpr std::string_view kSuffix = "_ENA_UPLINK";
@@ -23,7 +23,7 @@ std::vector<std::string> unallocatedUplinks(const common::DataplaneConfig& confi
   }
   std::vector<std::string> missing;
   if (!announced) return missing;
-  for (const common::NetworkConfig& network : config.networks) {
+  for (const NetworkConfig& network : config.networks) {
     if (network.uplink && common::isPciAddress(network.uplink->device) &&
         !allocated.contains(network.uplink->device)) {
       missing.push_back(network.uplink->device);

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::vhostuser {
 
@@ -16,7 +16,7 @@ namespace enadpdk::vhostuser {
 // "PCIDEVICE_*_ENA_UPLINK" counts). Returns the PCI uplinks of `config` in none of them, in
 // config order; empty when every one was allocated, and also when no such variable is in `env`
 // (the dataplane was not started by the kubelet with that resource: nothing to compare).
-std::vector<std::string> unallocatedUplinks(const common::DataplaneConfig& config,
+std::vector<std::string> unallocatedUplinks(const DataplaneConfig& config,
                                             const std::map<std::string, std::string>& env);
 
 }  // namespace enadpdk::vhostuser

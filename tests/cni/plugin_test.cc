@@ -12,9 +12,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cni/records.h"
 #include "cni/slot_files.h"
 #include "common/atomic_file.h"
-#include "common/cni_records.h"
 #include "tests/cni/cni_test_env.h"
 #include "tests/support/fake_host.h"
 

@@ -1,4 +1,4 @@
-// common/cni_records.h (pending port deletes, shared with the dataplane) and the CNI's own
+// cni/records.h (pending port deletes, shared with the dataplane) and the CNI's own
 // attachment records.
 
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "cni/attachment_store.h"
-#include "common/cni_records.h"
+#include "cni/records.h"
 #include "tests/support/fake_host.h"
 
 namespace enadpdk {

@@ -34,14 +34,41 @@
 #include "common/config.h"
 #include "common/json_reader.h"
 #include "common/strings.h"
+#include "deviceplugin/plugin_config.h"
 #include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
+#include "nodeprep/nodeprep_config.h"
+#include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::common {
 namespace {
 
 namespace fs = std::filesystem;
+using deviceplugin::DevicepluginConfig;
+using deviceplugin::EnaDedicatedResourceConfig;
+using deviceplugin::HugepagesResourceConfig;
+using deviceplugin::kMaxSlotsPerNetwork;
+using deviceplugin::loadDevicepluginConfig;
+using deviceplugin::parseDevicepluginConfig;
 using nlohmann::json;
+using nodeprep::HugetlbfsMount;
+using nodeprep::kMaxHugepages1G;
+using nodeprep::kMaxHugepages2M;
+using nodeprep::loadNodeprepConfig;
+using nodeprep::NodeprepConfig;
+using nodeprep::parseNodeprepConfig;
+using vhostuser::DataplaneConfig;
+using vhostuser::kMaxBurstSize;
+using vhostuser::kMaxLcore;
+using vhostuser::kMaxMacAgingSeconds;
+using vhostuser::kMaxMaxPorts;
+using vhostuser::kMaxMbufs;
+using vhostuser::kMaxUplinkQueues;
+using vhostuser::kMinMbufs;
+using vhostuser::loadDataplaneConfig;
+using vhostuser::NetworkConfig;
+using vhostuser::NetworkMode;
+using vhostuser::parseDataplaneConfig;
 // The "ipam" section is ena-dpdk-ipam's (ipam/node_config.h).
 using cni::ipam::IpamConfig;
 using cni::ipam::IpamNetworkConfig;

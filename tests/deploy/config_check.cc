@@ -1,5 +1,6 @@
 // deploy_config_check FILE...: loads each configuration file the way the components do (every
-// section with its parser from common/config.h, the device plugin's sections with its own rules
+// section with its component's parser: vhostuser/dataplane_config.h, nodeprep/nodeprep_config.h,
+// common/config.h for "ipam", the device plugin's sections with its own rules
 // across them) and prints one line per file: "ok: FILE" or "FAIL: FILE: <error>". Exits 1 when a
 // file fails. The deploy tests run it on the config.json of every rendered chart, so that the
 // chart's values.schema.json and the binaries' parsers cannot drift apart unnoticed.
@@ -13,6 +14,8 @@
 #include "common/strings.h"
 #include "deviceplugin/plugin_config.h"
 #include "ipam/node_config.h"
+#include "nodeprep/nodeprep_config.h"
+#include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::deploy {
 namespace {
@@ -20,8 +23,8 @@ namespace {
 // The first error of loading `path` with each component's loader; OK when all accept it.
 absl::Status checkFile(const std::string& path) {
   const std::vector<absl::Status> results = {
-      common::loadNodeprepConfig(path).status(),
-      common::loadDataplaneConfig(path).status(),
+      nodeprep::loadNodeprepConfig(path).status(),
+      vhostuser::loadDataplaneConfig(path).status(),
       deviceplugin::loadPluginConfig(path).status(),
       cni::ipam::loadIpamConfig(path).status(),
   };

@@ -595,7 +595,7 @@ std::string testpmdIn(const fs::path& cgroup, const std::string& eal) {
 TEST(HugepagesIntegrationTest, A2MiPodUnderAZeroHugetlbLimitRunsDpdkOnPrefaultedPages) {
   ASSERT_EQ(::geteuid(), 0u) << "this test reserves hugepages and makes cgroups: run as root";
   const dp::HugetlbHierarchy hierarchy =
-      dp::findHugetlbHierarchy(common::HostRoot("/"), common::kDefaultCgroupFs);
+      dp::findHugetlbHierarchy(common::HostRoot("/"), deviceplugin::kDefaultCgroupFs);
   // The kubelet's limit is what this test is about: without the controller it proves nothing.
   ASSERT_EQ(hierarchy.kind, dp::HugetlbHierarchyKind::V2)
       << "no cgroup v2 hierarchy with the hugetlb controller under /sys/fs/cgroup";
@@ -615,7 +615,7 @@ TEST(HugepagesIntegrationTest, A2MiPodUnderAZeroHugetlbLimitRunsDpdkOnPrefaulted
   PluginTestEnv env;
   UnmountGuard envMounts(env.host().root());
   fs::create_directories(env.host().path("/sys/fs"));
-  fs::create_directory_symlink(common::kDefaultCgroupFs, env.host().path("/sys/fs/cgroup"));
+  fs::create_directory_symlink(deviceplugin::kDefaultCgroupFs, env.host().path("/sys/fs/cgroup"));
   env.host().setHugepages(0, HugepageSize::Size2M, kAllocated2M, kAllocated2M);
   nlohmann::json config = standardConfig();
   config["deviceplugin"]["hugepages2Mi"] = {{"enabled", true},

@@ -97,8 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(PluginConfigTest, DefaultsWhenSectionsAreMissing) {
   absl::StatusOr<PluginConfig> config = parsePluginConfig(nlohmann::json::object());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->deviceplugin, common::DevicepluginConfig{});
-  EXPECT_EQ(config->dataplane, common::DataplaneConfig{});
+  EXPECT_EQ(config->deviceplugin, DevicepluginConfig{});
+  EXPECT_EQ(config->dataplane, vhostuser::DataplaneConfig{});
 }
 
 TEST(PluginConfigTest, DisabledResourcesMayShareDirectories) {
@@ -142,6 +142,201 @@ TEST(PluginConfigTest, NetworksAndUplinks) {
   EXPECT_EQ(socketFileName(kHugepagesResource), "ena-dpdk-hugepages-1Gi.sock");
   EXPECT_EQ(socketFileName(kHugepages2MiResource), "ena-dpdk-hugepages-2Mi.sock");
 }
+
+// ---- the "deviceplugin" section on its own (parseDevicepluginConfig)
+
+nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
+
+// The message as a std::string, which gtest prints readably (absl::string_view it does not).
+std::string message(const absl::Status& status) { return std::string(status.message()); }
+
+TEST(ConfigTest, DevicepluginExampleFromTheIssueIsTheDefault) {
+  absl::StatusOr<DevicepluginConfig> config =
+      deviceplugin::parseDevicepluginConfig(parse(R"({"deviceplugin": {
+      "resourcePrefix": "dpdk.aws",
+      "ena": {"slotsPerNetwork": 32, "dir": "/var/run/ena-dpdk/vhost",
+              "containerPath": "/var/run/vhost-user"},
+      "enaDedicated": {"vendors": ["1d0f"], "devices": ["ec20", "ec21"],
+                       "drivers": ["vfio-pci", "igb_uio", "uio_pci_generic"],
+                       "pciAddresses": [], "exclude": []},
+      "hugepages": {"enabled": true, "mountDir": "/var/run/ena-dpdk/hugepages",
+                    "containerPath": "/dev/hugepages-1Gi", "chargeCgroup": "/ena-dpdk/hugepages"},
+      "hugepages2Mi": {"enabled": false, "mountDir": "/var/run/ena-dpdk/hugepages-2Mi",
+                       "containerPath": "/dev/hugepages-2Mi",
+                       "chargeCgroup": "/ena-dpdk/hugepages"},
+      "cgroupFs": "/sys/fs/cgroup",
+      "cdi": {"enabled": false, "specDir": "/var/run/cdi"},
+      "metricsAddress": "127.0.0.1:9641"}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(*config, DevicepluginConfig{});
+}
+
+TEST(ConfigTest, HugepageResourcesAndTheirChargeCgroups) {
+  absl::StatusOr<DevicepluginConfig> config =
+      deviceplugin::parseDevicepluginConfig(parse(R"({"deviceplugin": {
+      "hugepages": {"chargeCgroup": "/"},
+      "hugepages2Mi": {"enabled": true, "chargeCgroup": "/system.slice/ena-dpdk.hugepages"},
+      "cgroupFs": "/host/sys/fs/cgroup"}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  DevicepluginConfig expected;
+  expected.hugepages.chargeCgroup = "/";
+  expected.hugepages2Mi.enabled = true;
+  expected.hugepages2Mi.chargeCgroup = "/system.slice/ena-dpdk.hugepages";
+  expected.cgroupFs = "/host/sys/fs/cgroup";
+  EXPECT_EQ(*config, expected);
+  EXPECT_EQ(config->hugepages2Mi.mountDir, "/var/run/ena-dpdk/hugepages-2Mi");
+  EXPECT_EQ(config->hugepages2Mi.containerPath, "/dev/hugepages-2Mi");
+}
+
+TEST(ConfigTest, DevicepluginOverrides) {
+  absl::StatusOr<DevicepluginConfig> config =
+      deviceplugin::parseDevicepluginConfig(parse(R"({"deviceplugin": {
+      "resourcePrefix": "example.com",
+      "ena": {"slotsPerNetwork": 99},
+      "enaDedicated": {"drivers": ["vfio-pci"], "pciAddresses": ["0000:00:07.0", "0000:00:08.0"],
+                       "exclude": ["0000:00:06.0"]},
+      "hugepages": {"enabled": false},
+      "cdi": {"enabled": true, "specDir": "/etc/cdi"},
+      "metricsAddress": "localhost:9100"}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  DevicepluginConfig expected;
+  expected.resourcePrefix = "example.com";
+  expected.ena.slotsPerNetwork = 99;
+  expected.enaDedicated.drivers = {"vfio-pci"};
+  expected.enaDedicated.pciAddresses = {"0000:00:07.0", "0000:00:08.0"};
+  expected.enaDedicated.exclude = {"0000:00:06.0"};
+  expected.hugepages.enabled = false;
+  expected.cdi = {.enabled = true, .specDir = "/etc/cdi"};
+  expected.metricsAddress = "localhost:9100";
+  EXPECT_EQ(*config, expected);
+}
+
+TEST(ConfigTest, DevicepluginSlotGroup) {
+  for (unsigned gid : {1u, 1500u, common::kMaxSlotGroup}) {
+    absl::StatusOr<DevicepluginConfig> config = deviceplugin::parseDevicepluginConfig(
+        parse(R"({"deviceplugin": {"ena": {"slotGroup": )" + std::to_string(gid) + "}}}"));
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->ena.slotGroup, gid);
+  }
+  // Absent: no group, the directories stay root:root 0770.
+  absl::StatusOr<DevicepluginConfig> config =
+      deviceplugin::parseDevicepluginConfig(parse(R"({"deviceplugin": {"ena": {}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ena.slotGroup, std::nullopt);
+}
+
+TEST(DevicepluginConfigTest, MissingOrEmptySectionGivesTheDefaults) {
+  for (std::string_view text :
+       {R"({})", R"({"dataplane": {}, "deviceplugin": {}, "nodeprep": {}, "ipam": {}})"}) {
+    EXPECT_EQ(deviceplugin::parseDevicepluginConfig(parse(text)).value(), DevicepluginConfig{})
+        << text;
+  }
+}
+
+TEST(ConfigTest, AParserDoesNotValidateOtherSections) {
+  nlohmann::json root = parse(R"({"dataplane": {"networks": [{"name": "eni1"}]},
+                                  "deviceplugin": {"bogus": true}})");
+  EXPECT_TRUE(vhostuser::parseDataplaneConfig(root).ok());
+  EXPECT_EQ(message(deviceplugin::parseDevicepluginConfig(root).status()),
+            "deviceplugin.bogus: unknown key");
+}
+
+// ---- malformed configs
+
+struct MalformedCase {
+  std::string name;
+  std::string json;
+  std::string message;
+};
+
+void PrintTo(const MalformedCase& testCase, std::ostream* out) { *out << testCase.name; }
+
+class MalformedConfigTest : public ::testing::TestWithParam<MalformedCase> {};
+
+TEST_P(MalformedConfigTest, IsRejectedWithItsPath) {
+  absl::Status status = deviceplugin::parseDevicepluginConfig(parse(GetParam().json)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(message(status), GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MalformedConfigTest,
+    ::testing::Values(
+        // deviceplugin.
+        MalformedCase{"MisspelledSlots", R"({"deviceplugin": {"ena": {"slotsPerNetwok": 8}}})",
+                      "deviceplugin.ena.slotsPerNetwok: unknown key"},
+        MalformedCase{"RelativeChargeCgroup",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "ena-dpdk/hugepages"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a cgroup path starting with "
+                      R"('/', got "ena-dpdk/hugepages")"},
+        MalformedCase{"ChargeCgroupWithDotDot",
+                      R"({"deviceplugin": {"hugepages2Mi": {"chargeCgroup": "/ena/../kubepods"}}})",
+                      "deviceplugin.hugepages2Mi.chargeCgroup: expected a cgroup path without "
+                      R"(empty, "." or ".." components, got "/ena/../kubepods")"},
+        MalformedCase{"ChargeCgroupWithEmptyComponent",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/ena-dpdk/"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a cgroup path without "
+                      R"(empty, "." or ".." components, got "/ena-dpdk/")"},
+        MalformedCase{"ChargeCgroupUnderKubepods",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/kubepods/ena"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: must not be under the kubelet's "
+                      R"(/kubepods* cgroups, got "/kubepods/ena")"},
+        MalformedCase{"ChargeCgroupUnderKubepodsSlice",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": "/kubepods.slice"}}})",
+                      "deviceplugin.hugepages.chargeCgroup: must not be under the kubelet's "
+                      R"(/kubepods* cgroups, got "/kubepods.slice")"},
+        MalformedCase{"ChargeCgroupNotAString",
+                      R"({"deviceplugin": {"hugepages": {"chargeCgroup": 7}}})",
+                      "deviceplugin.hugepages.chargeCgroup: expected a string, got 7"},
+        MalformedCase{"RelativeCgroupFs", R"({"deviceplugin": {"cgroupFs": "sys/fs/cgroup"}})",
+                      "deviceplugin.cgroupFs: expected an absolute path, got \"sys/fs/cgroup\""},
+        MalformedCase{"TooManySlots", R"({"deviceplugin": {"ena": {"slotsPerNetwork": 100}}})",
+                      "deviceplugin.ena.slotsPerNetwork: expected an integer between 1 and 99, "
+                      "got 100"},
+        MalformedCase{"SlotGroupZero", R"({"deviceplugin": {"ena": {"slotGroup": 0}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 0"},
+        MalformedCase{"SlotGroupNegative", R"({"deviceplugin": {"ena": {"slotGroup": -1500}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got -1500"},
+        MalformedCase{"SlotGroupTooBig", R"({"deviceplugin": {"ena": {"slotGroup": 2147483648}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 2147483648"},
+        MalformedCase{"SlotGroupString", R"({"deviceplugin": {"ena": {"slotGroup": "1500"}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      R"(got "1500")"},
+        MalformedCase{"SlotGroupFloat", R"({"deviceplugin": {"ena": {"slotGroup": 1500.5}}})",
+                      "deviceplugin.ena.slotGroup: expected an integer between 1 and 2147483647, "
+                      "got 1500.5"},
+        MalformedCase{"DedicatedBadPciAddress",
+                      R"({"deviceplugin": {"enaDedicated": {"pciAddresses": ["0000:00:06"]}}})",
+                      "deviceplugin.enaDedicated.pciAddresses[0]: expected a PCI address like "
+                      R"(0000:00:06.0, got "0000:00:06")"},
+        MalformedCase{"DedicatedDuplicateDevice",
+                      R"({"deviceplugin": {"enaDedicated": {"devices": ["ec20", "ec20"]}}})",
+                      R"(deviceplugin.enaDedicated.devices[1]: duplicate entry "ec20")"},
+        MalformedCase{"DedicatedUppercaseVendor",
+                      R"({"deviceplugin": {"enaDedicated": {"vendors": ["1D0F"]}}})",
+                      "deviceplugin.enaDedicated.vendors[0]: expected 4 lowercase hex digits like "
+                      R"("ec20", got "1D0F")"},
+        MalformedCase{"DedicatedKernelDriver",
+                      R"({"deviceplugin": {"enaDedicated": {"drivers": ["ena"]}}})",
+                      "deviceplugin.enaDedicated.drivers[0]: expected \"vfio-pci\", \"igb_uio\" or "
+                      R"("uio_pci_generic", got "ena")"},
+        MalformedCase{"DedicatedIncludedAndExcluded",
+                      R"({"deviceplugin": {"enaDedicated": {"pciAddresses": ["0000:00:07.0"],
+                                                            "exclude": ["0000:00:07.0"]}}})",
+                      R"(deviceplugin.enaDedicated.exclude[0]: "0000:00:07.0" is also in )"
+                      "pciAddresses"},
+        MalformedCase{"HugepagesEnabledString",
+                      R"({"deviceplugin": {"hugepages": {"enabled": "yes"}}})",
+                      R"(deviceplugin.hugepages.enabled: expected true or false, got "yes")"},
+        MalformedCase{"UppercaseResourcePrefix", R"({"deviceplugin": {"resourcePrefix": "DPDK"}})",
+                      "deviceplugin.resourcePrefix: expected a lowercase DNS subdomain like "
+                      R"("dpdk.aws", got "DPDK")"},
+        MalformedCase{"RelativeCdiDir", R"({"deviceplugin": {"cdi": {"specDir": "cdi"}}})",
+                      R"(deviceplugin.cdi.specDir: expected an absolute path, got "cdi")"}),
+    [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });
 
 }  // namespace
 }  // namespace enadpdk::deviceplugin

@@ -17,7 +17,7 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-absl::StatusOr<BindPlan> plan(const FakeHost& host, const common::BindConfig& config,
+absl::StatusOr<BindPlan> plan(const FakeHost& host, const nodeprep::BindConfig& config,
                               const NodeState& state = {}) {
   absl::StatusOr<std::vector<common::PciDevice>> devices = common::listPciDevices(host.hostRoot());
   if (!devices.ok()) return devices.status();

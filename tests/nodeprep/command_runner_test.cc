@@ -8,9 +8,9 @@
 namespace enadpdk::testing {
 namespace {
 
-using common::HostExec;
 using nodeprep::CommandResult;
 using nodeprep::HostCommandRunner;
+using nodeprep::HostExec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 

@@ -26,11 +26,11 @@ TEST(CpuCheckTest, ChecksEverySizeTheConfigUses) {
   struct Case {
     std::string name;
     std::vector<std::string> flags;
-    common::NodeprepConfig config;
+    nodeprep::NodeprepConfig config;
     bool ok;
     std::string message;  // of the last action
   };
-  const std::vector<common::HugetlbfsMount> mount1G = {
+  const std::vector<nodeprep::HugetlbfsMount> mount1G = {
       {.path = "/dev/hugepages-1Gi", .pageSize = common::HugepageSize::Size1G}};
   const Case cases[] = {
       {"1G asked, supported",
@@ -72,7 +72,7 @@ TEST(CpuCheckTest, ChecksEverySizeTheConfigUses) {
 TEST(CpuCheckTest, WithoutX86FlagsTheKernelDecides) {
   FakeHost host;
   host.writeFile("/proc/cpuinfo", "processor\t: 0\nFeatures\t: fp asimd evtstrm\n");
-  const common::NodeprepConfig config{.hugepages = {.pages1G = 2}};
+  const nodeprep::NodeprepConfig config{.hugepages = {.pages1G = 2}};
   Report report;
   EXPECT_TRUE(checkCpu(host.hostRoot(), config, report));
   EXPECT_THAT(report.actions.back().change, HasSubstr("hugepages-1048576kB"));

@@ -77,7 +77,7 @@ TEST(HugepagesTest, ReservesAndReportsWhatTheKernelGranted) {
   h.host.addNumaNode(0, {});
   h.kernel.limitHugepages(HugepageSize::Size1G, 3);
   EmulatedKernelFiles files(h.kernel);
-  nodeprep::HostCommandRunner runner(common::HostExec::Direct, h.commands.path(),
+  nodeprep::HostCommandRunner runner(nodeprep::HostExec::Direct, h.commands.path(),
                                      h.host.hostRoot());
   const common::HostRoot root = h.host.hostRoot();
   const nodeprep::Host host{.root = root, .commands = runner, .kernel = files};
@@ -87,7 +87,7 @@ TEST(HugepagesTest, ReservesAndReportsWhatTheKernelGranted) {
 
   Report report;
   nodeprep::HugepagesOutcome outcome =
-      nodeprep::reserveHugepages(*plan, common::PersistMode::Auto, host, report);
+      nodeprep::reserveHugepages(*plan, nodeprep::PersistMode::Auto, host, report);
 
   EXPECT_TRUE(outcome.raised);
   EXPECT_TRUE(outcome.short1G);

@@ -8,11 +8,11 @@
 namespace enadpdk::testing {
 namespace {
 
-using common::IommuMode;
-using common::NoIommuMode;
-using common::VfioConfig;
 using nodeprep::IommuFacts;
 using nodeprep::IommuHardware;
+using nodeprep::IommuMode;
+using nodeprep::NoIommuMode;
+using nodeprep::VfioConfig;
 using nodeprep::VfioMode;
 using ::testing::AllOf;
 using ::testing::HasSubstr;

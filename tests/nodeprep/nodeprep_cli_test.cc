@@ -63,7 +63,7 @@ class NodeprepCliTest : public ::testing::Test {
   // The real binary, with the fake commands as its whole PATH and no kernel emulation.
   Outcome runBinary(std::vector<std::string> args) {
     args.insert(args.begin(), NODEPREP_BINARY);
-    nodeprep::HostCommandRunner runner(common::HostExec::Direct, h_.commands.path(),
+    nodeprep::HostCommandRunner runner(nodeprep::HostExec::Direct, h_.commands.path(),
                                        common::HostRoot("/"));
     absl::StatusOr<nodeprep::CommandResult> result = runner.run(args);
     EXPECT_TRUE(result.ok()) << result.status();

@@ -75,17 +75,17 @@ void buildAl2023Node(Harness& h) {
           "esac");
 }
 
-common::NodeprepConfig issueConfig() {
+nodeprep::NodeprepConfig issueConfig() {
   return {
       .hugepages = {.pages1G = 4,
                     .pages2M = 0,
                     .perNumaNode = false,
-                    .persist = common::PersistMode::Auto},
+                    .persist = nodeprep::PersistMode::Auto},
       .mounts = {{.path = "/dev/hugepages-1Gi", .pageSize = common::HugepageSize::Size1G},
                  {.path = "/dev/hugepages", .pageSize = common::HugepageSize::Size2M}},
-      .vfio = {.noiommu = common::NoIommuMode::Auto, .driver = "vfio-pci"},
+      .vfio = {.noiommu = nodeprep::NoIommuMode::Auto, .driver = "vfio-pci"},
       .bind = {.pciAddresses = {}, .interfaces = {"eth1"}, .allExceptPrimary = false, .force = {}},
-      .hostExec = common::HostExec::Direct,
+      .hostExec = nodeprep::HostExec::Direct,
   };
 }
 

@@ -11,12 +11,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/config.h"
 #include "nodeprep/command_runner.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
 #include "nodeprep/nodeprep.h"
 #include "nodeprep/nodeprep_cli.h"
+#include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 #include "tests/support/fake_commands.h"
 #include "tests/support/fake_host.h"
@@ -40,7 +40,7 @@ class EmulatedKernelFiles : public nodeprep::KernelFiles {
 // followed by the FakeKernel's reaction to each command that succeeded.
 class EmulatedCommandRunner : public nodeprep::CommandRunner {
  public:
-  EmulatedCommandRunner(common::HostExec mode, std::string search_path, common::HostRoot root,
+  EmulatedCommandRunner(nodeprep::HostExec mode, std::string search_path, common::HostRoot root,
                         FakeKernel& kernel)
       : inner_(mode, std::move(search_path), std::move(root)), kernel_(kernel) {}
   absl::StatusOr<nodeprep::CommandResult> run(const std::vector<std::string>& argv) override {
@@ -77,7 +77,7 @@ class Harness {
   }
 
   // Runs Nodeprep with `config` and `options` and returns its report.
-  nodeprep::Report run(const common::NodeprepConfig& config,
+  nodeprep::Report run(const nodeprep::NodeprepConfig& config,
                        nodeprep::NodeprepOptions options = {}) {
     EmulatedCommandRunner runner(config.hostExec, commands.path(), host.hostRoot(), kernel);
     EmulatedKernelFiles files(kernel);
@@ -90,7 +90,7 @@ class Harness {
   nodeprep::HostSeams seams() {
     return {
         .commands =
-            [this](const common::HostRoot& root, common::HostExec mode) {
+            [this](const common::HostRoot& root, nodeprep::HostExec mode) {
               return std::make_unique<EmulatedCommandRunner>(mode, commands.path(), root, kernel);
             },
         .kernel =
@@ -123,7 +123,7 @@ void buildAl2023Node(Harness& h);
 
 // The nodeprep config of the issue: 4 1G pages, /dev/hugepages-1Gi and /dev/hugepages mounts,
 // vfio-pci with noiommu auto, bind eth1.
-common::NodeprepConfig issueConfig();
+nodeprep::NodeprepConfig issueConfig();
 
 // Statuses of the report's actions, for compact assertions.
 std::vector<nodeprep::ActionStatus> statuses(const nodeprep::Report& report);

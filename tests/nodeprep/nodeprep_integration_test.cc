@@ -124,7 +124,7 @@ class NodeprepIntegrationTest : public ::testing::Test {
                                      (dir_ / "state.json").string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const char* path = std::getenv("PATH");
-    nodeprep::HostCommandRunner runner(common::HostExec::Direct,
+    nodeprep::HostCommandRunner runner(nodeprep::HostExec::Direct,
                                        path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin",
                                        common::HostRoot("/"));
     absl::StatusOr<nodeprep::CommandResult> result = runner.run(argv);

@@ -186,8 +186,8 @@ TEST(NodeprepTest, RefusesToRebootAgainWhenTheBootReservationCameUpShort) {
 TEST(NodeprepTest, Al2023NodeUsesGrubby) {
   Harness h;
   buildAl2023Node(h);
-  common::NodeprepConfig config = issueConfig();
-  config.hugepages.persist = common::PersistMode::Always;
+  nodeprep::NodeprepConfig config = issueConfig();
+  config.hugepages.persist = nodeprep::PersistMode::Always;
 
   Report report = h.run(config);
 
@@ -235,15 +235,15 @@ TEST(NodeprepTest, KernelGrantingFewerPagesFailsWhenNoKernelArgumentCanHelp) {
     std::string name;
     unsigned pages1G;
     unsigned pages2M;
-    common::PersistMode persist;
+    nodeprep::PersistMode persist;
     HugepageSize limited;
     int limit;
     std::string error;
   };
   const Case cases[] = {
-      {"2M short", 0, 512, common::PersistMode::Auto, HugepageSize::Size2M, 100,
+      {"2M short", 0, 512, nodeprep::PersistMode::Auto, HugepageSize::Size2M, 100,
        "the kernel granted only 100 of 512 2M pages"},
-      {"1G short, persist never", 4, 0, common::PersistMode::Never, HugepageSize::Size1G, 1,
+      {"1G short, persist never", 4, 0, nodeprep::PersistMode::Never, HugepageSize::Size1G, 1,
        "hugepages.persist is \"never\""},
   };
   for (const Case& c : cases) {
@@ -251,7 +251,7 @@ TEST(NodeprepTest, KernelGrantingFewerPagesFailsWhenNoKernelArgumentCanHelp) {
     Harness h;
     buildAl2Node(h);
     h.kernel.limitHugepages(c.limited, c.limit);
-    common::NodeprepConfig config = issueConfig();
+    nodeprep::NodeprepConfig config = issueConfig();
     config.hugepages.pages1G = c.pages1G;
     config.hugepages.pages2M = c.pages2M;
     config.hugepages.persist = c.persist;
@@ -326,7 +326,7 @@ TEST(NodeprepTest, InstanceWithAnIommuKeepsNoIommuModeOff) {
 TEST(NodeprepTest, RefusesToBindThePrimaryEniAndWritesNothing) {
   struct Case {
     std::string name;
-    common::BindConfig bind;
+    nodeprep::BindConfig bind;
     std::string default_route;  // interface with the default route
     std::string node_address;   // --node-address, held by eth1 (10.0.0.6)
     std::string reason;
@@ -363,7 +363,7 @@ TEST(NodeprepTest, RefusesToBindThePrimaryEniAndWritesNothing) {
         .addPciDevice({.address = "0000:00:06.0", .driver = "ena", .netdev = "eth1"})
         .addDefaultRoute(c.default_route);
     h.addresses.addresses = {{"eth0", {"10.0.0.5"}}, {"eth1", {"10.0.0.6", "fe80::1"}}};
-    common::NodeprepConfig config = issueConfig();
+    nodeprep::NodeprepConfig config = issueConfig();
     config.bind = c.bind;
     const std::string digest = h.host.treeDigest();
 
@@ -381,7 +381,7 @@ TEST(NodeprepTest, RefusesToBindThePrimaryEniAndWritesNothing) {
 TEST(NodeprepTest, ForceBindsADeviceThatLooksPrimary) {
   Harness h;
   buildAl2Node(h);
-  common::NodeprepConfig config = issueConfig();
+  nodeprep::NodeprepConfig config = issueConfig();
   config.bind = {.pciAddresses = {"0000:00:05.0"}, .force = {"0000:00:05.0"}};
   h.host.writeFile("/proc/net/route",
                    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n");
@@ -402,7 +402,7 @@ TEST(NodeprepTest, AllExceptPrimaryBindsEverySecondaryEna) {
                      .device = "100e",
                      .driver = "e1000",
                      .netdev = "eth9"});
-  common::NodeprepConfig config = issueConfig();
+  nodeprep::NodeprepConfig config = issueConfig();
   config.bind = {.allExceptPrimary = true};
 
   Report report = h.run(config);
@@ -424,7 +424,7 @@ TEST(NodeprepTest, AllExceptPrimaryBindsEverySecondaryEna) {
 TEST(NodeprepTest, BadBindSelectionsFailBeforeAnythingIsWritten) {
   struct Case {
     std::string name;
-    common::BindConfig bind;
+    nodeprep::BindConfig bind;
     std::string error;
   };
   const Case cases[] = {
@@ -441,7 +441,7 @@ TEST(NodeprepTest, BadBindSelectionsFailBeforeAnythingIsWritten) {
     Harness h;
     buildAl2Node(h);
     h.host.addPciDevice({.address = "0000:00:03.0", .vendor = "8086", .device = "100e"});
-    common::NodeprepConfig config = issueConfig();
+    nodeprep::NodeprepConfig config = issueConfig();
     config.bind = c.bind;
     const std::string digest = h.host.treeDigest();
 
@@ -456,9 +456,9 @@ TEST(NodeprepTest, BadBindSelectionsFailBeforeAnythingIsWritten) {
 TEST(NodeprepTest, FailedBindHandsTheDeviceBackToTheKernel) {
   Harness h;
   buildAl2Node(h);
-  common::NodeprepConfig config = issueConfig();
+  nodeprep::NodeprepConfig config = issueConfig();
   // Without an IOMMU and without no-IOMMU mode, vfio-pci cannot take the device.
-  config.vfio.noiommu = common::NoIommuMode::Never;
+  config.vfio.noiommu = nodeprep::NoIommuMode::Never;
 
   Report report = h.run(config);
 
@@ -501,8 +501,8 @@ TEST(NodeprepTest, DryRunWritesNothing) {
 TEST(NodeprepTest, DryRunOnAPreparedNodeSaysReady) {
   Harness h;
   buildAl2023Node(h);
-  common::NodeprepConfig config = issueConfig();
-  config.hugepages.persist = common::PersistMode::Always;
+  nodeprep::NodeprepConfig config = issueConfig();
+  config.hugepages.persist = nodeprep::PersistMode::Always;
   ASSERT_EQ(exitStatus(h.run(config)), 0);
   h.commands.clearLog();
   const std::string digest = h.host.treeDigest();
@@ -519,8 +519,8 @@ TEST(NodeprepTest, NsenterRunsCommandsInTheHostNamespacesOnHostPaths) {
   Harness h;
   buildAl2Node(h);
   h.commands.addNsenter();
-  common::NodeprepConfig config = issueConfig();
-  config.hostExec = common::HostExec::Nsenter;
+  nodeprep::NodeprepConfig config = issueConfig();
+  config.hostExec = nodeprep::HostExec::Nsenter;
 
   Report report = h.run(config);
 
@@ -594,7 +594,7 @@ TEST(NodeprepTest, PerNumaNodeReservesOnEveryNodeAndPersistsTheTotal) {
   buildAl2Node(h);
   h.host.addNumaNode(1, {.cpulist = "2-3"});
   h.kernel.limitHugepages(HugepageSize::Size1G, 3);
-  common::NodeprepConfig config = issueConfig();
+  nodeprep::NodeprepConfig config = issueConfig();
   config.hugepages.pages1G = 2;
   config.hugepages.perNumaNode = true;
 
@@ -611,7 +611,7 @@ TEST(NodeprepTest, NeverLowersAReservation) {
   Harness h;
   buildAl2Node(h);
   h.host.setHugepages(0, HugepageSize::Size2M, 1024, 1000);
-  common::NodeprepConfig config = issueConfig();
+  nodeprep::NodeprepConfig config = issueConfig();
   config.hugepages.pages2M = 512;
 
   Report report = h.run(config);
@@ -843,8 +843,8 @@ TEST(NodeprepIommuTest, NoIommuKeyKeepsTodaysBehaviourOnMetal) {
   buildAl2Node(h);
   h.host.setKernelCmdline(kBootCmdline).writeFile(kDmar, "DMAR");
   const std::string grub = h.host.readFile("/etc/default/grub");
-  common::NodeprepConfig config = issueConfig();
-  config.vfio.iommu = common::IommuMode::NoIommu;
+  nodeprep::NodeprepConfig config = issueConfig();
+  config.vfio.iommu = nodeprep::IommuMode::NoIommu;
 
   Report report = h.run(config);
 
@@ -873,8 +873,8 @@ TEST(NodeprepIommuTest, RequiredFailsBeforeAnythingIsWrittenWithoutAnIommu) {
     buildAl2Node(h);
     h.host.setKernelCmdline(kBootCmdline);
     if (!c.table.empty()) h.host.writeFile(c.table, "table");
-    common::NodeprepConfig config = issueConfig();
-    config.vfio.iommu = common::IommuMode::Required;
+    nodeprep::NodeprepConfig config = issueConfig();
+    config.vfio.iommu = nodeprep::IommuMode::Required;
     const std::string digest = h.host.treeDigest();
 
     Report report = h.run(config);
@@ -893,8 +893,8 @@ TEST(NodeprepIommuTest, RequiredUsesTheIommuTheKernelEnabled) {
   buildAl2Node(h);
   h.host.writeFile(kDmar, "DMAR");
   giveDevicesIommuGroups(h);
-  common::NodeprepConfig config = issueConfig();
-  config.vfio.iommu = common::IommuMode::Required;
+  nodeprep::NodeprepConfig config = issueConfig();
+  config.vfio.iommu = nodeprep::IommuMode::Required;
 
   Report report = h.run(config);
 

@@ -16,8 +16,8 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 
 // Runs the VFIO step on the harness's host with `config` and devices selected.
-Report applyVfio(Harness& h, const common::VfioConfig& config) {
-  EmulatedCommandRunner runner(common::HostExec::Direct, h.commands.path(), h.host.hostRoot(),
+Report applyVfio(Harness& h, const nodeprep::VfioConfig& config) {
+  EmulatedCommandRunner runner(nodeprep::HostExec::Direct, h.commands.path(), h.host.hostRoot(),
                                h.kernel);
   EmulatedKernelFiles files(h.kernel);
   const common::HostRoot root = h.host.hostRoot();
@@ -55,15 +55,15 @@ TEST(VfioTest, NothingToBindNeedsNoDriver) {
   EXPECT_FALSE(plan->needed);
   // Not needed, so "required" is not checked either.
   EXPECT_TRUE(
-      nodeprep::planVfio(host.hostRoot(), {.iommu = common::IommuMode::Required}, false).ok());
-  plan = nodeprep::planVfio(host.hostRoot(), {.noiommu = common::NoIommuMode::Always}, false);
+      nodeprep::planVfio(host.hostRoot(), {.iommu = nodeprep::IommuMode::Required}, false).ok());
+  plan = nodeprep::planVfio(host.hostRoot(), {.noiommu = nodeprep::NoIommuMode::Always}, false);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->needed);
 }
 
 TEST(VfioTest, IgbUioIsLoadedWithWriteCombining) {
   Harness h;
-  Report report = applyVfio(h, {.noiommu = common::NoIommuMode::Auto, .driver = "igb_uio"});
+  Report report = applyVfio(h, {.noiommu = nodeprep::NoIommuMode::Auto, .driver = "igb_uio"});
   EXPECT_FALSE(report.failed()) << report.error;
   EXPECT_THAT(h.commands.invocations(), ::testing::ElementsAre(std::vector<std::string>{
                                             "modprobe", "igb_uio", "wc_activate=1"}));

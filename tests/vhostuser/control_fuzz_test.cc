@@ -53,7 +53,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/atomic_file.h"
-#include "common/config.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
 #include "enadpdk/dataplane/v1/dataplane.grpc.pb.h"
@@ -61,6 +60,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/support/test_eal.h"
 #include "vhostuser/control_service.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/port_spec.h"
 #include "vhostuser/state_store.h"
 #include "vhostuser/switch.h"
@@ -325,7 +325,7 @@ class ControlFuzzTest : public ::testing::Test {
     const char* seed = std::getenv("ENA_DPDK_FUZZ_SEED");
     seed_ = seed != nullptr ? std::strtoull(seed, nullptr, 10) : 20261205;
     rng_.seed(seed_);
-    absl::StatusOr<common::DataplaneConfig> config = makeConfig();
+    absl::StatusOr<DataplaneConfig> config = makeConfig();
     ASSERT_TRUE(config.ok()) << config.status();
     config_ = *config;
     forbiddenBefore_ = forbiddenListing();
@@ -349,7 +349,7 @@ class ControlFuzzTest : public ::testing::Test {
   // The dataplane section: an l2 network without uplink and a vpc network on a net_null uplink
   // that never receives. Each call names a vdev of its own: a probed vdev stays on the bus after
   // the switch that used it closed it.
-  absl::StatusOr<common::DataplaneConfig> makeConfig() {
+  absl::StatusOr<DataplaneConfig> makeConfig() {
     static int instance = 0;
     const json doc = {
         {"dataplane",
@@ -368,7 +368,7 @@ class ControlFuzzTest : public ::testing::Test {
                                      {"uplink",
                                       {{"device", "net_null_fuzz" + std::to_string(instance++) +
                                                       ",no-rx=1"}}}}})}}}};
-    return common::parseDataplaneConfig(doc);
+    return parseDataplaneConfig(doc);
   }
 
   // Starts the switch and the control server as ena-dpdk-dataplane does, with the ports of the
@@ -418,7 +418,7 @@ class ControlFuzzTest : public ::testing::Test {
   void restart(int index) {
     const pb::ListPortsResponse before = listed_;
     stopDataplane();
-    absl::StatusOr<common::DataplaneConfig> config = makeConfig();
+    absl::StatusOr<DataplaneConfig> config = makeConfig();
     ASSERT_TRUE(config.ok()) << config.status();
     config_ = *config;
     startDataplane();
@@ -1143,7 +1143,7 @@ class ControlFuzzTest : public ::testing::Test {
   fs::path root_, allowed_, outside_, stateDir_;
   std::string stateFile_, controlSocket_;
   int live_ = -1;
-  common::DataplaneConfig config_;
+  DataplaneConfig config_;
   std::set<std::string> forbiddenBefore_;
   std::shared_ptr<ErrorSink> sink_;
   std::unique_ptr<Switch> sw_;

@@ -12,10 +12,10 @@ namespace {
 using ::testing::HasSubstr;
 using Args = std::vector<std::string>;
 
-common::NetworkConfig network(std::string name, std::string device,
-                              std::map<std::string, std::string> devargs = {}) {
-  common::NetworkConfig n{.name = std::move(name)};
-  n.uplink = common::UplinkConfig{.device = std::move(device), .devargs = std::move(devargs)};
+NetworkConfig network(std::string name, std::string device,
+                      std::map<std::string, std::string> devargs = {}) {
+  NetworkConfig n{.name = std::move(name)};
+  n.uplink = UplinkConfig{.device = std::move(device), .devargs = std::move(devargs)};
   return n;
 }
 
@@ -24,7 +24,7 @@ const std::map<std::string, std::string> kEnaArgs = {{"large_llq_hdr", "1"}, {"m
 struct Case {
   std::string description;
   Args eal;
-  std::vector<common::NetworkConfig> networks;
+  std::vector<NetworkConfig> networks;
   Args want;
 };
 
@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
 struct ErrorCase {
   std::string description;
   Args eal;
-  std::vector<common::NetworkConfig> networks;
+  std::vector<NetworkConfig> networks;
   std::string error;
 };
 

@@ -33,11 +33,11 @@ class ForwardingTest : public ::testing::Test {
   ForwardingTest() : fdb_(64, 1000) {
     table_.storage.reserve(8);
     NetworkView vpc;
-    vpc.mode = common::NetworkMode::Vpc;
+    vpc.mode = NetworkMode::Vpc;
     vpc.uplink = kUplink;
     vpc.eni_mac = *parseMac(kEni);
     NetworkView l2;
-    l2.mode = common::NetworkMode::L2;
+    l2.mode = NetworkMode::L2;
     l2.fdb = &fdb_;
     table_.networks = {vpc, l2};
     add({.slot = kUplink, .network = 0, .is_uplink = true, .mac = *parseMac(kEni)});

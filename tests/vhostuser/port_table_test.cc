@@ -16,8 +16,8 @@ using Kind = PortTable::Admission::Kind;
 const MacAddr kEni = *parseMac("02:00:00:00:00:aa");
 
 std::vector<NetworkFacts> networks() {
-  return {NetworkFacts{.name = "eni1", .mode = common::NetworkMode::Vpc, .eni_mac = kEni},
-          NetworkFacts{.name = "local", .mode = common::NetworkMode::L2, .eni_mac = {}}};
+  return {NetworkFacts{.name = "eni1", .mode = NetworkMode::Vpc, .eni_mac = kEni},
+          NetworkFacts{.name = "local", .mode = NetworkMode::L2, .eni_mac = {}}};
 }
 
 PortSpec spec(const std::string& id, const std::string& network, const std::string& ip) {

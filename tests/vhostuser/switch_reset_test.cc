@@ -25,10 +25,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/config.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "tests/support/test_eal.h"
 #include "vhostuser/control_service.h"
+#include "vhostuser/dataplane_config.h"
 #include "vhostuser/rte_eth_dev.h"
 #include "vhostuser/switch.h"
 
@@ -114,7 +114,7 @@ class SwitchResetTest : public ::testing::Test {
                                                {"mode", "vpc"},
                                                {"mac", "02:00:00:00:00:aa"},
                                                {"uplink", {{"device", name}}}}})}}}};
-    absl::StatusOr<common::DataplaneConfig> config = common::parseDataplaneConfig(doc);
+    absl::StatusOr<DataplaneConfig> config = parseDataplaneConfig(doc);
     ASSERT_TRUE(config.ok()) << config.status();
     auto log = std::make_shared<spdlog::logger>(
         "dataplane", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));

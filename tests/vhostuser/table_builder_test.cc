@@ -30,7 +30,7 @@ struct Fixture {
 
   Fixture(uint16_t uplink_rxq, uint16_t uplink_txq, int uplink_node) {
     views.reserve(64);
-    networks.push_back(NetworkPlan{.mode = common::NetworkMode::Vpc,
+    networks.push_back(NetworkPlan{.mode = NetworkMode::Vpc,
                                    .uplink_slot = 0,
                                    .eni_mac = *parseMac("02:00:00:00:00:aa"),
                                    .fdb = nullptr,

@@ -9,11 +9,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-common::DataplaneConfig twoPciUplinksAndAVdev() {
-  common::DataplaneConfig config;
-  config.networks = {{.name = "eni1", .uplink = common::UplinkConfig{.device = "0000:00:06.0"}},
-                     {.name = "eni2", .uplink = common::UplinkConfig{.device = "0000:00:07.0"}},
-                     {.name = "test", .uplink = common::UplinkConfig{.device = "net_null0"}},
+DataplaneConfig twoPciUplinksAndAVdev() {
+  DataplaneConfig config;
+  config.networks = {{.name = "eni1", .uplink = UplinkConfig{.device = "0000:00:06.0"}},
+                     {.name = "eni2", .uplink = UplinkConfig{.device = "0000:00:07.0"}},
+                     {.name = "test", .uplink = UplinkConfig{.device = "net_null0"}},
                      {.name = "local"}};
   return config;
 }
@@ -50,8 +50,8 @@ INSTANTIATE_TEST_SUITE_P(
              {"0000:00:06.0", "0000:00:07.0"}}));
 
 TEST(UnallocatedUplinksVdevTest, AConfigWithoutPciUplinksMissesNothing) {
-  common::DataplaneConfig config;
-  config.networks = {{.name = "test", .uplink = common::UplinkConfig{.device = "net_null0"}}};
+  DataplaneConfig config;
+  config.networks = {{.name = "test", .uplink = UplinkConfig{.device = "net_null0"}}};
   EXPECT_THAT(unallocatedUplinks(config, {{"PCIDEVICE_DPDK_AWS_ENA_UPLINK", ""}}), IsEmpty());
 }
 

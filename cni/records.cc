@@ -1,4 +1,4 @@
-#include "common/cni_records.h"
+#include "cni/records.h"
 
 #include <unistd.h>
 
