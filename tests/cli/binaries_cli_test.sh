@@ -69,8 +69,9 @@ check "dataplane names the bad JSON path" \
   grep -q 'dataplane.networks\[0\].mode: expected "vpc" or "l2"' "$tmp/err"
 
 # CNI plugins follow the CNI spec: errors as JSON on stdout.
-for name in ena-dpdk-cni ena-dpdk-ipam; do
-  bin="$build/cni/$name"
+for path in cni/ena-dpdk-cni ipam/ena-dpdk-ipam; do
+  name=${path#*/}
+  bin="$build/$path"
   echo '{"cniVersion": "1.0.0"}' >"$tmp/in"
   CNI_COMMAND=VERSION run "$bin"
   check "$name VERSION exits 0" test "$rc" -eq 0

@@ -14,6 +14,7 @@
 #include "deviceplugin/plugin_config.h"
 #include "ipam/node_config.h"
 #include "nodeprep/nodeprep_config.h"
+#include "tests/support/config_test_support.h"
 #include "vhostuser/dataplane_config.h"
 
 namespace enadpdk::testing {
@@ -22,29 +23,7 @@ namespace {
 using vhostuser::DataplaneConfig;
 using vhostuser::NetworkConfig;
 
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
-
 // ---- files
-
-class ConfigFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "config_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  // Writes `text` to a file in the test's directory and returns its path.
-  std::filesystem::path write(std::string_view text) {
-    std::filesystem::path path = dir_ / "config.json";
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
 
 TEST_F(ConfigFileTest, LoadsASection) {
   std::filesystem::path path =

@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "tests/support/config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,11 +11,6 @@
 
 namespace enadpdk::testing {
 namespace {
-
-nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
-
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
 
 // ---- the section dispatch every component's parser goes through
 
@@ -40,25 +36,6 @@ TEST(ConfigTest, ReadSectionChecksTheSectionNamesAndReadsOnlyItsOwn) {
 }
 
 // ---- files
-
-class ConfigFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "config_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  // Writes `text` to a file in the test's directory and returns its path.
-  std::filesystem::path write(std::string_view text) {
-    std::filesystem::path path = dir_ / "config.json";
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
 
 TEST_F(ConfigFileTest, SyntaxErrorNamesLineAndColumn) {
   std::filesystem::path path = write("{\n  \"dataplane\": {\n    \"workers\": [1,]\n  }\n}\n");

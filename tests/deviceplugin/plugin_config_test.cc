@@ -5,10 +5,15 @@
 
 #include "common/atomic_file.h"
 #include "common/strings.h"
+#include "tests/support/config_test_support.h"
 #include "tests/support/fake_host.h"
 
 namespace enadpdk::deviceplugin {
 namespace {
+
+using enadpdk::testing::MalformedCase;
+using enadpdk::testing::message;
+using enadpdk::testing::parse;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -145,11 +150,6 @@ TEST(PluginConfigTest, NetworksAndUplinks) {
 
 // ---- the "deviceplugin" section on its own (parseDevicepluginConfig)
 
-nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
-
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
-
 TEST(ConfigTest, DevicepluginExampleFromTheIssueIsTheDefault) {
   absl::StatusOr<DevicepluginConfig> config =
       deviceplugin::parseDevicepluginConfig(parse(R"({"deviceplugin": {
@@ -242,14 +242,6 @@ TEST(ConfigTest, AParserDoesNotValidateOtherSections) {
 }
 
 // ---- malformed configs
-
-struct MalformedCase {
-  std::string name;
-  std::string json;
-  std::string message;
-};
-
-void PrintTo(const MalformedCase& testCase, std::ostream* out) { *out << testCase.name; }
 
 class MalformedConfigTest : public ::testing::TestWithParam<MalformedCase> {};
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "tests/support/config_test_support.h"
 
 namespace enadpdk::testing {
 namespace {
@@ -19,11 +20,6 @@ using cni::ipam::ImdsConfig;
 using cni::ipam::IpamConfig;
 using cni::ipam::IpamNetworkConfig;
 using cni::ipam::IpamRoute;
-
-nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
-
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
 
 TEST(IpamNodeConfigTest, Ipam) {
   absl::StatusOr<IpamConfig> config = cni::ipam::parseIpamConfig(parse(R"({"ipam": {
@@ -76,14 +72,6 @@ TEST(IpamNodeConfigTest, TheTopLevelIsCheckedAsForEverySection) {
   EXPECT_EQ(message(cni::ipam::parseIpamConfig(parse(R"({"ipam": {}, "foo": {}})")).status()),
             "foo: unknown section");
 }
-
-struct MalformedCase {
-  std::string name;
-  std::string json;
-  std::string message;
-};
-
-void PrintTo(const MalformedCase& testCase, std::ostream* out) { *out << testCase.name; }
 
 class MalformedIpamConfigTest : public ::testing::TestWithParam<MalformedCase> {};
 

@@ -1,4 +1,5 @@
 #include "nodeprep/nodeprep_config.h"
+#include "tests/support/config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,11 +22,6 @@ using nodeprep::NodeprepConfig;
 using nodeprep::NoIommuMode;
 using nodeprep::PersistMode;
 using nodeprep::VfioConfig;
-
-nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
-
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
 
 // ---- the examples from the issues, and defaults
 
@@ -80,14 +76,6 @@ TEST(NodeprepConfigTest, MissingOrEmptySectionGivesTheDefaults) {
 }
 
 // ---- malformed configs
-
-struct MalformedCase {
-  std::string name;
-  std::string json;
-  std::string message;
-};
-
-void PrintTo(const MalformedCase& testCase, std::ostream* out) { *out << testCase.name; }
 
 class MalformedConfigTest : public ::testing::TestWithParam<MalformedCase> {};
 

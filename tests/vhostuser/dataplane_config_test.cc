@@ -1,4 +1,5 @@
 #include "vhostuser/dataplane_config.h"
+#include "tests/support/config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,11 +17,6 @@ using vhostuser::NetworkConfig;
 using vhostuser::NetworkMode;
 using vhostuser::SocketConfig;
 using vhostuser::UplinkConfig;
-
-nlohmann::json parse(std::string_view text) { return nlohmann::json::parse(text); }
-
-// The message as a std::string, which gtest prints readably (absl::string_view it does not).
-std::string message(const absl::Status& status) { return std::string(status.message()); }
 
 // ---- the examples from the issues, and defaults
 
@@ -137,14 +133,6 @@ TEST(DataplaneConfigTest, NetworkModeNames) {
 }
 
 // ---- malformed configs
-
-struct MalformedCase {
-  std::string name;
-  std::string json;
-  std::string message;
-};
-
-void PrintTo(const MalformedCase& testCase, std::ostream* out) { *out << testCase.name; }
 
 class MalformedConfigTest : public ::testing::TestWithParam<MalformedCase> {};
 
