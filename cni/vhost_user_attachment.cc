@@ -101,11 +101,11 @@ absl::StatusOr<std::string> VhostUserAttachment::resolveNetwork(const std::strin
 }
 
 unsigned VhostUserAttachment::finishPendingDeletes(
-    const std::function<bool(const common::PendingPortDelete&)>& wanted) {
+    const std::function<bool(const PendingPortDelete&)>& wanted) {
   const NetConf& conf = ctx_.conf;
   std::vector<std::string> problems;
-  absl::StatusOr<std::vector<common::PendingPortDelete>> pending =
-      common::listPendingPortDeletes(conf.stateDir, &problems);
+  absl::StatusOr<std::vector<PendingPortDelete>> pending =
+      listPendingPortDeletes(conf.stateDir, &problems);
   for (const std::string& p : problems)
     ctx_.log.warn("unreadable pending delete problem=\"{}\"", p);
   if (!pending.ok()) {
@@ -113,7 +113,7 @@ unsigned VhostUserAttachment::finishPendingDeletes(
     return 0;
   }
   unsigned finished = 0;
-  for (const common::PendingPortDelete& record : *pending) {
+  for (const PendingPortDelete& record : *pending) {
     if (record.dataplaneSocket != conf.dataplaneSocket || !wanted(record)) continue;
     absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
@@ -122,7 +122,7 @@ unsigned VhostUserAttachment::finishPendingDeletes(
       if (isTransient(deleted.status())) return finished;
       continue;
     }
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
         !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", record.portId,
                     toStd(s.message()));
@@ -144,7 +144,7 @@ void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::st
   }
   const NetConf& conf = ctx_.conf;
   if (absl::Status s =
-          common::recordPendingPortDelete(conf.stateDir, {.portId = id,
+          recordPendingPortDelete(conf.stateDir, {.portId = id,
                                                           .containerId = ctx_.inv.containerId,
                                                           .ifname = ctx_.inv.ifname,
                                                           .network = network,
@@ -156,7 +156,7 @@ void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::st
   }
   absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id, uid);
   if (deleted.ok() && *deleted) {
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
     }
     ctx_.log.info("port in doubt deleted id={} uid={}", id, uid);
@@ -190,7 +190,7 @@ absl::Status VhostUserAttachment::prepare() {
   // Other records are finished only when a port of theirs is in our way (plug()), and by the
   // dataplane's own sweep: a burst of ADDs must not multiply control calls.
   const std::string portId = ctx_.inv.portId();
-  finishPendingDeletes([&](const common::PendingPortDelete& r) { return r.portId == portId; });
+  finishPendingDeletes([&](const PendingPortDelete& r) { return r.portId == portId; });
 
   absl::StatusOr<std::vector<dp::Network>> networks = ctx_.dataplane->listNetworks();
   if (!networks.ok()) return dataplaneError(networks.status());
@@ -265,7 +265,7 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
   }
   absl::StatusOr<dp::Port> port = ctx_.dataplane->addPort(request);
   if (absl::IsAlreadyExists(port.status()) &&
-      finishPendingDeletes([](const common::PendingPortDelete&) { return true; }) > 0) {
+      finishPendingDeletes([](const PendingPortDelete&) { return true; }) > 0) {
     // The address or socket may have belonged to a port whose delete was pending (a DEL while
     // the dataplane was down, or another ADD's port in doubt): those are gone now.
     port = ctx_.dataplane->addPort(request);
@@ -282,7 +282,7 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
                   if (deleted.ok()) return absl::OkStatus();
                   // The port must not outlive a failed ADD: whoever reaches the dataplane next
                   // deletes it.
-                  return common::recordPendingPortDelete(stateDir, {.portId = id,
+                  return recordPendingPortDelete(stateDir, {.portId = id,
                                                                     .containerId = containerId,
                                                                     .ifname = ifname,
                                                                     .network = network,
@@ -346,13 +346,13 @@ absl::Status VhostUserAttachment::teardown(const AttachmentRecord& record) {
   absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id);
   if (deleted.ok()) {
     ctx_.log.info("port deleted id={} existed={}", id, *deleted);
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
     }
   } else {
     ctx_.log.warn("cannot delete port now, recording it id={} error=\"{}\"", id,
                   toStd(deleted.status().message()));
-    if (absl::Status s = common::recordPendingPortDelete(conf.stateDir,
+    if (absl::Status s = recordPendingPortDelete(conf.stateDir,
                                                          {.portId = id,
                                                           .containerId = record.containerId,
                                                           .ifname = record.ifname,
@@ -476,7 +476,7 @@ absl::StatusOr<unsigned> VhostUserAttachment::collectGarbage(
     }
   }
   finishPendingDeletes(
-      [&](const common::PendingPortDelete& r) { return !isValid(r.containerId, r.ifname); });
+      [&](const PendingPortDelete& r) { return !isValid(r.containerId, r.ifname); });
   return removed;
 }
 

@@ -44,7 +44,7 @@ class VhostUserAttachment : public Attachment {
   // dataplane error. Problems are logged, never returned (it is clean-up on someone's behalf).
   // Returns how many records it finished.
   unsigned finishPendingDeletes(
-      const std::function<bool(const common::PendingPortDelete&)>& wanted);
+      const std::function<bool(const PendingPortDelete&)>& wanted);
   // After an AddPort that failed with `error`: when the port may exist anyway (a timeout), records
   // it as a pending delete of incarnation `uid` and tries that delete once at once; the record
   // stays unless the port was found and deleted. Problems are logged.

@@ -392,7 +392,7 @@ TEST_P(RollbackTest, FailureAtEachStepUndoesTheEarlierOnes) {
   EXPECT_FALSE(fs::is_regular_file(infoFile()));
   EXPECT_FALSE(fs::is_regular_file(slot() / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.stateDir() / "attachments" / "c0ffee01%2Fnet1.json"));
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   if (c.inDoubt) {
     ASSERT_TRUE(pending.ok());
     ASSERT_EQ(pending->size(), 1u);
@@ -470,7 +470,7 @@ TEST_F(PluginTest, RollbackRecordsThePortWhenTheDataplaneGoesAwayMidway) {
   env_.dataplane()->fail("DeletePort", grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
   testing::RunOutput out = env_.run("ADD", vhostConfig());
   EXPECT_EQ(out.json["code"], 5) << out.text;
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].portId, kPortId);
@@ -483,7 +483,7 @@ TEST_F(PluginTest, PortCreatedAfterTheDeadlineIsDeletedByItsUid) {
   testing::RunOutput out = env_.run("ADD", vhostConfig());
   EXPECT_EQ(out.json["code"], 11) << out.text;
   expectNothingLeft();
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
   // The retry of the same attachment works.
   env_.dataplane()->clearFailures();
   out = env_.run("ADD", vhostConfig());
@@ -498,7 +498,7 @@ TEST_F(PluginTest, PortInDoubtDoesNotPoisonTheNextAdd) {
   env_.dataplane()->fail("AddPort", grpcError(grpc::StatusCode::DEADLINE_EXCEEDED));
   ASSERT_EQ(env_.run("ADD", vhostConfig()).json["code"], 11);
   env_.dataplane()->clearFailures();
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   const std::string uid = (*pending)[0].uid;
@@ -518,17 +518,17 @@ TEST_F(PluginTest, PortInDoubtDoesNotPoisonTheNextAdd) {
   EXPECT_EQ(ports.count(kPortId), 0u);
   ASSERT_EQ(ports.count("beef02/net1"), 1u);
   EXPECT_EQ(ports.at("beef02/net1").ips(0), "10.99.0.11/24");
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 
   // An old record never deletes a newer incarnation of its id.
   ASSERT_EQ(env_.run("ADD", vhostConfig()).exitCode, 0);
-  ASSERT_TRUE(common::recordPendingPortDelete(
+  ASSERT_TRUE(recordPendingPortDelete(
                   env_.stateDir(),
                   {.portId = kPortId, .dataplaneSocket = env_.socket().string(), .uid = uid})
                   .ok());
   ASSERT_EQ(env_.run("ADD", vhostConfig()).exitCode, 0);  // a repeated ADD finishes own records
   EXPECT_EQ(env_.dataplane()->ports().count(kPortId), 1u);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, DelUndoesEverythingAndIsIdempotent) {
@@ -546,7 +546,7 @@ TEST_F(PluginTest, DelUndoesEverythingAndIsIdempotent) {
   EXPECT_EQ(env_.run("DEL", conf).exitCode, 0);
   fs::remove_all(slot());
   EXPECT_EQ(env_.run("DEL", vhostConfig()).exitCode, 0);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, DelWithoutDeviceIdFindsTheSlotFromTheRecord) {
@@ -593,7 +593,7 @@ TEST_F(PluginTest, DelWithDataplaneDownRecordsThePortAndTheAddItBlocksFinishesIt
   // Everything local is gone; the port is recorded.
   EXPECT_FALSE(fs::exists(slot() / "ena-dpdk.json"));
   EXPECT_TRUE(env_.ipam().leases().empty());
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].portId, kPortId);
@@ -613,7 +613,7 @@ TEST_F(PluginTest, DelWithDataplaneDownRecordsThePortAndTheAddItBlocksFinishesIt
   auto ports = env_.dataplane()->ports();
   EXPECT_EQ(ports.count(kPortId), 0u);
   EXPECT_EQ(ports.count("beef02/net1"), 1u);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, CheckVerifiesPortSocketAndAddresses) {
@@ -691,7 +691,7 @@ TEST_F(PluginTest, GcRemovesWhatIsNotValid) {
   env_.dataplane()->putPort(foreign);
   // A pending delete of an attachment that is gone.
   ASSERT_TRUE(
-      common::recordPendingPortDelete(env_.stateDir(), {.portId = "fff/net1",
+      recordPendingPortDelete(env_.stateDir(), {.portId = "fff/net1",
                                                         .containerId = "fff",
                                                         .ifname = "net1",
                                                         .dataplaneSocket = env_.socket().string()})
@@ -711,7 +711,7 @@ TEST_F(PluginTest, GcRemovesWhatIsNotValid) {
   EXPECT_TRUE(fs::exists(env_.slotDir() / "eni1-00" / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.slotDir() / "eni1-01" / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.slotDir() / "eni1-02" / "ena-dpdk.json"));
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
   // The IPAM plugin was asked to collect with the same valid list.
   EXPECT_EQ(env_.ipam().lastInput("GC")["cni.dev/valid-attachments"],
             gc["cni.dev/valid-attachments"]);
@@ -731,7 +731,7 @@ TEST_F(PluginTest, GcWithDataplaneDownRecordsPorts) {
   json gc = env_.config("1.1.0");
   gc["cni.dev/valid-attachments"] = json::array();
   EXPECT_EQ(env_.run("GC", gc).exitCode, 0);
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_EQ(pending->size(), 1u);
   env_.startDataplane();
   dataplane::v1::Port port;
@@ -740,7 +740,7 @@ TEST_F(PluginTest, GcWithDataplaneDownRecordsPorts) {
   env_.dataplane()->putPort(port);
   EXPECT_EQ(env_.run("GC", gc).exitCode, 0);
   EXPECT_TRUE(env_.dataplane()->ports().empty());
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 class PciPluginTest : public PluginTest {
