@@ -25,13 +25,13 @@ std::string numberOrDash(uint64_t n) { return n == 0 ? "-" : common::strCat(n); 
 // The modes are read as every client reads them (dataplane_client/convert.h): a mode the
 // dataplane left unspecified, or one this build does not know, fails the rendering with the
 // client's message instead of being shown as a guess.
-absl::StatusOr<std::string> vhostModeName(const dp::Port& port) {
+absl::StatusOr<std::string> vhostModeCell(const dp::Port& port) {
   absl::StatusOr<dataplane_client::PortInfo> info = dataplane_client::portInfoFromProto(port);
   if (!info.ok()) return info.status();
   return std::string(common::vhostModeName(info->spec.vhost_mode));
 }
 
-absl::StatusOr<std::string> networkModeName(const dp::Network& network) {
+absl::StatusOr<std::string> networkModeCell(const dp::Network& network) {
   absl::StatusOr<dataplane_client::NetworkInfo> info =
       dataplane_client::networkInfoFromProto(network);
   if (!info.ok()) return info.status();
@@ -137,7 +137,7 @@ absl::StatusOr<std::string> renderNetworks(const dp::ListNetworksResponse& respo
                    {.title = "TX-PKTS", .right = true},
                    {.title = "DROPS", .right = true}});
   for (const dp::Network& n : response.networks()) {
-    absl::StatusOr<std::string> mode = networkModeName(n);
+    absl::StatusOr<std::string> mode = networkModeCell(n);
     if (!mode.ok()) return mode.status();
     const bool has_uplink = n.has_uplink();
     const dp::Counters& c = n.uplink().counters();
@@ -164,7 +164,7 @@ absl::StatusOr<std::string> renderPorts(const dp::ListPortsResponse& response) {
                    {.title = "TX-PKTS", .right = true},
                    {.title = "DROPS", .right = true}});
   for (const dp::Port& p : response.ports()) {
-    absl::StatusOr<std::string> mode = vhostModeName(p);
+    absl::StatusOr<std::string> mode = vhostModeCell(p);
     if (!mode.ok()) return mode.status();
     table.addRow(
         {p.id(), p.network(), *mode, p.socket_path(), orDash(p.mac()), joined(p.ips()),
@@ -175,7 +175,7 @@ absl::StatusOr<std::string> renderPorts(const dp::ListPortsResponse& response) {
 }
 
 absl::StatusOr<std::string> renderPortDetail(const dp::Port& p) {
-  absl::StatusOr<std::string> mode = vhostModeName(p);
+  absl::StatusOr<std::string> mode = vhostModeCell(p);
   if (!mode.ok()) return mode.status();
   const dp::Counters& c = p.counters();
   const std::vector<std::pair<std::string, std::string>> fields = {
