@@ -296,7 +296,10 @@ class CtlAddPortTest : public CtlTest, public ::testing::WithParamInterface<AddP
 
 TEST_P(CtlAddPortTest, SendsTheRequestBuiltFromFlags) {
   const AddPortCase& c = GetParam();
-  server_->reply("AddPort", parseText<dp::AddPortResponse>("port { id: \"x\" }"));
+  // The answer carries a vhost mode, as the dataplane's always does (the table refuses one
+  // without: PortTablesRefuseAVhostModeTheyCannotRead).
+  server_->reply("AddPort", parseText<dp::AddPortResponse>(
+                                "port { id: \"x\" vhost_mode: VHOST_MODE_SERVER }"));
   Result r = ctl(c.args);
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(server_->calls(), std::vector<std::string>{"AddPort"});
@@ -784,7 +787,8 @@ TEST_F(CtlTest, HelpListsEveryCommandAndFlag) {
 
 // Every command flag --help lists is accepted by `port add`, together with the global ones.
 TEST_F(CtlTest, EveryPortAddFlagIsAccepted) {
-  server_->reply("AddPort", dp::AddPortResponse());
+  server_->reply("AddPort",
+                 parseText<dp::AddPortResponse>("port { vhost_mode: VHOST_MODE_CLIENT }"));
   Result r = ctl(addArgs({"--vhost-mode", "client", "--mac", "02:00:00:00:00:01", "--ip",
                           "10.0.0.1/24", "--queues", "1", "--mtu", "1500", "--owner", "0:0",
                           "--perm", "0600", "--timeout", "5", "--log-level", "debug"}));
