@@ -16,10 +16,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cni/attachment_store.h"
-#include "cni/dataplane.h"
 #include "cni/netconf.h"
 #include "cni/result.h"
 #include "cni/rollback.h"
+#include "dataplane_client/dataplane_client.h"
 
 namespace enadpdk::cni {
 
@@ -35,7 +35,7 @@ struct AttachmentContext {
   // The CNI_* parameters.
   const Invocation& inv;
   // The dataplane client; null in pci mode.
-  Dataplane* dataplane;
+  const dataplane_client::DataplaneClient* dataplane;
   // The attachment records.
   const AttachmentStore& store;
   // The plugin's logger.

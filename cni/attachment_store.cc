@@ -65,7 +65,7 @@ absl::StatusOr<AttachmentRecord> fromText(const std::string& text, const fs::pat
 AttachmentStore::AttachmentStore(fs::path stateDir) : dir_(std::move(stateDir) / kAttachmentsDir) {}
 
 fs::path AttachmentStore::pathOf(std::string_view portId) const {
-  return dir_ / common::recordFileName(portId);
+  return dir_ / recordFileName(portId);
 }
 
 absl::Status AttachmentStore::save(const AttachmentRecord& record) const {

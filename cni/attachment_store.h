@@ -52,7 +52,7 @@ struct AttachmentRecord {
 };
 
 // The attachment records under `<stateDir>/attachments/` (mode 0700), one JSON file per record
-// named by common::recordFileName(portId), written atomically (mode 0600, not fsynced: see save()).
+// named by recordFileName(portId), written atomically (mode 0600, not fsynced: see save()).
 // Safe to use from concurrent plugin processes: distinct attachments use distinct files, the
 // runtime never runs two commands for one attachment at once, and readers skip records that vanish.
 class AttachmentStore {

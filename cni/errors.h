@@ -59,7 +59,8 @@ inline constexpr CustomErrorCode kCustomErrorCodes[] = {
     {CniError::kNotSupportedYet, "both", "the command is not supported yet"},
     {CniError::kDataplaneRefused, "ena-dpdk-cni",
      "the dataplane refused the port for a reason other than the request (ALREADY_EXISTS for a "
-     "conflicting port with the same id, an internal failure)"},
+     "conflicting port with the same id, an internal failure), or answered what the plugin cannot "
+     "read (a network or vhost mode it does not know)"},
     {CniError::kDeviceNotUsable, "ena-dpdk-cni",
      "pci mode: the dedicated device does not exist or is not bound to a DPDK driver"},
     {CniError::kCheckFailed, "ena-dpdk-cni",

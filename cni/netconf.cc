@@ -52,8 +52,6 @@ constexpr StringRule kPluginName{isPluginName, "a plugin name (a file name in CN
 
 constexpr common::EnumName<AttachMode> kModes[] = {{"vhostuser", AttachMode::VhostUser},
                                                    {"pci", AttachMode::Pci}};
-constexpr common::EnumName<VhostMode> kVhostModes[] = {{"server", VhostMode::Server},
-                                                       {"client", VhostMode::Client}};
 
 absl::Status configError(const absl::Status& s) {
   return cniError(CniError::kInvalidConfig, common::toStd(s.message()));
@@ -115,7 +113,7 @@ absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config) {
   r.readEnum("mode", conf.mode, kModes);
   r.read("network", conf.network, kNetworkName);
   r.readObject("vhost", [&](JsonReader& v) {
-    v.readEnum("mode", conf.vhost.mode, kVhostModes);
+    v.readEnum("mode", conf.vhost.mode, common::kVhostModeNames);
     v.read("queues", conf.vhost.queues, 1, kMaxVhostQueues);
     v.read("owner", conf.vhost.owner, kOwner);
     v.read("perm", conf.vhost.perm, kFileMode);

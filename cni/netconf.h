@@ -114,7 +114,7 @@ struct NetConf {
   // root:root mode 0770.
   std::optional<unsigned> slotGroup{};
   // "stateDir": the CNI's records (attachments, pending port deletes).
-  std::string stateDir = common::kDefaultCniStateDir;
+  std::string stateDir = kDefaultCniStateDir;
   // "hostRoot": prefix of /sys for the pci-mode device check (tests point it at a fake host).
   std::string hostRoot = "/";
   // "logFile": absolute path logs are appended to (besides stderr); empty: stderr only.

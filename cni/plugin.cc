@@ -67,7 +67,7 @@ int runPluginCommand(const std::string& command, const PluginCommand& run,
     log->error("refused by the node path policy error=\"{}\"", toStd(allowed.message()));
     return writeError(out, version, CniError::kInvalidConfig, std::string(allowed.message()));
   }
-  std::unique_ptr<Dataplane> dataplane;
+  std::unique_ptr<dataplane_client::DataplaneClient> dataplane;
   if (conf->mode == AttachMode::VhostUser) dataplane = environment.dataplane(*conf, log);
   DelegateRunner ipam(inv->path, environment.env, environment.delegateTimeout, log);
   CniPlugin plugin(*std::move(conf), *std::move(inv), std::move(dataplane), std::move(ipam), log);
@@ -96,10 +96,12 @@ PluginCommand silent(absl::Status (CniPlugin::*method)()) {
 
 }  // namespace
 
-std::unique_ptr<Dataplane> grpcDataplaneFor(const NetConf& conf,
-                                            std::shared_ptr<spdlog::logger> logger) {
-  return makeGrpcDataplane(conf.dataplaneSocket, std::chrono::milliseconds(conf.dataplaneTimeoutMs),
-                           std::move(logger));
+std::unique_ptr<dataplane_client::DataplaneClient> grpcDataplaneFor(
+    const NetConf& conf, std::shared_ptr<spdlog::logger> logger) {
+  return std::make_unique<dataplane_client::DataplaneClient>(
+      dataplane_client::DataplaneClient::forSocket(
+          conf.dataplaneSocket, std::chrono::milliseconds(conf.dataplaneTimeoutMs),
+          std::move(logger)));
 }
 
 std::unique_ptr<Attachment> makeAttachment(AttachmentContext context) {
@@ -112,7 +114,8 @@ std::unique_ptr<Attachment> makeAttachment(AttachmentContext context) {
   return nullptr;
 }
 
-CniPlugin::CniPlugin(NetConf conf, Invocation invocation, std::unique_ptr<Dataplane> dataplane,
+CniPlugin::CniPlugin(NetConf conf, Invocation invocation,
+                     std::unique_ptr<dataplane_client::DataplaneClient> dataplane,
                      DelegateRunner ipam, std::shared_ptr<spdlog::logger> logger)
     : conf_(std::move(conf)),
       inv_(std::move(invocation)),

@@ -6,7 +6,6 @@ add_library(ena_dpdk_cni STATIC
   attachment_store.cc
   check.cc
   cni_cli.cc
-  dataplane.cc
   del.cc
   delegate.cc
   gc.cc
@@ -19,8 +18,8 @@ add_library(ena_dpdk_cni STATIC
   vhost_user_attachment.cc
 )
 ena_dpdk_target_defaults(ena_dpdk_cni)
-target_link_libraries(ena_dpdk_cni PUBLIC ena_dpdk_cni_skel ena_dpdk_cni_records ena_dpdk_dataplane_client
-  ena_dpdk_proto)
+target_link_libraries(ena_dpdk_cni PUBLIC ena_dpdk_cni_skel ena_dpdk_cni_records
+  ena_dpdk_dataplane_client)
 
 # The binary, linked statically against gRPC, protobuf and Abseil (ena_dpdk_cni_executable).
 ena_dpdk_cni_executable(ena-dpdk-cni cni_main.cc

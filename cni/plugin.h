@@ -14,10 +14,10 @@
 #include "absl/status/statusor.h"
 #include "cni/attachment.h"
 #include "cni/attachment_store.h"
-#include "cni/dataplane.h"
 #include "cni/delegate.h"
 #include "cni/netconf.h"
 #include "cni/skel.h"
+#include "dataplane_client/dataplane_client.h"
 #include "nlohmann/json.hpp"
 
 namespace enadpdk::cni {
@@ -26,12 +26,13 @@ namespace enadpdk::cni {
 inline constexpr std::chrono::milliseconds kDefaultDelegateTimeout{60000};
 
 // Makes the dataplane client for a configuration (the seam tests replace).
-using DataplaneFactory =
-    std::function<std::unique_ptr<Dataplane>(const NetConf&, std::shared_ptr<spdlog::logger>)>;
+using DataplaneFactory = std::function<std::unique_ptr<dataplane_client::DataplaneClient>(
+    const NetConf&, std::shared_ptr<spdlog::logger>)>;
 
-// The gRPC client on conf.dataplaneSocket with conf.dataplaneTimeoutMs.
-std::unique_ptr<Dataplane> grpcDataplaneFor(const NetConf& conf,
-                                            std::shared_ptr<spdlog::logger> logger);
+// The shared client (dataplane_client/) on conf.dataplaneSocket with conf.dataplaneTimeoutMs:
+// every call has that deadline and fails fast when nothing listens; creating it does not connect.
+std::unique_ptr<dataplane_client::DataplaneClient> grpcDataplaneFor(
+    const NetConf& conf, std::shared_ptr<spdlog::logger> logger);
 
 // What the plugin takes from its surroundings.
 struct PluginEnvironment {
@@ -53,8 +54,9 @@ struct PluginEnvironment {
 class CniPlugin {
  public:
   // `dataplane` may be null in pci mode (it is never called there).
-  CniPlugin(NetConf conf, Invocation invocation, std::unique_ptr<Dataplane> dataplane,
-            DelegateRunner ipam, std::shared_ptr<spdlog::logger> logger);
+  CniPlugin(NetConf conf, Invocation invocation,
+            std::unique_ptr<dataplane_client::DataplaneClient> dataplane, DelegateRunner ipam,
+            std::shared_ptr<spdlog::logger> logger);
   ~CniPlugin();
   CniPlugin(const CniPlugin&) = delete;
   CniPlugin& operator=(const CniPlugin&) = delete;
@@ -83,7 +85,7 @@ class CniPlugin {
 
   NetConf conf_;
   Invocation inv_;
-  std::unique_ptr<Dataplane> dataplane_;
+  std::unique_ptr<dataplane_client::DataplaneClient> dataplane_;
   DelegateRunner ipam_;
   std::shared_ptr<spdlog::logger> log_;
   AttachmentStore store_;

@@ -17,10 +17,16 @@
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::common {
+namespace enadpdk::cni {
 namespace {
 
 namespace fs = std::filesystem;
+using common::dumpJson;
+using common::makeDirectories;
+using common::readFile;
+using common::strCat;
+using common::toStd;
+using common::writeFileAtomic;
 
 constexpr size_t kMaxEscapedLength = 200;
 constexpr size_t kShortenedPrefix = 180;
@@ -153,4 +159,4 @@ absl::Status clearPendingPortDelete(const fs::path& stateDir, std::string_view p
   return absl::OkStatus();
 }
 
-}  // namespace enadpdk::common
+}  // namespace enadpdk::cni

@@ -35,7 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace enadpdk::common {
+namespace enadpdk::cni {
 
 // Default state directory of ena-dpdk-cni (network config key "stateDir").
 inline constexpr char kDefaultCniStateDir[] = "/var/lib/ena-dpdk/cni";
@@ -92,4 +92,4 @@ absl::StatusOr<std::vector<PendingPortDelete>> listPendingPortDeletes(
 absl::Status clearPendingPortDelete(const std::filesystem::path& stateDir, std::string_view portId,
                                     std::string_view uid = {});
 
-}  // namespace enadpdk::common
+}  // namespace enadpdk::cni

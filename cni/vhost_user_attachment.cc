@@ -16,28 +16,32 @@
 #include "common/slot_dir.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
+#include "common/vhost.h"
 
 namespace enadpdk::cni {
 namespace {
 
 namespace fs = std::filesystem;
-namespace dp = dataplane::v1;
 using common::strCat;
 using common::toStd;
+using dataplane_client::isTransient;
+using dataplane_client::NetworkInfo;
+using dataplane_client::PortInfo;
+using dataplane_client::PortSpec;
 
-// The CNI error for a failed dataplane call during ADD.
-absl::Status dataplaneError(const absl::Status& s) {
+// The CNI error for a failed dataplane call during ADD; `failure` says what failed ("the
+// dataplane refused the port").
+absl::Status dataplaneError(std::string_view failure, const absl::Status& s) {
   if (isTransient(s)) {
     return cniError(CniError::kTryAgainLater,
                     strCat("dataplane busy or unreachable: ", toStd(s.message())));
   }
   if (absl::IsInvalidArgument(s)) {
-    return cniError(CniError::kInvalidConfig,
-                    strCat("the dataplane refused the port: ", toStd(s.message())));
+    return cniError(CniError::kInvalidConfig, strCat(failure, ": ", toStd(s.message())));
   }
-  return cniError(CniError::kDataplaneRefused,
-                  strCat("the dataplane refused the port: ", absl::StatusCodeToString(s.code()),
-                         ": ", toStd(s.message())));
+  return cniError(
+      CniError::kDataplaneRefused,
+      strCat(failure, ": ", absl::StatusCodeToString(s.code()), ": ", toStd(s.message())));
 }
 
 // A locally administered unicast MAC derived from the port id, so that a repeated ADD asks the
@@ -101,11 +105,11 @@ absl::StatusOr<std::string> VhostUserAttachment::resolveNetwork(const std::strin
 }
 
 unsigned VhostUserAttachment::finishPendingDeletes(
-    const std::function<bool(const common::PendingPortDelete&)>& wanted) {
+    const std::function<bool(const PendingPortDelete&)>& wanted) {
   const NetConf& conf = ctx_.conf;
   std::vector<std::string> problems;
-  absl::StatusOr<std::vector<common::PendingPortDelete>> pending =
-      common::listPendingPortDeletes(conf.stateDir, &problems);
+  absl::StatusOr<std::vector<PendingPortDelete>> pending =
+      listPendingPortDeletes(conf.stateDir, &problems);
   for (const std::string& p : problems)
     ctx_.log.warn("unreadable pending delete problem=\"{}\"", p);
   if (!pending.ok()) {
@@ -113,7 +117,7 @@ unsigned VhostUserAttachment::finishPendingDeletes(
     return 0;
   }
   unsigned finished = 0;
-  for (const common::PendingPortDelete& record : *pending) {
+  for (const PendingPortDelete& record : *pending) {
     if (record.dataplaneSocket != conf.dataplaneSocket || !wanted(record)) continue;
     absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
@@ -122,7 +126,7 @@ unsigned VhostUserAttachment::finishPendingDeletes(
       if (isTransient(deleted.status())) return finished;
       continue;
     }
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
         !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", record.portId,
                     toStd(s.message()));
@@ -144,19 +148,19 @@ void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::st
   }
   const NetConf& conf = ctx_.conf;
   if (absl::Status s =
-          common::recordPendingPortDelete(conf.stateDir, {.portId = id,
-                                                          .containerId = ctx_.inv.containerId,
-                                                          .ifname = ctx_.inv.ifname,
-                                                          .network = network,
-                                                          .dataplaneSocket = conf.dataplaneSocket,
-                                                          .uid = uid});
+          recordPendingPortDelete(conf.stateDir, {.portId = id,
+                                                  .containerId = ctx_.inv.containerId,
+                                                  .ifname = ctx_.inv.ifname,
+                                                  .network = network,
+                                                  .dataplaneSocket = conf.dataplaneSocket,
+                                                  .uid = uid});
       !s.ok()) {
     ctx_.log.error("port in doubt not recorded id={} uid={} error=\"{}\"", id, uid,
                    toStd(s.message()));
   }
   absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id, uid);
   if (deleted.ok() && *deleted) {
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
     }
     ctx_.log.info("port in doubt deleted id={} uid={}", id, uid);
@@ -190,21 +194,25 @@ absl::Status VhostUserAttachment::prepare() {
   // Other records are finished only when a port of theirs is in our way (plug()), and by the
   // dataplane's own sweep: a burst of ADDs must not multiply control calls.
   const std::string portId = ctx_.inv.portId();
-  finishPendingDeletes([&](const common::PendingPortDelete& r) { return r.portId == portId; });
+  finishPendingDeletes([&](const PendingPortDelete& r) { return r.portId == portId; });
 
-  absl::StatusOr<std::vector<dp::Network>> networks = ctx_.dataplane->listNetworks();
-  if (!networks.ok()) return dataplaneError(networks.status());
+  // A network mode the client cannot read fails the listing (dataplane_client/convert.h): ADD
+  // stops here, before anything is created, rather than guess how the network forwards.
+  absl::StatusOr<std::vector<NetworkInfo>> networks = ctx_.dataplane->listNetworks();
+  if (!networks.ok()) {
+    return dataplaneError("cannot read the dataplane's networks", networks.status());
+  }
   auto net = std::find_if(networks->begin(), networks->end(),
-                          [&](const dp::Network& n) { return n.name() == network_; });
+                          [&](const NetworkInfo& n) { return n.name == network_; });
   if (net == networks->end()) {
     std::vector<std::string> names;
-    for (const dp::Network& n : *networks) names.push_back(n.name());
+    for (const NetworkInfo& n : *networks) names.push_back(n.name);
     return cniError(
         CniError::kInvalidConfig,
         strCat("network \"", network_, "\" is not a network of the dataplane at ",
                conf.dataplaneSocket, " (it has: ", names.empty() ? "none" : joined(names), ")"));
   }
-  vpc_ = net->mode() == dp::NETWORK_MODE_VPC;
+  networkMode_ = net->mode;
   return absl::OkStatus();
 }
 
@@ -244,50 +252,54 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
                                                     const Result& ipam, Rollback& rollback) {
   const NetConf& conf = ctx_.conf;
   const Invocation& inv = ctx_.inv;
-  dp::Port request;
-  request.set_id(inv.portId());
-  request.set_uid(record.portUid);
-  request.set_network(network_);
-  request.set_socket_path(slot_->socketPath);
-  request.set_vhost_mode(conf.vhost.mode == VhostMode::Client ? dp::VHOST_MODE_CLIENT
-                                                              : dp::VHOST_MODE_SERVER);
-  std::string mac = lower(conf.effectiveMac());
-  // vpc ports carry the ENI's MAC, which the dataplane fills in; elsewhere the pod needs one.
-  if (mac.empty() && !vpc_) mac = derivedMac(inv.portId());
-  request.set_mac(mac);
-  for (const IpConfig& ip : ipam.ips) request.add_ips(ip.address);
-  request.set_queues(conf.vhost.queues);
-  request.set_mtu(conf.mtu);
-  if (conf.vhost.mode == VhostMode::Client &&
-      (!conf.vhost.owner.empty() || !conf.vhost.perm.empty())) {
-    request.mutable_socket_permissions()->set_owner(conf.vhost.owner);
-    request.mutable_socket_permissions()->set_mode(conf.vhost.perm);
+  PortSpec request{.id = inv.portId(),
+                   .network = network_,
+                   .socket_path = slot_->socketPath,
+                   .vhost_mode = conf.vhost.mode,
+                   .mac = lower(conf.effectiveMac()),
+                   .queues = conf.vhost.queues,
+                   .mtu = conf.mtu,
+                   .uid = record.portUid};
+  if (request.mac.empty()) {
+    switch (networkMode_) {
+      case common::NetworkMode::Vpc:
+        break;  // vpc ports carry the ENI's MAC, which the dataplane fills in
+      case common::NetworkMode::L2:
+        request.mac = derivedMac(inv.portId());  // the pod needs a MAC of its own
+        break;
+    }
   }
-  absl::StatusOr<dp::Port> port = ctx_.dataplane->addPort(request);
+  for (const IpConfig& ip : ipam.ips) request.ips.push_back(ip.address);
+  // Socket permissions apply to client mode only (the dataplane creates the socket).
+  if (conf.vhost.mode == VhostMode::Client) {
+    request.owner = conf.vhost.owner;
+    request.perm = conf.vhost.perm;
+  }
+  absl::StatusOr<PortInfo> port = ctx_.dataplane->addPort(request);
   if (absl::IsAlreadyExists(port.status()) &&
-      finishPendingDeletes([](const common::PendingPortDelete&) { return true; }) > 0) {
+      finishPendingDeletes([](const PendingPortDelete&) { return true; }) > 0) {
     // The address or socket may have belonged to a port whose delete was pending (a DEL while
     // the dataplane was down, or another ADD's port in doubt): those are gone now.
     port = ctx_.dataplane->addPort(request);
   }
   if (!port.ok()) {
-    settlePortInDoubt(request.id(), request.uid(), network_, port.status());
-    return dataplaneError(port.status());
+    settlePortInDoubt(request.id, request.uid, network_, port.status());
+    return dataplaneError("the dataplane refused the port", port.status());
   }
   rollback.push("delete the dataplane port",
                 [dataplane = ctx_.dataplane, stateDir = conf.stateDir,
                  socket = conf.dataplaneSocket, containerId = inv.containerId, ifname = inv.ifname,
-                 id = request.id(), uid = request.uid(), network = network_] {
+                 id = request.id, uid = request.uid, network = network_] {
                   absl::StatusOr<bool> deleted = dataplane->deletePort(id, uid);
                   if (deleted.ok()) return absl::OkStatus();
                   // The port must not outlive a failed ADD: whoever reaches the dataplane next
                   // deletes it.
-                  return common::recordPendingPortDelete(stateDir, {.portId = id,
-                                                                    .containerId = containerId,
-                                                                    .ifname = ifname,
-                                                                    .network = network,
-                                                                    .dataplaneSocket = socket,
-                                                                    .uid = uid});
+                  return recordPendingPortDelete(stateDir, {.portId = id,
+                                                            .containerId = containerId,
+                                                            .ifname = ifname,
+                                                            .network = network,
+                                                            .dataplaneSocket = socket,
+                                                            .uid = uid});
                 });
 
   PodAttachmentInfo info{.containerId = inv.containerId,
@@ -296,10 +308,10 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
                          .deviceId = deviceId_,
                          .network = network_,
                          .socketPath = slot_->podSocketPath,
-                         .vhostMode = conf.vhost.mode == VhostMode::Client ? "client" : "server",
-                         .mac = port->mac(),
-                         .mtu = port->mtu(),
-                         .queues = port->queues()};
+                         .vhostMode = std::string(common::vhostModeName(conf.vhost.mode)),
+                         .mac = port->spec.mac,
+                         .mtu = port->spec.mtu,
+                         .queues = port->spec.queues};
   for (const IpConfig& ip : ipam.ips) {
     info.ips.push_back(ip.address);
     // The first IPv4 gateway, else the first one: most DPDK apps route IPv4 only.
@@ -313,13 +325,13 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
   rollback.push("remove ena-dpdk.json",
                 [dir = slot_->hostDir] { return removeFileIfExists(dir / kAttachmentFileName); });
 
-  summary_ =
-      fmt::format("network={} socket={} mac={} ips=[{}] mtu={} queues={}", network_,
-                  slot_->socketPath, port->mac(), joined(info.ips), port->mtu(), port->queues());
+  summary_ = fmt::format("network={} socket={} mac={} ips=[{}] mtu={} queues={}", network_,
+                         slot_->socketPath, port->spec.mac, joined(info.ips), port->spec.mtu,
+                         port->spec.queues);
   return Interface{.name = inv.ifname,
-                   .mac = port->mac(),
+                   .mac = port->spec.mac,
                    .sandbox = inv.netns,
-                   .mtu = port->mtu(),
+                   .mtu = port->spec.mtu,
                    .socketPath = slot_->socketPath};
 }
 
@@ -346,18 +358,18 @@ absl::Status VhostUserAttachment::teardown(const AttachmentRecord& record) {
   absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id);
   if (deleted.ok()) {
     ctx_.log.info("port deleted id={} existed={}", id, *deleted);
-    if (absl::Status s = common::clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
+    if (absl::Status s = clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
       ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
     }
   } else {
     ctx_.log.warn("cannot delete port now, recording it id={} error=\"{}\"", id,
                   toStd(deleted.status().message()));
-    if (absl::Status s = common::recordPendingPortDelete(conf.stateDir,
-                                                         {.portId = id,
-                                                          .containerId = record.containerId,
-                                                          .ifname = record.ifname,
-                                                          .network = record.network,
-                                                          .dataplaneSocket = conf.dataplaneSocket});
+    if (absl::Status s =
+            recordPendingPortDelete(conf.stateDir, {.portId = id,
+                                                    .containerId = record.containerId,
+                                                    .ifname = record.ifname,
+                                                    .network = record.network,
+                                                    .dataplaneSocket = conf.dataplaneSocket});
         !s.ok()) {
       return cniError(CniError::kIoFailure,
                       strCat("cannot delete port ", id, " (", toStd(deleted.status().message()),
@@ -400,7 +412,7 @@ absl::Status VhostUserAttachment::check(const Interface& iface,
     if (!slot.ok()) return slot.status();
     expectedSocket = slot->socketPath;
   }
-  absl::StatusOr<dp::Port> port = ctx_.dataplane->getPort(inv.portId());
+  absl::StatusOr<PortInfo> port = ctx_.dataplane->getPort(inv.portId());
   if (!port.ok()) {
     if (absl::IsNotFound(port.status())) {
       return cniError(CniError::kCheckFailed, strCat("the dataplane has no port ", inv.portId()));
@@ -409,28 +421,29 @@ absl::Status VhostUserAttachment::check(const Interface& iface,
                ? cniError(CniError::kTryAgainLater, toStd(port.status().message()))
                : port.status();
   }
-  if (port->socket_path() != expectedSocket) {
+  if (port->spec.socket_path != expectedSocket) {
     return cniError(CniError::kCheckFailed,
-                    strCat("port ", inv.portId(), " uses socket ", port->socket_path(),
+                    strCat("port ", inv.portId(), " uses socket ", port->spec.socket_path,
                            ", expected ", expectedSocket));
   }
-  if (!iface.socketPath.empty() && iface.socketPath != port->socket_path()) {
+  if (!iface.socketPath.empty() && iface.socketPath != port->spec.socket_path) {
     return cniError(CniError::kCheckFailed, strCat("prevResult names socket ", iface.socketPath,
-                                                   ", the port uses ", port->socket_path()));
+                                                   ", the port uses ", port->spec.socket_path));
   }
-  if (!iface.mac.empty() && lower(iface.mac) != lower(port->mac())) {
-    return cniError(CniError::kCheckFailed, strCat("port ", inv.portId(), " has MAC ", port->mac(),
-                                                   ", prevResult says ", iface.mac));
+  if (!iface.mac.empty() && lower(iface.mac) != lower(port->spec.mac)) {
+    return cniError(CniError::kCheckFailed,
+                    strCat("port ", inv.portId(), " has MAC ", port->spec.mac, ", prevResult says ",
+                           iface.mac));
   }
   std::set<std::string> portIps;
-  for (const std::string& ip : port->ips()) portIps.insert(lower(ip));
+  for (const std::string& ip : port->spec.ips) portIps.insert(lower(ip));
   if (portIps != expectedIps) {
     return cniError(
         CniError::kCheckFailed,
         strCat("port ", inv.portId(), " has addresses [", joined({portIps.begin(), portIps.end()}),
                "], prevResult says [", joined({expectedIps.begin(), expectedIps.end()}), "]"));
   }
-  const fs::path dir = fs::path(port->socket_path()).parent_path();
+  const fs::path dir = fs::path(port->spec.socket_path).parent_path();
   if (!podAttachmentInfoIsFor(dir, inv.containerId, inv.ifname)) {
     return cniError(CniError::kCheckFailed, strCat((dir / kAttachmentFileName).string(),
                                                    " is missing or names another attachment"));
@@ -450,45 +463,45 @@ absl::StatusOr<unsigned> VhostUserAttachment::collectGarbage(
   unsigned removed = 0;
   // Ports the CNI made without a record left (a crash between steps): CNI-shaped ids, sockets
   // in our slot directory, not claimed by another CNI network's record.
-  absl::StatusOr<std::vector<dp::Port>> ports = ctx_.dataplane->listPorts(conf.network);
+  absl::StatusOr<std::vector<PortInfo>> ports = ctx_.dataplane->listPorts(conf.network);
   if (!ports.ok()) {
     ctx_.log.warn("GC cannot list dataplane ports error=\"{}\"", toStd(ports.status().message()));
   } else {
-    for (const dp::Port& port : *ports) {
-      std::optional<AttachmentKey> key = attachmentOfPortId(port.id());
-      if (!key || isValid(key->containerId, key->ifname) ||
-          recordedElsewhere.count(port.id()) > 0 ||
-          !common::isWithin(port.socket_path(), conf.slotDir)) {
+    for (const PortInfo& listed : *ports) {
+      const PortSpec& port = listed.spec;
+      std::optional<AttachmentKey> key = attachmentOfPortId(port.id);
+      if (!key || isValid(key->containerId, key->ifname) || recordedElsewhere.count(port.id) > 0 ||
+          !common::isWithin(port.socket_path, conf.slotDir)) {
         continue;
       }
       AttachmentRecord orphan{.containerId = key->containerId,
                               .ifname = key->ifname,
                               .cniNetwork = conf.name,
                               .mode = kModeVhostUser,
-                              .network = port.network(),
-                              .slotDir = fs::path(port.socket_path()).parent_path().string()};
+                              .network = port.network,
+                              .slotDir = fs::path(port.socket_path).parent_path().string()};
       orphan.ownsSlotDir = fs::path(orphan.slotDir).filename() ==
                            perAttachmentDirName(key->containerId, key->ifname);
       if (absl::Status s = teardown(orphan); !s.ok()) return s;
-      usedNetworks.insert(port.network());
-      ctx_.log.info("GC removed port without record id={}", port.id());
+      usedNetworks.insert(port.network);
+      ctx_.log.info("GC removed port without record id={}", port.id);
       ++removed;
     }
   }
   finishPendingDeletes(
-      [&](const common::PendingPortDelete& r) { return !isValid(r.containerId, r.ifname); });
+      [&](const PendingPortDelete& r) { return !isValid(r.containerId, r.ifname); });
   return removed;
 }
 
 absl::Status VhostUserAttachment::status(std::set<std::string>& networks) {
   absl::Status s = ctx_.dataplane->health();
-  absl::StatusOr<std::vector<dp::Network>> listed =
-      s.ok() ? ctx_.dataplane->listNetworks() : absl::StatusOr<std::vector<dp::Network>>(s);
+  absl::StatusOr<std::vector<NetworkInfo>> listed =
+      s.ok() ? ctx_.dataplane->listNetworks() : absl::StatusOr<std::vector<NetworkInfo>>(s);
   if (!listed.ok()) {
     return cniError(CniError::kPluginNotAvailable,
                     strCat("the dataplane is not available: ", toStd(listed.status().message())));
   }
-  for (const dp::Network& n : *listed) networks.insert(n.name());
+  for (const NetworkInfo& n : *listed) networks.insert(n.name);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include "cni/attachment.h"
 #include "cni/records.h"
 #include "cni/slot_files.h"
+#include "common/network_mode.h"
 
 namespace enadpdk::cni {
 
@@ -43,9 +44,9 @@ class VhostUserAttachment : public Attachment {
   // Deletes pending ports of this dataplane accepted by `wanted`; stops at the first transient
   // dataplane error. Problems are logged, never returned (it is clean-up on someone's behalf).
   // Returns how many records it finished.
-  unsigned finishPendingDeletes(
-      const std::function<bool(const common::PendingPortDelete&)>& wanted);
-  // After an AddPort that failed with `error`: when the port may exist anyway (a timeout), records
+  unsigned finishPendingDeletes(const std::function<bool(const PendingPortDelete&)>& wanted);
+  // After an AddPort that failed with `error`: when the port may exist anyway (a timeout, or an
+  // answer the client could not read), records
   // it as a pending delete of incarnation `uid` and tries that delete once at once; the record
   // stays unless the port was found and deleted. Problems are logged.
   void settlePortInDoubt(const std::string& id, const std::string& uid, const std::string& network,
@@ -55,7 +56,7 @@ class VhostUserAttachment : public Attachment {
   std::string deviceId_;
   std::string network_;
   std::optional<Slot> slot_;
-  bool vpc_ = false;
+  common::NetworkMode networkMode_ = common::NetworkMode::L2;
   // Set by plug().
   std::string summary_;
 };

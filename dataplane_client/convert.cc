@@ -1,8 +1,61 @@
 #include "dataplane_client/convert.h"
 
+#include <optional>
+#include <string>
+
+#include "common/strings.h"
+
 namespace enadpdk::dataplane_client {
 
 namespace pb = dataplane::v1;
+using common::clipped;
+using common::strCat;
+
+namespace {
+
+// The library mode sent on the wire as `wire`; nullopt for UNSPECIFIED and unknown values.
+// Derived from networkModeToProto() over every mode, so a new mode needs no change here.
+std::optional<common::NetworkMode> knownNetworkMode(pb::NetworkMode wire) {
+  for (const auto& entry : common::kNetworkModeNames) {
+    if (networkModeToProto(entry.second) == wire) return entry.second;
+  }
+  return std::nullopt;
+}
+
+// "vpc, l2": the names of the modes this build knows, for messages.
+template <typename Mode, size_t N>
+std::string namesOf(const common::EnumName<Mode> (&modes)[N]) {
+  std::string out;
+  for (const auto& entry : modes) out += strCat(out.empty() ? "" : ", ", entry.first);
+  return out;
+}
+
+// SERVER and CLIENT; nullopt for UNSPECIFIED and unknown values.
+std::optional<VhostMode> knownVhostMode(pb::VhostMode wire) {
+  for (const auto& entry : common::kVhostModeNames) {
+    if (vhostModeToProto(entry.second) == wire) return entry.second;
+  }
+  return std::nullopt;
+}
+
+// The request fields of `p` with the vhost mode already decided.
+PortSpec portSpecWithMode(const pb::Port& p, VhostMode mode) {
+  PortSpec s;
+  s.id = p.id();
+  s.network = p.network();
+  s.socket_path = p.socket_path();
+  s.vhost_mode = mode;
+  s.mac = p.mac();
+  s.ips.assign(p.ips().begin(), p.ips().end());
+  s.queues = p.queues();
+  s.mtu = p.mtu();
+  s.owner = p.socket_permissions().owner();
+  s.perm = p.socket_permissions().mode();
+  s.uid = p.uid();
+  return s;
+}
+
+}  // namespace
 
 dataplane::v1::VhostMode vhostModeToProto(VhostMode mode) {
   switch (mode) {
@@ -24,20 +77,17 @@ dataplane::v1::NetworkMode networkModeToProto(common::NetworkMode mode) {
   return pb::NETWORK_MODE_UNSPECIFIED;
 }
 
-PortSpec portSpecFromProto(const pb::Port& p) {
-  PortSpec s;
-  s.id = p.id();
-  s.network = p.network();
-  s.socket_path = p.socket_path();
-  s.vhost_mode = p.vhost_mode() == pb::VHOST_MODE_CLIENT ? VhostMode::Client : VhostMode::Server;
-  s.mac = p.mac();
-  s.ips.assign(p.ips().begin(), p.ips().end());
-  s.queues = p.queues();
-  s.mtu = p.mtu();
-  s.owner = p.socket_permissions().owner();
-  s.perm = p.socket_permissions().mode();
-  s.uid = p.uid();
-  return s;
+absl::StatusOr<PortSpec> portSpecFromProto(const pb::Port& p) {
+  // The proto documents UNSPECIFIED as server: a request may leave the mode out.
+  std::optional<VhostMode> mode = p.vhost_mode() == pb::VHOST_MODE_UNSPECIFIED
+                                      ? std::optional<VhostMode>(VhostMode::Server)
+                                      : knownVhostMode(p.vhost_mode());
+  if (!mode) {
+    return absl::InvalidArgumentError(strCat("vhost_mode: unknown value ",
+                                             static_cast<int>(p.vhost_mode()),
+                                             " (expected VHOST_MODE_SERVER or VHOST_MODE_CLIENT)"));
+  }
+  return portSpecWithMode(p, *mode);
 }
 
 pb::Port portSpecToProto(const PortSpec& s) {
@@ -84,8 +134,18 @@ void countersToProto(const Counters& c, pb::Counters* out) {
   out->set_drop_other(c.drop_other);
 }
 
-PortInfo portInfoFromProto(const pb::Port& p) {
-  return PortInfo{.spec = portSpecFromProto(p),
+absl::StatusOr<PortInfo> portInfoFromProto(const pb::Port& p) {
+  // The dataplane answers with the mode it stored, never UNSPECIFIED.
+  std::optional<VhostMode> mode = knownVhostMode(p.vhost_mode());
+  if (!mode) {
+    const std::string value = p.vhost_mode() == pb::VHOST_MODE_UNSPECIFIED
+                                  ? "VHOST_MODE_UNSPECIFIED"
+                                  : strCat(static_cast<int>(p.vhost_mode()));
+    return absl::UnknownError(
+        strCat("port \"", clipped(p.id()), "\": unknown vhost mode ", value,
+               " from the dataplane (this client knows: ", namesOf(common::kVhostModeNames), ")"));
+  }
+  return PortInfo{.spec = portSpecWithMode(p, *mode),
                   .connected = p.connected(),
                   .worker_lcore = p.worker_lcore(),
                   .counters = countersFromProto(p.counters())};
@@ -99,14 +159,22 @@ pb::Port portInfoToProto(const PortInfo& port) {
   return p;
 }
 
-NetworkInfo networkInfoFromProto(const pb::Network& n) {
-  NetworkInfo out{
-      .name = n.name(),
-      .mode = n.mode() == pb::NETWORK_MODE_VPC ? common::NetworkMode::Vpc : common::NetworkMode::L2,
-      .mtu = n.mtu(),
-      .uplink = std::nullopt,
-      .up = n.up(),
-      .port_count = n.port_count()};
+absl::StatusOr<NetworkInfo> networkInfoFromProto(const pb::Network& n) {
+  std::optional<common::NetworkMode> mode = knownNetworkMode(n.mode());
+  if (!mode) {
+    const std::string value = n.mode() == pb::NETWORK_MODE_UNSPECIFIED
+                                  ? "NETWORK_MODE_UNSPECIFIED"
+                                  : strCat(static_cast<int>(n.mode()));
+    return absl::UnknownError(strCat(
+        "network \"", clipped(n.name()), "\": unknown mode ", value,
+        " from the dataplane (this client knows: ", namesOf(common::kNetworkModeNames), ")"));
+  }
+  NetworkInfo out{.name = n.name(),
+                  .mode = *mode,
+                  .mtu = n.mtu(),
+                  .uplink = std::nullopt,
+                  .up = n.up(),
+                  .port_count = n.port_count()};
   if (n.has_uplink()) {
     const pb::Uplink& u = n.uplink();
     out.uplink = UplinkInfo{.device = u.device(),

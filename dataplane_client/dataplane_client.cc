@@ -43,7 +43,9 @@ absl::StatusOr<std::vector<NetworkInfo>> DataplaneClient::listNetworks() const {
   std::vector<NetworkInfo> out;
   out.reserve(response->networks_size());
   for (const dp::Network& network : response->networks()) {
-    out.push_back(networkInfoFromProto(network));
+    absl::StatusOr<NetworkInfo> info = networkInfoFromProto(network);
+    if (!info.ok()) return named("ListNetworks", info.status());
+    out.push_back(*std::move(info));
   }
   return out;
 }
@@ -53,7 +55,9 @@ absl::StatusOr<PortInfo> DataplaneClient::addPort(const PortSpec& spec) const {
   *request.mutable_port() = portSpecToProto(spec);
   auto response = rpc_.addPort(request);
   if (!response.ok()) return named("AddPort", response.status());
-  return portInfoFromProto(response->port());
+  absl::StatusOr<PortInfo> port = portInfoFromProto(response->port());
+  if (!port.ok()) return named("AddPort", port.status());
+  return port;
 }
 
 absl::StatusOr<bool> DataplaneClient::deletePort(const std::string& id,
@@ -71,7 +75,9 @@ absl::StatusOr<PortInfo> DataplaneClient::getPort(const std::string& id) const {
   request.set_id(id);
   auto response = rpc_.getPort(request);
   if (!response.ok()) return named("GetPort", response.status());
-  return portInfoFromProto(response->port());
+  absl::StatusOr<PortInfo> port = portInfoFromProto(response->port());
+  if (!port.ok()) return named("GetPort", port.status());
+  return port;
 }
 
 absl::StatusOr<std::vector<PortInfo>> DataplaneClient::listPorts(const std::string& network) const {
@@ -81,7 +87,11 @@ absl::StatusOr<std::vector<PortInfo>> DataplaneClient::listPorts(const std::stri
   if (!response.ok()) return named("ListPorts", response.status());
   std::vector<PortInfo> out;
   out.reserve(response->ports_size());
-  for (const dp::Port& port : response->ports()) out.push_back(portInfoFromProto(port));
+  for (const dp::Port& port : response->ports()) {
+    absl::StatusOr<PortInfo> info = portInfoFromProto(port);
+    if (!info.ok()) return named("ListPorts", info.status());
+    out.push_back(*std::move(info));
+  }
   return out;
 }
 
@@ -89,9 +99,15 @@ absl::StatusOr<Stats> DataplaneClient::getStats() const {
   auto response = rpc_.getStats(dp::GetStatsRequest());
   if (!response.ok()) return named("GetStats", response.status());
   Stats out;
-  for (const dp::Port& port : response->ports()) out.ports.push_back(portInfoFromProto(port));
+  for (const dp::Port& port : response->ports()) {
+    absl::StatusOr<PortInfo> info = portInfoFromProto(port);
+    if (!info.ok()) return named("GetStats", info.status());
+    out.ports.push_back(*std::move(info));
+  }
   for (const dp::Network& network : response->networks()) {
-    out.networks.push_back(networkInfoFromProto(network));
+    absl::StatusOr<NetworkInfo> info = networkInfoFromProto(network);
+    if (!info.ok()) return named("GetStats", info.status());
+    out.networks.push_back(*std::move(info));
   }
   for (const dp::WorkerStats& worker : response->workers()) {
     out.workers.push_back(workerInfoFromProto(worker));

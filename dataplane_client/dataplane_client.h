@@ -22,7 +22,10 @@ namespace enadpdk::dataplane_client {
 // UNAVAILABLE when nothing listens ("<Method>: dataplane at <socket> is unreachable: ..."),
 // DEADLINE_EXCEEDED when the dataplane does not answer in time, and the dataplane's own codes as
 // "<Method>: <its message>" (INVALID_ARGUMENT naming the field, ALREADY_EXISTS, NOT_FOUND,
-// RESOURCE_EXHAUSTED). Thread-safe.
+// RESOURCE_EXHAUSTED). An answer this client cannot read without guessing (a network or vhost
+// mode that is unspecified or unknown to this build, dataplane_client/convert.h) fails the whole
+// call with UNKNOWN: '<Method>: network "x": unknown mode 7 from the dataplane (...)'; the call
+// did reach the dataplane (an AddPort may have created its port). Thread-safe.
 class DataplaneClient {
  public:
   // Calls go through `rpc`.

@@ -13,9 +13,9 @@ DataplaneMonitor::DataplaneMonitor(const std::filesystem::path& socket,
 
 DataplaneMonitor::~DataplaneMonitor() = default;
 
-std::optional<std::map<std::string, bool>> DataplaneMonitor::networksUp() {
+absl::StatusOr<std::map<std::string, bool>> DataplaneMonitor::networksUp() {
   auto networks = client_.listNetworks();
-  if (!networks.ok()) return std::nullopt;
+  if (!networks.ok()) return networks.status();
   std::map<std::string, bool> up;
   for (const dataplane_client::NetworkInfo& network : *networks) up[network.name] = network.up;
   return up;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/host_root.h"
 #include "common/hugepage_size.h"
@@ -38,6 +39,9 @@ struct HostState {
   // Whether each dataplane network is up, by name, as the dataplane reports it; none when the
   // dataplane is not reachable (its view is then unknown and does not count).
   std::optional<std::map<std::string, bool>> dataplaneNetworksUp{};
+  // Why dataplaneNetworksUp is none: the dataplane call's error (OK when it answered, or when it
+  // was not asked).
+  absl::Status dataplaneError{};
 
   // The PCI device at `address`, or nullptr.
   const common::PciDevice* findPciDevice(std::string_view address) const;

@@ -202,7 +202,12 @@ absl::StatusOr<HostState> PluginManager::scan(const PluginConfig& config,
   if (!host.ok()) return host.status();
   host->uplinkPciAddresses = uplinkPciAddresses(config.dataplane);
   if (monitor != nullptr) {
-    host->dataplaneNetworksUp = monitor->networksUp();
+    absl::StatusOr<std::map<std::string, bool>> up = monitor->networksUp();
+    if (up.ok()) {
+      host->dataplaneNetworksUp = *std::move(up);
+    } else {
+      host->dataplaneError = up.status();
+    }
     metrics_->setDataplaneReachable(host->dataplaneNetworksUp.has_value());
   }
   return host;
@@ -241,7 +246,24 @@ void PluginManager::healthTick() {
   if (!lastScanError_.empty()) logger_->info("host scan works again");
   lastScanError_.clear();
   const bool reachable = host->dataplaneNetworksUp.has_value();
-  if (dataplaneReachable_ != reachable) {
+  // A dataplane that answers what this plugin cannot read (a network mode of a newer dataplane)
+  // is not restarting: its view counts as unknown all the same, but the error is counted and
+  // logged with its reason until it goes away.
+  const absl::Status& failure = host->dataplaneError;
+  const std::string unreadable = failure.ok() || dataplane_client::isTransient(failure)
+                                     ? std::string()
+                                     : std::string(common::toStd(failure.message()));
+  if (!unreadable.empty()) {
+    metrics_->countError("dataplane");
+    if (unreadable != lastDataplaneError_) {
+      logger_->error(
+          "cannot use the dataplane's answer, its view counts as unknown socket={} "
+          "error={}",
+          monitor->socket().string(), unreadable);
+    }
+  }
+  lastDataplaneError_ = unreadable;
+  if (dataplaneReachable_ != reachable && unreadable.empty()) {
     // An unreachable dataplane is normal while it restarts: it is logged, not counted as an error.
     logger_->info("dataplane {} socket={}", reachable ? "reachable" : "not reachable",
                   monitor->socket().string());

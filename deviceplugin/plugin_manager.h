@@ -181,6 +181,8 @@ class PluginManager {
   // Owned by the health loop.
   std::optional<bool> dataplaneReachable_;
   std::string lastScanError_;
+  // The message of the dataplane's last unreadable answer; empty when it was readable or absent.
+  std::string lastDataplaneError_;
 
   // Declared last: destroyed (stopped) first.
   std::unique_ptr<PeriodicWorker> health_;

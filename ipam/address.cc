@@ -6,7 +6,7 @@
 
 #include "common/strings.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 namespace {
 
 // All ones in the low `bits` bits (bits ≤ 128).
@@ -80,4 +80,4 @@ std::optional<IpAddress> addressPlus(const IpAddress& address, std::uint64_t off
   return IpAddress{.family = address.family, .value = address.value + offset};
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

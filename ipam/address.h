@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // An address as a 128-bit number (IPv4 in the low 32 bits) with its family.
 struct IpAddress {
@@ -55,4 +55,4 @@ std::optional<IpPrefix> parseIpPrefix(std::string_view text);
 // `address` + `offset`; nullopt when that leaves the family's address space.
 std::optional<IpAddress> addressPlus(const IpAddress& address, std::uint64_t offset);
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

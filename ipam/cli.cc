@@ -13,8 +13,24 @@
 
 extern char** environ;
 
-namespace enadpdk::cni {
-namespace ipam {
+namespace enadpdk::ipam {
+
+using cni::cniCodeOf;
+using cni::CniError;
+using cni::cniError;
+using cni::CniRequest;
+using cni::CommandHandler;
+using cni::isSupportedVersion;
+using cni::kPolicyIpamConfigFile;
+using cni::kPolicyIpamStateDir;
+using cni::kPolicyLogFile;
+using cni::PathPolicy;
+using cni::PathUse;
+using cni::renderResult;
+using cni::Result;
+using cni::runPlugin;
+using cni::writeError;
+
 namespace {
 
 using common::strCat;
@@ -121,17 +137,15 @@ int runCommand(const std::string& command, const nlohmann::json& json, const Env
   return 0;
 }
 
-}  // namespace ipam
-
 int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
              std::ostream& err) {
-  const ipam::Environment env = ipam::processEnvironment();
-  const ipam::WallClock clock = [] { return std::chrono::system_clock::now(); };
+  const Environment env = processEnvironment();
+  const WallClock clock = [] { return std::chrono::system_clock::now(); };
   std::map<std::string, CommandHandler> handlers;
   for (const char* command : {"ADD", "DEL", "CHECK", "GC", "STATUS"}) {
     handlers[command] = [&env, &clock](const CniRequest& request, std::ostream& o,
                                        std::ostream& e) {
-      return ipam::runCommand(request.command, request.config, env, clock, o, e);
+      return runCommand(request.command, request.config, env, clock, o, e);
     };
   }
   return runPlugin({"ena-dpdk-ipam",
@@ -141,4 +155,4 @@ int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& 
                    argc, argv, handlers, in, out, err);
 }
 
-}  // namespace enadpdk::cni
+}  // namespace enadpdk::ipam

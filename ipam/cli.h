@@ -8,14 +8,12 @@
 #include "ipam/imds_cache.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::cni {
+namespace enadpdk::ipam {
 
 // Entry point of ena-dpdk-ipam: CNI_COMMAND and the other CNI_* variables from the process
 // environment, the network config on `in`, the result or error JSON on `out`, logs on `err`.
 int ipamMain(int argc, const char* const* argv, std::istream& in, std::ostream& out,
              std::ostream& err);
-
-namespace ipam {
 
 // Runs one CNI command (ADD, DEL, CHECK, GC, STATUS) of the IPAM plugin on the network config
 // `config` (stdin as the skeleton parsed it: an object, or null when stdin was empty), with the
@@ -25,5 +23,4 @@ namespace ipam {
 int runCommand(const std::string& command, const nlohmann::json& config, const Environment& env,
                const WallClock& clock, std::ostream& out, std::ostream& err);
 
-}  // namespace ipam
-}  // namespace enadpdk::cni
+}  // namespace enadpdk::ipam

@@ -8,7 +8,18 @@
 #include "common/logging.h"
 #include "common/strings.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
+
+using cni::CniError;
+using cni::cniError;
+using cni::isSupportedVersion;
+using cni::kSupportedVersions;
+using cni::parseCniArgs;
+using cni::validateContainerId;
+using cni::validateIfName;
+using cni::versionAtLeast;
+using cni::withCniCode;
+
 namespace {
 
 using common::JsonReader;
@@ -226,4 +237,4 @@ absl::Status missingSourceError(const IpamNetconf& netconf) {
                   CniError::kInvalidConfig);
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -38,7 +38,7 @@
 #include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // The process environment, as name → value.
 using Environment = std::map<std::string, std::string>;
@@ -108,4 +108,4 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(
 // The error (CNI code 7) for a network without an address source.
 absl::Status missingSourceError(const IpamNetconf& netconf);
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

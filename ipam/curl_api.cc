@@ -7,7 +7,7 @@
 
 #include "common/strings.h"
 
-namespace enadpdk::cni {
+namespace enadpdk::ipam {
 namespace {
 
 using common::strCat;
@@ -57,4 +57,4 @@ absl::StatusOr<const CurlApi*> curlApi() {
   return api;
 }
 
-}  // namespace enadpdk::cni
+}  // namespace enadpdk::ipam

@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace enadpdk::cni {
+namespace enadpdk::ipam {
 
 // The soname loaded.
 inline constexpr char kCurlLibrary[] = "libcurl.so.4";
@@ -36,4 +36,4 @@ struct CurlApi {
 // function.
 absl::StatusOr<const CurlApi*> curlApi();
 
-}  // namespace enadpdk::cni
+}  // namespace enadpdk::ipam

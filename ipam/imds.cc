@@ -9,7 +9,7 @@
 #include "ipam/address.h"
 #include "ipam/curl_api.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 namespace {
 
 using common::strCat;
@@ -370,4 +370,4 @@ absl::StatusOr<std::string> ImdsClient::macOfDevice(unsigned deviceNumber) {
       strCat("instance metadata: no attached ENI has device-number ", deviceNumber));
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // What the metadata says about one ENI (network/interfaces/macs/<mac>/...). Every field is
 // validated when fetched or read back from the cache.
@@ -134,4 +134,4 @@ class ImdsClient {
 // The token lifetime requested from the metadata service; one invocation needs seconds.
 inline constexpr unsigned kImdsTokenTtlSeconds = 60;
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -4,7 +4,7 @@
 #include "common/json_text.h"
 #include "common/strings.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 namespace {
 
 std::int64_t millisSinceEpoch(std::chrono::system_clock::time_point t) {
@@ -52,4 +52,4 @@ absl::StatusOr<EniMetadata> EniMetadataCache::get(
   return eni;
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

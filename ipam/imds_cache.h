@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "ipam/imds.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // The wall clock (entries outlive the process, so they carry wall-clock times).
 using WallClock = std::function<std::chrono::system_clock::time_point()>;
@@ -41,4 +41,4 @@ class EniMetadataCache {
   WallClock clock_;
 };
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

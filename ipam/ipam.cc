@@ -9,7 +9,17 @@
 #include "common/strings.h"
 #include "ipam/imds.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
+
+using cni::cniCodeOf;
+using cni::CniError;
+using cni::cniError;
+using cni::IpConfig;
+using cni::parseResult;
+using cni::Result;
+using cni::Route;
+using cni::withCniCode;
+
 namespace {
 
 using common::strCat;
@@ -288,4 +298,4 @@ absl::Status Ipam::status() {
   return absl::OkStatus();
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

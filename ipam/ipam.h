@@ -14,7 +14,7 @@
 #include "ipam/leases.h"
 #include "ipam/pool.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // One invocation's IPAM work. Every error carries its CNI code (cni/errors.h): 7 for config
 // problems, CniError::kMetadataError, CniError::kPoolExhausted, CniError::kLeaseStoreError,
@@ -32,7 +32,7 @@ class Ipam {
   // Returns the addresses of `key`'s lease, creating it when there is none: one free address of
   // each family the pool has (all or nothing). A repeated ADD returns the same addresses. The
   // result has the lease's ips (with gateways) and the configured routes, and no interfaces.
-  absl::StatusOr<Result> add(const LeaseKey& key);
+  absl::StatusOr<cni::Result> add(const LeaseKey& key);
 
   // Releases `key`'s lease; OK when there is none. Needs no address source.
   absl::Status del(const LeaseKey& key);
@@ -59,13 +59,13 @@ class Ipam {
   static absl::StatusOr<std::optional<Lease>> findLocked(LeaseStore& store, const LeaseKey& key);
   // The free addresses for a new lease given the leases that exist; CniError::kPoolExhausted
   // otherwise.
-  absl::StatusOr<std::vector<IpConfig>> allocate(const Pool& pool,
-                                                 const std::vector<Lease>& leases);
-  std::vector<Route> routes() const;
+  absl::StatusOr<std::vector<cni::IpConfig>> allocate(const Pool& pool,
+                                                      const std::vector<Lease>& leases);
+  std::vector<cni::Route> routes() const;
 
   IpamNetconf netconf_;
   std::shared_ptr<spdlog::logger> logger_;
   WallClock clock_;
 };
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

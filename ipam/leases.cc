@@ -13,7 +13,10 @@
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
+
+using cni::IpConfig;
+
 namespace {
 
 using common::strCat;
@@ -140,4 +143,4 @@ absl::Status LeaseStore::removeFile(const std::filesystem::path& file) {
   return absl::OkStatus();
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -15,7 +15,7 @@
 #include "cni/result.h"
 #include "ipam/address.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // An attachment: the runtime's container ID and interface name (both already validated with
 // validateContainerId / validateIfName, so they are safe in a file name).
@@ -34,7 +34,7 @@ struct Lease {
   // Whose lease it is.
   LeaseKey key{};
   // The addresses (with prefix length) and gateways handed out, in result order.
-  std::vector<IpConfig> ips{};
+  std::vector<cni::IpConfig> ips{};
 
   // Field-wise comparison.
   bool operator==(const Lease&) const = default;
@@ -101,4 +101,4 @@ class LeaseStore {
   int lockFd_;
 };
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

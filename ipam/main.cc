@@ -3,5 +3,5 @@
 #include "ipam/cli.h"
 
 int main(int argc, char** argv) {
-  return enadpdk::cni::ipamMain(argc, argv, std::cin, std::cout, std::cerr);
+  return enadpdk::ipam::ipamMain(argc, argv, std::cin, std::cout, std::cerr);
 }

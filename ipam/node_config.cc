@@ -7,7 +7,7 @@
 #include "common/config.h"
 #include "common/strings.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 namespace {
 
 using common::JsonReader;
@@ -92,4 +92,4 @@ absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path) {
   return common::loadSection<IpamConfig>(path, parseIpamConfig);
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

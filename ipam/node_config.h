@@ -15,7 +15,7 @@
 #include "common/json_reader.h"
 #include "nlohmann/json.hpp"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 inline constexpr char kDefaultIpamStateDir[] = "/var/lib/ena-dpdk/ipam";
 inline constexpr char kDefaultImdsEndpoint[] = "http://169.254.169.254";
@@ -98,4 +98,4 @@ absl::StatusOr<IpamConfig> loadIpamConfig(const std::filesystem::path& path);
 // with it.
 void readIpamNetwork(common::JsonReader& reader, IpamNetworkConfig& network);
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -4,7 +4,10 @@
 
 #include "common/strings.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
+
+using cni::IpConfig;
+
 namespace {
 
 using common::strCat;
@@ -154,4 +157,4 @@ Pool eniPool(const EniMetadata& eni) {
   return pool;
 }
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -14,7 +14,7 @@
 #include "ipam/address.h"
 #include "ipam/imds.h"
 
-namespace enadpdk::cni::ipam {
+namespace enadpdk::ipam {
 
 // A run of consecutive addresses of one family that share a prefix length and gateway.
 struct PoolRange {
@@ -43,7 +43,7 @@ struct Pool {
   std::uint64_t size(int family) const;
   // The first address of `family`, in range order, that is not in `used`, as an IpConfig
   // (address with prefix length, gateway); nullopt when all are used.
-  std::optional<IpConfig> firstFree(int family, const std::set<IpAddress>& used) const;
+  std::optional<cni::IpConfig> firstFree(int family, const std::set<IpAddress>& used) const;
 };
 
 // Builds a static pool. Each entry of `addresses` is an address ("10.0.1.23": /32 or /128), an
@@ -60,4 +60,4 @@ absl::StatusOr<Pool> staticPool(const std::vector<std::string>& addresses,
 // addresses with their block's prefix length and gateway (block base + 1).
 Pool eniPool(const EniMetadata& eni);
 
-}  // namespace enadpdk::cni::ipam
+}  // namespace enadpdk::ipam

@@ -91,8 +91,9 @@ absl::Time deadlineOf(const grpc::ServerContext* context) {
 grpc::Status ControlService::AddPort(grpc::ServerContext* context, const pb::AddPortRequest* req,
                                      pb::AddPortResponse* resp) {
   if (!req->has_port()) return toGrpcStatus(absl::InvalidArgumentError("port: missing"));
-  absl::StatusOr<PortStatus> st =
-      switch_.addPort(portSpecFromProto(req->port()), deadlineOf(context));
+  absl::StatusOr<PortSpec> spec = portSpecFromProto(req->port());
+  if (!spec.ok()) return toGrpcStatus(spec.status());
+  absl::StatusOr<PortStatus> st = switch_.addPort(*std::move(spec), deadlineOf(context));
   if (!st.ok()) return toGrpcStatus(st.status());
   *resp->mutable_port() = portToProto(*st);
   return grpc::Status::OK;

@@ -58,7 +58,8 @@ constexpr char kOutputHelp[] =
 constexpr char kExitHelp[] =
     "  0  success (for health: SERVING)\n"
     "  1  the call failed (one line on stderr: \"ena-dpdk-ctl: <gRPC code>: <message>\"),\n"
-    "     or health is not SERVING\n"
+    "     or health is not SERVING, or the table cannot show the answer without guessing (a\n"
+    "     network or vhost mode this build does not know: UNKNOWN; -o json shows it as sent)\n"
     "  2  usage error, found before anything is sent\n";
 
 enum class Command { Health, Networks, Ports, PortAdd, PortGet, PortDel, Stats };
@@ -231,19 +232,24 @@ absl::StatusOr<Invocation> parseInvocation(const common::FlagParser& flags) {
   return inv;
 }
 
-// Prints a successful response in the chosen format, or reports a failed call. Returns the exit
-// status.
+// Reports `status` as "ena-dpdk-ctl: <code>: <message>"; returns the exit status 1.
+int reportStatus(std::ostream& err, const absl::Status& status) {
+  return common::reportFatal(err, "ena-dpdk-ctl",
+                             common::strCat(absl::StatusCodeToString(status.code()), ": ",
+                                            common::toStd(status.message())));
+}
+
+// Prints a successful response in the chosen format, or reports a failed call (or a table that
+// cannot show the answer). Returns the exit status.
 template <typename Response>
 int emit(const absl::StatusOr<Response>& response, bool json,
-         const std::function<std::string(const Response&)>& table, std::ostream& out,
-         std::ostream& err) {
-  if (!response.ok()) {
-    return common::reportFatal(err, "ena-dpdk-ctl",
-                               common::strCat(absl::StatusCodeToString(response.status().code()),
-                                              ": ", common::toStd(response.status().message())));
-  }
+         const std::function<absl::StatusOr<std::string>(const Response&)>& table,
+         std::ostream& out, std::ostream& err) {
+  if (!response.ok()) return reportStatus(err, response.status());
   if (!json) {
-    out << table(*response);
+    absl::StatusOr<std::string> text = table(*response);
+    if (!text.ok()) return reportStatus(err, text.status());
+    out << *text;
   } else {
     absl::StatusOr<std::string> text = renderJson(*response);
     if (!text.ok()) {

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/network_mode.h"
 #include "common/strings.h"
+#include "common/vhost.h"
+#include "dataplane_client/convert.h"
 
 namespace enadpdk::vhostuser {
 
@@ -19,29 +22,20 @@ std::string yesNo(bool b) { return b ? "yes" : "no"; }
 
 std::string numberOrDash(uint64_t n) { return n == 0 ? "-" : common::strCat(n); }
 
-std::string vhostModeName(dp::VhostMode mode) {
-  switch (mode) {
-    case dp::VHOST_MODE_UNSPECIFIED:  // the API treats it as server
-    case dp::VHOST_MODE_SERVER:
-      return "server";
-    case dp::VHOST_MODE_CLIENT:
-      return "client";
-    default:
-      return common::strCat("mode-", static_cast<int>(mode));
-  }
+// The modes are read as every client reads them (dataplane_client/convert.h): a mode the
+// dataplane left unspecified, or one this build does not know, fails the rendering with the
+// client's message instead of being shown as a guess.
+absl::StatusOr<std::string> vhostModeCell(const dp::Port& port) {
+  absl::StatusOr<dataplane_client::PortInfo> info = dataplane_client::portInfoFromProto(port);
+  if (!info.ok()) return info.status();
+  return std::string(common::vhostModeName(info->spec.vhost_mode));
 }
 
-std::string networkModeName(dp::NetworkMode mode) {
-  switch (mode) {
-    case dp::NETWORK_MODE_VPC:
-      return "vpc";
-    case dp::NETWORK_MODE_L2:
-      return "l2";
-    case dp::NETWORK_MODE_UNSPECIFIED:
-      return "-";
-    default:
-      return common::strCat("mode-", static_cast<int>(mode));
-  }
+absl::StatusOr<std::string> networkModeCell(const dp::Network& network) {
+  absl::StatusOr<dataplane_client::NetworkInfo> info =
+      dataplane_client::networkInfoFromProto(network);
+  if (!info.ok()) return info.status();
+  return std::string(common::networkModeName(info->mode));
 }
 
 uint64_t totalDrops(const dp::Counters& c) {
@@ -131,7 +125,7 @@ std::string renderHealth(const grpc::health::v1::HealthCheckResponse& response) 
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()), "\n");
 }
 
-std::string renderNetworks(const dp::ListNetworksResponse& response) {
+absl::StatusOr<std::string> renderNetworks(const dp::ListNetworksResponse& response) {
   TextTable table({{.title = "NAME"},
                    {.title = "MODE"},
                    {.title = "MTU", .right = true},
@@ -143,9 +137,11 @@ std::string renderNetworks(const dp::ListNetworksResponse& response) {
                    {.title = "TX-PKTS", .right = true},
                    {.title = "DROPS", .right = true}});
   for (const dp::Network& n : response.networks()) {
+    absl::StatusOr<std::string> mode = networkModeCell(n);
+    if (!mode.ok()) return mode.status();
     const bool has_uplink = n.has_uplink();
     const dp::Counters& c = n.uplink().counters();
-    table.addRow({n.name(), networkModeName(n.mode()), numberOrDash(n.mtu()),
+    table.addRow({n.name(), *mode, numberOrDash(n.mtu()),
                   has_uplink ? orDash(n.uplink().device()) : "-",
                   has_uplink ? linkText(n.uplink()) : "-", common::strCat(n.port_count()),
                   yesNo(n.up()), has_uplink ? common::strCat(c.rx_packets()) : "-",
@@ -155,7 +151,7 @@ std::string renderNetworks(const dp::ListNetworksResponse& response) {
   return table.render();
 }
 
-std::string renderPorts(const dp::ListPortsResponse& response) {
+absl::StatusOr<std::string> renderPorts(const dp::ListPortsResponse& response) {
   TextTable table({{.title = "ID"},
                    {.title = "NETWORK"},
                    {.title = "MODE"},
@@ -168,22 +164,25 @@ std::string renderPorts(const dp::ListPortsResponse& response) {
                    {.title = "TX-PKTS", .right = true},
                    {.title = "DROPS", .right = true}});
   for (const dp::Port& p : response.ports()) {
-    table.addRow({p.id(), p.network(), vhostModeName(p.vhost_mode()), p.socket_path(),
-                  orDash(p.mac()), joined(p.ips()), numberOrDash(p.queues()), yesNo(p.connected()),
-                  common::strCat(p.counters().rx_packets()),
-                  common::strCat(p.counters().tx_packets()),
-                  common::strCat(totalDrops(p.counters()))});
+    absl::StatusOr<std::string> mode = vhostModeCell(p);
+    if (!mode.ok()) return mode.status();
+    table.addRow(
+        {p.id(), p.network(), *mode, p.socket_path(), orDash(p.mac()), joined(p.ips()),
+         numberOrDash(p.queues()), yesNo(p.connected()), common::strCat(p.counters().rx_packets()),
+         common::strCat(p.counters().tx_packets()), common::strCat(totalDrops(p.counters()))});
   }
   return table.render();
 }
 
-std::string renderPortDetail(const dp::Port& p) {
+absl::StatusOr<std::string> renderPortDetail(const dp::Port& p) {
+  absl::StatusOr<std::string> mode = vhostModeCell(p);
+  if (!mode.ok()) return mode.status();
   const dp::Counters& c = p.counters();
   const std::vector<std::pair<std::string, std::string>> fields = {
       {"ID", p.id()},
       {"Network", p.network()},
       {"Socket", p.socket_path()},
-      {"Vhost mode", vhostModeName(p.vhost_mode())},
+      {"Vhost mode", *mode},
       {"Socket owner", orDash(p.socket_permissions().owner())},
       {"Socket mode", orDash(p.socket_permissions().mode())},
       {"MAC", orDash(p.mac())},

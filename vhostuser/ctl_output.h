@@ -42,16 +42,21 @@ class TextTable {
 // "SERVING", "NOT_SERVING", ... and a newline.
 std::string renderHealth(const grpc::health::v1::HealthCheckResponse& response);
 
+// The renderers that show a network or vhost mode read it as every client of the dataplane does
+// (dataplane_client/convert.h): a mode that is unspecified, or that this build does not know,
+// fails the rendering with UNKNOWN naming the network or port and the value, e.g.
+// 'network "eni1": unknown mode 7 from the dataplane (this client knows: vpc, l2)'.
+
 // `networks`: NAME MODE MTU UPLINK LINK PORTS UP RX-PKTS TX-PKTS DROPS; the counters are the
 // uplink's ("-" for a node-local network).
-std::string renderNetworks(const dataplane::v1::ListNetworksResponse& response);
+absl::StatusOr<std::string> renderNetworks(const dataplane::v1::ListNetworksResponse& response);
 
 // `ports`: ID NETWORK MODE SOCKET MAC IPS QUEUES CONNECTED RX-PKTS TX-PKTS DROPS (DROPS is the
 // sum of every drop reason).
-std::string renderPorts(const dataplane::v1::ListPortsResponse& response);
+absl::StatusOr<std::string> renderPorts(const dataplane::v1::ListPortsResponse& response);
 
 // `port get` / `port add`: every field of one port, one "Field:  value" line each.
-std::string renderPortDetail(const dataplane::v1::Port& port);
+absl::StatusOr<std::string> renderPortDetail(const dataplane::v1::Port& port);
 
 // `port del`: whether the port existed.
 std::string renderDeleted(const std::string& id, const dataplane::v1::DeletePortResponse& response);

@@ -89,15 +89,15 @@ constexpr std::chrono::seconds kPendingDeleteSweep{5};
 void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
                           const std::string& control_socket, spdlog::logger& log) {
   std::vector<std::string> problems;
-  absl::StatusOr<std::vector<common::PendingPortDelete>> records =
-      common::listPendingPortDeletes(cni_state_dir, &problems);
+  absl::StatusOr<std::vector<cni::PendingPortDelete>> records =
+      cni::listPendingPortDeletes(cni_state_dir, &problems);
   for (const std::string& problem : problems) log.warn("pending delete unreadable {}", problem);
   if (!records.ok()) {
     log.error("pending deletes not read dir={} error=\"{}\"", cni_state_dir,
               toStd(records.status().message()));
     return;
   }
-  for (const common::PendingPortDelete& record : *records) {
+  for (const cni::PendingPortDelete& record : *records) {
     if (std::filesystem::path(record.dataplaneSocket).lexically_normal() !=
         std::filesystem::path(control_socket).lexically_normal()) {
       continue;
@@ -108,7 +108,7 @@ void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
                 toStd(deleted.status().message()));
       continue;
     }
-    if (absl::Status s = common::clearPendingPortDelete(cni_state_dir, record.portId, record.uid);
+    if (absl::Status s = cni::clearPendingPortDelete(cni_state_dir, record.portId, record.uid);
         !s.ok()) {
       log.warn("pending delete record not removed id={} error=\"{}\"", record.portId,
                toStd(s.message()));

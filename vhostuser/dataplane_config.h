@@ -138,7 +138,7 @@ struct DataplaneConfig {
   std::string stateFile = kDefaultStateFile;
   // Absolute state directory of ena-dpdk-cni (its "stateDir"): at start the dataplane finishes
   // the pending port deletes recorded there for its controlSocket (cni/records.h).
-  std::string cniStateDir = common::kDefaultCniStateDir;
+  std::string cniStateDir = cni::kDefaultCniStateDir;
   // host:port of the Prometheus endpoint.
   std::string metricsAddress = kDefaultDataplaneMetricsAddress;
   // Absolute directories that vhost-user socket paths must be inside.

@@ -392,7 +392,7 @@ TEST_P(RollbackTest, FailureAtEachStepUndoesTheEarlierOnes) {
   EXPECT_FALSE(fs::is_regular_file(infoFile()));
   EXPECT_FALSE(fs::is_regular_file(slot() / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.stateDir() / "attachments" / "c0ffee01%2Fnet1.json"));
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   if (c.inDoubt) {
     ASSERT_TRUE(pending.ok());
     ASSERT_EQ(pending->size(), 1u);
@@ -470,7 +470,7 @@ TEST_F(PluginTest, RollbackRecordsThePortWhenTheDataplaneGoesAwayMidway) {
   env_.dataplane()->fail("DeletePort", grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
   testing::RunOutput out = env_.run("ADD", vhostConfig());
   EXPECT_EQ(out.json["code"], 5) << out.text;
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].portId, kPortId);
@@ -483,7 +483,7 @@ TEST_F(PluginTest, PortCreatedAfterTheDeadlineIsDeletedByItsUid) {
   testing::RunOutput out = env_.run("ADD", vhostConfig());
   EXPECT_EQ(out.json["code"], 11) << out.text;
   expectNothingLeft();
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
   // The retry of the same attachment works.
   env_.dataplane()->clearFailures();
   out = env_.run("ADD", vhostConfig());
@@ -498,7 +498,7 @@ TEST_F(PluginTest, PortInDoubtDoesNotPoisonTheNextAdd) {
   env_.dataplane()->fail("AddPort", grpcError(grpc::StatusCode::DEADLINE_EXCEEDED));
   ASSERT_EQ(env_.run("ADD", vhostConfig()).json["code"], 11);
   env_.dataplane()->clearFailures();
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   const std::string uid = (*pending)[0].uid;
@@ -507,6 +507,7 @@ TEST_F(PluginTest, PortInDoubtDoesNotPoisonTheNextAdd) {
   late.set_id(kPortId);
   late.set_uid(uid);
   late.set_network("eni1");
+  late.set_vhost_mode(dataplane::v1::VHOST_MODE_SERVER);
   late.set_socket_path((slot() / "vhost.sock").string());
   late.add_ips("10.99.0.11/24");  // what the fake IPAM hands out next
   env_.dataplane()->putPort(late);
@@ -518,17 +519,17 @@ TEST_F(PluginTest, PortInDoubtDoesNotPoisonTheNextAdd) {
   EXPECT_EQ(ports.count(kPortId), 0u);
   ASSERT_EQ(ports.count("beef02/net1"), 1u);
   EXPECT_EQ(ports.at("beef02/net1").ips(0), "10.99.0.11/24");
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 
   // An old record never deletes a newer incarnation of its id.
   ASSERT_EQ(env_.run("ADD", vhostConfig()).exitCode, 0);
-  ASSERT_TRUE(common::recordPendingPortDelete(
+  ASSERT_TRUE(recordPendingPortDelete(
                   env_.stateDir(),
                   {.portId = kPortId, .dataplaneSocket = env_.socket().string(), .uid = uid})
                   .ok());
   ASSERT_EQ(env_.run("ADD", vhostConfig()).exitCode, 0);  // a repeated ADD finishes own records
   EXPECT_EQ(env_.dataplane()->ports().count(kPortId), 1u);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, DelUndoesEverythingAndIsIdempotent) {
@@ -546,7 +547,7 @@ TEST_F(PluginTest, DelUndoesEverythingAndIsIdempotent) {
   EXPECT_EQ(env_.run("DEL", conf).exitCode, 0);
   fs::remove_all(slot());
   EXPECT_EQ(env_.run("DEL", vhostConfig()).exitCode, 0);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, DelWithoutDeviceIdFindsTheSlotFromTheRecord) {
@@ -593,7 +594,7 @@ TEST_F(PluginTest, DelWithDataplaneDownRecordsThePortAndTheAddItBlocksFinishesIt
   // Everything local is gone; the port is recorded.
   EXPECT_FALSE(fs::exists(slot() / "ena-dpdk.json"));
   EXPECT_TRUE(env_.ipam().leases().empty());
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].portId, kPortId);
@@ -613,7 +614,7 @@ TEST_F(PluginTest, DelWithDataplaneDownRecordsThePortAndTheAddItBlocksFinishesIt
   auto ports = env_.dataplane()->ports();
   EXPECT_EQ(ports.count(kPortId), 0u);
   EXPECT_EQ(ports.count("beef02/net1"), 1u);
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 TEST_F(PluginTest, CheckVerifiesPortSocketAndAddresses) {
@@ -668,6 +669,41 @@ TEST_F(PluginTest, StatusReportsDataplaneAvailability) {
   EXPECT_EQ(out.json["code"], 51) << out.text;
 }
 
+// A dataplane that reports a network mode the plugin cannot read (unspecified, or a newer
+// dataplane's) is not guessed at: ADD fails with CNI error JSON naming the network and the value,
+// before it creates anything; STATUS says the dataplane is not usable.
+TEST_F(PluginTest, AddRefusesANetworkModeItCannotRead) {
+  for (int wire : {0, 7}) {
+    SCOPED_TRACE(wire);
+    env_.dataplane()->setNetworks(
+        {{.name = "eni1", .vpc = true, .mtu = 9001, .wireMode = wire}, {.name = "local"}});
+    env_.dataplane()->clearCalls();
+    const std::vector<std::string> before = env_.files();
+    testing::RunOutput out = env_.run("ADD", vhostConfig());
+    EXPECT_EQ(out.exitCode, 1);
+    EXPECT_EQ(out.json["code"], 101) << out.text;
+    EXPECT_EQ(out.json["msg"],
+              std::string("cannot read the dataplane's networks: UNKNOWN: ListNetworks: network "
+                          "\"eni1\": unknown mode ") +
+                  (wire == 0 ? "NETWORK_MODE_UNSPECIFIED" : "7") +
+                  " from the dataplane (this client knows: vpc, l2)")
+        << out.text;
+    EXPECT_EQ(env_.dataplane()->callCount("AddPort"), 0u);
+    for (const std::string& call : env_.ipam().calls()) {
+      EXPECT_NE(call.rfind("ADD", 0), 0u) << "the IPAM plugin was asked: " << call;
+    }
+    EXPECT_EQ(env_.files(), before);
+    expectNothingLeft();
+
+    out = env_.run("STATUS", vhostConfig("1.1.0"));
+    EXPECT_EQ(out.json["code"], 50) << out.text;
+    EXPECT_NE(out.text.find("unknown mode"), std::string::npos) << out.text;
+  }
+  // The same network readable again: ADD works.
+  env_.dataplane()->setNetworks({{.name = "eni1", .vpc = true, .mtu = 9001}, {.name = "local"}});
+  EXPECT_EQ(env_.run("ADD", vhostConfig()).exitCode, 0);
+}
+
 TEST_F(PluginTest, GcRemovesWhatIsNotValid) {
   // Three attachments of this network, one port left without a record, one of another network.
   for (const auto& [cid, slotName] : std::vector<std::pair<std::string, std::string>>{
@@ -681,21 +717,22 @@ TEST_F(PluginTest, GcRemovesWhatIsNotValid) {
   dataplane::v1::Port orphan;
   orphan.set_id("eee/net1");
   orphan.set_network("local");
+  orphan.set_vhost_mode(dataplane::v1::VHOST_MODE_SERVER);
   orphan.set_socket_path(
       (env_.slotDir() / perAttachmentDirName("eee", "net1") / "vhost.sock").string());
   env_.dataplane()->putPort(orphan);
   dataplane::v1::Port foreign;  // not made by the CNI: id without a '/'
   foreign.set_id("operator-port");
   foreign.set_network("local");
+  foreign.set_vhost_mode(dataplane::v1::VHOST_MODE_SERVER);
   foreign.set_socket_path((env_.slotDir() / "x.sock").string());
   env_.dataplane()->putPort(foreign);
   // A pending delete of an attachment that is gone.
-  ASSERT_TRUE(
-      common::recordPendingPortDelete(env_.stateDir(), {.portId = "fff/net1",
+  ASSERT_TRUE(recordPendingPortDelete(env_.stateDir(), {.portId = "fff/net1",
                                                         .containerId = "fff",
                                                         .ifname = "net1",
                                                         .dataplaneSocket = env_.socket().string()})
-          .ok());
+                  .ok());
 
   json gc = env_.config("1.1.0");
   gc["cni.dev/valid-attachments"] = {{{"containerID", "aaa"}, {"ifname", "net1"}}};
@@ -711,7 +748,7 @@ TEST_F(PluginTest, GcRemovesWhatIsNotValid) {
   EXPECT_TRUE(fs::exists(env_.slotDir() / "eni1-00" / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.slotDir() / "eni1-01" / "ena-dpdk.json"));
   EXPECT_FALSE(fs::exists(env_.slotDir() / "eni1-02" / "ena-dpdk.json"));
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
   // The IPAM plugin was asked to collect with the same valid list.
   EXPECT_EQ(env_.ipam().lastInput("GC")["cni.dev/valid-attachments"],
             gc["cni.dev/valid-attachments"]);
@@ -731,16 +768,17 @@ TEST_F(PluginTest, GcWithDataplaneDownRecordsPorts) {
   json gc = env_.config("1.1.0");
   gc["cni.dev/valid-attachments"] = json::array();
   EXPECT_EQ(env_.run("GC", gc).exitCode, 0);
-  auto pending = common::listPendingPortDeletes(env_.stateDir());
+  auto pending = listPendingPortDeletes(env_.stateDir());
   ASSERT_EQ(pending->size(), 1u);
   env_.startDataplane();
   dataplane::v1::Port port;
   port.set_id(kPortId);
   port.set_network("eni1");
+  port.set_vhost_mode(dataplane::v1::VHOST_MODE_SERVER);
   env_.dataplane()->putPort(port);
   EXPECT_EQ(env_.run("GC", gc).exitCode, 0);
   EXPECT_TRUE(env_.dataplane()->ports().empty());
-  EXPECT_TRUE(common::listPendingPortDeletes(env_.stateDir())->empty());
+  EXPECT_TRUE(listPendingPortDeletes(env_.stateDir())->empty());
 }
 
 class PciPluginTest : public PluginTest {

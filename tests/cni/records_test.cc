@@ -15,24 +15,24 @@ namespace enadpdk {
 namespace {
 
 namespace fs = std::filesystem;
-using common::PendingPortDelete;
+using cni::PendingPortDelete;
 
 TEST(CniRecordsTest, FileNamesAreEscapedUniqueAndBounded) {
-  EXPECT_EQ(common::recordFileName("c0ffee/net1"), "c0ffee%2Fnet1.json");
-  EXPECT_EQ(common::recordFileName("a b%"), "a%20b%25.json");
-  EXPECT_EQ(common::recordFileName(".."), "%2E..json");
-  EXPECT_NE(common::recordFileName("a/b"), common::recordFileName("a%2Fb"));
+  EXPECT_EQ(cni::recordFileName("c0ffee/net1"), "c0ffee%2Fnet1.json");
+  EXPECT_EQ(cni::recordFileName("a b%"), "a%20b%25.json");
+  EXPECT_EQ(cni::recordFileName(".."), "%2E..json");
+  EXPECT_NE(cni::recordFileName("a/b"), cni::recordFileName("a%2Fb"));
   const std::string longA = std::string(250, 'x') + "/a";
   const std::string longB = std::string(250, 'x') + "/b";
-  EXPECT_LE(common::recordFileName(longA).size(), 255u);
-  EXPECT_NE(common::recordFileName(longA), common::recordFileName(longB));
-  EXPECT_EQ(common::recordFileName(longA), common::recordFileName(longA));
+  EXPECT_LE(cni::recordFileName(longA).size(), 255u);
+  EXPECT_NE(cni::recordFileName(longA), cni::recordFileName(longB));
+  EXPECT_EQ(cni::recordFileName(longA), cni::recordFileName(longA));
 }
 
 TEST(CniRecordsTest, RecordListClear) {
   testing::FakeHost host;
   const fs::path state = host.root() / "state";
-  auto empty = common::listPendingPortDeletes(state);
+  auto empty = cni::listPendingPortDeletes(state);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
 
@@ -46,9 +46,9 @@ TEST(CniRecordsTest, RecordListClear) {
   a.portId = "a/net1";
   a.containerId = "a";
   a.recordedAt = "";
-  ASSERT_TRUE(common::recordPendingPortDelete(state, b).ok());
-  ASSERT_TRUE(common::recordPendingPortDelete(state, a).ok());
-  ASSERT_TRUE(common::recordPendingPortDelete(state, b).ok());  // replaces
+  ASSERT_TRUE(cni::recordPendingPortDelete(state, b).ok());
+  ASSERT_TRUE(cni::recordPendingPortDelete(state, a).ok());
+  ASSERT_TRUE(cni::recordPendingPortDelete(state, b).ok());  // replaces
 
   struct stat st {};
   ASSERT_EQ(::stat((state / "pending-deletes").c_str(), &st), 0);
@@ -56,33 +56,33 @@ TEST(CniRecordsTest, RecordListClear) {
   ASSERT_EQ(::stat((state / "pending-deletes" / "a%2Fnet1.json").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 
-  auto listed = common::listPendingPortDeletes(state);
+  auto listed = cni::listPendingPortDeletes(state);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].portId, "a/net1");
   EXPECT_EQ((*listed)[0].recordedAt.size(), 20u);  // filled in
   EXPECT_EQ((*listed)[1], b);
 
-  ASSERT_TRUE(common::clearPendingPortDelete(state, "a/net1").ok());
-  ASSERT_TRUE(common::clearPendingPortDelete(state, "a/net1").ok());  // idempotent
-  listed = common::listPendingPortDeletes(state);
+  ASSERT_TRUE(cni::clearPendingPortDelete(state, "a/net1").ok());
+  ASSERT_TRUE(cni::clearPendingPortDelete(state, "a/net1").ok());  // idempotent
+  listed = cni::listPendingPortDeletes(state);
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].portId, "b/net1");
 
-  EXPECT_FALSE(common::recordPendingPortDelete(state, {}).ok());
+  EXPECT_FALSE(cni::recordPendingPortDelete(state, {}).ok());
 }
 
 TEST(CniRecordsTest, BadFilesAreReportedAndSkipped) {
   testing::FakeHost host;
   const fs::path state = host.root() / "state";
-  ASSERT_TRUE(common::recordPendingPortDelete(state, {.portId = "ok/net1"}).ok());
+  ASSERT_TRUE(cni::recordPendingPortDelete(state, {.portId = "ok/net1"}).ok());
   std::ofstream(state / "pending-deletes" / "garbage.json") << "{not json";
   std::ofstream(state / "pending-deletes" / "noid.json") << R"({"network": "x"})";
   std::ofstream(state / "pending-deletes" / "wrongtype.json") << R"({"portId": 5})";
   std::ofstream(state / "pending-deletes" / ".x.json.tmp.123") << "in progress";
   std::ofstream(state / "pending-deletes" / "README") << "not a record";
   std::vector<std::string> problems;
-  auto listed = common::listPendingPortDeletes(state, &problems);
+  auto listed = cni::listPendingPortDeletes(state, &problems);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(problems.size(), 3u);

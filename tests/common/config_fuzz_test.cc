@@ -70,15 +70,15 @@ using vhostuser::NetworkConfig;
 using vhostuser::NetworkMode;
 using vhostuser::parseDataplaneConfig;
 // The "ipam" section is ena-dpdk-ipam's (ipam/node_config.h).
-using cni::ipam::IpamConfig;
-using cni::ipam::IpamNetworkConfig;
-using cni::ipam::IpamRoute;
-using cni::ipam::kMaxEniDeviceNumber;
-using cni::ipam::kMaxImdsTimeoutMs;
-using cni::ipam::kMaxImdsTtlSeconds;
-using cni::ipam::loadIpamConfig;
-using cni::ipam::parseIpamConfig;
-using cni::ipam::readIpamNetwork;
+using ipam::IpamConfig;
+using ipam::IpamNetworkConfig;
+using ipam::IpamRoute;
+using ipam::kMaxEniDeviceNumber;
+using ipam::kMaxImdsTimeoutMs;
+using ipam::kMaxImdsTtlSeconds;
+using ipam::loadIpamConfig;
+using ipam::parseIpamConfig;
+using ipam::readIpamNetwork;
 
 constexpr int kCasesPerSection = 2500;
 constexpr size_t kMaxMessageBytes = 2048;

@@ -45,7 +45,7 @@ TEST_F(ConfigFileTest, ParseErrorsArePrefixedWithThePath) {
   EXPECT_EQ(
       message(deviceplugin::loadDevicepluginConfig(write(R"({"devicepluggin": {}})")).status()),
       path.string() + ": devicepluggin: unknown section");
-  EXPECT_EQ(message(cni::ipam::loadIpamConfig(write(R"({"ipam": {"stateDir": "ipam"}})")).status()),
+  EXPECT_EQ(message(ipam::loadIpamConfig(write(R"({"ipam": {"stateDir": "ipam"}})")).status()),
             path.string() + R"(: ipam.stateDir: expected an absolute path, got "ipam")");
 }
 

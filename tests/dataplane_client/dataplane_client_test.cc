@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "dataplane_client/convert.h"
 #include "tests/support/fake_dataplane.h"
@@ -131,6 +133,44 @@ TEST_F(DataplaneClientTest, TransportFailuresNameTheSocketAndTheDeadline) {
   EXPECT_TRUE(isTransient(gone.status()));
 }
 
+// A dataplane that reports a network or vhost mode the client cannot read fails the whole call,
+// naming the method, the network or port and the value; the calls that carry no mode still work.
+TEST_F(DataplaneClientTest, AnswersWithModesTheClientCannotReadFailTheCall) {
+  for (int wire : {0, 7}) {
+    SCOPED_TRACE(wire);
+    fake_->setNetworks({{.name = "eni1", .vpc = true}, {.name = "odd", .wireMode = wire}});
+    const std::string value = wire == 0 ? "NETWORK_MODE_UNSPECIFIED" : "7";
+    const std::string why = "network \"odd\": unknown mode " + value +
+                            " from the dataplane (this client knows: vpc, l2)";
+    absl::StatusOr<std::vector<NetworkInfo>> networks = client().listNetworks();
+    EXPECT_EQ(networks.status().code(), absl::StatusCode::kUnknown);
+    EXPECT_EQ(networks.status().message(), "ListNetworks: " + why);
+    EXPECT_FALSE(isTransient(networks.status()));
+    absl::StatusOr<Stats> stats = client().getStats();
+    EXPECT_EQ(stats.status().code(), absl::StatusCode::kUnknown);
+    EXPECT_EQ(stats.status().message(), "GetStats: " + why);
+    EXPECT_TRUE(client().health().ok());
+  }
+
+  fake_->setNetworks({{.name = "eni1", .vpc = true}});
+  dp::Port port;
+  port.set_id("op/odd");
+  port.set_network("eni1");
+  port.set_vhost_mode(static_cast<dp::VhostMode>(3));
+  fake_->putPort(port);
+  const std::string why =
+      "port \"op/odd\": unknown vhost mode 3 from the dataplane (this client knows: server, "
+      "client)";
+  absl::StatusOr<PortInfo> got = client().getPort("op/odd");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(got.status().message(), "GetPort: " + why);
+  absl::StatusOr<std::vector<PortInfo>> listed = client().listPorts("");
+  EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(listed.status().message(), "ListPorts: " + why);
+  EXPECT_EQ(client().deletePort("op/odd").value(), true);
+  EXPECT_TRUE(client().listPorts("").value().empty());
+}
+
 TEST(ConvertTest, LibraryTypesRoundTripThroughProto) {
   const PortInfo port{.spec = {.id = "p",
                                .network = "n",
@@ -155,8 +195,8 @@ TEST(ConvertTest, LibraryTypesRoundTripThroughProto) {
                                    .drop_not_connected = 8,
                                    .drop_mac_table_full = 9,
                                    .drop_other = 10}};
-  EXPECT_EQ(portInfoFromProto(portInfoToProto(port)), port);
-  EXPECT_EQ(portSpecFromProto(portSpecToProto(port.spec)), port.spec);
+  EXPECT_EQ(portInfoFromProto(portInfoToProto(port)).value(), port);
+  EXPECT_EQ(portSpecFromProto(portSpecToProto(port.spec)).value(), port.spec);
 
   const NetworkInfo network{.name = "eni1",
                             .mode = common::NetworkMode::Vpc,
@@ -176,16 +216,82 @@ TEST(ConvertTest, LibraryTypesRoundTripThroughProto) {
                                                  .xstats = {{"pps_allowance_exceeded", 8}}},
                             .up = true,
                             .port_count = 2};
-  EXPECT_EQ(networkInfoFromProto(networkInfoToProto(network)), network);
+  EXPECT_EQ(networkInfoFromProto(networkInfoToProto(network)).value(), network);
   const NetworkInfo local{.name = "local", .mode = common::NetworkMode::L2, .mtu = 1500};
-  EXPECT_EQ(networkInfoFromProto(networkInfoToProto(local)), local);
+  EXPECT_EQ(networkInfoFromProto(networkInfoToProto(local)).value(), local);
   EXPECT_FALSE(networkInfoToProto(local).has_uplink());
 
-  // Unset enums read as the proto documents them; permissions are written only when set.
+  // A request may leave the vhost mode out (the proto documents UNSPECIFIED as server);
+  // permissions are written only when set. An answer without a network mode is refused
+  // (EnumsFromTheWireAreNeverGuessed).
   dp::Port bare;
-  EXPECT_EQ(portSpecFromProto(bare).vhost_mode, VhostMode::Server);
+  EXPECT_EQ(portSpecFromProto(bare).value().vhost_mode, VhostMode::Server);
   EXPECT_FALSE(portSpecToProto(PortSpec{}).has_socket_permissions());
-  EXPECT_EQ(networkInfoFromProto(dp::Network()).mode, common::NetworkMode::L2);
+  EXPECT_EQ(networkInfoFromProto(dp::Network()).status().code(), absl::StatusCode::kUnknown);
+}
+
+TEST(ConvertTest, EveryModeRoundTripsThroughItsProtoValue) {
+  for (const auto& [name, mode] : common::kNetworkModeNames) {
+    const NetworkInfo network{.name = "n", .mode = mode};
+    EXPECT_EQ(networkInfoFromProto(networkInfoToProto(network)).value(), network) << name;
+    EXPECT_NE(networkModeToProto(mode), dp::NETWORK_MODE_UNSPECIFIED) << name;
+  }
+  for (const auto& [name, mode] : common::kVhostModeNames) {
+    const PortInfo port{.spec = {.id = "p", .vhost_mode = mode}};
+    EXPECT_EQ(portInfoFromProto(portInfoToProto(port)).value(), port) << name;
+    EXPECT_EQ(portSpecFromProto(portSpecToProto(port.spec)).value(), port.spec) << name;
+    EXPECT_NE(vhostModeToProto(mode), dp::VHOST_MODE_UNSPECIFIED) << name;
+  }
+}
+
+// What the wire carries that this build cannot read without guessing: refused, with the network
+// or port and the value named.
+TEST(ConvertTest, EnumsFromTheWireAreNeverGuessed) {
+  struct Case {
+    std::string description;
+    absl::Status status;
+    absl::StatusCode code;
+    std::string message;
+  };
+  auto network = [](int mode) {
+    dp::Network n;
+    n.set_name("eni1");
+    n.set_mode(static_cast<dp::NetworkMode>(mode));
+    return networkInfoFromProto(n).status();
+  };
+  auto port = [](int mode) {
+    dp::Port p;
+    p.set_id("c0ffee/net1");
+    p.set_vhost_mode(static_cast<dp::VhostMode>(mode));
+    return p;
+  };
+  const std::vector<Case> cases = {
+      {"network mode unspecified", network(0), absl::StatusCode::kUnknown,
+       "network \"eni1\": unknown mode NETWORK_MODE_UNSPECIFIED from the dataplane (this client "
+       "knows: vpc, l2)"},
+      {"network mode of a newer dataplane", network(7), absl::StatusCode::kUnknown,
+       "network \"eni1\": unknown mode 7 from the dataplane (this client knows: vpc, l2)"},
+      {"negative network mode", network(-1), absl::StatusCode::kUnknown,
+       "network \"eni1\": unknown mode -1 from the dataplane (this client knows: vpc, l2)"},
+      {"reported port without a vhost mode", portInfoFromProto(port(0)).status(),
+       absl::StatusCode::kUnknown,
+       "port \"c0ffee/net1\": unknown vhost mode VHOST_MODE_UNSPECIFIED from the dataplane (this "
+       "client knows: server, client)"},
+      {"reported port with a vhost mode of a newer dataplane", portInfoFromProto(port(3)).status(),
+       absl::StatusCode::kUnknown,
+       "port \"c0ffee/net1\": unknown vhost mode 3 from the dataplane (this client knows: "
+       "server, client)"},
+      {"requested vhost mode the API does not define", portSpecFromProto(port(3)).status(),
+       absl::StatusCode::kInvalidArgument,
+       "vhost_mode: unknown value 3 (expected VHOST_MODE_SERVER or VHOST_MODE_CLIENT)"},
+      {"requested negative vhost mode", portSpecFromProto(port(-1)).status(),
+       absl::StatusCode::kInvalidArgument,
+       "vhost_mode: unknown value -1 (expected VHOST_MODE_SERVER or VHOST_MODE_CLIENT)"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.code(), c.code) << c.description << ": " << c.status;
+    EXPECT_EQ(c.status.message(), c.message) << c.description;
+  }
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ absl::Status checkFile(const std::string& path) {
       nodeprep::loadNodeprepConfig(path).status(),
       vhostuser::loadDataplaneConfig(path).status(),
       deviceplugin::loadPluginConfig(path).status(),
-      cni::ipam::loadIpamConfig(path).status(),
+      ipam::loadIpamConfig(path).status(),
   };
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;

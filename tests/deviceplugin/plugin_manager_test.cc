@@ -104,6 +104,21 @@ class PluginManagerTest : public ::testing::Test {
     EXPECT_LE(steady_clock::now() - since, kOneSecond) << what;
   }
 
+  // A fake dataplane on the plugin's control socket with the networks eni1, eni2 and local (all
+  // up), once the plugin has reached it; null (and a test failure) when it cannot start or the
+  // plugin does not reach it.
+  std::unique_ptr<FakeDataplane> startReachedDataplane() {
+    std::unique_ptr<FakeDataplane> dataplane =
+        FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
+    if (dataplane == nullptr) return nullptr;
+    dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2"}, {.name = "local"}});
+    if (!eventually([&] { return env_.plugin().metrics()->dataplaneReachable(); })) {
+      ADD_FAILURE() << "the plugin never reached the fake dataplane";
+      return nullptr;
+    }
+    return dataplane;
+  }
+
   std::optional<FileIdentity> socketIdentity(const std::string& resource) {
     return deviceplugin::linkIdentity(env_.deviceDir() / deviceplugin::socketFileName(resource));
   }
@@ -440,11 +455,8 @@ TEST_F(PluginManagerTest, AttachmentsFollowTheirUplinkWithinASecond) {
 TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
   auto client = watch("ena");
   firstList(*client);
-  std::unique_ptr<FakeDataplane> dataplane =
-      FakeDataplane::start(env_.host().path("/run/ena-dpdk/dataplane.sock"));
+  std::unique_ptr<FakeDataplane> dataplane = startReachedDataplane();
   ASSERT_NE(dataplane, nullptr);
-  dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2"}, {.name = "local"}});
-  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->dataplaneReachable(); }));
 
   auto since = steady_clock::now();
   dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2", .up = false}, {.name = "local"}});
@@ -467,6 +479,29 @@ TEST_F(PluginManagerTest, AttachmentsFollowTheDataplaneButNotItsAbsence) {
   ASSERT_NE(dataplane, nullptr);
   dataplane->setNetworks({{.name = "eni1"}});
   EXPECT_TRUE(client->waitForDevices(hasHealth("eni2-00", "Unhealthy")).ok());
+}
+
+// A dataplane that answers with a network mode the plugin cannot read (a newer dataplane's) is
+// not restarting, yet its answer is not guessed at either: its view counts as unknown (nothing
+// changes for the kubelet, even for a network it reports down) and the error is counted.
+TEST_F(PluginManagerTest, AnUnreadableDataplaneAnswerIsCountedNotGuessed) {
+  auto client = watch("ena");
+  firstList(*client);
+  std::unique_ptr<FakeDataplane> dataplane = startReachedDataplane();
+  ASSERT_NE(dataplane, nullptr);
+  EXPECT_EQ(env_.plugin().metrics()->errors("dataplane"), 0u);
+
+  const std::size_t updates = client->updates();
+  dataplane->setNetworks(
+      {{.name = "eni1"}, {.name = "eni2", .up = false}, {.name = "local", .wireMode = 7}});
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("dataplane") >= 3; }));
+  EXPECT_FALSE(env_.plugin().metrics()->dataplaneReachable());
+  EXPECT_EQ(client->updates(), updates);
+  EXPECT_EQ(health(*client->latest(), "eni2-01"), "Healthy");
+
+  // Readable again: its view counts.
+  dataplane->setNetworks({{.name = "eni1"}, {.name = "eni2", .up = false}, {.name = "local"}});
+  EXPECT_TRUE(client->waitForDevices(hasHealth("eni2-01", "Unhealthy")).ok());
 }
 
 TEST_F(PluginManagerTest, ServesAndRegistersAgainAfterEachOfTwentyKubeletRestarts) {

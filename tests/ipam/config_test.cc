@@ -14,10 +14,10 @@ namespace enadpdk::testing {
 namespace {
 
 using cni::CniError;
-using cni::ipam::CniRuntime;
-using cni::ipam::Environment;
-using cni::ipam::IpamNetconf;
-using cni::ipam::LeaseKey;
+using ipam::CniRuntime;
+using ipam::Environment;
+using ipam::IpamNetconf;
+using ipam::LeaseKey;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
@@ -46,7 +46,7 @@ class TempDir {
 // Parses with a default config file that does not exist (so the host's never matters).
 absl::StatusOr<IpamNetconf> parseNetconf(const nlohmann::json& config) {
   TempDir dir;
-  return cni::ipam::parseIpamNetconf(config, dir.path() / "absent.json");
+  return ipam::parseIpamNetconf(config, dir.path() / "absent.json");
 }
 
 // ---- environment
@@ -59,7 +59,7 @@ const Environment kAddEnv = {{"CNI_COMMAND", "ADD"},
                              {"CNI_ARGS", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0"}};
 
 TEST(CniRuntimeTest, ReadsTheVariables) {
-  absl::StatusOr<CniRuntime> runtime = cni::ipam::parseCniRuntime("ADD", kAddEnv);
+  absl::StatusOr<CniRuntime> runtime = ipam::parseCniRuntime("ADD", kAddEnv);
   ASSERT_TRUE(runtime.ok()) << runtime.status();
   EXPECT_EQ(runtime->key, (LeaseKey{.containerId = "abc123", .ifName = "net1"}));
   EXPECT_EQ(runtime->netns, "/var/run/netns/pod");
@@ -68,9 +68,9 @@ TEST(CniRuntimeTest, ReadsTheVariables) {
 
 TEST(CniRuntimeTest, DelGcAndStatusNeedLess) {
   EXPECT_TRUE(
-      cni::ipam::parseCniRuntime("DEL", {{"CNI_CONTAINERID", "abc"}, {"CNI_IFNAME", "net1"}}).ok());
-  EXPECT_TRUE(cni::ipam::parseCniRuntime("GC", {}).ok());
-  EXPECT_TRUE(cni::ipam::parseCniRuntime("STATUS", {}).ok());
+      ipam::parseCniRuntime("DEL", {{"CNI_CONTAINERID", "abc"}, {"CNI_IFNAME", "net1"}}).ok());
+  EXPECT_TRUE(ipam::parseCniRuntime("GC", {}).ok());
+  EXPECT_TRUE(ipam::parseCniRuntime("STATUS", {}).ok());
 }
 
 struct EnvCase {
@@ -85,8 +85,7 @@ void PrintTo(const EnvCase& c, std::ostream* os) { *os << c.name; }
 class CniRuntimeErrorTest : public ::testing::TestWithParam<EnvCase> {};
 
 TEST_P(CniRuntimeErrorTest, IsCode4) {
-  absl::StatusOr<CniRuntime> runtime =
-      cni::ipam::parseCniRuntime(GetParam().command, GetParam().env);
+  absl::StatusOr<CniRuntime> runtime = ipam::parseCniRuntime(GetParam().command, GetParam().env);
   ASSERT_FALSE(runtime.ok());
   EXPECT_EQ(code(runtime.status()), 4);
   EXPECT_EQ(message(runtime.status()), GetParam().error);
@@ -138,12 +137,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CheckVersionTest, AcceptsSupportedVersions) {
   for (const char* version : {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}) {
-    EXPECT_TRUE(cni::ipam::checkVersion({{"cniVersion", version}}, "ADD").ok()) << version;
-    EXPECT_TRUE(cni::ipam::checkVersion({{"cniVersion", version}}, "DEL").ok()) << version;
+    EXPECT_TRUE(ipam::checkVersion({{"cniVersion", version}}, "ADD").ok()) << version;
+    EXPECT_TRUE(ipam::checkVersion({{"cniVersion", version}}, "DEL").ok()) << version;
   }
-  EXPECT_TRUE(cni::ipam::checkVersion({{"cniVersion", "0.4.0"}}, "CHECK").ok());
-  EXPECT_TRUE(cni::ipam::checkVersion({{"cniVersion", "1.1.0"}}, "GC").ok());
-  EXPECT_TRUE(cni::ipam::checkVersion({{"cniVersion", "1.1.0"}}, "STATUS").ok());
+  EXPECT_TRUE(ipam::checkVersion({{"cniVersion", "0.4.0"}}, "CHECK").ok());
+  EXPECT_TRUE(ipam::checkVersion({{"cniVersion", "1.1.0"}}, "GC").ok());
+  EXPECT_TRUE(ipam::checkVersion({{"cniVersion", "1.1.0"}}, "STATUS").ok());
 }
 
 TEST(CheckVersionTest, RejectsWithCode1) {
@@ -168,7 +167,7 @@ TEST(CheckVersionTest, RejectsWithCode1) {
            {{{"cniVersion", "1.0.0"}}, "GC", "config version \"1.0.0\" does not allow GC"},
            {{{"cniVersion", "0.4.0"}}, "STATUS", "config version \"0.4.0\" does not allow STATUS"},
        }) {
-    absl::Status status = cni::ipam::checkVersion(c.config, c.command);
+    absl::Status status = ipam::checkVersion(c.config, c.command);
     EXPECT_EQ(code(status), 1) << c.error;
     EXPECT_EQ(message(status), c.error);
   }
@@ -177,7 +176,7 @@ TEST(CheckVersionTest, RejectsWithCode1) {
 // ---- network config
 
 TEST(IpamNetconfTest, InlineStaticPool) {
-  absl::StatusOr<IpamNetconf> netconf = cni::ipam::parseIpamNetconf(parse(R"({
+  absl::StatusOr<IpamNetconf> netconf = ipam::parseIpamNetconf(parse(R"({
       "cniVersion": "1.0.0", "name": "eni1-net", "type": "ena-dpdk-cni", "unknown": {"x": 1},
       "ipam": {"type": "ena-dpdk-ipam", "network": "eni1", "configFile": "/x",
                "stateDir": "/tmp/leases", "addresses": ["10.0.1.0/28"], "gateway": "10.0.1.1",
@@ -196,28 +195,28 @@ TEST(IpamNetconfTest, InlineStaticPool) {
                "routes": [{"dst": "0.0.0.0/0"}], "logFile": "/tmp/ipam.log",
                "logLevel": "debug", "future": true}})");
   config["ipam"]["configFile"] = file.string();
-  netconf = cni::ipam::parseIpamNetconf(config);
+  netconf = ipam::parseIpamNetconf(config);
   ASSERT_TRUE(netconf.ok()) << netconf.status();
   EXPECT_EQ(netconf->cniVersion, "1.0.0");
   EXPECT_EQ(netconf->network, "eni1");
   EXPECT_EQ(netconf->stateDir, "/tmp/leases");
   EXPECT_EQ(netconf->configFile, file);
   ASSERT_TRUE(netconf->source);
-  EXPECT_EQ(*netconf->source, (cni::ipam::IpamNetworkConfig{.addresses = {"10.0.1.0/28"},
-                                                            .gateway = "10.0.1.1",
-                                                            .routes = {{.dst = "0.0.0.0/0"}}}));
+  EXPECT_EQ(*netconf->source, (ipam::IpamNetworkConfig{.addresses = {"10.0.1.0/28"},
+                                                       .gateway = "10.0.1.1",
+                                                       .routes = {{.dst = "0.0.0.0/0"}}}));
   EXPECT_EQ(netconf->sourceWhere, "ipam");
   EXPECT_EQ(netconf->logFile, "/tmp/ipam.log");
   EXPECT_EQ(netconf->logLevel, spdlog::level::debug);
-  EXPECT_EQ(netconf->imds, cni::ipam::ImdsConfig{});
+  EXPECT_EQ(netconf->imds, ipam::ImdsConfig{});
 }
 
 TEST(IpamNetconfTest, MissingDefaultFileMeansDefaults) {
   TempDir dir;
-  absl::StatusOr<IpamNetconf> netconf = cni::ipam::parseIpamNetconf(parse(R"({
+  absl::StatusOr<IpamNetconf> netconf = ipam::parseIpamNetconf(parse(R"({
       "cniVersion": "0.3.1", "network": "eni2", "logFile": "/tmp/cni.log", "logLevel": "warn",
       "ipam": {"type": "ena-dpdk-ipam", "eniMac": "0A:1B:2C:3D:4E:5F"}})"),
-                                                                    dir.path() / "absent.json");
+                                                               dir.path() / "absent.json");
   ASSERT_TRUE(netconf.ok()) << netconf.status();
   EXPECT_EQ(netconf->network, "eni2");  // from the top-level key
   EXPECT_EQ(netconf->stateDir, "/var/lib/ena-dpdk/ipam");
@@ -246,25 +245,24 @@ TEST(IpamNetconfTest, SourceAndSettingsFromTheConfigFile) {
       "ipam": {"network": "eni1", "imds": {"timeoutMs": 50},
                "routes": [{"dst": "0.0.0.0/0", "gw": "10.0.1.1"}]}})");
   config["ipam"]["configFile"] = file.string();
-  absl::StatusOr<IpamNetconf> netconf = cni::ipam::parseIpamNetconf(config);
+  absl::StatusOr<IpamNetconf> netconf = ipam::parseIpamNetconf(config);
   ASSERT_TRUE(netconf.ok()) << netconf.status();
   EXPECT_EQ(netconf->stateDir, "/srv/ipam");
-  EXPECT_EQ(
-      netconf->imds,
-      (cni::ipam::ImdsConfig{.endpoint = "http://127.0.0.1:9", .ttlSeconds = 5, .timeoutMs = 50}));
+  EXPECT_EQ(netconf->imds,
+            (ipam::ImdsConfig{.endpoint = "http://127.0.0.1:9", .ttlSeconds = 5, .timeoutMs = 50}));
   ASSERT_TRUE(netconf->source);
   EXPECT_EQ(netconf->source->deviceNumber, 1u);
   // Inline routes replace the file's.
   EXPECT_EQ(netconf->source->routes,
-            (std::vector<cni::ipam::IpamRoute>{{.dst = "0.0.0.0/0", .gw = "10.0.1.1"}}));
+            (std::vector<ipam::IpamRoute>{{.dst = "0.0.0.0/0", .gw = "10.0.1.1"}}));
   EXPECT_EQ(netconf->sourceWhere, file.string() + ": ipam.networks.eni1");
 
   // A network the file does not know has no source; only ADD and STATUS mind.
   config["ipam"]["network"] = "eni9";
-  netconf = cni::ipam::parseIpamNetconf(config);
+  netconf = ipam::parseIpamNetconf(config);
   ASSERT_TRUE(netconf.ok()) << netconf.status();
   EXPECT_FALSE(netconf->source);
-  absl::Status missing = cni::ipam::missingSourceError(*netconf);
+  absl::Status missing = ipam::missingSourceError(*netconf);
   EXPECT_EQ(code(missing), 7);
   EXPECT_EQ(message(missing),
             "network \"eni9\" has no address source: set ipam.addresses, "
@@ -369,7 +367,7 @@ TEST(IpamNetconfTest, ConfigFileErrorsNameTheFile) {
       dir.write("config.json", R"({"ipam": {"imds": {"ttlSeconds": -1}}})");
   nlohmann::json config = parse(R"({"cniVersion": "1.0.0", "ipam": {"network": "a"}})");
   config["ipam"]["configFile"] = file.string();
-  absl::StatusOr<IpamNetconf> netconf = cni::ipam::parseIpamNetconf(config);
+  absl::StatusOr<IpamNetconf> netconf = ipam::parseIpamNetconf(config);
   ASSERT_FALSE(netconf.ok());
   EXPECT_EQ(code(netconf.status()), 7);
   EXPECT_EQ(message(netconf.status()),

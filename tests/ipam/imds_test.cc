@@ -32,12 +32,12 @@ namespace enadpdk::testing {
 namespace {
 
 using cni::Result;
-using cni::ipam::EniMetadata;
-using cni::ipam::EniMetadataCache;
-using cni::ipam::ImdsClient;
-using cni::ipam::Ipam;
-using cni::ipam::IpamNetconf;
-using cni::ipam::LeaseKey;
+using ipam::EniMetadata;
+using ipam::EniMetadataCache;
+using ipam::ImdsClient;
+using ipam::Ipam;
+using ipam::IpamNetconf;
+using ipam::LeaseKey;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
@@ -63,7 +63,7 @@ const EniMetadata kEniMetadata{.mac = kMac,
 struct FakeClock {
   std::chrono::system_clock::time_point now =
       std::chrono::system_clock::time_point() + std::chrono::hours(24 * 365 * 50);
-  cni::ipam::WallClock fn() {
+  ipam::WallClock fn() {
     return [this] { return now; };
   }
 };
@@ -234,9 +234,9 @@ TEST_F(ImdsTest, TimesOut) {
 
 // ---- faults: budget, size cap, header values
 
-using cni::ipam::headerValueProblem;
-using cni::ipam::imdsBudgetMs;
-using cni::ipam::ImdsOptions;
+using ipam::headerValueProblem;
+using ipam::imdsBudgetMs;
+using ipam::ImdsOptions;
 using Clock = std::chrono::steady_clock;
 
 std::int64_t msSince(Clock::time_point start) {
@@ -259,7 +259,7 @@ TEST(ImdsBudgetTest, IsThreeTimeoutsCappedButNeverBelowOneTimeout) {
   EXPECT_EQ(imdsBudgetMs(10000), 30000u);
   EXPECT_EQ(imdsBudgetMs(12000), 30000u);
   EXPECT_EQ(imdsBudgetMs(30000), 30000u);
-  EXPECT_EQ(imdsBudgetMs(cni::ipam::kMaxImdsTimeoutMs), cni::ipam::kMaxImdsTimeoutMs);
+  EXPECT_EQ(imdsBudgetMs(ipam::kMaxImdsTimeoutMs), ipam::kMaxImdsTimeoutMs);
   EXPECT_EQ(imdsBudgetMs(4000000000u), 4000000000u);  // no overflow
 }
 
@@ -310,12 +310,12 @@ TEST_F(ImdsTest, OversizedBodyIsRefusedWithoutQuotingIt) {
   const std::string path = std::string(kMacs) + kMac + "/local-ipv4s";
   std::string body = "10.0.1.10\n10.0.1.20";
   // Exactly at the cap: accepted (blank lines carry nothing).
-  imds_->set(path, body + std::string(cni::ipam::kMaxImdsBodyBytes - body.size(), '\n'));
+  imds_->set(path, body + std::string(ipam::kMaxImdsBodyBytes - body.size(), '\n'));
   absl::StatusOr<EniMetadata> atCap = client().fetchEni(kMac);
   ASSERT_TRUE(atCap.ok()) << atCap.status();
   EXPECT_EQ(atCap->localIpv4s, (std::vector<std::string>{"10.0.1.10", "10.0.1.20"}));
   // One byte more: refused, naming the path and not echoing the body.
-  imds_->set(path, body + std::string(cni::ipam::kMaxImdsBodyBytes - body.size() + 1, '\n'));
+  imds_->set(path, body + std::string(ipam::kMaxImdsBodyBytes - body.size() + 1, '\n'));
   absl::StatusOr<EniMetadata> over = client().fetchEni(kMac);
   EXPECT_EQ(over.status().code(), absl::StatusCode::kDataLoss) << over.status();
   EXPECT_EQ(message(over.status()), "instance metadata service " + imds_->endpoint() +
@@ -511,7 +511,7 @@ TEST_F(ImdsTest, CacheDoesNotStoreErrors) {
 
 class ImdsIpamTest : public ImdsTest {
  protected:
-  IpamNetconf netconf(cni::ipam::IpamNetworkConfig source) const {
+  IpamNetconf netconf(ipam::IpamNetworkConfig source) const {
     return IpamNetconf{.cniVersion = "1.1.0",
                        .network = "eni1",
                        .stateDir = dir_,
@@ -645,15 +645,14 @@ TEST_F(ImdsIpamTest, LeaseLockIsFreeWhileTheMetadataIsAwaited) {
 
 // Writes `lease` into the network's lease directory as another invocation would, holding the
 // lease lock; fails (without blocking) when the lock is held.
-void putLeaseNow(const std::filesystem::path& leaseDir, const cni::ipam::Lease& lease) {
+void putLeaseNow(const std::filesystem::path& leaseDir, const ipam::Lease& lease) {
   int fd = ::open((leaseDir / "lock").c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     FAIL() << "the lease lock is held while the metadata is awaited";
   }
-  absl::StatusOr<std::unique_ptr<cni::ipam::LeaseStore>> store =
-      cni::ipam::LeaseStore::open(leaseDir);
+  absl::StatusOr<std::unique_ptr<ipam::LeaseStore>> store = ipam::LeaseStore::open(leaseDir);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_TRUE((*store)->put(lease).ok());
   ::close(fd);
@@ -711,7 +710,7 @@ TEST_F(ImdsIpamTest, ParallelAddsAgainstAHungServiceEndTogether) {
     EXPECT_THAT(message(result.status()), ::testing::HasSubstr("timed out after 400 ms"));
   }
   // Serially this takes 8 × 400 ms; the bound is two budgets (2 × 1200 ms).
-  EXPECT_LT(elapsed, 2 * cni::ipam::imdsBudgetMs(kTimeoutMs)) << elapsed << " ms";
+  EXPECT_LT(elapsed, 2 * ipam::imdsBudgetMs(kTimeoutMs)) << elapsed << " ms";
 }
 
 TEST_F(ImdsIpamTest, DeadlineBoundsAnAddAcrossManySlowEnis) {

@@ -25,11 +25,11 @@ namespace {
 
 using cni::IpConfig;
 using cni::Result;
-using cni::ipam::Ipam;
-using cni::ipam::IpamNetconf;
-using cni::ipam::Lease;
-using cni::ipam::LeaseKey;
-using cni::ipam::LeaseStore;
+using ipam::Ipam;
+using ipam::IpamNetconf;
+using ipam::Lease;
+using ipam::LeaseKey;
+using ipam::LeaseStore;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 int code(const absl::Status& status) {
@@ -41,7 +41,7 @@ std::shared_ptr<spdlog::logger> quietLogger() {
                                           std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
-cni::ipam::WallClock realClock() {
+ipam::WallClock realClock() {
   return [] { return std::chrono::system_clock::now(); };
 }
 
@@ -58,8 +58,8 @@ class IpamTest : public ::testing::Test {
     return IpamNetconf{.cniVersion = "1.0.0",
                        .network = "eni1",
                        .stateDir = dir_,
-                       .source = cni::ipam::IpamNetworkConfig{.addresses = std::move(addresses),
-                                                              .gateway = std::move(gateway)},
+                       .source = ipam::IpamNetworkConfig{.addresses = std::move(addresses),
+                                                         .gateway = std::move(gateway)},
                        .sourceWhere = "ipam"};
   }
   Ipam ipam(IpamNetconf conf) const { return Ipam(std::move(conf), quietLogger(), realClock()); }
@@ -337,8 +337,8 @@ TEST_F(IpamTest, LeaseStoreRoundTripAndLayout) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_THAT(*all, ::testing::ElementsAre(lease));
   EXPECT_THAT(LeaseStore::addressesOf(*all),
-              ::testing::ElementsAre(cni::ipam::parseIpAddress("10.0.1.2").value(),
-                                     cni::ipam::parseIpAddress("fd00::2").value()));
+              ::testing::ElementsAre(ipam::parseIpAddress("10.0.1.2").value(),
+                                     ipam::parseIpAddress("fd00::2").value()));
   ASSERT_TRUE((*store)->remove(lease.key).ok());
   EXPECT_TRUE((*store)->remove(lease.key).ok());
   EXPECT_TRUE((*store)->list()->empty());

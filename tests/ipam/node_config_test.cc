@@ -16,13 +16,13 @@
 namespace enadpdk::testing {
 namespace {
 
-using cni::ipam::ImdsConfig;
-using cni::ipam::IpamConfig;
-using cni::ipam::IpamNetworkConfig;
-using cni::ipam::IpamRoute;
+using ipam::ImdsConfig;
+using ipam::IpamConfig;
+using ipam::IpamNetworkConfig;
+using ipam::IpamRoute;
 
 TEST(IpamNodeConfigTest, Ipam) {
-  absl::StatusOr<IpamConfig> config = cni::ipam::parseIpamConfig(parse(R"({"ipam": {
+  absl::StatusOr<IpamConfig> config = ipam::parseIpamConfig(parse(R"({"ipam": {
       "stateDir": "/tmp/ipam",
       "imds": {"endpoint": "http://127.0.0.1:8080", "ttlSeconds": 0, "timeoutMs": 200},
       "networks": {
@@ -41,7 +41,7 @@ TEST(IpamNodeConfigTest, Ipam) {
 }
 
 TEST(IpamNodeConfigTest, IpamNetworksFromTheMetadata) {
-  absl::StatusOr<IpamConfig> config = cni::ipam::parseIpamConfig(parse(R"({"ipam": {"networks": {
+  absl::StatusOr<IpamConfig> config = ipam::parseIpamConfig(parse(R"({"ipam": {"networks": {
         "eni1": {"eniMac": "0A:1b:2c:3d:4e:5f",
                  "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.1.0.0/16", "gw": "10.0.0.9"}]},
         "eni2": {"deviceNumber": 2}}}})"));
@@ -59,7 +59,7 @@ TEST(IpamNodeConfigTest, IpamNetworksFromTheMetadata) {
 TEST(IpamNodeConfigTest, MissingOrEmptySectionGivesTheDefaults) {
   for (std::string_view text :
        {R"({})", R"({"dataplane": {}, "deviceplugin": {}, "nodeprep": {}, "ipam": {}})"}) {
-    EXPECT_EQ(cni::ipam::parseIpamConfig(parse(text)).value(), IpamConfig{}) << text;
+    EXPECT_EQ(ipam::parseIpamConfig(parse(text)).value(), IpamConfig{}) << text;
   }
   EXPECT_EQ(
       IpamConfig{}.imds,
@@ -67,16 +67,16 @@ TEST(IpamNodeConfigTest, MissingOrEmptySectionGivesTheDefaults) {
 }
 
 TEST(IpamNodeConfigTest, TheTopLevelIsCheckedAsForEverySection) {
-  EXPECT_EQ(message(cni::ipam::parseIpamConfig(parse(R"([])")).status()),
+  EXPECT_EQ(message(ipam::parseIpamConfig(parse(R"([])")).status()),
             "expected a JSON object at the top level");
-  EXPECT_EQ(message(cni::ipam::parseIpamConfig(parse(R"({"ipam": {}, "foo": {}})")).status()),
+  EXPECT_EQ(message(ipam::parseIpamConfig(parse(R"({"ipam": {}, "foo": {}})")).status()),
             "foo: unknown section");
 }
 
 class MalformedIpamConfigTest : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST_P(MalformedIpamConfigTest, IsRejectedWithItsPath) {
-  absl::Status status = cni::ipam::parseIpamConfig(parse(GetParam().json)).status();
+  absl::Status status = ipam::parseIpamConfig(parse(GetParam().json)).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(message(status), GetParam().message);
 }
@@ -141,7 +141,7 @@ TEST(IpamNodeConfigFileTest, ParseErrorsArePrefixedWithThePath) {
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);
   const std::filesystem::path path = std::filesystem::path(pattern) / "config.json";
   std::ofstream(path) << R"({"ipam": {"stateDir": "ipam"}})";
-  EXPECT_EQ(message(cni::ipam::loadIpamConfig(path).status()),
+  EXPECT_EQ(message(ipam::loadIpamConfig(path).status()),
             path.string() + R"(: ipam.stateDir: expected an absolute path, got "ipam")");
   std::filesystem::remove_all(pattern);
 }

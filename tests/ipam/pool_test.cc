@@ -12,13 +12,13 @@ namespace enadpdk::testing {
 namespace {
 
 using cni::IpConfig;
-using cni::ipam::EniMetadata;
-using cni::ipam::IpAddress;
-using cni::ipam::Pool;
+using ipam::EniMetadata;
+using ipam::IpAddress;
+using ipam::Pool;
 
 std::string message(const absl::Status& status) { return std::string(status.message()); }
 
-IpAddress ip(std::string_view text) { return cni::ipam::parseIpAddress(text).value(); }
+IpAddress ip(std::string_view text) { return ipam::parseIpAddress(text).value(); }
 
 // Hands out every address of `pool` of `family`, in order, up to `limit`.
 std::vector<std::string> drain(const Pool& pool, int family, std::size_t limit = 100) {
@@ -28,7 +28,7 @@ std::vector<std::string> drain(const Pool& pool, int family, std::size_t limit =
     std::optional<IpConfig> next = pool.firstFree(family, used);
     if (!next) break;
     out.push_back(next->address + (next->gateway.empty() ? "" : " gw " + next->gateway));
-    used.insert(cni::ipam::parseIpPrefix(next->address)->address);
+    used.insert(ipam::parseIpPrefix(next->address)->address);
   }
   return out;
 }
@@ -41,38 +41,38 @@ TEST(IpAddressTest, ParsesAndPrintsCanonically) {
   EXPECT_EQ(ip("10.0.0.1").family, 4);
   EXPECT_EQ(ip("::1").family, 6);
   for (const char* bad : {"", "10.0.0", "10.0.0.256", "10.0.0.1/24", "fd00:::1", "x"}) {
-    EXPECT_FALSE(cni::ipam::parseIpAddress(bad)) << bad;
+    EXPECT_FALSE(ipam::parseIpAddress(bad)) << bad;
   }
 }
 
 TEST(IpPrefixTest, SubnetArithmetic) {
-  auto prefix = cni::ipam::parseIpPrefix("10.0.1.23/24").value();
+  auto prefix = ipam::parseIpPrefix("10.0.1.23/24").value();
   EXPECT_EQ(prefix.network().toString(), "10.0.1.0");
   EXPECT_EQ(prefix.last().toString(), "10.0.1.255");
   EXPECT_TRUE(prefix.contains(ip("10.0.1.200")));
   EXPECT_FALSE(prefix.contains(ip("10.0.2.1")));
   EXPECT_FALSE(prefix.contains(ip("::a00:117")));
   EXPECT_EQ(prefix.toString(), "10.0.1.23/24");
-  auto v6 = cni::ipam::parseIpPrefix("2600:1f18:abc:de00::/56").value();
+  auto v6 = ipam::parseIpPrefix("2600:1f18:abc:de00::/56").value();
   EXPECT_EQ(v6.last().toString(), "2600:1f18:abc:deff:ffff:ffff:ffff:ffff");
-  EXPECT_EQ(cni::ipam::parseIpPrefix("0.0.0.0/0")->last().toString(), "255.255.255.255");
+  EXPECT_EQ(ipam::parseIpPrefix("0.0.0.0/0")->last().toString(), "255.255.255.255");
   for (const char* bad :
        {"10.0.0.1", "10.0.0.1/33", "10.0.0.1/", "10.0.0.1/-1", "fd00::/129", "10.0.0.1/2x"}) {
-    EXPECT_FALSE(cni::ipam::parseIpPrefix(bad)) << bad;
+    EXPECT_FALSE(ipam::parseIpPrefix(bad)) << bad;
   }
 }
 
 TEST(IpAddressTest, Plus) {
-  EXPECT_EQ(cni::ipam::addressPlus(ip("10.0.0.255"), 1)->toString(), "10.0.1.0");
-  EXPECT_FALSE(cni::ipam::addressPlus(ip("255.255.255.255"), 1));
-  EXPECT_EQ(cni::ipam::addressPlus(ip("fd00::ffff"), 1)->toString(), "fd00::1:0");
+  EXPECT_EQ(ipam::addressPlus(ip("10.0.0.255"), 1)->toString(), "10.0.1.0");
+  EXPECT_FALSE(ipam::addressPlus(ip("255.255.255.255"), 1));
+  EXPECT_EQ(ipam::addressPlus(ip("fd00::ffff"), 1)->toString(), "fd00::1:0");
 }
 
 // ---- static pools
 
 TEST(StaticPoolTest, SingleAddressesAndPrefixes) {
   absl::StatusOr<Pool> pool =
-      cni::ipam::staticPool({"10.0.1.23/24", "10.0.1.7", "fd00::5/64"}, "10.0.1.1", "ipam");
+      ipam::staticPool({"10.0.1.23/24", "10.0.1.7", "fd00::5/64"}, "10.0.1.1", "ipam");
   ASSERT_TRUE(pool.ok()) << pool.status();
   EXPECT_THAT(drain(*pool, 4),
               ::testing::ElementsAre("10.0.1.23/24 gw 10.0.1.1", "10.0.1.7/32 gw 10.0.1.1"));
@@ -83,7 +83,7 @@ TEST(StaticPoolTest, SingleAddressesAndPrefixes) {
 }
 
 TEST(StaticPoolTest, SubnetsStandForTheirHosts) {
-  absl::StatusOr<Pool> pool = cni::ipam::staticPool({"192.168.5.0/29"}, "192.168.5.1", "ipam");
+  absl::StatusOr<Pool> pool = ipam::staticPool({"192.168.5.0/29"}, "192.168.5.1", "ipam");
   ASSERT_TRUE(pool.ok()) << pool.status();
   // .0 (network), .1 (gateway) and .7 (broadcast) are not handed out.
   EXPECT_THAT(drain(*pool, 4), ::testing::ElementsAre(
@@ -95,7 +95,7 @@ TEST(StaticPoolTest, SubnetsStandForTheirHosts) {
 }
 
 TEST(StaticPoolTest, Ipv6SubnetsAreCountedAndSkipUsedAddresses) {
-  absl::StatusOr<Pool> pool = cni::ipam::staticPool({"fd00:1::/64"}, std::nullopt, "ipam");
+  absl::StatusOr<Pool> pool = ipam::staticPool({"fd00:1::/64"}, std::nullopt, "ipam");
   ASSERT_TRUE(pool.ok()) << pool.status();
   EXPECT_EQ(pool->size(6), 18446744073709551615u);
   std::set<IpAddress> used = {ip("fd00:1::1"), ip("fd00:1::2"), ip("fd00:1::4")};
@@ -104,7 +104,7 @@ TEST(StaticPoolTest, Ipv6SubnetsAreCountedAndSkipUsedAddresses) {
 }
 
 TEST(StaticPoolTest, SlashThirtyOneIsASingleAddress) {
-  absl::StatusOr<Pool> pool = cni::ipam::staticPool({"10.9.0.0/31"}, std::nullopt, "ipam");
+  absl::StatusOr<Pool> pool = ipam::staticPool({"10.9.0.0/31"}, std::nullopt, "ipam");
   ASSERT_TRUE(pool.ok()) << pool.status();
   EXPECT_THAT(drain(*pool, 4), ::testing::ElementsAre("10.9.0.0/31"));
 }
@@ -121,8 +121,8 @@ void PrintTo(const BadPoolCase& c, std::ostream* os) { *os << c.name; }
 class StaticPoolErrorTest : public ::testing::TestWithParam<BadPoolCase> {};
 
 TEST_P(StaticPoolErrorTest, NamesTheEntry) {
-  absl::StatusOr<Pool> pool = cni::ipam::staticPool(GetParam().addresses, GetParam().gateway,
-                                                    "/etc/c.json: ipam.networks.eni1");
+  absl::StatusOr<Pool> pool =
+      ipam::staticPool(GetParam().addresses, GetParam().gateway, "/etc/c.json: ipam.networks.eni1");
   ASSERT_FALSE(pool.ok());
   EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(message(pool.status()), GetParam().error);
@@ -174,7 +174,7 @@ TEST(EniPoolTest, SecondaryIpv4AndAllIpv6WithSubnetGateways) {
                   .subnetIpv4Cidr = "10.0.1.0/24",
                   .ipv6s = {"2600:1f18:abc:de01::7"},
                   .subnetIpv6Cidrs = {"2600:1f18:abc:de00::/64", "2600:1f18:abc:de01::/64"}};
-  Pool pool = cni::ipam::eniPool(eni);
+  Pool pool = ipam::eniPool(eni);
   EXPECT_EQ(pool.description, "ENI 0a:1b:2c:3d:4e:5f");
   // The primary 10.0.1.10 is never handed out.
   EXPECT_THAT(drain(pool, 4),
@@ -184,7 +184,7 @@ TEST(EniPoolTest, SecondaryIpv4AndAllIpv6WithSubnetGateways) {
 }
 
 TEST(EniPoolTest, OnlyThePrimaryMeansAnEmptyPool) {
-  Pool pool = cni::ipam::eniPool(
+  Pool pool = ipam::eniPool(
       {.mac = "0a:1b:2c:3d:4e:5f", .localIpv4s = {"10.0.1.10"}, .subnetIpv4Cidr = "10.0.1.0/24"});
   EXPECT_TRUE(pool.ranges.empty());
   EXPECT_FALSE(pool.hasFamily(4));

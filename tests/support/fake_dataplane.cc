@@ -103,6 +103,7 @@ class FakeDataplane::Service final : public dp::Dataplane::Service {
       if (port.mac() != net->eniMac) return invalid("mac: ports on vpc network use the ENI's MAC");
       if (port.ips().empty()) return invalid("ips: a port on a vpc network needs an IP");
     }
+    if (port.vhost_mode() == dp::VHOST_MODE_UNSPECIFIED) port.set_vhost_mode(dp::VHOST_MODE_SERVER);
     if (port.queues() == 0) port.set_queues(1);
     if (port.mtu() == 0) port.set_mtu(net->mtu);
     if (auto it = o_.ports_.find(port.id()); it != o_.ports_.end()) {
@@ -173,7 +174,9 @@ class FakeDataplane::Service final : public dp::Dataplane::Service {
     for (const FakeNetwork& n : o_.networks_) {
       dp::Network* net = out.Add();
       net->set_name(n.name);
-      net->set_mode(n.vpc ? dp::NETWORK_MODE_VPC : dp::NETWORK_MODE_L2);
+      net->set_mode(n.wireMode ? static_cast<dp::NetworkMode>(*n.wireMode)
+                    : n.vpc    ? dp::NETWORK_MODE_VPC
+                               : dp::NETWORK_MODE_L2);
       net->set_mtu(n.mtu);
       net->set_up(n.up);
       net->set_port_count(static_cast<uint32_t>(

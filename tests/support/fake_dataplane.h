@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,10 @@ struct FakeNetwork {
   std::string eniMac = "02:00:00:00:aa:01";
   // Network.up as ListNetworks reports it (the device plugin's health follows it).
   bool up = true;
+  // Network.mode as ListNetworks and GetStats send it, instead of the one `vpc` names: 0
+  // (NETWORK_MODE_UNSPECIFIED) or a number the API does not define (what a newer dataplane could
+  // send), for testing that clients refuse what they cannot read. AddPort still follows `vpc`.
+  std::optional<int> wireMode{};
 };
 
 // The one in-process stand-in for ena-dpdk-dataplane's control API (enadpdk.dataplane.v1 and
@@ -40,7 +45,8 @@ struct FakeNetwork {
 // network has, INVALID_ARGUMENT for an unknown network, a socket outside the allowed directory, a
 // foreign MAC on a vpc network or a vpc port without IPs; defaults for MAC, MTU and queues),
 // DeletePort honouring the uid, GetPort/ListPorts/GetStats from the table, ListNetworks from
-// the networks. A test can script any method instead (reply, fail, failAfterApplying, hang), and
+// the networks; AddPort stores VHOST_MODE_UNSPECIFIED as server, as the dataplane does. A test can
+// script any method instead (reply, fail, failAfterApplying, hang), and
 // every call is recorded with its request. Thread-safe: the gRPC threads and the test share it
 // under one mutex.
 class FakeDataplane {
@@ -76,7 +82,8 @@ class FakeDataplane {
   void setNetworks(std::vector<FakeNetwork> networks);
   // The port table.
   std::map<std::string, dataplane::v1::Port> ports() const;
-  // Puts a port into the table directly (bypassing the rules), e.g. one left by someone else.
+  // Puts a port into the table directly, as it is (bypassing the rules and the defaults), e.g. one
+  // left by someone else.
   void putPort(const dataplane::v1::Port& port);
 
   // Methods called so far, in order.

@@ -219,6 +219,30 @@ TEST_F(CtlTest, NetworksJsonIsTheResponseMessage) {
   }
 }
 
+// A network mode the dataplane left unspecified, or one this build does not know, is not shown as
+// a guess: the table fails with the client's message (exit 1); JSON prints what was sent.
+TEST_F(CtlTest, NetworksTableRefusesAModeItCannotRead) {
+  for (int wire : {0, 7}) {
+    SCOPED_TRACE(wire);
+    dp::ListNetworksResponse response = kNetworks;
+    response.mutable_networks(1)->set_mode(static_cast<dp::NetworkMode>(wire));
+    server_->reply("ListNetworks", response);
+    Result r = ctl({"networks"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, std::string("ena-dpdk-ctl: UNKNOWN: network \"local\": unknown mode ") +
+                         (wire == 0 ? "NETWORK_MODE_UNSPECIFIED" : "7") +
+                         " from the dataplane (this client knows: vpc, l2)\n");
+    r = ctl({"networks", "-o", "json"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_TRUE(MessageDifferencer::Equals(parseJson<dp::ListNetworksResponse>(r.out), response))
+        << r.out;
+    EXPECT_NE(r.out.find(wire == 0 ? "\"mode\": \"NETWORK_MODE_UNSPECIFIED\"" : "\"mode\": 7"),
+              std::string::npos)
+        << r.out;
+  }
+}
+
 // --- ports ----------------------------------------------------------------------------------
 
 TEST_F(CtlTest, PortsTable) {
@@ -272,7 +296,10 @@ class CtlAddPortTest : public CtlTest, public ::testing::WithParamInterface<AddP
 
 TEST_P(CtlAddPortTest, SendsTheRequestBuiltFromFlags) {
   const AddPortCase& c = GetParam();
-  server_->reply("AddPort", parseText<dp::AddPortResponse>("port { id: \"x\" }"));
+  // The answer carries a vhost mode, as the dataplane's always does (the table refuses one
+  // without: PortTablesRefuseAVhostModeTheyCannotRead).
+  server_->reply("AddPort", parseText<dp::AddPortResponse>(
+                                "port { id: \"x\" vhost_mode: VHOST_MODE_SERVER }"));
   Result r = ctl(c.args);
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(server_->calls(), std::vector<std::string>{"AddPort"});
@@ -408,6 +435,30 @@ TEST_F(CtlTest, PortGetTableAndJson) {
   r = ctl({"port", "get", "c0ffee/net1", "-o", "json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(MessageDifferencer::Equals(parseJson<dp::GetPortResponse>(r.out), response)) << r.out;
+}
+
+// The same for a port's vhost mode, in the list and in the detail.
+TEST_F(CtlTest, PortTablesRefuseAVhostModeTheyCannotRead) {
+  dp::ListPortsResponse ports = portsResponse();
+  ports.mutable_ports(1)->set_vhost_mode(static_cast<dp::VhostMode>(3));
+  server_->reply("ListPorts", ports);
+  const std::string want =
+      "ena-dpdk-ctl: UNKNOWN: port \"pod-b\": unknown vhost mode 3 from the dataplane (this "
+      "client knows: server, client)\n";
+  Result r = ctl({"ports"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, want);
+  dp::GetPortResponse one;
+  *one.mutable_port() = ports.ports(1);
+  server_->reply("GetPort", one);
+  r = ctl({"port", "get", "pod-b"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, want);
+  r = ctl({"port", "get", "pod-b", "-o", "json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\"vhostMode\": 3"), std::string::npos) << r.out;
 }
 
 TEST_F(CtlTest, PortDelSaysWhetherThePortExisted) {
@@ -736,7 +787,8 @@ TEST_F(CtlTest, HelpListsEveryCommandAndFlag) {
 
 // Every command flag --help lists is accepted by `port add`, together with the global ones.
 TEST_F(CtlTest, EveryPortAddFlagIsAccepted) {
-  server_->reply("AddPort", dp::AddPortResponse());
+  server_->reply("AddPort",
+                 parseText<dp::AddPortResponse>("port { vhost_mode: VHOST_MODE_CLIENT }"));
   Result r = ctl(addArgs({"--vhost-mode", "client", "--mac", "02:00:00:00:00:01", "--ip",
                           "10.0.0.1/24", "--queues", "1", "--mtu", "1500", "--owner", "0:0",
                           "--perm", "0600", "--timeout", "5", "--log-level", "debug"}));
