@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "common/strings.h"
 
@@ -38,6 +39,44 @@ absl::Status requireEna(const PciDevice& device, std::string_view key) {
                                            device.device, "); nodeprep only binds ENAs"));
 }
 
+// The MAC of a device's live interface, lowercase; empty without one (or when unreadable).
+std::string liveMac(const common::HostRoot& root, const PciDevice& device) {
+  if (device.netdevs.empty()) return "";
+  absl::StatusOr<std::string> mac =
+      readHostFile(root, strCat("/sys/class/net/", device.netdevs.front(), "/address"));
+  if (!mac.ok()) return "";
+  std::string text = *mac;
+  absl::AsciiStrToLower(&text);
+  return text;
+}
+
+// The MAC to judge a device by: its live one, else the one an earlier run bound it with.
+std::string knownMac(const common::HostRoot& root, const PciDevice& device,
+                     const NodeState& state) {
+  std::string mac = liveMac(root, device);
+  if (!mac.empty() || !device.netdevs.empty()) return mac;
+  for (const auto& [remembered, address] : state.macs) {
+    if (address == device.address) return remembered;
+  }
+  return "";
+}
+
+// The interface name to judge a device by: its live one, else the name it was bound under.
+std::string knownInterface(const PciDevice& device, const NodeState& state) {
+  if (!device.netdevs.empty()) return device.netdevs.front();
+  for (const auto& [ifname, address] : state.interfaces) {
+    if (address == device.address) return ifname;
+  }
+  return "";
+}
+
+BindCandidate candidateOf(const common::HostRoot& root, const PciDevice& device,
+                          const NodeState& state) {
+  return {.device = device,
+          .ifname = knownInterface(device, state),
+          .mac = knownMac(root, device, state)};
+}
+
 // The device "eth1" names: the live interface, else the device an earlier run bound under it.
 absl::StatusOr<BindCandidate> resolveInterface(const common::HostRoot& root,
                                                const std::string& ifname, const NodeState& state,
@@ -50,7 +89,9 @@ absl::StatusOr<BindCandidate> resolveInterface(const common::HostRoot& root,
           strCat("bind.interfaces: ", ifname, " is at ", *address, ", which is not a PCI device"));
     }
     if (absl::Status ena = requireEna(*device, "interfaces"); !ena.ok()) return ena;
-    return BindCandidate{.device = *device, .ifname = ifname};
+    BindCandidate candidate = candidateOf(root, *device, state);
+    candidate.ifname = ifname;
+    return candidate;
   }
   if (!absl::IsNotFound(address.status())) return address.status();
   auto remembered = state.interfaces.find(ifname);
@@ -60,17 +101,95 @@ absl::StatusOr<BindCandidate> resolveInterface(const common::HostRoot& root,
     return absl::NotFoundError(strCat("bind.interfaces: no interface ", ifname,
                                       " (and no device an earlier run bound under that name)"));
   }
-  return BindCandidate{.device = *device, .ifname = ifname};
+  BindCandidate candidate = candidateOf(root, *device, state);
+  candidate.ifname = ifname;
+  return candidate;
 }
 
-// The interface name to judge a device by: its live one, else the name it was bound under.
-std::string knownInterface(const PciDevice& device, const NodeState& state) {
-  if (!device.netdevs.empty()) return device.netdevs.front();
-  for (const auto& [ifname, address] : state.interfaces) {
-    if (address == device.address) return ifname;
+// The ENA with MAC `mac` (lowercase): the one whose interface has it, else the device an earlier
+// run bound with it. `what` says how the config named it, for the error.
+absl::StatusOr<BindCandidate> resolveMac(const common::HostRoot& root, const std::string& mac,
+                                         std::string_view key, std::string_view what,
+                                         const NodeState& state,
+                                         const std::vector<PciDevice>& devices) {
+  for (const PciDevice& device : devices) {
+    if (!device.netdevs.empty() && liveMac(root, device) == mac) {
+      if (absl::Status ena = requireEna(device, key); !ena.ok()) return ena;
+      return candidateOf(root, device, state);
+    }
   }
-  return "";
+  auto remembered = state.macs.find(mac);
+  const PciDevice* device =
+      remembered == state.macs.end() ? nullptr : findDevice(devices, remembered->second);
+  if (device == nullptr || !device->netdevs.empty()) {
+    return absl::NotFoundError(strCat("bind.", key, ": ", what, ": no interface has MAC ", mac,
+                                      " (and no device an earlier run bound with it)"));
+  }
+  if (absl::Status ena = requireEna(*device, key); !ena.ok()) return ena;
+  BindCandidate candidate = candidateOf(root, *device, state);
+  candidate.mac = mac;
+  return candidate;
 }
+
+// "0 (0a:...:01), 1 (0a:...:02)": what the metadata lists, for errors.
+std::string listedEnis(const EniFactsByMac& enis) {
+  std::vector<std::string> listed;
+  for (const auto& [mac, eni] : enis) {
+    listed.push_back(strCat("device index ", eni.device_number, " ", eni.eni_id, " (", mac, ")"));
+  }
+  return listed.empty() ? "none" : absl::StrJoin(listed, ", ");
+}
+
+// Why the judged device must not be bound; empty when it may be. `passing_over`: the reasons
+// allExceptPrimary gives for leaving a device alone (the primary ENI is expected there).
+std::vector<std::string> refusalReasons(const BindCandidate& candidate,
+                                        const PrimaryEniFacts& facts, const EniSelectionFacts& enis,
+                                        const std::set<std::string>& allowed, bool allow_list,
+                                        bool force, bool passing_over) {
+  std::vector<std::string> reasons;
+  std::vector<std::string> primary =
+      primaryReasons(facts, candidate.device.address, candidate.ifname);
+  if (auto eni = enis.imds.find(candidate.mac);
+      !candidate.mac.empty() && eni != enis.imds.end() && eni->second.device_number == 0) {
+    primary.push_back(strCat("the instance metadata lists ", eni->second.eni_id, " (",
+                             candidate.mac, ") at device index 0"));
+  }
+  if (!primary.empty() && !force) {
+    reasons.push_back(passing_over
+                          ? strCat("primary ENI (", absl::StrJoin(primary, "; "), ")")
+                          : strCat("it looks like the primary ENI (", absl::StrJoin(primary, "; "),
+                                   "); name it in nodeprep.bind.force to bind it anyway"));
+  }
+  // Only a live interface carries routes; the name of a device bound earlier may be reused.
+  if (!candidate.device.netdevs.empty()) {
+    if (auto routed = enis.vpc_cni.policy_routed.find(candidate.device.netdevs.front());
+        routed != enis.vpc_cni.policy_routed.end()) {
+      reasons.push_back(
+          strCat("it carries policy routing as the AWS VPC CNI sets up for the ENIs "
+                 "it manages (",
+                 absl::StrJoin(routed->second, "; "), ")"));
+    }
+  }
+  if (allow_list && !allowed.contains(candidate.device.address)) {
+    reasons.push_back(strCat(
+        "it is not on the allow list (",
+        enis.vpc_cni.installed()
+            ? strCat(
+                  "the AWS VPC CNI is installed: ", absl::StrJoin(enis.vpc_cni.installed_by, ", "),
+                  ", so only ENIs named in nodeprep.bind.deviceIndices, eniIds or macs are bound")
+            : "nodeprep.bind.deviceIndices, eniIds and macs name the ENIs to bind",
+        ")"));
+  }
+  return reasons;
+}
+
+}  // namespace
+
+bool needsInstanceMetadata(const BindConfig& config) {
+  return !config.deviceIndices.empty() || !config.eniIds.empty();
+}
+
+namespace {
 
 bool forced(const BindConfig& config, const BindCandidate& candidate) {
   return contains(config.force, candidate.device.address) ||
@@ -110,13 +229,16 @@ std::string BindCandidate::label() const {
 }
 
 bool selectsDevices(const BindConfig& config) {
-  return !config.pciAddresses.empty() || !config.interfaces.empty() || config.allExceptPrimary;
+  return !config.pciAddresses.empty() || !config.interfaces.empty() ||
+         !config.deviceIndices.empty() || !config.eniIds.empty() || !config.macs.empty() ||
+         config.allExceptPrimary;
 }
 
 absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindConfig& config,
                                      const std::string& driver, const NodeState& state,
                                      const PrimaryEniFacts& facts,
-                                     const std::vector<PciDevice>& devices) {
+                                     const std::vector<PciDevice>& devices,
+                                     const EniSelectionFacts& enis) {
   BindPlan plan;
   plan.driver = driver;
   std::vector<BindCandidate> explicit_candidates;
@@ -126,13 +248,54 @@ absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindCon
       return absl::NotFoundError(strCat("bind.pciAddresses: no PCI device ", address));
     }
     if (absl::Status ena = requireEna(*device, "pciAddresses"); !ena.ok()) return ena;
-    explicit_candidates.push_back({.device = *device, .ifname = knownInterface(*device, state)});
+    explicit_candidates.push_back(candidateOf(root, *device, state));
   }
   for (const std::string& ifname : config.interfaces) {
     absl::StatusOr<BindCandidate> candidate = resolveInterface(root, ifname, state, devices);
     if (!candidate.ok()) return candidate.status();
     explicit_candidates.push_back(*std::move(candidate));
   }
+  // The allow list: the devices named by what EC2 says about them.
+  std::set<std::string> allowed;
+  auto allow = [&](absl::StatusOr<BindCandidate> candidate) -> absl::Status {
+    if (!candidate.ok()) return candidate.status();
+    allowed.insert(candidate->device.address);
+    explicit_candidates.push_back(*std::move(candidate));
+    return absl::OkStatus();
+  };
+  for (const std::string& mac : config.macs) {
+    if (absl::Status s = allow(resolveMac(root, mac, "macs", mac, state, devices)); !s.ok()) {
+      return s;
+    }
+  }
+  for (unsigned index : config.deviceIndices) {
+    auto eni = std::find_if(enis.imds.begin(), enis.imds.end(),
+                            [&](const auto& e) { return e.second.device_number == index; });
+    if (eni == enis.imds.end()) {
+      return absl::NotFoundError(strCat("bind.deviceIndices: no ENI is attached at device index ",
+                                        index, " (the instance metadata lists ",
+                                        listedEnis(enis.imds), ")"));
+    }
+    absl::Status s = allow(resolveMac(root, eni->first, "deviceIndices",
+                                      strCat("device index ", index, " (", eni->second.eni_id, ")"),
+                                      state, devices));
+    if (!s.ok()) return s;
+  }
+  for (const std::string& id : config.eniIds) {
+    auto eni = std::find_if(enis.imds.begin(), enis.imds.end(),
+                            [&](const auto& e) { return e.second.eni_id == id; });
+    if (eni == enis.imds.end()) {
+      return absl::NotFoundError(strCat("bind.eniIds: ", id,
+                                        " is not attached to this instance (the instance "
+                                        "metadata lists ",
+                                        listedEnis(enis.imds), ")"));
+    }
+    absl::Status s = allow(resolveMac(root, eni->first, "eniIds",
+                                      strCat(id, " (device index ", eni->second.device_number, ")"),
+                                      state, devices));
+    if (!s.ok()) return s;
+  }
+  const bool allow_list = !allowed.empty() || enis.vpc_cni.installed();
 
   std::set<std::string> seen;
   auto accept = [&](BindCandidate candidate) {
@@ -144,30 +307,41 @@ absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindCon
   };
   for (BindCandidate& candidate : explicit_candidates) {
     if (!seen.insert(candidate.device.address).second) continue;
-    std::vector<std::string> reasons =
-        primaryReasons(facts, candidate.device.address, candidate.ifname);
     // A device already on the DPDK driver loses nothing by being left there.
-    if (!reasons.empty() && candidate.device.driver != driver && !forced(config, candidate)) {
-      plan.refused.push_back(
-          {.label = candidate.label(),
-           .reason = strCat("refusing to bind ", candidate.label(),
-                            ": it looks like the primary "
-                            "ENI (",
-                            absl::StrJoin(reasons, "; "),
-                            "); name it in nodeprep.bind.force to bind it anyway")});
+    std::vector<std::string> reasons =
+        candidate.device.driver == driver
+            ? std::vector<std::string>{}
+            : refusalReasons(candidate, facts, enis, allowed, allow_list, forced(config, candidate),
+                             /*passing_over=*/false);
+    if (!reasons.empty()) {
+      plan.refused.push_back({.label = candidate.label(),
+                              .reason = strCat("refusing to bind ", candidate.label(), ": ",
+                                               absl::StrJoin(reasons, "; "))});
       continue;
     }
     accept(std::move(candidate));
   }
-  if (config.allExceptPrimary) {
+  if (config.allExceptPrimary && enis.vpc_cni.installed()) {
+    plan.refused.push_back(
+        {.label = "nodeprep.bind.allExceptPrimary",
+         .reason = strCat("refusing bind.allExceptPrimary: the AWS VPC CNI is installed on this "
+                          "node (",
+                          absl::StrJoin(enis.vpc_cni.installed_by, ", "),
+                          ") and every ENA but the primary includes the ENIs it attaches for "
+                          "pods; name the DPDK ENIs in nodeprep.bind.deviceIndices, eniIds or "
+                          "macs instead")});
+  } else if (config.allExceptPrimary) {
     for (const PciDevice& device : devices) {
       if (!device.isEna() || seen.contains(device.address)) continue;
-      BindCandidate candidate{.device = device, .ifname = knownInterface(device, state)};
-      std::vector<std::string> reasons = primaryReasons(facts, device.address, candidate.ifname);
-      if (!reasons.empty() && device.driver != driver && !forced(config, candidate)) {
+      BindCandidate candidate = candidateOf(root, device, state);
+      std::vector<std::string> reasons = device.driver == driver
+                                             ? std::vector<std::string>{}
+                                             : refusalReasons(candidate, facts, enis, allowed,
+                                                              allow_list, forced(config, candidate),
+                                                              /*passing_over=*/true);
+      if (!reasons.empty()) {
         plan.skipped.push_back(
-            {.label = candidate.label(),
-             .reason = strCat("none: primary ENI (", absl::StrJoin(reasons, "; "), ")")});
+            {.label = candidate.label(), .reason = strCat("none: ", absl::StrJoin(reasons, "; "))});
         continue;
       }
       if (device.isDpdkBound() && device.driver != driver) {
@@ -212,6 +386,7 @@ void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Repo
       return;
     }
     if (!candidate.ifname.empty()) state.interfaces[candidate.ifname] = address;
+    if (!candidate.mac.empty()) state.macs[candidate.mac] = address;
     report.add("bind", candidate.label(), change, ActionStatus::Changed);
   }
 }

@@ -7,11 +7,13 @@
 #include "absl/status/statusor.h"
 #include "common/host_root.h"
 #include "common/pci.h"
+#include "nodeprep/eni_metadata.h"
 #include "nodeprep/host.h"
 #include "nodeprep/node_state.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/primary_eni.h"
 #include "nodeprep/report.h"
+#include "nodeprep/vpc_cni.h"
 
 namespace enadpdk::nodeprep {
 
@@ -22,6 +24,9 @@ struct BindCandidate {
   // Its kernel interface: the current one, or the one an earlier run bound it under; may be
   // empty.
   std::string ifname{};
+  // Its MAC address, lowercase: from sysfs while it has an interface, else the one an earlier
+  // run bound it with; may be empty.
+  std::string mac{};
 
   // "0000:00:06.0 (eth1)", for the report.
   std::string label() const;
@@ -46,27 +51,45 @@ struct BindPlan {
   // Devices "allExceptPrimary" passes over: the primary ENI, and ENAs already bound to another
   // DPDK driver (a pod may be using them).
   std::vector<BindSkip> skipped{};
-  // Explicitly selected devices that look like the primary ENI and are not named in force.
-  // Any refusal fails the run before anything is written.
+  // Selected devices nodeprep must not take: one that looks like the primary ENI (unless named
+  // in force), carries policy routing (the VPC CNI's), or is not on the allow list; and
+  // allExceptPrimary on a node with the VPC CNI. Any refusal fails the run before anything is
+  // written.
   std::vector<BindSkip> refused{};
 };
+
+// What planBinding() judges ENIs by besides the primary-ENI facts.
+struct EniSelectionFacts {
+  // The attached ENIs as the instance metadata lists them; empty when it was not asked (only
+  // deviceIndices and eniIds need it).
+  EniFactsByMac imds{};
+  // The VPC CNI's presence and the interfaces with policy routing.
+  VpcCniFacts vpc_cni{};
+};
+
+// True when the bind section names ENIs by what EC2 says about them (device index, ENI ID), so
+// that the instance metadata must be asked.
+bool needsInstanceMetadata(const BindConfig& config);
 
 // True when the bind section selects anything.
 bool selectsDevices(const BindConfig& config);
 
 // Selects the devices: by PCI address, by interface name (an interface that no longer exists is
-// found through `state` when an earlier run bound it), and with allExceptPrimary every other ENA.
-// NotFound for an unknown PCI address or interface, InvalidArgument for a device that is not an
-// ENA. Reads only.
+// found through `state` when an earlier run bound it), by MAC, device index or ENI ID (through
+// the MAC: sysfs, or `state` for a device an earlier run bound), and with allExceptPrimary every
+// other ENA; then judges each as BindPlan::refused says. NotFound for an unknown PCI address,
+// interface, MAC, device index or ENI ID, InvalidArgument for a device that is not an ENA. Reads
+// only.
 absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindConfig& config,
                                      const std::string& driver, const NodeState& state,
                                      const PrimaryEniFacts& facts,
-                                     const std::vector<common::PciDevice>& devices);
+                                     const std::vector<common::PciDevice>& devices,
+                                     const EniSelectionFacts& enis = {});
 
 // Step 5: binds each planned device as dpdk-devbind does: driver_override, unbind from the
 // current driver, drivers_probe, then checks the device's driver link. A device that does not end
 // up on the driver is handed back to its kernel driver (override cleared, probed again) and fails
-// the run. Records bound interfaces in `state`. Adds one "bind" action per device.
+// the run. Records bound interfaces and MACs in `state`. Adds one "bind" action per device.
 void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Report& report);
 
 // Instead of applyBinding() (and describeBinding()) while a reboot that turns the IOMMU on is

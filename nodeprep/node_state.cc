@@ -34,6 +34,13 @@ absl::StatusOr<NodeState> loadNodeState(const common::HostRoot& root, const std:
       state.interfaces[name] = address.get<std::string>();
     }
   }
+  if (auto it = doc.find("macs"); it != doc.end()) {
+    if (!it->is_object()) return invalid("macs is not an object");
+    for (const auto& [mac, address] : it->items()) {
+      if (!address.is_string()) return invalid(strCat("macs.", mac, " is not a string"));
+      state.macs[mac] = address.get<std::string>();
+    }
+  }
   return state;
 }
 
@@ -44,6 +51,12 @@ absl::Status saveNodeState(const common::HostRoot& root, const std::string& file
   if (state.hugepages_raised_at) doc["hugepagesRaisedAt"] = *state.hugepages_raised_at;
   doc["interfaces"] = nlohmann::ordered_json::object();
   for (const auto& [name, address] : state.interfaces) doc["interfaces"][name] = address;
+  // Only when there is something, so that state files of nodes that never needed it stay as
+  // they were.
+  if (!state.macs.empty()) {
+    doc["macs"] = nlohmann::ordered_json::object();
+    for (const auto& [mac, address] : state.macs) doc["macs"][mac] = address;
+  }
   const std::filesystem::path path = root.path(file);
   if (absl::Status made = common::makeDirectories(path.parent_path(), 0755); !made.ok()) {
     return made;

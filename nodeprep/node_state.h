@@ -13,7 +13,8 @@ namespace enadpdk::nodeprep {
 inline constexpr char kDefaultStateFile[] = "/var/lib/ena-dpdk/nodeprep-state.json";
 
 // What nodeprep remembers between runs:
-//   {"bootId": "...", "hugepagesRaisedAt": 12.5, "interfaces": {"eth1": "0000:00:06.0"}}
+//   {"bootId": "...", "hugepagesRaisedAt": 12.5, "interfaces": {"eth1": "0000:00:06.0"},
+//    "macs": {"02:00:00:00:06:01": "0000:00:06.0"}}
 struct NodeState {
   // /proc/sys/kernel/random/boot_id of the boot in which hugepagesRaisedAt was taken.
   std::string boot_id{};
@@ -23,6 +24,10 @@ struct NodeState {
   // Kernel interface name -> PCI address of the devices nodeprep bound: once bound, the
   // interface is gone, and a later run still has to know which device "eth1" meant.
   std::map<std::string, std::string> interfaces{};
+  // MAC address (lowercase) -> PCI address of the devices nodeprep bound: a bound device has no
+  // interface, so no MAC in sysfs, and a later run selecting it by MAC, device index or ENI ID
+  // (all found through the MAC) still has to find it.
+  std::map<std::string, std::string> macs{};
 
   // Field-wise comparison.
   bool operator==(const NodeState&) const = default;

@@ -39,13 +39,16 @@ constexpr char kKubeletRestart[] =
 
 Nodeprep::Nodeprep(NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
                    CommandRunner& commands, KernelFiles& kernel,
-                   const InterfaceAddresses& addresses, std::shared_ptr<spdlog::logger> logger)
+                   const InterfaceAddresses& addresses, const RoutingTables& routing,
+                   const EniMetadata& metadata, std::shared_ptr<spdlog::logger> logger)
     : config_(std::move(config)),
       options_(std::move(options)),
       root_(std::move(root)),
       commands_(commands),
       kernel_(kernel),
       addresses_(addresses),
+      routing_(routing),
+      metadata_(metadata),
       logger_(std::move(logger)) {}
 
 Report Nodeprep::run() {
@@ -100,10 +103,27 @@ Report Nodeprep::run() {
     absl::StatusOr<PrimaryEniFacts> facts =
         devices.ok() ? gatherPrimaryEniFacts(root_, *devices, options_.node_address, addresses_)
                      : devices.status();
-    absl::StatusOr<BindPlan> bind =
-        facts.ok()
-            ? planBinding(root_, config_.bind, config_.vfio.driver, plans.state, *facts, *devices)
-            : facts.status();
+    EniSelectionFacts enis;
+    absl::StatusOr<VpcCniFacts> vpc_cni = gatherVpcCniFacts(root_, routing_);
+    if (!vpc_cni.ok()) {
+      report.fail("bind", "routing tables", std::string(toStd(vpc_cni.status().message())));
+      return finish();
+    }
+    enis.vpc_cni = *std::move(vpc_cni);
+    if (needsInstanceMetadata(config_.bind)) {
+      absl::StatusOr<EniFactsByMac> attached = metadata_.attachedEnis();
+      if (!attached.ok()) {
+        report.fail("bind", "instance metadata",
+                    strCat("cannot find the ENIs nodeprep.bind.deviceIndices or eniIds name: ",
+                           toStd(attached.status().message())));
+        return finish();
+      }
+      enis.imds = *std::move(attached);
+    }
+    absl::StatusOr<BindPlan> bind = facts.ok()
+                                        ? planBinding(root_, config_.bind, config_.vfio.driver,
+                                                      plans.state, *facts, *devices, enis)
+                                        : facts.status();
     if (!bind.ok()) {
       report.fail("bind", "/sys/bus/pci/devices", std::string(toStd(bind.status().message())));
       return finish();

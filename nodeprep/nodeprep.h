@@ -7,11 +7,13 @@
 
 #include "common/host_root.h"
 #include "nodeprep/command_runner.h"
+#include "nodeprep/eni_metadata.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
 #include "nodeprep/node_state.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
+#include "nodeprep/routing_tables.h"
 
 namespace enadpdk::nodeprep {
 
@@ -29,15 +31,18 @@ struct NodeprepOptions {
 // One idempotent node preparation, in the order of the design: CPU check, hugepages (runtime
 // reservation, then kernel arguments when needed, then whether the kubelet must restart),
 // hugetlbfs mounts, VFIO, ENA binding. Everything that can refuse the run (unsupported page
-// size, a mount point in the way, an unknown device, a selected primary ENI) is checked before
+// size, a mount point in the way, an unknown device, a selected primary ENI or VPC CNI ENI, a
+// device not on the allow list, allExceptPrimary beside the VPC CNI) is checked before
 // the first write, so a refused run changes nothing. A failing step stops the run; what ran
 // before it stays done (every step is idempotent, so the next run resumes). Not thread-safe; one
 // run at a time per host.
 class Nodeprep {
  public:
-  // The referenced seams outlive the object.
+  // The referenced seams outlive the object. `routing` is read whenever devices are selected,
+  // `metadata` only when the config names ENIs by device index or ENI ID.
   Nodeprep(NodeprepConfig config, NodeprepOptions options, common::HostRoot root,
            CommandRunner& commands, KernelFiles& kernel, const InterfaceAddresses& addresses,
+           const RoutingTables& routing, const EniMetadata& metadata,
            std::shared_ptr<spdlog::logger> logger);
 
   // Runs (or, with dry_run, plans) the preparation and returns the report. Never throws.
@@ -50,6 +55,8 @@ class Nodeprep {
   CommandRunner& commands_;
   KernelFiles& kernel_;
   const InterfaceAddresses& addresses_;
+  const RoutingTables& routing_;
+  const EniMetadata& metadata_;
   std::shared_ptr<spdlog::logger> logger_;
 };
 

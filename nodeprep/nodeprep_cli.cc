@@ -22,6 +22,8 @@ HostSeams hostSeams(std::string search_path) {
       .kernel =
           [](const common::HostRoot& root) { return std::make_unique<HostKernelFiles>(root); },
       .addresses = [] { return std::make_unique<SystemInterfaceAddresses>(); },
+      .routing = [] { return std::make_unique<NetlinkRoutingTables>(); },
+      .metadata = [](const ImdsConfig& imds) { return std::make_unique<ImdsEniMetadata>(imds); },
   };
 }
 
@@ -32,8 +34,11 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
       "Prepares a node for DPDK, idempotently and in this order: CPU check, hugepages (runtime\n"
       "reservation, else GRUB kernel arguments and a reboot), hugetlbfs mounts, vfio (the IOMMU\n"
       "where the instance has one, turned on with kernel arguments and a reboot when the kernel\n"
-      "left it off; else no-IOMMU mode), binding the selected ENAs. Never binds the primary ENI\n"
-      "unless nodeprep.bind.force names it. Reads the \"nodeprep\" config section and prints\n"
+      "left it off; else no-IOMMU mode), binding the selected ENAs (by PCI address, interface,\n"
+      "MAC, or EC2 device index / ENI ID from the instance metadata). Never binds the primary\n"
+      "ENI unless nodeprep.bind.force names it, nor an ENI with the AWS VPC CNI's policy\n"
+      "routing; beside the VPC CNI only ENIs named by MAC, device index or ENI ID, and no\n"
+      "allExceptPrimary. Reads the \"nodeprep\" config section and prints\n"
       "{\"actions\": [...], \"rebootRequired\", \"kubeletRestartRequired\", \"ready\",\n"
       "\"vfio\": {\"mode\", \"reason\"}} as JSON.\n"
       "Exit status: 0 node ready (--dry-run: plan made), 3 reboot required, 1 error, 2 bad usage.");
@@ -73,10 +78,12 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
   std::unique_ptr<CommandRunner> commands = seams.commands(root, config->hostExec);
   std::unique_ptr<KernelFiles> kernel = seams.kernel(root);
   std::unique_ptr<InterfaceAddresses> addresses = seams.addresses();
+  std::unique_ptr<RoutingTables> routing = seams.routing();
+  std::unique_ptr<EniMetadata> metadata = seams.metadata(config->imds);
   Nodeprep nodeprep(
       *std::move(config),
       {.dry_run = flags.has("dry-run"), .node_address = node_address, .state_file = state_file},
-      root, *commands, *kernel, *addresses, *logger);
+      root, *commands, *kernel, *addresses, *routing, *metadata, *logger);
   const Report report = nodeprep.run();
   out << reportJson(report) << std::flush;
   if (report.failed()) reportFatal(err, flags.program(), report.error);

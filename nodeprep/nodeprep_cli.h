@@ -7,9 +7,11 @@
 
 #include "common/host_root.h"
 #include "nodeprep/command_runner.h"
+#include "nodeprep/eni_metadata.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
 #include "nodeprep/nodeprep_config.h"
+#include "nodeprep/routing_tables.h"
 
 namespace enadpdk::nodeprep {
 
@@ -22,10 +24,14 @@ struct HostSeams {
   std::function<std::unique_ptr<KernelFiles>(const common::HostRoot&)> kernel{};
   // Makes the source of interface addresses.
   std::function<std::unique_ptr<InterfaceAddresses>()> addresses{};
+  // Makes the reader of the routing rules and tables.
+  std::function<std::unique_ptr<RoutingTables>()> routing{};
+  // Makes the reader of the instance metadata for config.imds.
+  std::function<std::unique_ptr<EniMetadata>(const ImdsConfig&)> metadata{};
 };
 
 // The real host: HostCommandRunner searching `search_path` (the PATH nodeprep was started with),
-// HostKernelFiles and SystemInterfaceAddresses.
+// HostKernelFiles, SystemInterfaceAddresses, NetlinkRoutingTables and ImdsEniMetadata.
 HostSeams hostSeams(std::string search_path);
 
 // Entry point of ena-dpdk-nodeprep: parses flags and the "nodeprep" config section, runs (or

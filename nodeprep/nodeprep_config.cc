@@ -31,7 +31,28 @@ bool isPciAddressOrInterface(std::string_view text) {
   return common::isPciAddressSyntax(text) || isInterfaceName(text);
 }
 
+// "eni-" and 8 or 17 lowercase hex digits, as EC2 names network interfaces.
+bool isEniId(std::string_view text) {
+  if (!text.starts_with("eni-")) return false;
+  const std::string_view hex = text.substr(4);
+  return (hex.size() == 8 || hex.size() == 17) && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+         });
+}
+
+// "http://" and a host with an optional port: what the metadata client speaks (no TLS, no path).
+bool isHttpEndpoint(std::string_view text) {
+  if (!text.starts_with("http://")) return false;
+  const std::string_view rest = text.substr(7);
+  return !rest.empty() && std::none_of(rest.begin(), rest.end(), [](char c) {
+    return c == '/' || c == '?' || c == '#' || c == '@' || absl::ascii_isspace(c) ||
+           absl::ascii_iscntrl(c);
+  });
+}
+
 constexpr StringRule kInterfaceName{isInterfaceName, "an interface name"};
+constexpr StringRule kEniId{isEniId, "an ENI ID like eni-0123456789abcdef0"};
+constexpr StringRule kHttpEndpoint{isHttpEndpoint, "http://host or http://host:port"};
 constexpr StringRule kPciAddressOrInterface{isPciAddressOrInterface,
                                             "a PCI address or an interface name"};
 
@@ -73,8 +94,27 @@ void parseVfio(JsonReader& r, VfioConfig& vfio) {
 void parseBind(JsonReader& r, BindConfig& bind) {
   r.readSet("pciAddresses", bind.pciAddresses, kPciAddress);
   r.readSet("interfaces", bind.interfaces, kInterfaceName);
+  r.read("deviceIndices", bind.deviceIndices, 0, kMaxDeviceIndex);
+  std::set<unsigned> indices;
+  for (unsigned index : bind.deviceIndices) {
+    if (r.ok() && !indices.insert(index).second) {
+      r.fail("deviceIndices", strCat("duplicate device index ", index));
+    }
+  }
+  r.readSet("eniIds", bind.eniIds, kEniId);
+  r.readSet("macs", bind.macs, common::kMacAddress);
+  std::set<std::string> macs;
+  for (std::string& mac : bind.macs) {
+    absl::AsciiStrToLower(&mac);
+    if (r.ok() && !macs.insert(mac).second) r.fail("macs", strCat("duplicate MAC ", mac));
+  }
   r.read("allExceptPrimary", bind.allExceptPrimary);
   r.readSet("force", bind.force, kPciAddressOrInterface);
+}
+
+void parseImds(JsonReader& r, ImdsConfig& imds) {
+  r.read("endpoint", imds.endpoint, kHttpEndpoint);
+  r.read("timeoutMs", imds.timeoutMs, 1, kMaxImdsTimeoutMs);
 }
 
 void parseNodeprep(JsonReader& r, NodeprepConfig& config) {
@@ -92,6 +132,7 @@ void parseNodeprep(JsonReader& r, NodeprepConfig& config) {
   });
   r.readObject("vfio", [&](JsonReader& v) { parseVfio(v, config.vfio); });
   r.readObject("bind", [&](JsonReader& b) { parseBind(b, config.bind); });
+  r.readObject("imds", [&](JsonReader& i) { parseImds(i, config.imds); });
   r.readEnum("hostExec", config.hostExec, kHostExecs);
 }
 

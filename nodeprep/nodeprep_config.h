@@ -22,6 +22,13 @@ namespace enadpdk::nodeprep {
 
 inline constexpr unsigned kMaxHugepages1G = 16384;
 inline constexpr unsigned kMaxHugepages2M = 8388608;
+// The highest EC2 device index a "deviceIndices" entry may name (instances have at most a few
+// dozen network interfaces).
+inline constexpr unsigned kMaxDeviceIndex = 127;
+// Where the instance metadata service answers.
+inline constexpr char kDefaultImdsEndpoint[] = "http://169.254.169.254";
+inline constexpr unsigned kDefaultImdsTimeoutMs = 1000;
+inline constexpr unsigned kMaxImdsTimeoutMs = 60000;
 
 // When hugepages are also reserved on the kernel command line ("persist").
 enum class PersistMode {
@@ -103,12 +110,22 @@ struct VfioConfig {
   bool operator==(const VfioConfig&) const = default;
 };
 
-// Which ENAs are bound to the DPDK driver. Every list holds unique entries.
+// Which ENAs are bound to the DPDK driver. Every list holds unique entries. The ENIs named by
+// what EC2 says about them (deviceIndices, eniIds, macs) form the allow list: when it is not
+// empty, or the AWS VPC CNI is installed on the node, every selected device must be on it
+// (docs/nodeprep.md, "Living beside the AWS VPC CNI").
 struct BindConfig {
   // PCI addresses to bind.
   std::vector<std::string> pciAddresses{};
   // Kernel interface names whose devices to bind.
   std::vector<std::string> interfaces{};
+  // EC2 device indexes (IMDS network/interfaces/macs/<mac>/device-number) of the ENIs to bind,
+  // 0..kMaxDeviceIndex.
+  std::vector<unsigned> deviceIndices{};
+  // ENI IDs (IMDS .../interface-id, "eni-0123456789abcdef0") of the ENIs to bind.
+  std::vector<std::string> eniIds{};
+  // MAC addresses of the ENIs to bind, lowercase (the config may spell them in either case).
+  std::vector<std::string> macs{};
   // Also bind every ENA except the primary one.
   bool allExceptPrimary = false;
   // PCI addresses or interface names bound even when they look like the primary ENI.
@@ -116,6 +133,18 @@ struct BindConfig {
 
   // Field-wise comparison.
   bool operator==(const BindConfig&) const = default;
+};
+
+// Where nodeprep asks the EC2 instance metadata service (IMDSv2) about the ENIs; only asked when
+// bind.deviceIndices or bind.eniIds name ENIs.
+struct ImdsConfig {
+  // Base URL, "http://host[:port]".
+  std::string endpoint = kDefaultImdsEndpoint;
+  // Timeout of each request, 1..kMaxImdsTimeoutMs milliseconds.
+  unsigned timeoutMs = kDefaultImdsTimeoutMs;
+
+  // Field-wise comparison.
+  bool operator==(const ImdsConfig&) const = default;
 };
 
 // The "nodeprep" section.
@@ -128,6 +157,8 @@ struct NodeprepConfig {
   VfioConfig vfio{};
   // The devices to bind.
   BindConfig bind{};
+  // The instance metadata service.
+  ImdsConfig imds{};
   // How host commands run.
   HostExec hostExec = HostExec::Direct;
 

@@ -84,6 +84,9 @@ check "default: the chart adds --huge-dir and -a <uplink> to the EAL arguments" 
 check "default: config.json is the values' config otherwise" \
   expect "$f" '[Object.keys(config), config.nodeprep.hostExec, config.deviceplugin.resourcePrefix, config.ipam.networks]' \
   '[["dataplane","deviceplugin","ipam","nodeprep"],"nsenter","dpdk.aws",{"eni1":{"deviceNumber":1}}]'
+check "default: node prep binds the ENI at the IPAM network's device index, named by device index (the VPC CNI allow list)" \
+  expect "$f" '[config.nodeprep.bind, Object.values(config.ipam.networks).map(n => n.deviceNumber)]' \
+  '[{"allExceptPrimary":false,"deviceIndices":[1],"force":[],"interfaces":[],"pciAddresses":[]},[1]]'
 check "default: the node path policy allows the chart's paths, and only those" \
   expect "$f" 'JSON.parse(cm.data["cni-policy.json"])' \
   '{"CNIDeviceInfoFile":["/run/k8s.cni.cncf.io/devinfo","/var/run/k8s.cni.cncf.io/devinfo"],"dataplaneSocket":["/run/ena-dpdk/dataplane.sock"],"hostRoot":["/"],"ipam.configFile":["/etc/ena-dpdk/config.json"],"ipam.stateDir":["/var/lib/ena-dpdk","/var/lib/ena-dpdk/ipam"],"logFile":["/var/log/ena-dpdk-cni.log","/var/log/ena-dpdk-ipam.log","/var/log/ena-dpdk"],"slotDir":["/var/run/ena-dpdk/vhost"],"stateDir":["/var/lib/ena-dpdk"]}'
@@ -165,6 +168,8 @@ bad "config.nodeprep.hugepages.1G: Must be greater than or equal to 0" --set 'co
 bad "Additional property bogus is not allowed" --set config.deviceplugin.bogus=1
 bad "dataplane.hugepageSize must be one of" --set dataplane.hugepageSize=4Gi
 bad "config.nodeprep.hostExec must be one of" --set config.nodeprep.hostExec=chroot
+bad "config.nodeprep.bind.deviceIndices.0: Must be less than or equal to 127" --set 'config.nodeprep.bind.deviceIndices={128}'
+bad "config.nodeprep.bind.eniIds.0: Does not match pattern" --set 'config.nodeprep.bind.eniIds={eni-xyz}'
 bad "config.nodeprep.vfio.iommu must be one of" --set config.nodeprep.vfio.iommu=on
 bad "config.nodeprep.vfio.driver" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.driver=igb_uio
 bad "config.nodeprep.vfio.noiommu" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.noiommu=always

@@ -38,7 +38,9 @@ case "$2" in
     [ "${FAKE_ATTACH_FAIL:-0}" = 1 ] && { echo "attach failed" >&2; exit 255; }
     mkdir -p "$FAKE_IMDS/network/interfaces/macs/0a:00:00:00:00:02"
     echo 1 >"$FAKE_IMDS/network/interfaces/macs/0a:00:00:00:00:02/device-number"
+    echo eni-0123456789abcdef0 >"$FAKE_IMDS/network/interfaces/macs/0a:00:00:00:00:02/interface-id"
     echo eni-attach-0123 ;;
+  describe-network-interfaces) echo "${FAKE_NO_MANAGE:-None}" ;;
 esac
 EOF
 cat >"$fakes/grubby" <<'EOF'
@@ -53,7 +55,8 @@ printf '#!/bin/bash\necho "systemctl $*" >>"$FAKE_LOG"\n' >"$fakes/systemctl"
 printf '#!/bin/bash\necho "sleep $*" >>"$FAKE_LOG"\n' >"$fakes/sleep"
 chmod +x "$fakes"/*
 
-# host [ENI_AT_1] [CMDLINE] [NR_1G_PAGES]: a fresh fake host in $tmp/host
+# host [ENI_AT_1] [CMDLINE] [NR_1G_PAGES]: a fresh fake host in $tmp/host; ENI_AT_1 "yes": the
+# DPDK ENI an earlier run attached (and remembered), "foreign": an ENI the script did not attach
 host() {
   rm -rf "$tmp/host"
   local imds=$tmp/host/imds root=$tmp/host/root
@@ -64,9 +67,14 @@ host() {
   echo 0 >"$imds/network/interfaces/macs/0a:00:00:00:00:01/device-number"
   echo subnet-primary >"$imds/network/interfaces/macs/0a:00:00:00:00:01/subnet-id"
   printf 'sg-1\nsg-2\n' >"$imds/network/interfaces/macs/0a:00:00:00:00:01/security-group-ids"
-  if [ "${1:-no}" = yes ]; then
+  if [ "${1:-no}" != no ]; then
     mkdir -p "$imds/network/interfaces/macs/0a:00:00:00:00:09"
     echo 1 >"$imds/network/interfaces/macs/0a:00:00:00:00:09/device-number"
+    echo eni-0999999999999999a >"$imds/network/interfaces/macs/0a:00:00:00:00:09/interface-id"
+  fi
+  if [ "${1:-no}" = yes ]; then
+    mkdir -p "$root/var/lib/ena-dpdk"
+    echo eni-0999999999999999a >"$root/var/lib/ena-dpdk/dpdk-eni"
   fi
   echo "BOOT_IMAGE=/vmlinuz ro ${2:-}" >"$root/proc/cmdline"
   echo "${3:-0}" >"$root/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
@@ -107,6 +115,8 @@ check "fresh node: creates the ENI in the primary's subnet with its groups, 15 I
   logged "aws ec2 create-network-interface --region us-west-2 --subnet-id subnet-primary --groups sg-1 sg-2 --secondary-private-ip-address-count 15 --description ena-dpdk DPDK ENI of i-0abc --tag-specifications ResourceType=network-interface,Tags=[{Key=node.k8s.amazonaws.com/no_manage,Value=true},{Key=ena-dpdk.aws/instance,Value=i-0abc}] --query NetworkInterface.NetworkInterfaceId --output text"
 check "fresh node: attaches it at device index 1, deleted on termination" \
   eval 'logged "aws ec2 attach-network-interface --region us-west-2 --network-interface-id eni-0123456789abcdef0 --instance-id i-0abc --device-index 1 --query AttachmentId --output text" && logged "aws ec2 modify-network-interface-attribute --region us-west-2 --network-interface-id eni-0123456789abcdef0 --attachment AttachmentId=eni-attach-0123,DeleteOnTermination=true"'
+check "fresh node: remembers the ENI it attached" \
+  eval '[ "$(cat "$tmp/host/root/var/lib/ena-dpdk/dpdk-eni")" = eni-0123456789abcdef0 ]'
 check "fresh node: writes the hugepage arguments, remembers them, exit 3, no reboot when told" \
   eval '[ "$rc" -eq 3 ] && logged "grubby --update-kernel=ALL --args=$args" && [ "$(cat "$tmp/host/root/var/lib/ena-dpdk/node-setup-rebooted")" = "$args" ] && not_logged systemctl'
 
@@ -126,6 +136,16 @@ host yes "$args" 2
 run
 check "booted with the arguments but short of pages: error naming the count" \
   eval '[ "$rc" -eq 1 ] && grep -q "has 2 1G pages" "$tmp/host/err" && not_logged systemctl'
+
+host foreign "$args" 4
+run FAKE_NO_MANAGE=true
+check "an ENI at device index 1 with the no_manage tag: checked once, remembered, no other AWS call" \
+  eval '[ "$rc" -eq 0 ] && [ "$(grep -c "^aws " "$tmp/host/log")" -eq 1 ] && logged "aws ec2 describe-network-interfaces --region us-west-2 --network-interface-ids eni-0999999999999999a --query NetworkInterfaces[0].TagSet[?Key=='"'"'node.k8s.amazonaws.com/no_manage'"'"'].Value --output text" && [ "$(cat "$tmp/host/root/var/lib/ena-dpdk/dpdk-eni")" = eni-0999999999999999a ]'
+
+host foreign "$args" 4
+run
+check "an ENI at device index 1 without the no_manage tag (the VPC CNI's): error naming the tag, no ENI created, nothing remembered" \
+  eval '[ "$rc" -eq 1 ] && grep -q "lacks the tag node.k8s.amazonaws.com/no_manage=true" "$tmp/host/err" && not_logged create-network-interface && not_logged attach-network-interface && [ ! -e "$tmp/host/root/var/lib/ena-dpdk/dpdk-eni" ]'
 
 host no "$args" 4
 run FAKE_ATTACH_FAIL=1

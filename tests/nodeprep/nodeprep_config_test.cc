@@ -68,6 +68,23 @@ TEST(ConfigTest, NodeprepOverrides) {
   EXPECT_EQ(*config, expected);
 }
 
+TEST(NodeprepConfigTest, EnisNamedByWhatEc2SaysAboutThem) {
+  absl::StatusOr<NodeprepConfig> config = nodeprep::parseNodeprepConfig(parse(R"({"nodeprep": {
+      "bind": {"deviceIndices": [1, 3], "eniIds": ["eni-0123456789abcdef0", "eni-01234567"],
+               "macs": ["0A:1B:2C:3D:4E:5F"]},
+      "imds": {"endpoint": "http://127.0.0.1:8080", "timeoutMs": 250}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  NodeprepConfig expected{
+      .bind = BindConfig{.deviceIndices = {1, 3},
+                         .eniIds = {"eni-0123456789abcdef0", "eni-01234567"},
+                         .macs = {"0a:1b:2c:3d:4e:5f"}},
+      .imds = nodeprep::ImdsConfig{.endpoint = "http://127.0.0.1:8080", .timeoutMs = 250},
+  };
+  EXPECT_EQ(*config, expected);
+  EXPECT_EQ(NodeprepConfig{}.imds.endpoint, "http://169.254.169.254");
+  EXPECT_EQ(NodeprepConfig{}.imds.timeoutMs, 1000u);
+}
+
 TEST(NodeprepConfigTest, MissingOrEmptySectionGivesTheDefaults) {
   for (std::string_view text :
        {R"({})", R"({"dataplane": {}, "deviceplugin": {}, "nodeprep": {}, "ipam": {}})"}) {
@@ -122,6 +139,28 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"BadForce", R"({"nodeprep": {"bind": {"force": ["a/b"]}}})",
                       "nodeprep.bind.force[0]: expected a PCI address or an interface name, got "
                       R"("a/b")"},
+        MalformedCase{"DeviceIndexTooHigh", R"({"nodeprep": {"bind": {"deviceIndices": [128]}}})",
+                      "nodeprep.bind.deviceIndices[0]: expected an integer between 0 and 127, "
+                      "got 128"},
+        MalformedCase{"DuplicateDeviceIndex",
+                      R"({"nodeprep": {"bind": {"deviceIndices": [2, 2]}}})",
+                      "nodeprep.bind.deviceIndices: duplicate device index 2"},
+        MalformedCase{"BadEniId", R"({"nodeprep": {"bind": {"eniIds": ["eni-XYZ"]}}})",
+                      "nodeprep.bind.eniIds[0]: expected an ENI ID like eni-0123456789abcdef0, "
+                      R"(got "eni-XYZ")"},
+        MalformedCase{"BadMac", R"({"nodeprep": {"bind": {"macs": ["0a:1b:2c"]}}})",
+                      "nodeprep.bind.macs[0]: expected a unicast MAC address like "
+                      R"(02:00:00:00:00:01, got "0a:1b:2c")"},
+        MalformedCase{
+            "DuplicateMacInAnotherCase",
+            R"({"nodeprep": {"bind": {"macs": ["0a:1b:2c:3d:4e:5f", "0A:1B:2C:3D:4E:5F"]}}})",
+            "nodeprep.bind.macs: duplicate MAC 0a:1b:2c:3d:4e:5f"},
+        MalformedCase{"HttpsImds",
+                      R"({"nodeprep": {"imds": {"endpoint": "https://169.254.169.254"}}})",
+                      "nodeprep.imds.endpoint: expected http://host or http://host:port, got "
+                      R"("https://169.254.169.254")"},
+        MalformedCase{"ImdsTimeoutZero", R"({"nodeprep": {"imds": {"timeoutMs": 0}}})",
+                      "nodeprep.imds.timeoutMs: expected an integer between 1 and 60000, got 0"},
         MalformedCase{"BadHostExec", R"({"nodeprep": {"hostExec": "chroot"}})",
                       R"(nodeprep.hostExec: expected "direct" or "nsenter", got "chroot")"}),
     [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });

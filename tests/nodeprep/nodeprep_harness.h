@@ -12,12 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "nodeprep/command_runner.h"
+#include "nodeprep/eni_metadata.h"
 #include "nodeprep/interface_addresses.h"
 #include "nodeprep/kernel_files.h"
 #include "nodeprep/nodeprep.h"
 #include "nodeprep/nodeprep_cli.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
+#include "nodeprep/routing_tables.h"
 #include "tests/support/fake_commands.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_kernel.h"
@@ -67,6 +69,25 @@ class FakeInterfaceAddresses : public nodeprep::InterfaceAddresses {
   std::map<std::string, std::vector<std::string>> addresses;
 };
 
+// Routing rules and tables from lists the test fills (`ip rule`, `ip route show table all`).
+class FakeRoutingTables : public nodeprep::RoutingTables {
+ public:
+  absl::StatusOr<std::vector<nodeprep::RoutingRule>> rules() const override {
+    if (!failure.ok()) return failure;
+    return rule_list;
+  }
+  absl::StatusOr<std::vector<nodeprep::TableRoute>> routes() const override {
+    if (!failure.ok()) return failure;
+    return route_list;
+  }
+  // The rules.
+  std::vector<nodeprep::RoutingRule> rule_list;
+  // The routes of every table.
+  std::vector<nodeprep::TableRoute> route_list;
+  // Returned by both instead of the lists when not OK.
+  absl::Status failure;
+};
+
 // A fake host, its kernel, fake commands (modprobe and mount record only; the FakeKernel does
 // what they would) and interface addresses, ready to run nodeprep on.
 class Harness {
@@ -81,8 +102,12 @@ class Harness {
                        nodeprep::NodeprepOptions options = {}) {
     EmulatedCommandRunner runner(config.hostExec, commands.path(), host.hostRoot(), kernel);
     EmulatedKernelFiles files(kernel);
+    // The real metadata client: tests that name ENIs by device index or ENI ID point
+    // config.imds at a tests/support/fake_imds.h service.
+    nodeprep::ImdsEniMetadata metadata(config.imds);
     nodeprep::Nodeprep nodeprep(config, std::move(options), host.hostRoot(), runner, files,
-                                addresses, std::make_shared<spdlog::logger>("nodeprep-test"));
+                                addresses, routing, metadata,
+                                std::make_shared<spdlog::logger>("nodeprep-test"));
     return nodeprep.run();
   }
 
@@ -98,6 +123,11 @@ class Harness {
               return std::make_unique<EmulatedKernelFiles>(kernel);
             },
         .addresses = [this] { return std::make_unique<FakeInterfaceAddresses>(addresses); },
+        .routing = [this] { return std::make_unique<FakeRoutingTables>(routing); },
+        .metadata =
+            [](const nodeprep::ImdsConfig& imds) {
+              return std::make_unique<nodeprep::ImdsEniMetadata>(imds);
+            },
     };
   }
 
@@ -109,6 +139,8 @@ class Harness {
   FakeKernel kernel{host};
   // What getifaddrs would say.
   FakeInterfaceAddresses addresses;
+  // What rtnetlink would say about rules and routes.
+  FakeRoutingTables routing;
 };
 
 // An AL2-like node: x86 CPU with pse and pdpe1gb, one NUMA node without hugepages, ENAs

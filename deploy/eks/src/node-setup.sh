@@ -7,8 +7,14 @@
 #     instance's subnet (or the subnet ENA_DPDK_ENI_SUBNET_ID names) with the primary ENI's
 #     security groups and ENA_DPDK_ENI_SECONDARY_IPS secondary private IPs, tag it
 #     node.k8s.amazonaws.com/no_manage=true so the VPC CNI leaves it alone, attach it at device
-#     index 1 (PCI 0000:00:06.0 on Nitro), delete it on termination. Its secondary IPs are the
-#     pod IPs ena-dpdk-ipam hands out (it reads them from the instance metadata).
+#     index 1 (PCI 0000:00:06.0 on Nitro), delete it on termination, and remember its ID in
+#     /var/lib/ena-dpdk/dpdk-eni. Its secondary IPs are the pod IPs ena-dpdk-ipam hands out (it
+#     reads them from the instance metadata). Device index 1 is free because this runs before the
+#     kubelet, so before aws-node's first start; the VPC CNI attaches its ENIs at the lowest free
+#     index, so they take 2, 3, ... (docs/eks.md, "Beside the AWS VPC CNI"). An ENI found at
+#     device index 1 that is not the remembered one must carry the no_manage tag; otherwise it is
+#     the VPC CNI's (it got there first, e.g. after this script failed once) and the script stops
+#     rather than hand it to DPDK.
 #     Needs the node role to allow ec2:CreateNetworkInterface, ec2:AttachNetworkInterface,
 #     ec2:ModifyNetworkInterfaceAttribute, ec2:DeleteNetworkInterface, ec2:CreateTags and
 #     ec2:DescribeNetworkInterfaces (deploy/eks/eksctl-cluster.yaml attaches such a policy).
@@ -51,8 +57,34 @@ mac_at_index() {  # mac_at_index N: the MAC of the ENI attached at device index 
   return 1
 }
 
+record=$root/var/lib/ena-dpdk/dpdk-eni
+no_manage_tag=node.k8s.amazonaws.com/no_manage
+
+remember_eni() {  # remember_eni ENI_ID: the DPDK ENI of this instance
+  mkdir -p "${record%/*}"
+  echo "$1" >"$record"
+}
+
+# Succeeds when the ENI with MAC $1 is the DPDK ENI: the one this script attached, or one that
+# carries the no_manage tag (a launch template or an operator attached it).
+is_dpdk_eni() {
+  local id tag
+  id=$(imds "network/interfaces/macs/$1/interface-id") || die "no interface-id for ENI $1"
+  if [ "$(cat "$record" 2>/dev/null)" = "$id" ]; then
+    return 0
+  fi
+  command -v aws >/dev/null || die "the AWS CLI is needed to check the tags of $id at device index 1"
+  tag=$(aws ec2 describe-network-interfaces --region "$(imds placement/region)" \
+    --network-interface-ids "$id" \
+    --query "NetworkInterfaces[0].TagSet[?Key=='$no_manage_tag'].Value" --output text)
+  [ "$tag" = true ] || return 1
+  remember_eni "$id"
+}
+
 attach_eni() {
   if mac=$(mac_at_index 1); then
+    is_dpdk_eni "$mac" ||
+      die "the ENI at device index 1 ($mac) lacks the tag $no_manage_tag=true: it is not the DPDK ENI (the VPC CNI's?); detach it, or attach the DPDK ENI yourself and set ENA_DPDK_SKIP_ENI=1"
     log "ENI $mac is attached at device index 1 already"
     return 0
   fi
@@ -67,7 +99,7 @@ attach_eni() {
   eni=$(aws ec2 create-network-interface --region "$region" --subnet-id "$subnet" \
     --groups $groups --secondary-private-ip-address-count "$secondary_ips" \
     --description "ena-dpdk DPDK ENI of $instance" \
-    --tag-specifications "ResourceType=network-interface,Tags=[{Key=node.k8s.amazonaws.com/no_manage,Value=true},{Key=ena-dpdk.aws/instance,Value=$instance}]" \
+    --tag-specifications "ResourceType=network-interface,Tags=[{Key=$no_manage_tag,Value=true},{Key=ena-dpdk.aws/instance,Value=$instance}]" \
     --query NetworkInterface.NetworkInterfaceId --output text)
   log "created $eni in $subnet with $secondary_ips secondary IPs"
   # Do not leave an ENI behind that nothing deletes.
@@ -77,6 +109,7 @@ attach_eni() {
   aws ec2 modify-network-interface-attribute --region "$region" --network-interface-id "$eni" \
     --attachment "AttachmentId=$attachment,DeleteOnTermination=true"
   trap - ERR
+  remember_eni "$eni"
   deadline=$((SECONDS + 120))
   until mac=$(mac_at_index 1); do
     [ "$SECONDS" -lt "$deadline" ] || die "$eni attached but not in the instance metadata after 120 s"
