@@ -73,12 +73,21 @@ def keep_evidence(node: Node) -> None:
             print(f"--- last lines of {log}\n{tail}")
     shutil.rmtree(FAILED_DIR, ignore_errors=True)
     FAILED_DIR.mkdir(parents=True)
-    shutil.copytree(node.logs, FAILED_DIR / "logs")
-    shutil.copytree(node.dir / "state", FAILED_DIR / "state", ignore_dangling_symlinks=True, dirs_exist_ok=True)
-    if (node.dir / "pods").is_dir():
-        shutil.copytree(node.dir / "pods", FAILED_DIR / "pods")
-    shutil.copy(node.box.ledger, FAILED_DIR / "ledger.jsonl")
+    for part in ("logs", "state", "pods", "ledger.jsonl"):
+        source = node.dir / part
+        if source.is_dir():
+            shutil.copytree(source, FAILED_DIR / part, symlinks=True)
+        elif source.is_file():
+            shutil.copy(source, FAILED_DIR / part)
     print(f"(logs and state kept in {FAILED_DIR})")
+
+
+def keep_evidence_visibly(request: pytest.FixtureRequest, node: Node) -> None:
+    """keep_evidence with pytest's output capture off, so that the log tails show even when the
+    test that runs it passes."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        keep_evidence(node)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +107,7 @@ def s(request: pytest.FixtureRequest) -> Scenario:
     scenario = Scenario(node)
     yield scenario
     if request.session.testsfailed:
-        keep_evidence(node)
+        keep_evidence_visibly(request, node)
     node.teardown()
 
 
@@ -681,7 +690,7 @@ def test_teardown_gives_back_the_pages_node_prep_added(s: Scenario, request: pyt
     before = int(nr_file.read_text())
     added = s.node.added_pages(size)
     if request.session.testsfailed:
-        keep_evidence(s.node)
+        keep_evidence_visibly(request, s.node)
     s.teardown_problems = s.node.teardown()
     assert int(nr_file.read_text()) == before - added, f"{size} pages added: {added}"
 
