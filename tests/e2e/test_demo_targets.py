@@ -1,13 +1,15 @@
 """The demo's build target (`demo`, tests/e2e/CMakeLists.txt) against what the demo runs.
 
 scripts/demo.sh builds only the `demo` target, so every binary of the build tree that the node in
-a box (tests/e2e/node_in_a_box.sh) or demo.sh runs must be built by it, or a fresh machine's demo
-fails on a missing file. And the target must stay small: no test binary.
+a box (tests/e2e/nib.py) or the demo (tests/e2e/demo.py, scripts/demo.sh) runs must be built by
+it, or a fresh machine's demo fails on a missing file. And the target must stay small: no test
+binary.
 
 Reads the build graph of the configured build tree (ENA_DPDK_BUILD_DIR, Ninja generator) with
 `ninja -t query`; needs no built file.
 """
 
+import ast
 import os
 import pathlib
 import re
@@ -16,7 +18,7 @@ import subprocess
 import pytest
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
-SCRIPTS = [SOURCE / "tests/e2e/node_in_a_box.sh", SOURCE / "scripts/demo.sh"]
+SCRIPTS = [SOURCE / "tests/e2e/nib.py", SOURCE / "tests/e2e/demo.py", SOURCE / "scripts/demo.sh"]
 PRODUCT_BINARIES = {
     "ena-dpdk-dataplane", "ena-dpdk-ctl", "ena-dpdk-cni", "ena-dpdk-ipam",
     "ena-dpdk-deviceplugin", "ena-dpdk-nodeprep",
@@ -24,8 +26,19 @@ PRODUCT_BINARIES = {
 
 
 def build_paths(text):
-    """Paths under the build tree a script names as $NIB_BUILD/<path> (or ${NIB_BUILD}/<path>)."""
-    return set(re.findall(r"\$\{?NIB_BUILD\}?/([A-Za-z0-9_.+/-]+)", text))
+    """Paths under the build tree a program names: the values of nib.py's BUILD_BINARIES (its one
+    list), any path joined to a build directory in Python (`build / "x/y"`, `self.build /
+    "x/y"`), and a shell script's "$build_dir/<path>" (or ${build_dir}/<path>)."""
+    paths = set(re.findall(r"\$\{?build_dir\}?/([A-Za-z0-9_.+/-]+)", text))
+    paths |= set(re.findall(r"build\)?\s*/\s*[\"']([A-Za-z0-9_.+/-]+)[\"']", text))
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return paths  # a shell script
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "BUILD_BINARIES" for t in node.targets):
+            paths |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+    return paths
 
 
 def parse_query(text):
@@ -60,8 +73,15 @@ def reachable(build_dir, ninja, target):
     return {os.path.relpath(n, build_dir) if n.startswith("/") else n for n in seen}
 
 
-def test_build_paths_parses_both_spellings():
-    text = 'A=$NIB_BUILD/vhostuser/ena-dpdk-ctl\nB="${NIB_BUILD}/tests/cni/cni-driver" C=$NIB_ROOT/x\n'
+def test_build_paths_reads_the_binaries_list_and_joined_paths():
+    text = ('BUILD_BINARIES = {\n    "ctl": "vhostuser/ena-dpdk-ctl",\n}\n'
+            'x = self.build / "tests/cni/cni-driver"\ny = Path(build) / "ipam/ena-dpdk-ipam"\n'
+            'z = self.root / "var/lib"\n')
+    assert build_paths(text) == {"vhostuser/ena-dpdk-ctl", "tests/cni/cni-driver", "ipam/ena-dpdk-ipam"}
+
+
+def test_build_paths_reads_shell_spellings():
+    text = 'A="$build_dir/vhostuser/ena-dpdk-ctl"\nB=${build_dir}/tests/cni/cni-driver C=$root/x\n'
     assert build_paths(text) == {"vhostuser/ena-dpdk-ctl", "tests/cni/cni-driver"}
 
 
@@ -82,7 +102,7 @@ def demo_nodes():
 
 def test_demo_builds_every_binary_the_demo_runs(demo_nodes):
     used = set().union(*(build_paths(p.read_text()) for p in SCRIPTS))
-    # The scripts still name the binaries the way this test reads them.
+    # The programs still name the binaries the way this test reads them.
     assert PRODUCT_BINARIES <= {pathlib.PurePath(p).name for p in used}
     missing = sorted(used - demo_nodes)
     assert not missing, f"the demo runs {missing}, which the demo target does not build " \
