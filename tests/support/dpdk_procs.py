@@ -116,7 +116,10 @@ class Testpmd:
 
     def forward_stats(self, port: int, field: str) -> int:
         """From testpmd's final "Forward statistics for port N" block: RX, TX or RX-dropped."""
-        blocks = re.findall(rf"Forward statistics for port {port}\s.*?(?=-{{10}}\s*$)", self.text(), re.DOTALL | re.MULTILINE)
+        # The block runs from its header line ("---- Forward statistics for port N ----", which
+        # itself ends in dashes) to the next line of dashes only.
+        blocks = re.findall(rf"Forward statistics for port {port}\s[^\n]*\n(.*?)^\s*-{{10,}}\s*$", self.text(),
+                            re.DOTALL | re.MULTILINE)
         if not blocks:
             raise SandboxError(f"{self.proc.name}: no final statistics for port {port}")
         match = re.search(rf"{field}-packets:\s*(\d+)", blocks[-1])
@@ -268,3 +271,16 @@ def start_dataplane(box: Sandbox, binary: Path | str, config: Path, ctl: Ctl, *,
     if not wait_for(timeout, lambda: proc.alive() and ctl.healthy()):
         raise SandboxError(f"the dataplane did not come up: {proc.log_tail(5)}")
     return proc
+
+
+def telemetry(prefix: str, command: str, runtime: Path = Path("/var/run/dpdk")) -> dict:
+    """One DPDK telemetry command (e.g. "/ethdev/xstats,0") to the process with EAL file prefix
+    ``prefix``; its JSON answer's value. For counters the control API does not carry (per-queue
+    xstats of an uplink)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+        conn.settimeout(10)
+        conn.connect(str(runtime / prefix / "dpdk_telemetry.v2"))
+        conn.recv(65536)  # the greeting: version, pid, max_output_len
+        conn.send(command.encode())
+        answer = json.loads(conn.recv(1 << 20))
+    return answer[command.split(",", 1)[0]]
