@@ -168,6 +168,8 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
       readIpamNetwork(i, inlineSource.emplace());
     } else if (i.has("gateway")) {
       i.fail("gateway", "needs \"addresses\" next to it");
+    } else if (i.has("sources")) {
+      i.fail("sources", "needs an ENI (\"eniMac\" or \"deviceNumber\") next to it");
     } else if (i.has("routes")) {
       readRoutes(i, inlineRoutes.emplace());
     }

@@ -111,6 +111,34 @@ absl::Status validate(const EniMetadata& eni) {
           strCat(where, "ipv6s entry ", ip, " is in none of the subnet-ipv6-cidr-blocks"));
     }
   }
+  if (eni.ipv4Prefixes) {
+    for (const std::string& text : *eni.ipv4Prefixes) {
+      std::optional<IpPrefix> prefix = parseIpPrefix(text);
+      if (!prefix || prefix->address.family != 4 || prefix->address != prefix->network()) {
+        return badData(strCat(where, "ipv4-prefix entry \"", common::clipped(text),
+                              "\" is not an IPv4 prefix (a CIDR such as 10.0.1.48/28)"));
+      }
+      if (prefix->length < subnet->length || !subnet->contains(prefix->address)) {
+        return badData(strCat(where, "ipv4-prefix entry ", text, " is outside the subnet ",
+                              eni.subnetIpv4Cidr));
+      }
+    }
+  }
+  if (eni.ipv6Prefixes) {
+    for (const std::string& text : *eni.ipv6Prefixes) {
+      std::optional<IpPrefix> prefix = parseIpPrefix(text);
+      if (!prefix || prefix->address.family != 6 || prefix->address != prefix->network()) {
+        return badData(strCat(where, "ipv6-prefix entry \"", common::clipped(text),
+                              "\" is not an IPv6 prefix (a CIDR such as 2600:1f18::1:0:0:0/80)"));
+      }
+      if (std::none_of(blocks.begin(), blocks.end(), [&](const IpPrefix& b) {
+            return prefix->length >= b.length && b.contains(prefix->address);
+          })) {
+        return badData(strCat(where, "ipv6-prefix entry ", text,
+                              " is in none of the subnet-ipv6-cidr-blocks"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -148,11 +176,15 @@ std::string headerValueProblem(std::string_view value) {
 }
 
 nlohmann::json EniMetadata::toJson() const {
-  return {{"mac", mac},
-          {"localIpv4s", localIpv4s},
-          {"subnetIpv4Cidr", subnetIpv4Cidr},
-          {"ipv6s", ipv6s},
-          {"subnetIpv6Cidrs", subnetIpv6Cidrs}};
+  nlohmann::json json = {{"mac", mac},
+                         {"localIpv4s", localIpv4s},
+                         {"subnetIpv4Cidr", subnetIpv4Cidr},
+                         {"ipv6s", ipv6s},
+                         {"subnetIpv6Cidrs", subnetIpv6Cidrs}};
+  // Absent when not fetched, so that entries written before prefix delegation read back alike.
+  if (ipv4Prefixes) json["ipv4Prefixes"] = *ipv4Prefixes;
+  if (ipv6Prefixes) json["ipv6Prefixes"] = *ipv6Prefixes;
+  return json;
 }
 
 absl::StatusOr<EniMetadata> EniMetadata::fromJson(const nlohmann::json& json) {
@@ -163,6 +195,12 @@ absl::StatusOr<EniMetadata> EniMetadata::fromJson(const nlohmann::json& json) {
     eni.subnetIpv4Cidr = json.at("subnetIpv4Cidr").get<std::string>();
     eni.ipv6s = json.at("ipv6s").get<std::vector<std::string>>();
     eni.subnetIpv6Cidrs = json.at("subnetIpv6Cidrs").get<std::vector<std::string>>();
+    if (json.contains("ipv4Prefixes")) {
+      eni.ipv4Prefixes = json.at("ipv4Prefixes").get<std::vector<std::string>>();
+    }
+    if (json.contains("ipv6Prefixes")) {
+      eni.ipv6Prefixes = json.at("ipv6Prefixes").get<std::vector<std::string>>();
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(strCat("malformed ENI metadata: ", e.what()));
   }
@@ -318,7 +356,7 @@ absl::StatusOr<std::string> ImdsClient::get(std::string_view path) {
   return std::move(response->body);
 }
 
-absl::StatusOr<EniMetadata> ImdsClient::fetchEni(std::string_view mac) {
+absl::StatusOr<EniMetadata> ImdsClient::fetchEni(std::string_view mac, EniFetch what) {
   EniMetadata eni{.mac = lowercase(mac)};
   const std::string base = strCat("network/interfaces/macs/", eni.mac, "/");
   absl::StatusOr<std::string> ipv4s = get(base + "local-ipv4s");
@@ -340,7 +378,24 @@ absl::StatusOr<EniMetadata> ImdsClient::fetchEni(std::string_view mac) {
   } else if (!absl::IsNotFound(ipv6s.status())) {
     return ipv6s.status();
   }
-  if (!eni.ipv6s.empty()) {
+  // An ENI without delegated prefixes has no ipv4-prefix / ipv6-prefix entry at all.
+  auto optionalList = [&](const char* name) -> absl::StatusOr<std::vector<std::string>> {
+    absl::StatusOr<std::string> body = get(base + name);
+    if (absl::IsNotFound(body.status())) return std::vector<std::string>();
+    if (!body.ok()) return body.status();
+    return lines(*body);
+  };
+  if (what.ipv4Prefixes) {
+    absl::StatusOr<std::vector<std::string>> prefixes = optionalList("ipv4-prefix");
+    if (!prefixes.ok()) return prefixes.status();
+    eni.ipv4Prefixes = std::move(*prefixes);
+  }
+  if (what.ipv6Prefixes) {
+    absl::StatusOr<std::vector<std::string>> prefixes = optionalList("ipv6-prefix");
+    if (!prefixes.ok()) return prefixes.status();
+    eni.ipv6Prefixes = std::move(*prefixes);
+  }
+  if (!eni.ipv6s.empty() || (eni.ipv6Prefixes && !eni.ipv6Prefixes->empty())) {
     absl::StatusOr<std::string> blocks = get(base + "subnet-ipv6-cidr-blocks");
     if (!blocks.ok()) return blocks.status();
     eni.subnetIpv6Cidrs = lines(*blocks);

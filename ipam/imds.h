@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,12 @@ struct EniMetadata {
   std::vector<std::string> ipv6s{};
   // subnet-ipv6-cidr-blocks: its subnet's IPv6 blocks; empty without IPv6.
   std::vector<std::string> subnetIpv6Cidrs{};
+  // ipv4-prefix: the IPv4 prefixes delegated to the ENI (prefix delegation, "10.0.1.48/28"), in
+  // the subnet; empty when it has none (404); nullopt when not fetched (EniFetch).
+  std::optional<std::vector<std::string>> ipv4Prefixes{};
+  // ipv6-prefix: the delegated IPv6 prefixes ("2600:1f18:abc:de01:1::/80"), each in one of the
+  // subnet-ipv6-cidr-blocks; empty when it has none (404); nullopt when not fetched.
+  std::optional<std::vector<std::string>> ipv6Prefixes{};
 
   // The cache file representation.
   nlohmann::json toJson() const;
@@ -36,6 +43,15 @@ struct EniMetadata {
 
   // Field-wise comparison.
   bool operator==(const EniMetadata&) const = default;
+};
+
+// Which optional lists fetchEni() reads besides the ENI's addresses and subnets (each costs a
+// request, so only the networks that hand them out ask for them).
+struct EniFetch {
+  // network/interfaces/macs/<mac>/ipv4-prefix.
+  bool ipv4Prefixes = false;
+  // network/interfaces/macs/<mac>/ipv6-prefix (and subnet-ipv6-cidr-blocks, to place them).
+  bool ipv6Prefixes = false;
 };
 
 // The largest response body the client accepts (IMDS answers are a few hundred bytes); a larger
@@ -93,8 +109,11 @@ class ImdsClient {
   // GETs /latest/meta-data/<path> and returns the body.
   absl::StatusOr<std::string> get(std::string_view path);
 
-  // Reads the ENI with MAC `mac` (either case). NotFound when the metadata has no such ENI.
-  absl::StatusOr<EniMetadata> fetchEni(std::string_view mac);
+  // Reads the ENI with MAC `mac` (either case), and the prefix lists `what` asks for. NotFound
+  // when the metadata has no such ENI; DataLoss naming the ENI, the field and the entry when an
+  // answer is malformed (a prefix that is no CIDR of its family, is not a network address, or
+  // lies outside the ENI's subnet).
+  absl::StatusOr<EniMetadata> fetchEni(std::string_view mac, EniFetch what = {});
 
   // Returns the MAC (lowercase) of the ENI whose device-number is `deviceNumber`. NotFound when
   // no attached ENI has it.

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 
 #include "cni/errors.h"
 #include "common/strings.h"
@@ -65,6 +66,10 @@ absl::StatusOr<Pool> Ipam::loadPool() {
   ImdsClient client({.endpoint = netconf_.imds.endpoint, .timeoutMs = netconf_.imds.timeoutMs});
   EniMetadataCache cache(netconf_.stateDir / "imds", netconf_.imds.endpoint,
                          netconf_.imds.ttlSeconds, clock_);
+  const EniSources sources{.secondaryIps = source.uses(kSourceSecondaryIps),
+                           .ipv4Prefixes = source.uses(kSourceIpv4Prefixes),
+                           .ipv6Prefixes = source.uses(kSourceIpv6Prefixes)};
+  const EniFetch what{.ipv4Prefixes = sources.ipv4Prefixes, .ipv6Prefixes = sources.ipv6Prefixes};
   std::string selector;
   std::function<absl::StatusOr<EniMetadata>()> fetch;
   if (source.eniMac) {
@@ -72,15 +77,19 @@ absl::StatusOr<Pool> Ipam::loadPool() {
     absl::AsciiStrToLower(&mac);
     selector = "mac-" + mac;
     std::replace(selector.begin(), selector.end(), ':', '-');
-    fetch = [&client, mac] { return client.fetchEni(mac); };
+    fetch = [&client, mac, what] { return client.fetchEni(mac, what); };
   } else {
     selector = strCat("device-", *source.deviceNumber);
-    fetch = [&client, number = *source.deviceNumber]() -> absl::StatusOr<EniMetadata> {
+    fetch = [&client, number = *source.deviceNumber, what]() -> absl::StatusOr<EniMetadata> {
       absl::StatusOr<std::string> mac = client.macOfDevice(number);
       if (!mac.ok()) return mac.status();
-      return client.fetchEni(*mac);
+      return client.fetchEni(*mac, what);
     };
   }
+  // The prefix lists are cached like the addresses, in entries of their own: an entry fetched
+  // without them cannot serve a network that hands them out.
+  if (what.ipv4Prefixes) selector += "-ipv4-prefix";
+  if (what.ipv6Prefixes) selector += "-ipv6-prefix";
   absl::StatusOr<EniMetadata> eni = cache.get(selector, fetch);
   const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - start)
@@ -99,15 +108,20 @@ absl::StatusOr<Pool> Ipam::loadPool() {
     logger_->debug("metadata fetched network={} eni={} requests={} ms={}", netconf_.network,
                    eni->mac, client.requestCount(), elapsedMs);
   }
-  return eniPool(*eni);
+  return eniPool(*eni, sources);
 }
 
 absl::StatusOr<std::vector<IpConfig>> Ipam::allocate(const Pool& pool,
                                                      const std::vector<Lease>& leases) {
   if (pool.ranges.empty()) {
+    const bool prefixes = netconf_.source && (netconf_.source->uses(kSourceIpv4Prefixes) ||
+                                              netconf_.source->uses(kSourceIpv6Prefixes));
     return cniError(absl::StatusCode::kResourceExhausted,
                     strCat("network \"", netconf_.network, "\": the ", pool.description,
-                           " has no secondary addresses to hand out"),
+                           prefixes ? " has no addresses to hand out from the sources \""
+                                    : " has no secondary addresses to hand out",
+                           prefixes ? absl::StrJoin(netconf_.source->sources, "\", \"") : "",
+                           prefixes ? "\"" : ""),
                     CniError::kPoolExhausted);
   }
   const std::set<IpAddress> used = LeaseStore::addressesOf(leases);

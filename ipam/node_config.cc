@@ -38,6 +38,13 @@ constexpr StringRule kIpAddressOrCidr{isIpAddressOrCidr, "an IPv4 or IPv6 addres
 constexpr StringRule kCidr{common::isCidr, "a CIDR like \"10.0.0.0/24\""};
 constexpr StringRule kHttpUrl{isHttpUrl, "an http:// or https:// URL"};
 
+bool isAddressSource(std::string_view text) {
+  return text == kSourceSecondaryIps || text == kSourceIpv4Prefixes || text == kSourceIpv6Prefixes;
+}
+
+constexpr StringRule kAddressSource{
+    isAddressSource, "one of \"secondary-ips\", \"ipv4-prefixes\", \"ipv6-prefixes\""};
+
 void parseImds(JsonReader& r, ImdsConfig& imds) {
   r.read("endpoint", imds.endpoint, kHttpUrl);
   r.read("ttlSeconds", imds.ttlSeconds, 0, kMaxImdsTtlSeconds);
@@ -57,6 +64,14 @@ void readIpamNetwork(JsonReader& r, IpamNetworkConfig& network) {
   if (r.has("deviceNumber")) {
     r.read("deviceNumber", network.deviceNumber.emplace(), 0, kMaxEniDeviceNumber);
   }
+  if (r.has("sources")) {
+    if (!eni) {
+      r.fail("sources", "needs an ENI (\"eniMac\" or \"deviceNumber\") next to it");
+    } else {
+      r.readSet("sources", network.sources, kAddressSource);
+      if (network.sources.empty()) r.fail("sources", "expected at least one source");
+    }
+  }
   if (!eni) {
     r.require("addresses");
     r.readSet("addresses", network.addresses, kIpAddressOrCidr);
@@ -69,6 +84,11 @@ void readIpamNetwork(JsonReader& r, IpamNetworkConfig& network) {
     route.read("dst", out.dst, kCidr);
     if (route.has("gw")) route.read("gw", out.gw.emplace(), kIpAddress);
   });
+}
+
+bool IpamNetworkConfig::uses(std::string_view source) const {
+  if (sources.empty()) return source == kSourceSecondaryIps;
+  return std::find(sources.begin(), sources.end(), source) != sources.end();
 }
 
 namespace {

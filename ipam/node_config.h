@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,11 @@ struct IpamRoute {
   bool operator==(const IpamRoute&) const = default;
 };
 
+// The names of an ENI network's address sources ("sources").
+inline constexpr char kSourceSecondaryIps[] = "secondary-ips";
+inline constexpr char kSourceIpv4Prefixes[] = "ipv4-prefixes";
+inline constexpr char kSourceIpv6Prefixes[] = "ipv6-prefixes";
+
 // Where one network's addresses come from: a static list ("addresses"), or the secondary IPs of
 // an ENI in the instance metadata, chosen by MAC ("eniMac") or by device index ("deviceNumber").
 // Exactly one of the three is set.
@@ -64,8 +70,16 @@ struct IpamNetworkConfig {
   std::optional<std::string> eniMac{};
   // Device index of the ENI in the metadata (its device-number), 0..kMaxEniDeviceNumber.
   std::optional<unsigned> deviceNumber{};
+  // What of the ENI's addresses to hand out (only with eniMac / deviceNumber), each at most once:
+  // kSourceSecondaryIps (its secondary private IPv4s and its IPv6 addresses),
+  // kSourceIpv4Prefixes (every address of its delegated IPv4 prefixes), kSourceIpv6Prefixes
+  // (addresses of its delegated IPv6 prefixes). Empty means {kSourceSecondaryIps}.
+  std::vector<std::string> sources{};
   // Routes added to every result of the network.
   std::vector<IpamRoute> routes{};
+
+  // True when the network hands out `source` (one of the kSource* names).
+  bool uses(std::string_view source) const;
 
   // Field-wise comparison.
   bool operator==(const IpamNetworkConfig&) const = default;

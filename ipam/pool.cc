@@ -1,6 +1,8 @@
 #include "ipam/pool.h"
 
+#include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "common/strings.h"
 
@@ -131,27 +133,99 @@ absl::StatusOr<Pool> staticPool(const std::vector<std::string>& addresses,
   return pool;
 }
 
-Pool eniPool(const EniMetadata& eni) {
+namespace {
+
+// The addresses the VPC reserves in `subnet`: its first four and its last.
+std::vector<IpAddress> vpcReserved(const IpPrefix& subnet) {
+  std::vector<IpAddress> out;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    if (std::optional<IpAddress> a = addressPlus(subnet.network(), i); a && subnet.contains(*a)) {
+      out.push_back(*a);
+    }
+  }
+  out.push_back(subnet.last());
+  return out;
+}
+
+// Adds first..last to `pool` without the addresses of `excluded` nor any already in a range of
+// the pool (of the same family), splitting the run around them. `excluded` is small (the reserved
+// addresses and the primary), and so is the pool's list of ranges, so this stays cheap for a /80.
+void addRun(Pool& pool, IpAddress first, IpAddress last, unsigned prefixLength,
+            const IpAddress& gateway, const std::vector<IpAddress>& excluded) {
+  std::vector<std::pair<unsigned __int128, unsigned __int128>> holes;
+  for (const IpAddress& a : excluded) {
+    if (a.family == first.family) holes.emplace_back(a.value, a.value);
+  }
+  for (const PoolRange& r : pool.ranges) {
+    if (r.first.family == first.family) holes.emplace_back(r.first.value, r.last.value);
+  }
+  std::sort(holes.begin(), holes.end());
+  unsigned __int128 next = first.value;
+  for (const auto& [low, high] : holes) {
+    if (high < next || low > last.value) continue;
+    if (low > next) {
+      pool.ranges.push_back({.first = {.family = first.family, .value = next},
+                             .last = {.family = first.family, .value = low - 1},
+                             .prefixLength = prefixLength,
+                             .gateway = gateway});
+    }
+    if (high >= last.value) return;
+    next = high + 1;
+  }
+  pool.ranges.push_back({.first = {.family = first.family, .value = next},
+                         .last = last,
+                         .prefixLength = prefixLength,
+                         .gateway = gateway});
+}
+
+}  // namespace
+
+Pool eniPool(const EniMetadata& eni, EniSources sources) {
   Pool pool{.description = strCat("ENI ", eni.mac)};
   // EniMetadata is validated when fetched or read from the cache, so parsing cannot fail here.
   const IpPrefix subnet = *parseIpPrefix(eni.subnetIpv4Cidr);
   const IpAddress gateway4 = *addressPlus(subnet.network(), 1);
-  for (std::size_t i = 1; i < eni.localIpv4s.size(); ++i) {
-    IpAddress address = *parseIpAddress(eni.localIpv4s[i]);
-    pool.ranges.push_back(
-        {.first = address, .last = address, .prefixLength = subnet.length, .gateway = gateway4});
-  }
   std::vector<IpPrefix> blocks;
   for (const std::string& block : eni.subnetIpv6Cidrs) blocks.push_back(*parseIpPrefix(block));
-  for (const std::string& ip : eni.ipv6s) {
-    IpAddress address = *parseIpAddress(ip);
+  // Never handed out: the primary IP and what the VPC reserves in the subnet and its blocks.
+  std::vector<IpAddress> excluded = vpcReserved(subnet);
+  excluded.push_back(*parseIpAddress(eni.localIpv4s.front()));
+  for (const IpPrefix& block : blocks) {
+    std::vector<IpAddress> reserved = vpcReserved(block);
+    excluded.insert(excluded.end(), reserved.begin(), reserved.end());
+  }
+  const auto blockOf = [&](const IpAddress& address) -> const IpPrefix* {
     for (const IpPrefix& block : blocks) {
-      if (!block.contains(address)) continue;
-      pool.ranges.push_back({.first = address,
-                             .last = address,
-                             .prefixLength = block.length,
-                             .gateway = *addressPlus(block.network(), 1)});
-      break;
+      if (block.contains(address)) return &block;
+    }
+    return nullptr;
+  };
+
+  if (sources.secondaryIps) {
+    for (std::size_t i = 1; i < eni.localIpv4s.size(); ++i) {
+      IpAddress address = *parseIpAddress(eni.localIpv4s[i]);
+      addRun(pool, address, address, subnet.length, gateway4, excluded);
+    }
+    for (const std::string& ip : eni.ipv6s) {
+      IpAddress address = *parseIpAddress(ip);
+      if (const IpPrefix* block = blockOf(address)) {
+        addRun(pool, address, address, block->length, *addressPlus(block->network(), 1), excluded);
+      }
+    }
+  }
+  if (sources.ipv4Prefixes && eni.ipv4Prefixes) {
+    for (const std::string& text : *eni.ipv4Prefixes) {
+      const IpPrefix prefix = *parseIpPrefix(text);
+      addRun(pool, prefix.network(), prefix.last(), subnet.length, gateway4, excluded);
+    }
+  }
+  if (sources.ipv6Prefixes && eni.ipv6Prefixes) {
+    for (const std::string& text : *eni.ipv6Prefixes) {
+      const IpPrefix prefix = *parseIpPrefix(text);
+      if (const IpPrefix* block = blockOf(prefix.address)) {
+        addRun(pool, prefix.network(), prefix.last(), block->length,
+               *addressPlus(block->network(), 1), excluded);
+      }
     }
   }
   return pool;

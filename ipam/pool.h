@@ -55,9 +55,29 @@ struct Pool {
 absl::StatusOr<Pool> staticPool(const std::vector<std::string>& addresses,
                                 const std::optional<std::string>& gateway, std::string_view where);
 
-// Builds the pool of an ENI: its secondary private IPv4 addresses (local-ipv4s without the
-// first, the primary) with the subnet's prefix length and gateway (subnet base + 1), and its IPv6
-// addresses with their block's prefix length and gateway (block base + 1).
-Pool eniPool(const EniMetadata& eni);
+// What eniPool() takes from the ENI.
+struct EniSources {
+  // Its secondary private IPv4 addresses and its IPv6 addresses.
+  bool secondaryIps = true;
+  // Every address of its delegated IPv4 prefixes (eni.ipv4Prefixes).
+  bool ipv4Prefixes = false;
+  // Every address of its delegated IPv6 prefixes (eni.ipv6Prefixes).
+  bool ipv6Prefixes = false;
+};
+
+// Builds the pool of an ENI, in this order:
+//   - with secondaryIps, its secondary private IPv4 addresses (local-ipv4s without the first, the
+//     primary) with the subnet's prefix length and gateway (subnet base + 1), and its IPv6
+//     addresses with their block's prefix length and gateway (block base + 1);
+//   - with ipv4Prefixes, each delegated IPv4 prefix as a range of all its addresses (AWS reserves
+//     none inside a prefix), with the subnet's prefix length and gateway;
+//   - with ipv6Prefixes, each delegated IPv6 prefix as one range (a /80 is 2^48 addresses, never
+//     enumerated: Pool::firstFree() walks only past the leased ones), with its block's prefix
+//     length and gateway.
+// Never in the pool: the ENI's primary IPv4 address, the addresses the VPC reserves in every
+// subnet (the first four and the last of the IPv4 subnet and of each IPv6 block), and an address
+// already in the pool (a secondary IP inside a delegated prefix counts once). Ranges are split
+// around such addresses.
+Pool eniPool(const EniMetadata& eni, EniSources sources = {});
 
 }  // namespace enadpdk::ipam

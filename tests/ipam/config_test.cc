@@ -227,6 +227,18 @@ TEST(IpamNetconfTest, MissingDefaultFileMeansDefaults) {
   EXPECT_EQ(netconf->configFile, dir.path() / "absent.json");
 }
 
+TEST(IpamNetconfTest, InlineSourcesGoWithTheInlineEni) {
+  TempDir dir;
+  absl::StatusOr<IpamNetconf> netconf = ipam::parseIpamNetconf(parse(R"({
+      "cniVersion": "1.1.0", "network": "eni2",
+      "ipam": {"type": "ena-dpdk-ipam", "deviceNumber": 2,
+               "sources": ["secondary-ips", "ipv4-prefixes", "ipv6-prefixes"]}})"),
+                                                               dir.path() / "absent.json");
+  ASSERT_TRUE(netconf.ok()) << netconf.status();
+  EXPECT_EQ(netconf->source->sources,
+            (std::vector<std::string>{"secondary-ips", "ipv4-prefixes", "ipv6-prefixes"}));
+}
+
 TEST(IpamNetconfTest, IpamNetworkWinsOverTopLevel) {
   absl::StatusOr<IpamNetconf> netconf = parseNetconf(parse(
       R"({"cniVersion": "1.1.0", "network": "other", "ipam": {"network": "eni1", "deviceNumber": 1}})"));
@@ -334,6 +346,12 @@ INSTANTIATE_TEST_SUITE_P(
                       "eniMac": "02:00:00:00:00:01", "addresses": ["10.0.0.5"]}})",
                     "ipam: a network takes \"addresses\" or an ENI (\"eniMac\", \"deviceNumber\"), "
                     "not both"},
+        NetconfCase{"SourcesAlone", R"({"cniVersion": "1.0.0", "ipam": {"network": "a",
+                      "sources": ["ipv4-prefixes"]}})",
+                    "ipam.sources: needs an ENI (\"eniMac\" or \"deviceNumber\") next to it"},
+        NetconfCase{"DuplicateSource", R"({"cniVersion": "1.0.0", "ipam": {"network": "a",
+                      "deviceNumber": 1, "sources": ["ipv4-prefixes", "ipv4-prefixes"]}})",
+                    "ipam.sources[1]: duplicate entry \"ipv4-prefixes\""},
         NetconfCase{"BadMac",
                     R"({"cniVersion": "1.0.0", "ipam": {"network": "a", "eniMac": "zz"}})",
                     "ipam.eniMac: expected a unicast MAC address like 02:00:00:00:00:01, got "

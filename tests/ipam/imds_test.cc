@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cni/errors.h"
+#include "common/strings.h"
 #include "ipam/imds.h"
 #include "ipam/imds_cache.h"
 #include "ipam/ipam.h"
@@ -32,6 +33,7 @@ namespace enadpdk::testing {
 namespace {
 
 using cni::Result;
+using common::strCat;
 using ipam::EniMetadata;
 using ipam::EniMetadataCache;
 using ipam::ImdsClient;
@@ -741,6 +743,235 @@ TEST_F(ImdsIpamTest, DeadlineBoundsAnAddAcrossManySlowEnis) {
   absl::Status status = ipam(conf).status();
   EXPECT_EQ(code(status), 50);
   EXPECT_THAT(message(status), ::testing::HasSubstr("budget"));
+}
+
+// ---- Delegated prefixes (prefix delegation: /28 IPv4, /80 IPv6)
+
+constexpr char kPrefixMac[] = "0a:00:00:00:00:20";
+
+// An ENI with only its primary address and one delegated IPv4 /28 and IPv6 /80.
+FakeEni prefixEni() {
+  return {.mac = kPrefixMac,
+          .deviceNumber = 4,
+          .localIpv4s = {"10.0.6.10"},
+          .subnetIpv4Cidr = "10.0.6.0/24",
+          .subnetIpv6Cidrs = {"2600:1f18:abc:de06::/64"},
+          .ipv4Prefixes = {"10.0.6.48/28"},
+          .ipv6Prefixes = {"2600:1f18:abc:de06:1234::/80"}};
+}
+
+ipam::IpamNetworkConfig prefixSource(std::vector<std::string> sources) {
+  return {.eniMac = kPrefixMac, .sources = std::move(sources)};
+}
+
+TEST_F(ImdsIpamTest, Ipv4PrefixHandsOutAllSixteenAddressesThenIsExhausted) {
+  imds_->addEni(prefixEni());
+  IpamNetconf conf = netconf(prefixSource({"ipv4-prefixes"}));
+  // 10.0.6.48/28 lies inside 10.0.6.0/24 away from its reserved addresses (10.0.6.0-3 and
+  // 10.0.6.255) and from the primary 10.0.6.10, and AWS reserves nothing inside a prefix: all 16
+  // addresses, 10.0.6.48 to 10.0.6.63, are handed out, lowest first.
+  for (int i = 0; i < 16; ++i) {
+    absl::StatusOr<Result> r = ipam(conf).add(key(strCat("c", i)));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status();
+    EXPECT_EQ(r->ips, (std::vector<cni::IpConfig>{
+                          {.address = strCat("10.0.6.", 48 + i, "/24"), .gateway = "10.0.6.1"}}));
+  }
+  absl::StatusOr<Result> full = ipam(conf).add(key("c16"));
+  EXPECT_EQ(code(full.status()), 112);
+  EXPECT_EQ(message(full.status()),
+            "network \"eni1\": address pool exhausted: the ENI 0a:00:00:00:00:20 has 16 IPv4 "
+            "addresses, all leased");
+  // Lease reuse: DEL frees 10.0.6.53, and the next ADD gets exactly it.
+  ASSERT_TRUE(ipam(conf).del(key("c5")).ok());
+  absl::StatusOr<Result> again = ipam(conf).add(key("c17"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->ips[0].address, "10.0.6.53/24");
+  EXPECT_EQ(code(ipam(conf).add(key("c18")).status()), 112);
+  // A repeated ADD of a lease holder returns its address.
+  EXPECT_EQ(ipam(conf).add(key("c0")).value().ips[0].address, "10.0.6.48/24");
+}
+
+TEST_F(ImdsIpamTest, PrefixesNeverHandOutReservedAddressesOrThePrimary) {
+  // Prefixes AWS would not delegate like this, which is why they test the guard: one at the
+  // subnet's start (holding the VPC's 10.0.7.0-3 and the primary 10.0.7.5) and one at its end
+  // (holding the broadcast-like 10.0.7.255).
+  FakeEni eni{.mac = "0a:00:00:00:00:21",
+              .localIpv4s = {"10.0.7.5"},
+              .subnetIpv4Cidr = "10.0.7.0/24",
+              .ipv4Prefixes = {"10.0.7.0/28", "10.0.7.240/28"}};
+  imds_->addEni(eni);
+  ipam::EniMetadata metadata{.mac = eni.mac,
+                             .localIpv4s = eni.localIpv4s,
+                             .subnetIpv4Cidr = eni.subnetIpv4Cidr,
+                             .ipv4Prefixes = eni.ipv4Prefixes};
+  ipam::Pool pool = ipam::eniPool(metadata, {.secondaryIps = true, .ipv4Prefixes = true});
+  // 16 - 5 (10.0.7.0, .1, .2, .3, .5) + 16 - 1 (10.0.7.255).
+  EXPECT_EQ(pool.size(4), 26u);
+  std::set<std::string> handedOut;
+  IpamNetconf conf = netconf({.eniMac = eni.mac, .sources = {"secondary-ips", "ipv4-prefixes"}});
+  for (int i = 0; i < 26; ++i) {
+    absl::StatusOr<Result> r = ipam(conf).add(key(strCat("c", i)));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status();
+    handedOut.insert(r->ips[0].address);
+  }
+  EXPECT_EQ(code(ipam(conf).add(key("c26")).status()), 112);
+  EXPECT_EQ(handedOut.size(), 26u);
+  for (const char* never : {"10.0.7.0/24", "10.0.7.1/24", "10.0.7.2/24", "10.0.7.3/24",
+                            "10.0.7.5/24", "10.0.7.255/24"}) {
+    EXPECT_EQ(handedOut.count(never), 0u) << never;
+  }
+  EXPECT_EQ(handedOut.count("10.0.7.4/24"), 1u);
+  EXPECT_EQ(handedOut.count("10.0.7.254/24"), 1u);
+}
+
+TEST_F(ImdsIpamTest, Ipv6PrefixAllocatesTheLowestFreeWithoutEnumerating) {
+  imds_->addEni(prefixEni());
+  IpamNetconf conf = netconf(prefixSource({"ipv6-prefixes"}));
+  absl::StatusOr<ipam::Pool> pool = ipam(conf).loadPool();
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_FALSE(pool->hasFamily(4));
+  EXPECT_EQ(pool->size(6), std::uint64_t{1} << 48);
+  const std::vector<std::string> expected = {"2600:1f18:abc:de06:1234::/64",
+                                             "2600:1f18:abc:de06:1234::1/64",
+                                             "2600:1f18:abc:de06:1234::2/64"};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    absl::StatusOr<Result> r = ipam(conf).add(key(strCat("c", i)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(
+        r->ips,
+        (std::vector<cni::IpConfig>{{.address = expected[i], .gateway = "2600:1f18:abc:de06::1"}}));
+  }
+  // Lease reuse: the freed ::1 comes back before ::3.
+  ASSERT_TRUE(ipam(conf).del(key("c1")).ok());
+  EXPECT_EQ(ipam(conf).add(key("c3")).value().ips[0].address, "2600:1f18:abc:de06:1234::1/64");
+  EXPECT_EQ(ipam(conf).add(key("c4")).value().ips[0].address, "2600:1f18:abc:de06:1234::3/64");
+}
+
+TEST_F(ImdsIpamTest, Ipv6PrefixExhaustsWhenEveryAddressIsLeased) {
+  // A /80 cannot be filled in a test; a /126 (4 addresses) shows that the walk over leases ends
+  // and reports exhaustion, with the subnet's reserved addresses (the /64's first four and last)
+  // never in play.
+  FakeEni eni = prefixEni();
+  eni.ipv6Prefixes = {"2600:1f18:abc:de06:1234::/126"};
+  imds_->addEni(eni);
+  IpamNetconf conf = netconf(prefixSource({"ipv6-prefixes"}));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(ipam(conf).add(key(strCat("c", i))).ok()) << i;
+  absl::StatusOr<Result> full = ipam(conf).add(key("c4"));
+  EXPECT_EQ(code(full.status()), 112);
+  EXPECT_THAT(message(full.status()), ::testing::HasSubstr("has 4 IPv6 addresses, all leased"));
+}
+
+TEST_F(ImdsIpamTest, MixesSecondaryIpsAndPrefixes) {
+  FakeEni eni = prefixEni();
+  // 10.0.6.50 is a secondary IP inside the prefix as well (counted once).
+  eni.localIpv4s = {"10.0.6.10", "10.0.6.20", "10.0.6.50"};
+  eni.ipv6s = {"2600:1f18:abc:de06::7"};
+  imds_->addEni(eni);
+  IpamNetconf conf = netconf(prefixSource({"secondary-ips", "ipv4-prefixes", "ipv6-prefixes"}));
+  absl::StatusOr<ipam::Pool> pool = ipam(conf).loadPool();
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(pool->size(4), 17u);
+  // Secondary IPs first, then the prefixes.
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"10.0.6.20/24", "2600:1f18:abc:de06::7/64"},
+      {"10.0.6.50/24", "2600:1f18:abc:de06:1234::/64"},
+      {"10.0.6.48/24", "2600:1f18:abc:de06:1234::1/64"},
+      {"10.0.6.49/24", "2600:1f18:abc:de06:1234::2/64"},
+      {"10.0.6.51/24", "2600:1f18:abc:de06:1234::3/64"}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    absl::StatusOr<Result> r = ipam(conf).add(key(strCat("c", i)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->ips.size(), 2u);
+    EXPECT_EQ(r->ips[0].address, expected[i].first) << i;
+    EXPECT_EQ(r->ips[1].address, expected[i].second) << i;
+  }
+  // The default sources are the secondary IPs only: the prefixes are not even fetched.
+  IpamNetconf plain = netconf({.eniMac = kPrefixMac});
+  plain.network = "eni2";
+  absl::StatusOr<ipam::Pool> secondary = ipam(plain).loadPool();
+  ASSERT_TRUE(secondary.ok()) << secondary.status();
+  EXPECT_EQ(secondary->size(4), 2u);
+  EXPECT_EQ(secondary->size(6), 1u);
+}
+
+TEST_F(ImdsIpamTest, EniWithoutDelegatedPrefixesHasNothingToHandOut) {
+  FakeEni eni = prefixEni();
+  eni.ipv4Prefixes.clear();  // ipv4-prefix answers 404
+  imds_->addEni(eni);
+  absl::StatusOr<Result> a = ipam(netconf(prefixSource({"ipv4-prefixes"}))).add(key("a"));
+  EXPECT_EQ(code(a.status()), 112);
+  EXPECT_EQ(message(a.status()),
+            "network \"eni1\": the ENI 0a:00:00:00:00:20 has no addresses to hand out from the "
+            "sources \"ipv4-prefixes\"");
+}
+
+struct BadPrefixCase {
+  std::string name;
+  std::string path;
+  std::string body;
+  std::string error;
+};
+
+class BadPrefixTest : public ImdsIpamTest, public ::testing::WithParamInterface<BadPrefixCase> {};
+
+TEST_P(BadPrefixTest, IsAClearMetadataError) {
+  imds_->addEni(prefixEni());
+  imds_->set(strCat(kMacs, kPrefixMac, "/", GetParam().path), GetParam().body);
+  IpamNetconf conf = netconf(prefixSource({"ipv4-prefixes", "ipv6-prefixes"}));
+  absl::StatusOr<Result> a = ipam(conf).add(key("a"));
+  EXPECT_EQ(code(a.status()), 111);
+  EXPECT_EQ(message(a.status()),
+            strCat("instance metadata: ENI 0a:00:00:00:00:20: ", GetParam().error));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "eni1" / "a@net1.lease"));
+  // Nothing malformed is cached: the next invocation asks again.
+  EXPECT_EQ(code(ipam(conf).add(key("a")).status()), 111);
+  EXPECT_EQ(imds_->getRequests(strCat(kMacs, kPrefixMac, "/", GetParam().path)), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Prefixes, BadPrefixTest,
+    ::testing::Values(
+        BadPrefixCase{"Garbage", "ipv4-prefix", "not-a-prefix\n",
+                      "ipv4-prefix entry \"not-a-prefix\" is not an IPv4 prefix (a CIDR such as "
+                      "10.0.1.48/28)"},
+        BadPrefixCase{"HostBits", "ipv4-prefix", "10.0.6.48/28\n10.0.6.50/28",
+                      "ipv4-prefix entry \"10.0.6.50/28\" is not an IPv4 prefix (a CIDR such as "
+                      "10.0.1.48/28)"},
+        BadPrefixCase{"V6InV4List", "ipv4-prefix", "2600:1f18:abc:de06:1234::/80",
+                      "ipv4-prefix entry \"2600:1f18:abc:de06:1234::/80\" is not an IPv4 "
+                      "prefix (a CIDR such as 10.0.1.48/28)"},
+        BadPrefixCase{"OutsideSubnet", "ipv4-prefix", "10.9.0.48/28",
+                      "ipv4-prefix entry 10.9.0.48/28 is outside the subnet 10.0.6.0/24"},
+        BadPrefixCase{"V6Garbage", "ipv6-prefix", "2600:zz::/80",
+                      "ipv6-prefix entry \"2600:zz::/80\" is not an IPv6 prefix (a CIDR such as "
+                      "2600:1f18::1:0:0:0/80)"},
+        BadPrefixCase{"V6OutsideBlocks", "ipv6-prefix", "2600:1f18:abc:ffff:1234::/80",
+                      "ipv6-prefix entry 2600:1f18:abc:ffff:1234::/80 is in none of the "
+                      "subnet-ipv6-cidr-blocks"}),
+    [](const ::testing::TestParamInfo<BadPrefixCase>& testCase) { return testCase.param.name; });
+
+TEST_F(ImdsIpamTest, CachesPrefixListsForTheTtl) {
+  imds_->addEni(prefixEni());
+  IpamNetconf conf = netconf(prefixSource({"ipv4-prefixes"}));
+  const std::string path = strCat(kMacs, kPrefixMac, "/ipv4-prefix");
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(ipam(conf).add(key(id)).ok()) << id;
+  EXPECT_EQ(imds_->getRequests(path), 1u);
+  EXPECT_EQ(imds_->tokenRequests(), 1u);
+  // The entry is kept apart from a secondary-IPs-only entry of the same ENI.
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "imds" / "mac-0a-00-00-00-00-20-ipv4-prefix.json"));
+  // A prefix delegated meanwhile is not seen before the TTL ends ...
+  imds_->set(path, "10.0.6.48/28\n10.0.6.64/28");
+  clock_.now += std::chrono::seconds(59);
+  absl::StatusOr<ipam::Pool> cached = ipam(conf).loadPool();
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(cached->size(4), 16u);
+  EXPECT_EQ(imds_->getRequests(path), 1u);
+  // ... and is after it.
+  clock_.now += std::chrono::seconds(2);
+  absl::StatusOr<ipam::Pool> fresh = ipam(conf).loadPool();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->size(4), 32u);
+  EXPECT_EQ(imds_->getRequests(path), 2u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "tests/support/config_test_support.h"
@@ -54,6 +55,28 @@ TEST(IpamNodeConfigTest, IpamNetworksFromTheMetadata) {
                    {"eni2", IpamNetworkConfig{.deviceNumber = 2}}},
   };
   EXPECT_EQ(*config, expected);
+}
+
+TEST(IpamNodeConfigTest, AddressSourcesOfAnEni) {
+  absl::StatusOr<IpamConfig> config = ipam::parseIpamConfig(parse(R"({"ipam": {"networks": {
+        "eni1": {"deviceNumber": 1, "sources": ["ipv4-prefixes", "secondary-ips"]},
+        "eni2": {"deviceNumber": 2, "sources": ["ipv6-prefixes"]},
+        "eni3": {"deviceNumber": 3}}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const IpamNetworkConfig& eni1 = config->networks.at("eni1");
+  EXPECT_EQ(eni1.sources, (std::vector<std::string>{"ipv4-prefixes", "secondary-ips"}));
+  EXPECT_TRUE(eni1.uses(ipam::kSourceSecondaryIps));
+  EXPECT_TRUE(eni1.uses(ipam::kSourceIpv4Prefixes));
+  EXPECT_FALSE(eni1.uses(ipam::kSourceIpv6Prefixes));
+  const IpamNetworkConfig& eni2 = config->networks.at("eni2");
+  EXPECT_FALSE(eni2.uses(ipam::kSourceSecondaryIps));
+  EXPECT_TRUE(eni2.uses(ipam::kSourceIpv6Prefixes));
+  // No "sources": today's behaviour, the secondary IPs only.
+  const IpamNetworkConfig& eni3 = config->networks.at("eni3");
+  EXPECT_TRUE(eni3.sources.empty());
+  EXPECT_TRUE(eni3.uses(ipam::kSourceSecondaryIps));
+  EXPECT_FALSE(eni3.uses(ipam::kSourceIpv4Prefixes));
+  EXPECT_FALSE(eni3.uses(ipam::kSourceIpv6Prefixes));
 }
 
 TEST(IpamNodeConfigTest, MissingOrEmptySectionGivesTheDefaults) {
@@ -132,6 +155,19 @@ INSTANTIATE_TEST_SUITE_P(
                                                            "routes": [{"dst": "10.0.0.0"}]}}}})",
                       "ipam.networks.eni1.routes[0].dst: expected a CIDR like \"10.0.0.0/24\", "
                       "got \"10.0.0.0\""},
+        MalformedCase{"UnknownSource",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1,
+                                                           "sources": ["prefixes"]}}}})",
+                      "ipam.networks.eni1.sources[0]: expected one of \"secondary-ips\", "
+                      "\"ipv4-prefixes\", \"ipv6-prefixes\", got \"prefixes\""},
+        MalformedCase{"EmptySources",
+                      R"({"ipam": {"networks": {"eni1": {"deviceNumber": 1, "sources": []}}}})",
+                      "ipam.networks.eni1.sources: expected at least one source"},
+        MalformedCase{"SourcesWithoutEni",
+                      R"({"ipam": {"networks": {"eni1": {"addresses": ["10.0.0.5"],
+                                                           "sources": ["ipv4-prefixes"]}}}})",
+                      "ipam.networks.eni1.sources: needs an ENI (\"eniMac\" or "
+                      "\"deviceNumber\") next to it"},
         MalformedCase{"ZeroTimeout", R"({"ipam": {"imds": {"timeoutMs": 0}}})",
                       "ipam.imds.timeoutMs: expected an integer between 1 and 60000, got 0"}),
     [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });

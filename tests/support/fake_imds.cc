@@ -131,6 +131,8 @@ void FakeImds::addEni(const FakeEni& eni) {
   if (!eni.subnetIpv6Cidrs.empty()) {
     set(base + "subnet-ipv6-cidr-blocks", joinLines(eni.subnetIpv6Cidrs));
   }
+  if (!eni.ipv4Prefixes.empty()) set(base + "ipv4-prefix", joinLines(eni.ipv4Prefixes));
+  if (!eni.ipv6Prefixes.empty()) set(base + "ipv6-prefix", joinLines(eni.ipv6Prefixes));
   absl::MutexLock lock(&mu_);
   std::string& macs = bodies_["network/interfaces/macs/"];
   macs = macs.empty() ? eni.mac + "/" : macs + "\n" + eni.mac + "/";

@@ -46,6 +46,11 @@ struct FakeEni {
   std::vector<std::string> ipv6s{};
   // subnet-ipv6-cidr-blocks; empty: absent.
   std::vector<std::string> subnetIpv6Cidrs{};
+  // ipv4-prefix: delegated IPv4 prefixes ("10.0.1.48/28"), one per line as IMDS lists them;
+  // empty: the path is absent (404), as on an ENI without prefix delegation.
+  std::vector<std::string> ipv4Prefixes{};
+  // ipv6-prefix: delegated IPv6 prefixes ("2600:1f18:abc:de01:1::/80"); empty: absent.
+  std::vector<std::string> ipv6Prefixes{};
 };
 
 // One request as the fake received it.
