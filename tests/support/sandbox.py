@@ -179,8 +179,9 @@ class Sandbox:
 
     # ---- the ledger ---------------------------------------------------------------------------
 
-    def entries(self) -> list[dict]:
-        """The ledger, without the entries later marked done."""
+    def _records(self) -> list[dict]:
+        """Every ledger line, "done" entries included; a line cut short by a kill -9 mid-write
+        is skipped."""
         if not self.ledger.exists():
             return []
         records = []
@@ -188,14 +189,20 @@ class Sandbox:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                continue  # a line cut short by a kill -9 mid-write
+                continue
+        return records
+
+    def entries(self) -> list[dict]:
+        """The ledger, without the entries later marked done."""
+        records = self._records()
         done = {r.get("done") for r in records if r.get("kind") == "done"}
         return [r for r in records if r.get("kind") != "done" and r.get("id") not in done]
 
     def record(self, kind: str, **fields) -> int:
         """Appends one entry (flushed to disk) and returns its id."""
         if self._next_id == 0:
-            self._next_id = max((r.get("id", 0) for r in self.entries()), default=0) + 1
+            # Over every line, "done" ones too, so that an id is never given twice.
+            self._next_id = max((r.get("id", 0) for r in self._records()), default=0) + 1
         entry_id = self._next_id
         self._next_id += 1
         with open(self.ledger, "a") as f:

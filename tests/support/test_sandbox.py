@@ -153,3 +153,16 @@ def test_names_are_checked() -> None:
             box.veth("x" * 16, "y")
         finally:
             box.teardown()
+
+
+def test_ids_are_never_given_twice_across_objects_on_one_ledger(name: str) -> None:
+    box = Sandbox("sbt", name)
+    box.claim()
+    marker = Path(f"/tmp/sbt-{name}-reuse")
+    first = box.on_teardown(["touch", str(marker)])
+    box.done(box.on_teardown(["true"]))  # the last line is now a "done" entry
+    again = Sandbox("sbt", name)  # e.g. a helper process writing to the same run
+    assert again.on_teardown(["true"]) not in {first, first + 1, first + 2}
+    assert box.teardown() == []
+    assert marker.exists(), "a reused id made a later done() cancel the wrong entry"
+    marker.unlink()
