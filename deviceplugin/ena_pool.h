@@ -14,6 +14,12 @@ namespace enadpdk::deviceplugin {
 // The environment variable listing a container's dpdk.aws/ena attachments.
 inline constexpr char kEnaDevicesEnv[] = "ENA_DPDK_DEVICES";
 
+// The environment variable listing a container's attachments of the resource `name` (without
+// prefix): kEnaDevicesEnv for kEnaResource, else kEnaDevicesEnv + "_" + the name upper-cased with
+// '-' as '_' ("ena-eni1" → ENA_DPDK_DEVICES_ENA_ENI1), so that a pod holding attachments of two
+// resources gets both lists (the kubelet keeps one value per variable name).
+std::string enaDevicesEnvName(const std::string& name);
+
 // What the dpdk.aws/ena resource is built from; equal specs give identical resources.
 struct EnaPoolSpec {
   // Resource prefix ("dpdk.aws").
@@ -31,9 +37,19 @@ struct EnaPoolSpec {
 // dpdk.aws/ena: `slotsPerNetwork` attachments per dataplane network with an uplink, device IDs
 // "<network>-<NN>". An attachment's NUMA node is its uplink's; it is healthy while the uplink
 // (a PCI device) exists and is bound to a DPDK driver, and the dataplane, when reachable, reports
-// the network up. Each attachment has a slot directory <dir>/<ID> that Allocate mounts at
-// <containerPath>/<ID>; the CNI later puts the vhost-user socket there. With a slot group the
-// directories are root:<slotGroup> mode 02770 (pods enter them through fsGroup), else 0770.
+// the network up. When the host state has the network's addresses (HostState::networkAddresses),
+// no more attachments are healthy than can get an address (healthyWithin()). Each attachment has a
+// slot directory <dir>/<ID> that Allocate mounts at <containerPath>/<ID>; the CNI later puts the
+// vhost-user socket there. With a slot group the directories are root:<slotGroup> mode 02770 (pods
+// enter them through fsGroup), else 0770. How many of a network's `slots` attachments may be
+// healthy given its addresses, so that the scheduler (which subtracts the attachments pods hold
+// from the healthy count) admits exactly as many new pods as there are free addresses: min(slots,
+// freeLeases + min(leases, held)). Held attachments without a lease yet (ADD pending) keep their
+// address reserved; leases without a held attachment (pods of another resource, leases GC has not
+// collected) take theirs away. When the kubelet's view is unknown every lease is assumed held:
+// min(slots, freeLeases + leases).
+std::size_t healthyWithin(std::size_t slots, const NetworkAddresses& addresses, std::size_t held);
+
 class EnaPool final : public ResourcePool {
  public:
   // Creates the slot directories (under `root`) that do not exist yet and, with a slot group,

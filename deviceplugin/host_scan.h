@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,6 +26,19 @@ struct HugepageNode {
   friend bool operator==(const HugepageNode&, const HugepageNode&) = default;
 };
 
+// What a network's addresses allow, as the device plugin last learnt it from the network's IPAM
+// (ipam::Ipam::capacity()) and the kubelet (PodResources).
+struct NetworkAddresses {
+  // Leases the IPAM can still make.
+  std::uint64_t freeLeases = 0;
+  // Leases the IPAM holds.
+  std::uint64_t leases = 0;
+  // The network's attachment IDs that pods hold; none when the kubelet could not say.
+  std::optional<std::set<std::string>> held{};
+
+  friend bool operator==(const NetworkAddresses&, const NetworkAddresses&) = default;
+};
+
 // Everything the resource pools derive their device lists from, gathered in one pass by the
 // health loop and handed to every pool. A plain value.
 struct HostState {
@@ -39,6 +53,9 @@ struct HostState {
   // Whether each dataplane network is up, by name, as the dataplane reports it; none when the
   // dataplane is not reachable (its view is then unknown and does not count).
   std::optional<std::map<std::string, bool>> dataplaneNetworksUp{};
+  // The address view of each network whose IPAM source the config names (ipam.networks); a
+  // network without an entry is not limited by addresses.
+  std::map<std::string, NetworkAddresses> networkAddresses{};
   // Why dataplaneNetworksUp is none: the dataplane call's error (OK when it answered, or when it
   // was not asked).
   absl::Status dataplaneError{};

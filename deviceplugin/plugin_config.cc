@@ -239,6 +239,9 @@ absl::StatusOr<PluginConfig> parsePluginConfig(const nlohmann::json& root) {
   absl::StatusOr<vhostuser::DataplaneConfig> dataplane = vhostuser::parseDataplaneConfig(root);
   if (!dataplane.ok()) return dataplane.status();
   config.dataplane = std::move(*dataplane);
+  absl::StatusOr<ipam::IpamConfig> ipamConfig = ipam::parseIpamConfig(root);
+  if (!ipamConfig.ok()) return ipamConfig.status();
+  config.ipam = std::move(*ipamConfig);
   if (absl::Status status = checkCrossSection(config); !status.ok()) return status;
   return config;
 }

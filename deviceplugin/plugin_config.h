@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/pci.h"
+#include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
 #include "vhostuser/dataplane_config.h"
 
@@ -153,18 +154,21 @@ absl::StatusOr<DevicepluginConfig> parseDevicepluginConfig(const nlohmann::json&
 absl::StatusOr<DevicepluginConfig> loadDevicepluginConfig(const std::filesystem::path& path);
 
 // ---------------------------------------------------------------------------------------------
-// What the device plugin reads from the shared configuration file: its own section and the
-// dataplane's (for the networks and the control socket).
+// What the device plugin reads from the shared configuration file: its own section, the
+// dataplane's (for the networks and the control socket) and the IPAM's (for each network's
+// addresses, which bound its healthy attachments).
 struct PluginConfig {
   // The "deviceplugin" section.
   DevicepluginConfig deviceplugin{};
   // The "dataplane" section.
   vhostuser::DataplaneConfig dataplane{};
+  // The "ipam" section.
+  ipam::IpamConfig ipam{};
 
   friend bool operator==(const PluginConfig&, const PluginConfig&) = default;
 };
 
-// Parses both sections of a configuration document and checks the rules that span them: no PCI
+// Parses the three sections of a configuration document and checks the rules that span them: no PCI
 // address is both a dataplane uplink and listed in enaDedicated.pciAddresses (a device belongs
 // to one resource), the directories the plugin manages (ena.dir, hugepages.mountDir and
 // hugepages2Mi.mountDir when enabled, cdi.specDir when enabled) neither coincide nor nest, and the

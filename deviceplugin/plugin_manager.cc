@@ -5,6 +5,7 @@
 #include "common/atomic_file.h"
 #include "common/strings.h"
 #include "deviceplugin/kubelet_client.h"
+#include "ipam/ipam.h"
 
 namespace enadpdk::deviceplugin {
 namespace {
@@ -47,6 +48,12 @@ absl::StatusOr<std::unique_ptr<PluginManager>> PluginManager::start(
   }
   auto monitor = std::make_shared<DataplaneMonitor>(
       m.options_.root.path(config->dataplane.controlSocket), m.options_.dataplaneTimeout);
+  {
+    // The first lists already count addresses: a kubelet must never see more than there are.
+    std::map<std::string, NetworkAddresses> addresses = m.readAddresses(*config, {});
+    absl::MutexLock lock(&m.mu_);
+    m.addresses_ = std::move(addresses);
+  }
   m.refreshNew(pools, *config, monitor.get());
   for (auto& [name, resource] : m.resources_) {
     absl::StatusOr<std::unique_ptr<ResourceServer>> server =
@@ -63,6 +70,8 @@ absl::StatusOr<std::unique_ptr<PluginManager>> PluginManager::start(
   m.nextGc_ = steady_clock::now() + m.options_.gcInterval;
 
   m.health_ = std::make_unique<PeriodicWorker>(m.options_.healthInterval, [&m] { m.healthTick(); });
+  m.addressLoop_ =
+      std::make_unique<PeriodicWorker>(m.options_.addressInterval, [&m] { m.addressTick(); });
   m.control_ =
       std::make_unique<PeriodicWorker>(m.options_.watchInterval, [&m] { m.controlTick(); });
   m.control_->wake();  // register at once
@@ -81,6 +90,7 @@ PluginManager::~PluginManager() { stop(); }
 void PluginManager::stop() {
   if (control_) control_->stop();
   if (health_) health_->stop();
+  if (addressLoop_) addressLoop_->stop();
   for (auto& [name, resource] : resources_) {
     if (resource.server) resource.server->stop();
   }
@@ -202,6 +212,10 @@ absl::StatusOr<HostState> PluginManager::scan(const PluginConfig& config,
   absl::StatusOr<HostState> host = scanHost(options_.root);
   if (!host.ok()) return host.status();
   host->uplinkPciAddresses = uplinkPciAddresses(config.dataplane);
+  {
+    absl::MutexLock lock(&mu_);
+    host->networkAddresses = addresses_;
+  }
   if (monitor != nullptr) {
     absl::StatusOr<std::map<std::string, bool>> up = monitor->networksUp();
     if (up.ok()) {
@@ -272,6 +286,89 @@ void PluginManager::healthTick() {
   dataplaneReachable_ = reachable;
   refresh(pools, *host);
   metrics_->countHealthScan();
+}
+
+void PluginManager::addressTick() {
+  PluginConfig config;
+  std::map<std::string, NetworkAddresses> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+    previous = addresses_;
+  }
+  std::map<std::string, NetworkAddresses> addresses = readAddresses(config, previous);
+  absl::MutexLock lock(&mu_);
+  addresses_ = std::move(addresses);
+}
+
+std::map<std::string, NetworkAddresses> PluginManager::readAddresses(
+    const PluginConfig& config, const std::map<std::string, NetworkAddresses>& previous) {
+  // Logs `error` for `key` when it differs from the last one, and a recovery when it is empty.
+  auto report = [this](const std::string& key, const std::string& what, const std::string& error) {
+    std::string& last = lastAddressErrors_[key];
+    if (error == last) return;
+    if (error.empty()) {
+      logger_->info("{} answers again", what);
+    } else {
+      logger_->warn("{} cannot answer error={}", what, error);
+    }
+    last = error;
+  };
+
+  ipam::IpamConfig ipamConfig = config.ipam;
+  ipamConfig.stateDir = options_.root.path(ipamConfig.stateDir).string();
+  const std::map<std::string, std::vector<AttachmentNetwork>> resources =
+      attachmentResources(config);
+
+  // The attachments pods hold, over every attachment resource; none when the kubelet cannot say.
+  std::optional<std::set<std::string>> held;
+  const fs::path podResources = options_.root.path(kPodResourcesSocket);
+  std::error_code ec;
+  if (fs::exists(podResources, ec) && !config.ipam.networks.empty()) {
+    held.emplace();
+    for (const auto& [name, networks] : resources) {
+      if (networks.empty()) continue;
+      absl::StatusOr<std::set<std::string>> ids = listHeldDevices(
+          podResources, common::strCat(config.deviceplugin.resourcePrefix, "/", name),
+          kPodResourcesTimeout);
+      if (!ids.ok()) {
+        metrics_->countError("podresources");
+        report("", "the kubelet's PodResources API",
+               std::string(common::toStd(ids.status().message())));
+        held.reset();
+        break;
+      }
+      held->insert(ids->begin(), ids->end());
+    }
+    if (held) report("", "the kubelet's PodResources API", "");
+  }
+
+  std::map<std::string, NetworkAddresses> addresses;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> gauges;
+  for (const auto& [name, networks] : resources) {
+    for (const AttachmentNetwork& network : networks) {
+      if (config.ipam.networks.count(network.name) == 0) continue;
+      ipam::Ipam ipam(ipam::nodeNetconf(ipamConfig, network.name, options_.configPath), logger_,
+                      [] { return std::chrono::system_clock::now(); });
+      absl::StatusOr<ipam::Capacity> capacity = ipam.capacity();
+      const std::string what = common::strCat("the IPAM of network ", network.name);
+      if (!capacity.ok()) {
+        metrics_->countError("ipam");
+        report(network.name, what, std::string(common::toStd(capacity.status().message())));
+        if (auto it = previous.find(network.name); it != previous.end()) {
+          addresses[network.name] = it->second;
+          addresses[network.name].held = held;
+        }
+        continue;
+      }
+      report(network.name, what, "");
+      addresses[network.name] = {
+          .freeLeases = capacity->freeLeases, .leases = capacity->leases, .held = held};
+      gauges[network.name] = {capacity->freeLeases, capacity->leases};
+    }
+  }
+  metrics_->setNetworkAddresses(gauges);
+  return addresses;
 }
 
 void PluginManager::refreshNew(const std::vector<std::shared_ptr<ResourcePool>>& pools,
@@ -477,6 +574,7 @@ void PluginManager::reload() {
     metricsPort_ = metricsServer_->port();
   }
   publishState(*loaded, monitor);
+  if (addressLoop_) addressLoop_->wake();  // count the new config's addresses now
   metrics_->countReload(true);
   logger_->info("config reloaded kept={} restarted={} added={} removed={}", names(kept),
                 names(restarted), names(added), names(removed));

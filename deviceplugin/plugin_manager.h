@@ -60,12 +60,15 @@ struct PluginOptions {
   // be released (the kubelet reports a container's devices only after Allocate returned).
   std::chrono::milliseconds gcInterval{30000};
   std::chrono::seconds gcGrace{60};
+  // Period of the address loop: each network's IPAM capacity (leases, and the ENI's addresses
+  // through the IPAM's metadata cache) and the attachments pods hold (PodResources API).
+  std::chrono::milliseconds addressInterval{2000};
 };
 
 // The device plugin: loads the configuration, builds one pool and one gRPC server per resource,
 // registers them with the kubelet and keeps everything current.
 //
-// Two loops run on their own threads. The health loop re-reads sysfs and asks the dataplane
+// Three loops run on their own threads. The health loop re-reads sysfs and asks the dataplane
 // which networks are up every healthInterval and refreshes the pools, whose servers push changed
 // device lists to ListAndWatch. The control loop, every watchInterval, serves again and
 // re-registers a resource whose socket was deleted or whose kubelet socket was replaced (a
@@ -73,6 +76,11 @@ struct PluginOptions {
 // configuration on request (SIGHUP) or when the file changes — resources whose configuration is
 // unchanged keep their server and registration, a configuration that fails to load is logged and
 // the running one kept — and releases hugepage mounts no pod holds any more (PodResources API).
+// The address loop, every addressInterval, asks each network's IPAM (ipam.networks) how many
+// leases it can still make and holds, and the kubelet which attachments pods hold, so that the
+// health loop lists no more healthy attachments than can get an address (healthyWithin()). A
+// network whose IPAM cannot answer keeps its last known view (errors_total{kind="ipam"}); one
+// never known is not limited.
 //
 // Thread-safety: public methods may be called from any thread. Lock order: mu_, then the pools'
 // own mutexes. The resource table is owned by the control loop (and by start()/stop() while the
@@ -150,6 +158,11 @@ class PluginManager {
 
   void healthTick();
   void controlTick();
+  void addressTick();
+  // Each network's address view for `config` (root-mapped IPAM state); `previous` fills in for a
+  // network whose IPAM cannot answer now.
+  std::map<std::string, NetworkAddresses> readAddresses(
+      const PluginConfig& config, const std::map<std::string, NetworkAddresses>& previous);
   void reload();
   void watchResources();
   // Releases the hugepage allocations of both hugepages resources that no pod holds.
@@ -170,6 +183,7 @@ class PluginManager {
   PluginConfig config_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<ResourcePool>> pools_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<DataplaneMonitor> monitor_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, NetworkAddresses> addresses_ ABSL_GUARDED_BY(mu_);
 
   // Owned by the control loop.
   std::map<std::string, Resource> resources_;
@@ -184,7 +198,12 @@ class PluginManager {
   // The message of the dataplane's last unreadable answer; empty when it was readable or absent.
   std::string lastDataplaneError_;
 
+  // Owned by the address loop: the last error per network (or of the kubelet, key ""), logged
+  // when it changes.
+  std::map<std::string, std::string> lastAddressErrors_;
+
   // Declared last: destroyed (stopped) first.
+  std::unique_ptr<PeriodicWorker> addressLoop_;
   std::unique_ptr<PeriodicWorker> health_;
   std::unique_ptr<PeriodicWorker> control_;
 };

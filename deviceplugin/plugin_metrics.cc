@@ -80,6 +80,12 @@ std::uint64_t PluginMetrics::errors(std::string_view kind) const {
   return it == errors_.end() ? 0 : it->second;
 }
 
+void PluginMetrics::setNetworkAddresses(
+    const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>& freeAndLeased) {
+  absl::MutexLock lock(&mu_);
+  networkAddresses_ = freeAndLeased;
+}
+
 std::string PluginMetrics::render() const {
   absl::MutexLock lock(&mu_);
   common::PrometheusWriter w;
@@ -109,6 +115,15 @@ std::string PluginMetrics::render() const {
           "1 when the dataplane answered the last health query.", {}, dataplaneReachable_ ? 1 : 0);
   w.counter("ena_dpdk_deviceplugin_health_scans_total", "Completed health-loop scans.", {},
             healthScans_);
+  for (const auto& [network, counts] : networkAddresses_) {
+    w.gauge("ena_dpdk_deviceplugin_network_free_leases",
+            "Attachments the network's IPAM can still give addresses to.", {{"network", network}},
+            static_cast<double>(counts.first));
+  }
+  for (const auto& [network, counts] : networkAddresses_) {
+    w.gauge("ena_dpdk_deviceplugin_network_leases", "Leases the network's IPAM holds.",
+            {{"network", network}}, static_cast<double>(counts.second));
+  }
   return w.text();
 }
 

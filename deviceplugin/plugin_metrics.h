@@ -18,6 +18,9 @@ namespace enadpdk::deviceplugin {
 //   errors_total{kind}                        counter scan|server|gc|dataplane|... failures
 //   dataplane_reachable                       gauge   1 when the dataplane answered last time
 //   health_scans_total                        counter completed health-loop scans
+//   network_free_leases{network}              gauge   attachments the network's IPAM can still
+//                                                     give an address (one of each family)
+//   network_leases{network}                   gauge   leases the network's IPAM holds
 // Thread-safe; every method takes an internal mutex briefly.
 class PluginMetrics {
  public:
@@ -37,6 +40,9 @@ class PluginMetrics {
   void setDataplaneReachable(bool reachable);
   // Counts a completed health scan (all pools refreshed).
   void countHealthScan();
+  // Records the IPAM view of each network whose addresses are known (others are forgotten).
+  void setNetworkAddresses(
+      const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>& freeAndLeased);
 
   // The number of registrations of `resource` with the given result so far.
   std::uint64_t registrations(const std::string& resource, bool ok = true) const;
@@ -62,6 +68,8 @@ class PluginMetrics {
   std::map<std::string, std::uint64_t, std::less<>> errors_ ABSL_GUARDED_BY(mu_);
   bool dataplaneReachable_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t healthScans_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> networkAddresses_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace enadpdk::deviceplugin

@@ -230,6 +230,20 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
   return netconf;
 }
 
+IpamNetconf nodeNetconf(const IpamConfig& file, const std::string& network,
+                        const std::filesystem::path& configFile) {
+  IpamNetconf netconf;
+  netconf.network = network;
+  netconf.configFile = configFile;
+  netconf.stateDir = file.stateDir;
+  netconf.imds = file.imds;
+  if (auto it = file.networks.find(network); it != file.networks.end()) {
+    netconf.source = it->second;
+    netconf.sourceWhere = strCat(configFile.string(), ": ipam.networks.", network);
+  }
+  return netconf;
+}
+
 absl::Status missingSourceError(const IpamNetconf& netconf) {
   return cniError(absl::StatusCode::kInvalidArgument,
                   strCat("network \"", netconf.network,

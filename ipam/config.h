@@ -105,6 +105,12 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(
     const nlohmann::json& config,
     const std::filesystem::path& defaultConfigFile = kDefaultConfigFile);
 
+// The settings ena-dpdk-ipam uses for `network` when a network config names it and nothing else:
+// the node config `file` (read from `configFile`) alone. For readers of the IPAM's state outside
+// a CNI invocation (the device plugin's address capacity).
+IpamNetconf nodeNetconf(const IpamConfig& file, const std::string& network,
+                        const std::filesystem::path& configFile);
+
 // The error (CNI code 7) for a network without an address source.
 absl::Status missingSourceError(const IpamNetconf& netconf);
 

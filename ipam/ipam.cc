@@ -53,6 +53,23 @@ absl::StatusOr<std::unique_ptr<LeaseStore>> Ipam::openStore() {
   return store;
 }
 
+absl::StatusOr<Capacity> Ipam::capacity() {
+  absl::StatusOr<Pool> pool = loadPool();
+  if (!pool.ok()) return pool.status();
+  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
+  if (!store.ok()) return store.status();
+  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
+  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
+  // An unreadable lease file holds no address ADD would skip, so it does not count (GC removes
+  // it); it must not make the whole network unknown either.
+  std::vector<std::filesystem::path> unreadable;
+  absl::StatusOr<std::vector<Lease>> leases = (*store)->list(&unreadable);
+  if (!leases.ok()) return withCniCode(leases.status(), CniError::kLeaseStoreError);
+  return Capacity{.freeLeases = pool->freeLeases(LeaseStore::addressesOf(*leases)),
+                  .leases = leases->size(),
+                  .source = pool->description};
+}
+
 absl::StatusOr<Pool> Ipam::loadPool() {
   if (!netconf_.source) return missingSourceError(netconf_);
   const IpamNetworkConfig& source = *netconf_.source;

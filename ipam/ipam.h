@@ -3,7 +3,9 @@
 // The operations of ena-dpdk-ipam on one network: hand out, release, check and garbage-collect
 // leases of the network's pool, and report whether ADD can succeed.
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,19 @@
 #include "ipam/pool.h"
 
 namespace enadpdk::ipam {
+
+// How many attachments a network's addresses allow (Ipam::capacity()).
+struct Capacity {
+  // Leases that can still be made: Pool::freeLeases() of the leased addresses.
+  std::uint64_t freeLeases = 0;
+  // Leases that exist (readable lease files).
+  std::uint64_t leases = 0;
+  // The pool's description ("static pool", "ENI 0a:1b:2c:3d:4e:5f").
+  std::string source{};
+
+  // Field-wise comparison.
+  bool operator==(const Capacity&) const = default;
+};
 
 // One invocation's IPAM work. Every error carries its CNI code (cni/errors.h): 7 for config
 // problems, CniError::kMetadataError, CniError::kPoolExhausted, CniError::kLeaseStoreError,
@@ -48,6 +63,10 @@ class Ipam {
   // OK when ADD could hand out addresses now: the pool loads (the metadata answers) and has a
   // free address of each of its families; else code 50 saying why.
   absl::Status status();
+
+  // What the network can still give: loads the pool (through the metadata cache, like ADD), then
+  // counts the leases under the lock. Errors as ADD's (no source: 7, metadata, lease store).
+  absl::StatusOr<Capacity> capacity();
 
   // Loads the pool (static, or from the metadata through the cache), without any lock. Each call
   // has its own metadata budget. Public for tests.

@@ -56,6 +56,30 @@ std::uint64_t Pool::size(int family) const {
   return total;
 }
 
+std::uint64_t Pool::freeCount(int family, const std::set<IpAddress>& used) const {
+  const std::uint64_t total = size(family);
+  if (total == kMaxU64) return total;  // too many to count down from
+  std::uint64_t taken = 0;
+  for (const IpAddress& address : used) {
+    if (address.family != family) continue;
+    for (const PoolRange& range : ranges) {
+      if (inRange(range, address) && !(range.gateway && *range.gateway == address)) {
+        ++taken;
+        break;
+      }
+    }
+  }
+  return total - std::min(total, taken);
+}
+
+std::uint64_t Pool::freeLeases(const std::set<IpAddress>& used) const {
+  std::optional<std::uint64_t> leases;
+  for (int family : {4, 6}) {
+    if (hasFamily(family)) leases = std::min(leases.value_or(kMaxU64), freeCount(family, used));
+  }
+  return leases.value_or(0);
+}
+
 std::optional<IpConfig> Pool::firstFree(int family, const std::set<IpAddress>& used) const {
   for (const PoolRange& range : ranges) {
     if (range.first.family != family) continue;

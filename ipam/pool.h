@@ -44,6 +44,12 @@ struct Pool {
   // The first address of `family`, in range order, that is not in `used`, as an IpConfig
   // (address with prefix length, gateway); nullopt when all are used.
   std::optional<cni::IpConfig> firstFree(int family, const std::set<IpAddress>& used) const;
+  // How many addresses of `family` the pool can still hand out when `used` are taken: size()
+  // minus the used addresses inside its ranges (never the gateways); saturating.
+  std::uint64_t freeCount(int family, const std::set<IpAddress>& used) const;
+  // How many more leases (one address of each of the pool's families) can be made when `used`
+  // are taken: the smallest freeCount() of the pool's families; 0 for an empty pool.
+  std::uint64_t freeLeases(const std::set<IpAddress>& used) const;
 };
 
 // Builds a static pool. Each entry of `addresses` is an address ("10.0.1.23": /32 or /128), an

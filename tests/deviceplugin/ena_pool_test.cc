@@ -126,6 +126,58 @@ INSTANTIATE_TEST_SUITE_P(
                    [](testing::FakeHost&, HostState& s) { s.dataplaneNetworksUp.reset(); }, true,
                    true}));
 
+TEST(HealthyWithinTest, AdmitsExactlyTheFreeAddressesBeyondWhatPodsHold) {
+  using A = NetworkAddresses;
+  // Nothing leased, nothing held: the free addresses, at most the slots.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 4, .leases = 0}, 0), 4u);
+  EXPECT_EQ(healthyWithin(3, A{.freeLeases = 4, .leases = 0}, 0), 3u);
+  // A lease nobody holds an attachment for takes its address away.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 3, .leases = 1}, 0), 3u);
+  // A held attachment with its lease stays healthy on top of the free ones.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 3, .leases = 1}, 1), 4u);
+  // Held without a lease yet (ADD pending): its address is still among the free ones.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 4, .leases = 0}, 1), 4u);
+  // Two held, one stray lease: 15 addresses, 3 leased (2 held + 1 stray) → 12 + 2.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 12, .leases = 3}, 2), 14u);
+  // Exhausted: only what pods hold.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 0, .leases = 4}, 4), 4u);
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = 0, .leases = 4}, 0), 0u);
+  // An IPv6 /80 is uncountable: the slots bound it.
+  EXPECT_EQ(healthyWithin(32, A{.freeLeases = UINT64_MAX, .leases = 5}, 5), 32u);
+}
+
+TEST_F(EnaPoolTest, AddressesLimitTheHealthyAttachmentsHeldOnesFirst) {
+  HostState state = scan();
+  state.networkAddresses["eni1"] = {
+      .freeLeases = 1, .leases = 1, .held = std::set<std::string>{"eni1-02"}};
+  pool_->refresh(state);
+  // eni1-02 (held, with its lease) and one free address: eni1-02 and eni1-00.
+  EXPECT_TRUE(device("eni1-00").healthy);
+  EXPECT_FALSE(device("eni1-01").healthy);
+  EXPECT_TRUE(device("eni1-02").healthy);
+  // eni2 has no address view: not limited.
+  EXPECT_TRUE(device("eni2-00").healthy && device("eni2-01").healthy && device("eni2-02").healthy);
+
+  // The kubelet's view unknown: every lease is assumed held.
+  state.networkAddresses["eni1"] = {.freeLeases = 1, .leases = 1, .held = std::nullopt};
+  pool_->refresh(state);
+  EXPECT_TRUE(device("eni1-00").healthy);
+  EXPECT_TRUE(device("eni1-01").healthy);
+  EXPECT_FALSE(device("eni1-02").healthy);
+
+  // An uplink problem still wins over free addresses.
+  state.networkAddresses["eni1"] = {.freeLeases = 10, .leases = 0, .held = std::set<std::string>{}};
+  state.dataplaneNetworksUp = {{{"eni1", false}, {"eni2", true}}};
+  pool_->refresh(state);
+  EXPECT_FALSE(device("eni1-00").healthy);
+}
+
+TEST(EnaDevicesEnvNameTest, OnePerResource) {
+  EXPECT_EQ(enaDevicesEnvName("ena"), "ENA_DPDK_DEVICES");
+  EXPECT_EQ(enaDevicesEnvName("ena-eni1"), "ENA_DPDK_DEVICES_ENA_ENI1");
+  EXPECT_EQ(enaDevicesEnvName("user-plane"), "ENA_DPDK_DEVICES_USER_PLANE");
+}
+
 TEST_F(EnaPoolTest, AllocateMountsEachSlotAndListsTheIds) {
   pool_->refresh(scan());
   absl::StatusOr<ContainerAllocation> allocation = pool_->allocate({"eni1-02", "eni1-00"});

@@ -8,11 +8,14 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 
 #include "common/strings.h"
 #include "deviceplugin/cdi_spec.h"
+#include "ipam/ipam.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/sinks/null_sink.h"
 #include "tests/deviceplugin/test_env.h"
 #include "tests/support/fake_dataplane.h"
 
@@ -601,7 +604,9 @@ TEST_F(PluginManagerTest, ANetworkWithAResourceOfItsOwnIsOfferedOnlyThere) {
   ASSERT_EQ(response->mounts_size(), 1);
   EXPECT_EQ(response->mounts(0).host_path(), "/var/run/ena-dpdk/vhost/eni2-01");
   EXPECT_EQ(response->mounts(0).container_path(), "/var/run/vhost-user/eni2-01");
-  EXPECT_EQ(response->envs().at("ENA_DPDK_DEVICES"), "eni2-01");
+  // Its own variable: a pod holding attachments of two resources gets both lists.
+  EXPECT_EQ(response->envs().at("ENA_DPDK_DEVICES_ENA_USER"), "eni2-01");
+  EXPECT_EQ(response->envs().count("ENA_DPDK_DEVICES"), 0u);
   // Each resource hands out its own network's attachments only.
   EXPECT_EQ(own->allocate({"eni1-00"}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(pooled->allocate({"eni2-00"}).status().code(), absl::StatusCode::kInvalidArgument);
@@ -610,8 +615,155 @@ TEST_F(PluginManagerTest, ANetworkWithAResourceOfItsOwnIsOfferedOnlyThere) {
   config["deviceplugin"]["ena"].erase("networkResources");
   env_.writeConfig(config);
   ASSERT_TRUE(eventually([&] { return !socketIdentity("ena-user").has_value(); }));
-  auto again = watch("ena");
-  EXPECT_THAT(ids(firstList(*again)), ::testing::SizeIs(8));
+  // The pooled resource is served again with both networks (a watch may first reach the server
+  // being replaced, so watch again until the new one answers).
+  EXPECT_TRUE(eventually([&] {
+    absl::StatusOr<std::unique_ptr<DevicePluginClient>> again = env_.watch("ena");
+    return again.ok() &&
+           (*again)
+               ->waitForDevices([](const std::vector<v1beta1::Device>& d) { return d.size() == 8; },
+                                milliseconds(500))
+               .ok();
+  }));
+}
+
+// The healthy attachments of `network` in `devices`.
+std::vector<std::string> healthyOf(const std::vector<v1beta1::Device>& devices,
+                                   const std::string& network) {
+  std::vector<std::string> out;
+  for (const v1beta1::Device& d : devices) {
+    if (d.id().starts_with(network + "-") && d.health() == "Healthy") out.push_back(d.id());
+  }
+  return out;
+}
+
+// A predicate: exactly `wanted` attachments of `network` are healthy.
+std::function<bool(const std::vector<v1beta1::Device>&)> healthyCount(std::string network,
+                                                                      std::size_t wanted) {
+  return [network, wanted](const std::vector<v1beta1::Device>& devices) {
+    return healthyOf(devices, network).size() == wanted;
+  };
+}
+
+class PluginCapacityTest : public PluginManagerTest {
+ protected:
+  void SetUp() override {
+    // A pool of 4 addresses for eni1 and 32 slots per network; eni2 has no IPAM source here.
+    json config = standardConfig();
+    config["deviceplugin"]["ena"]["slotsPerNetwork"] = 32;
+    config["ipam"] = {{"stateDir", "/var/lib/ena-dpdk/ipam"},
+                      {"networks",
+                       {{"eni1",
+                         {{"addresses", {"10.0.1.10", "10.0.1.11", "10.0.1.12", "10.0.1.13/24"}},
+                          {"gateway", "10.0.1.1"}}}}}};
+    env_.writeConfig(config);
+    // The kubelet's PodResources API, with no pod holding anything until a test says so.
+    absl::StatusOr<std::unique_ptr<FakePodResources>> podResources =
+        FakePodResources::start(env_.host().path("/var/lib/kubelet/pod-resources/kubelet.sock"));
+    ASSERT_TRUE(podResources.ok()) << podResources.status();
+    podResources_ = std::move(*podResources);
+    PluginManagerTest::SetUp();
+  }
+
+  // ena-dpdk-ipam's ADD or DEL for container `id` on eni1, as the CNI runs it.
+  absl::Status ipam(const std::string& command, const std::string& id) {
+    absl::StatusOr<ipam::IpamNetconf> netconf =
+        ipam::parseIpamNetconf(json{{"cniVersion", "1.1.0"},
+                                    {"name", "ena"},
+                                    {"ipam", {{"type", "ena-dpdk-ipam"}, {"network", "eni1"}}}},
+                               env_.configPath());
+    if (!netconf.ok()) return netconf.status();
+    netconf->stateDir = env_.host().path(netconf->stateDir.string());
+    ipam::Ipam ipam(
+        *std::move(netconf),
+        std::make_shared<spdlog::logger>("ipam", std::make_shared<spdlog::sinks::null_sink_mt>()),
+        [] { return std::chrono::system_clock::now(); });
+    const ipam::LeaseKey key{.containerId = id, .ifName = "net1"};
+    return command == "ADD" ? ipam.add(key).status() : ipam.del(key);
+  }
+
+  std::unique_ptr<FakePodResources> podResources_;
+};
+
+TEST_F(PluginCapacityTest, HealthyAttachmentsNeverOutnumberTheFreeAddresses) {
+  auto client = watch("ena");
+  std::vector<v1beta1::Device> devices = firstList(*client);
+  // Already the first list counts the addresses: 4 of eni1's 32 attachments are healthy, the
+  // lowest IDs; eni2, without an IPAM source, is not limited.
+  EXPECT_EQ(devices.size(), 64u);
+  EXPECT_THAT(healthyOf(devices, "eni1"), ElementsAre("eni1-00", "eni1-01", "eni1-02", "eni1-03"));
+  EXPECT_EQ(healthyOf(devices, "eni2").size(), 32u);
+  ASSERT_TRUE(eventually([&] {
+    return env_.plugin().metrics()->render().find(
+               "ena_dpdk_deviceplugin_network_free_leases{network=\"eni1\"} 4") !=
+           std::string::npos;
+  }));
+
+  // One CNI ADD takes an address: 3 healthy (the kubelet says no pod holds an attachment, so the
+  // lease is not one of a held attachment's).
+  ASSERT_TRUE(ipam("ADD", "pod-a").ok());
+  auto since = steady_clock::now();
+  absl::StatusOr<std::vector<v1beta1::Device>> list =
+      client->waitForDevices(healthyCount("eni1", 3));
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_LE(steady_clock::now() - since, kOneSecond);
+
+  // The pool runs dry, then an address comes back.
+  for (const char* id : {"pod-b", "pod-c", "pod-d"}) ASSERT_TRUE(ipam("ADD", id).ok());
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 0)).ok());
+  EXPECT_FALSE(ipam("ADD", "pod-e").ok());
+  ASSERT_TRUE(ipam("DEL", "pod-c").ok());
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 1)).ok());
+  EXPECT_EQ(env_.plugin().metrics()->errors("ipam"), 0u);
+}
+
+TEST_F(PluginCapacityTest, AttachmentsPodsHoldStayHealthyAndCountTheirAddresses) {
+  auto client = watch("ena");
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 4)).ok());
+
+  // The kubelet gave eni1-07 to a pod whose CNI ADD has not run yet: its address is spoken for,
+  // so 4 healthy of which the kubelet can give 3 more (eni1-07 is held).
+  podResources_->setPods({{.pod = "a", .resourceName = "dpdk.aws/ena", .deviceIds = {"eni1-07"}}});
+  absl::StatusOr<std::vector<v1beta1::Device>> list =
+      client->waitForDevices([](const std::vector<v1beta1::Device>& d) {
+        return healthyOf(d, "eni1") ==
+               std::vector<std::string>{"eni1-00", "eni1-01", "eni1-02", "eni1-07"};
+      });
+  ASSERT_TRUE(list.ok()) << list.status();
+  // Its ADD takes the address: still 4 healthy, 3 free for the kubelet.
+  ASSERT_TRUE(ipam("ADD", "a").ok());
+  std::this_thread::sleep_for(milliseconds(300));  // several address and health loops
+  EXPECT_THAT(healthyOf(client->latest().value(), "eni1"),
+              ElementsAre("eni1-00", "eni1-01", "eni1-02", "eni1-07"));
+  // A lease nobody holds an attachment for (another resource's pod, or not yet collected) takes
+  // its address away: 3 healthy, one of them eni1-07.
+  ASSERT_TRUE(ipam("ADD", "stray").ok());
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 3)).ok());
+  EXPECT_THAT(healthyOf(client->latest().value(), "eni1"),
+              ElementsAre("eni1-00", "eni1-01", "eni1-07"));
+
+  // The kubelet cannot answer: every lease is assumed held (no flapping to fewer).
+  podResources_->setError(absl::UnavailableError("restarting"));
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("podresources") > 0; }));
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 4)).ok());
+}
+
+TEST_F(PluginCapacityTest, AnIpamThatCannotAnswerKeepsTheLastKnownView) {
+  auto client = watch("ena");
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 4)).ok());
+  ASSERT_TRUE(ipam("ADD", "pod-a").ok());
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 3)).ok());
+  // The network's lease directory becomes unusable (a file where it should be).
+  const fs::path dir = env_.host().path("/var/lib/ena-dpdk/ipam/eni1");
+  fs::rename(dir, dir.string() + ".moved");
+  std::ofstream(dir) << "not a directory";
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("ipam") >= 2; }));
+  EXPECT_EQ(healthyOf(client->latest().value(), "eni1").size(), 3u);
+  // It comes back: the view follows again.
+  fs::remove(dir);
+  fs::rename(dir.string() + ".moved", dir);
+  ASSERT_TRUE(ipam("DEL", "pod-a").ok());
+  ASSERT_TRUE(client->waitForDevices(healthyCount("eni1", 4)).ok());
 }
 
 TEST_F(PluginManagerTest, ADedicatedDeviceTakenAsAnUplinkLeavesTheListWithinASecond) {

@@ -221,7 +221,8 @@ deviceplugin::PluginOptions PluginTestEnv::options() {
           .registrationBackoffMin = std::chrono::milliseconds(20),
           .registrationBackoffMax = std::chrono::milliseconds(200),
           .gcInterval = std::chrono::hours(1),
-          .gcGrace = std::chrono::seconds(60)};
+          .gcGrace = std::chrono::seconds(60),
+          .addressInterval = std::chrono::milliseconds(50)};
 }
 
 absl::Status PluginTestEnv::startPlugin() { return startPlugin(options()); }

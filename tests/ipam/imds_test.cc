@@ -791,6 +791,27 @@ TEST_F(ImdsIpamTest, Ipv4PrefixHandsOutAllSixteenAddressesThenIsExhausted) {
   EXPECT_EQ(ipam(conf).add(key("c0")).value().ips[0].address, "10.0.6.48/24");
 }
 
+TEST_F(ImdsIpamTest, CapacityOfAnEniFollowsItsPrefixesAndLeases) {
+  imds_->addEni(prefixEni());
+  IpamNetconf conf = netconf(prefixSource({"ipv4-prefixes"}));
+  EXPECT_EQ(ipam(conf).capacity().value(),
+            (ipam::Capacity{.freeLeases = 16, .leases = 0, .source = "ENI 0a:00:00:00:00:20"}));
+  ASSERT_TRUE(ipam(conf).add(key("c0")).ok());
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 15u);
+  // The ENI gets a second prefix: once the cached answer is older than the TTL, it counts.
+  FakeEni grown = prefixEni();
+  grown.ipv4Prefixes.push_back("10.0.6.64/28");
+  imds_->addEni(grown);
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 15u);
+  clock_.now += std::chrono::seconds(61);
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 31u);
+  // The metadata service is gone and the cache has expired: the capacity is unknown (111), never
+  // a guess.
+  imds_.reset();
+  clock_.now += std::chrono::seconds(61);
+  EXPECT_EQ(code(ipam(conf).capacity().status()), 111);
+}
+
 TEST_F(ImdsIpamTest, PrefixesNeverHandOutReservedAddressesOrThePrimary) {
   // Prefixes AWS would not delegate like this, which is why they test the guard: one at the
   // subnet's start (holding the VPC's 10.0.7.0-3 and the primary 10.0.7.5) and one at its end

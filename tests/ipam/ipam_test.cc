@@ -131,6 +131,54 @@ TEST_F(IpamTest, ExhaustedPoolIsCode112AndNamesNetworkAndSize) {
             "is leased");
 }
 
+TEST_F(IpamTest, CapacityCountsTheLeasesStillPossible) {
+  // 4 addresses: 10.0.1.2-5 of 10.0.1.0/29 (10.0.1.1 is the gateway, .7 the broadcast, .6 is
+  // not listed).
+  IpamNetconf conf = netconf({"10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5/29"}, "10.0.1.1");
+  absl::StatusOr<ipam::Capacity> empty = ipam(conf).capacity();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(*empty, (ipam::Capacity{.freeLeases = 4, .leases = 0, .source = "static pool"}));
+  ASSERT_TRUE(ipam(conf).add(key("a")).ok());
+  EXPECT_EQ(ipam(conf).capacity().value(),
+            (ipam::Capacity{.freeLeases = 3, .leases = 1, .source = "static pool"}));
+  for (const char* id : {"b", "c", "d"}) ASSERT_TRUE(ipam(conf).add(key(id)).ok());
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 0u);
+  ASSERT_TRUE(ipam(conf).del(key("b")).ok());
+  EXPECT_EQ(ipam(conf).capacity().value(),
+            (ipam::Capacity{.freeLeases = 1, .leases = 3, .source = "static pool"}));
+
+  // A lease of an address the pool no longer has (the pool shrank) takes nothing from it.
+  IpamNetconf smaller = netconf({"10.0.1.4", "10.0.1.5"});
+  EXPECT_EQ(ipam(smaller).capacity().value(),
+            (ipam::Capacity{.freeLeases = 0, .leases = 3, .source = "static pool"}));
+  IpamNetconf other = netconf({"10.0.2.0/30"});
+  EXPECT_EQ(ipam(other).capacity().value().freeLeases, 2u);  // 10.0.2.1 and .2 (no gateway)
+}
+
+TEST_F(IpamTest, DualStackCapacityIsTheScarcerFamily) {
+  IpamNetconf conf = netconf({"10.0.1.5", "10.0.1.6", "fd00::/120"});
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 2u);
+  ASSERT_TRUE(ipam(conf).add(key("a")).ok());
+  EXPECT_EQ(ipam(conf).capacity().value().freeLeases, 1u);
+  // A /64 is too many to count: the IPv4 addresses bound it.
+  IpamNetconf wide = netconf({"10.0.1.5", "fd00::/64"});
+  wide.network = "wide";
+  EXPECT_EQ(ipam(wide).capacity().value().freeLeases, 1u);
+}
+
+TEST_F(IpamTest, CapacityErrorsAreAddsAndAnUnreadableLeaseDoesNotCount) {
+  IpamNetconf none = netconf({});
+  none.source.reset();
+  EXPECT_EQ(code(ipam(none).capacity().status()), 7);
+  EXPECT_EQ(code(ipam(netconf({"10.0.1.0/33"})).capacity().status()), 7);
+
+  IpamNetconf conf = netconf({"10.0.1.5", "10.0.1.6"});
+  ASSERT_TRUE(ipam(conf).add(key("a")).ok());
+  std::ofstream(leaseDir() / ("b@net1" + std::string(ipam::kLeaseSuffix))) << "{not json";
+  EXPECT_EQ(ipam(conf).capacity().value(),
+            (ipam::Capacity{.freeLeases = 1, .leases = 1, .source = "static pool"}));
+}
+
 TEST_F(IpamTest, DualStackIsAllOrNothing) {
   IpamNetconf conf = netconf({"10.0.1.5", "fd00::5", "fd00::6"});
   ASSERT_TRUE(ipam(conf).add(key("a")).ok());
