@@ -22,7 +22,7 @@ absl::StatusOr<std::unique_ptr<EnaPool>> EnaPool::create(const common::HostRoot&
 }
 
 EnaPool::EnaPool(const common::HostRoot& root, EnaPoolSpec spec)
-    : ResourcePool(spec.prefix, kEnaResource), root_(root), spec_(std::move(spec)) {}
+    : ResourcePool(spec.prefix, spec.name), root_(root), spec_(std::move(spec)) {}
 
 std::vector<std::string> EnaPool::deviceIds(const AttachmentNetwork& network) const {
   std::vector<std::string> ids;

@@ -18,9 +18,11 @@ inline constexpr char kEnaDevicesEnv[] = "ENA_DPDK_DEVICES";
 struct EnaPoolSpec {
   // Resource prefix ("dpdk.aws").
   std::string prefix = kDefaultResourcePrefix;
+  // Resource name without prefix: kEnaResource, or a network's own resource ("ena-eni1").
+  std::string name = kEnaResource;
   // The resource's config section.
   EnaResourceConfig config{};
-  // The dataplane networks with an uplink.
+  // The dataplane networks with an uplink that this resource offers (attachmentResources()).
   std::vector<AttachmentNetwork> networks{};
 
   friend bool operator==(const EnaPoolSpec&, const EnaPoolSpec&) = default;

@@ -45,6 +45,13 @@ bool isDnsSubdomain(std::string_view text) {
 }
 
 constexpr StringRule kPciId{isPciId, "4 lowercase hex digits like \"ec20\""};
+constexpr StringRule kResourceName{
+    isResourceName, "a resource name of 1 to 50 characters from [a-z0-9-] like \"ena-eni1\""};
+
+// The resources the plugin itself names; a network resource may not take their names.
+constexpr std::string_view kBuiltinResources[] = {kEnaResource, kEnaDedicatedResource,
+                                                  kEnaUplinkResource, kHugepagesResource,
+                                                  kHugepages2MiResource};
 constexpr StringRule kDnsSubdomain{isDnsSubdomain, "a lowercase DNS subdomain like \"dpdk.aws\""};
 
 // ---- deviceplugin
@@ -54,6 +61,24 @@ void parseEnaResource(JsonReader& r, EnaResourceConfig& ena) {
   r.read("dir", ena.dir, kAbsolutePath);
   r.read("containerPath", ena.containerPath, kAbsolutePath);
   if (r.has("slotGroup")) r.read("slotGroup", ena.slotGroup.emplace(), 1, common::kMaxSlotGroup);
+  r.readObject("networkResources", [&](JsonReader& m) {
+    std::map<std::string, std::string> owner;  // resource → network
+    for (const std::string& network : m.keys()) {
+      if (!common::isNetworkName(network)) {
+        return m.fail(network, strCat("expected a network name: ", common::kNetworkName.expected));
+      }
+      std::string& resource = ena.networkResources[network];
+      m.read(network, resource, kResourceName);
+      if (std::find(std::begin(kBuiltinResources), std::end(kBuiltinResources), resource) !=
+          std::end(kBuiltinResources)) {
+        return m.fail(network, strCat("\"", resource, "\" is a resource the plugin always offers"));
+      }
+      if (auto [it, added] = owner.emplace(resource, network); !added) {
+        return m.fail(network, strCat("resource \"", resource, "\" is also network \"", it->second,
+                                      "\"'s; each network needs its own"));
+      }
+    }
+  });
 }
 
 void parseEnaDedicatedResource(JsonReader& r, EnaDedicatedResourceConfig& dedicated) {
@@ -133,6 +158,15 @@ bool overlaps(const std::string& a, const std::string& b) {
   return na.starts_with(nb) || nb.starts_with(na);
 }
 
+// "eni1, eni2" or "none".
+std::string attachmentNetworkNames(const vhostuser::DataplaneConfig& dataplane) {
+  std::string names;
+  for (const AttachmentNetwork& network : attachmentNetworks(dataplane)) {
+    names += names.empty() ? network.name : strCat(", ", network.name);
+  }
+  return names.empty() ? "none" : names;
+}
+
 absl::Status checkCrossSection(const PluginConfig& config) {
   const DevicepluginConfig& dp = config.deviceplugin;
   for (std::size_t i = 0; i < dp.enaDedicated.pciAddresses.size(); ++i) {
@@ -144,6 +178,18 @@ absl::Status checkCrossSection(const PluginConfig& config) {
                            "\" is the uplink of dataplane network \"", network.name,
                            "\"; a device can belong to one resource only"));
       }
+    }
+  }
+  for (const auto& [name, resource] : dp.ena.networkResources) {
+    const auto& networks = config.dataplane.networks;
+    auto network = std::find_if(networks.begin(), networks.end(),
+                                [&](const vhostuser::NetworkConfig& n) { return n.name == name; });
+    if (network == networks.end() || !network->uplink) {
+      return absl::InvalidArgumentError(common::strCat(
+          "deviceplugin.ena.networkResources.", name, ": ",
+          network == networks.end() ? "no dataplane network of that name"
+                                    : "the dataplane network has no uplink, so no attachments",
+          " (networks with an uplink: ", attachmentNetworkNames(config.dataplane), ")"));
     }
   }
   struct Dir {
@@ -208,6 +254,13 @@ absl::StatusOr<PluginConfig> loadPluginConfig(const fs::path& path) {
   return config;
 }
 
+bool isResourceName(std::string_view text) {
+  return !text.empty() && text.size() <= kMaxResourceNameLength && text.front() != '-' &&
+         text.back() != '-' && std::all_of(text.begin(), text.end(), [](char c) {
+           return absl::ascii_isdigit(c) || absl::ascii_islower(c) || c == '-';
+         });
+}
+
 std::string socketFileName(std::string_view resource) {
   return common::strCat("ena-dpdk-", resource, ".sock");
 }
@@ -229,6 +282,23 @@ std::vector<AttachmentNetwork> attachmentNetworks(const vhostuser::DataplaneConf
       networks.push_back({.name = network.name, .uplink = network.uplink->device});
   }
   return networks;
+}
+
+}  // namespace enadpdk::deviceplugin
+
+namespace enadpdk::deviceplugin {
+
+std::map<std::string, std::vector<AttachmentNetwork>> attachmentResources(
+    const PluginConfig& config) {
+  const std::map<std::string, std::string>& own = config.deviceplugin.ena.networkResources;
+  std::map<std::string, std::vector<AttachmentNetwork>> resources;
+  resources[kEnaResource];
+  for (AttachmentNetwork& network : attachmentNetworks(config.dataplane)) {
+    auto it = own.find(network.name);
+    resources[it == own.end() ? std::string(kEnaResource) : it->second].push_back(
+        std::move(network));
+  }
+  return resources;
 }
 
 }  // namespace enadpdk::deviceplugin

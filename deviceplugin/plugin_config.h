@@ -1,6 +1,8 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -61,6 +63,11 @@ struct EnaResourceConfig {
   // Group of the slot directories, 1..common::kMaxSlotGroup: each is made root:<slotGroup> mode
   // 02770 so that pods with this gid (fsGroup) enter it; none: root:root mode 0770.
   std::optional<unsigned> slotGroup{};
+  // Networks offered as a resource of their own instead of in `<prefix>/ena`: dataplane network
+  // name (one with an uplink) → resource name without prefix ("eni1" → "ena-eni1", offered as
+  // `<prefix>/ena-eni1`), so that a pod can choose its network. Resource names are unique,
+  // isResourceName(), and not one of the built-in resources.
+  std::map<std::string, std::string> networkResources{};
 
   // Field-wise comparison.
   bool operator==(const EnaResourceConfig&) const = default;
@@ -168,6 +175,14 @@ absl::StatusOr<PluginConfig> parsePluginConfig(const nlohmann::json& root);
 // Reads `path` and parses it with parsePluginConfig(); errors start with the path.
 absl::StatusOr<PluginConfig> loadPluginConfig(const std::filesystem::path& path);
 
+// Longest resource name (without prefix) a network resource may have: the socket file name
+// ("ena-dpdk-<name>.sock") and the NetworkAttachmentDefinition names derived from it stay short.
+inline constexpr std::size_t kMaxResourceNameLength = 50;
+
+// True for a resource name without prefix that a network may be given: lowercase letters, digits
+// and '-', starting and ending with a letter or digit, at most kMaxResourceNameLength characters.
+bool isResourceName(std::string_view text);
+
 // The socket file name of a resource in the device-plugin directory ("ena-dpdk-ena.sock").
 std::string socketFileName(std::string_view resource);
 
@@ -186,5 +201,11 @@ struct AttachmentNetwork {
 
 // The networks with an uplink, in config order.
 std::vector<AttachmentNetwork> attachmentNetworks(const vhostuser::DataplaneConfig& dataplane);
+
+// The attachment resources a configuration asks for, by resource name without prefix: kEnaResource
+// with the networks that have no resource of their own (it exists even when that leaves it
+// empty), and one resource per entry of deviceplugin.ena.networkResources with its network.
+std::map<std::string, std::vector<AttachmentNetwork>> attachmentResources(
+    const PluginConfig& config);
 
 }  // namespace enadpdk::deviceplugin

@@ -111,9 +111,10 @@ std::map<std::string, PluginManager::PoolSpec> PluginManager::poolSpecs(
     const PluginConfig& config) {
   const DevicepluginConfig& dp = config.deviceplugin;
   std::map<std::string, PoolSpec> specs;
-  specs[kEnaResource] = EnaPoolSpec{.prefix = dp.resourcePrefix,
-                                    .config = dp.ena,
-                                    .networks = attachmentNetworks(config.dataplane)};
+  for (auto& [name, networks] : attachmentResources(config)) {
+    specs[name] = EnaPoolSpec{
+        .prefix = dp.resourcePrefix, .name = name, .config = dp.ena, .networks = networks};
+  }
   specs[kEnaDedicatedResource] =
       DedicatedPoolSpec{.prefix = dp.resourcePrefix, .config = dp.enaDedicated, .cdi = dp.cdi};
   const std::set<std::string> uplinks = uplinkPciAddresses(config.dataplane);

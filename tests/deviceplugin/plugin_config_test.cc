@@ -17,6 +17,7 @@ using enadpdk::testing::parse;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 struct BadConfig {
   const char* description;
@@ -96,6 +97,71 @@ INSTANTIATE_TEST_SUITE_P(
                   "deviceplugin.enaDedicated.drivers[0]"},
         BadConfig{"bad dataplane section", R"({"dataplane": {"networks": [{"name": "Eni1"}]}})",
                   "dataplane.networks[0].name"},
+        BadConfig{
+            "network resource with upper case",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "Ena-eni1"}}}})",
+            "deviceplugin.ena.networkResources.eni1: expected a resource name of 1 to 50 "
+            "characters"},
+        BadConfig{
+            "network resource not a string",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": 5}}}})",
+            "deviceplugin.ena.networkResources.eni1: expected"},
+        BadConfig{
+            "network resource too long",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}}})",
+            "deviceplugin.ena.networkResources.eni1: expected a resource name"},
+        BadConfig{
+            "network resource ending in a dash",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "ena-"}}}})",
+            "deviceplugin.ena.networkResources.eni1: expected a resource name"},
+        BadConfig{
+            "network resource named like a built-in one",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "ena-dedicated"}}}})",
+            "deviceplugin.ena.networkResources.eni1: \"ena-dedicated\" is a resource the plugin "
+            "always offers"},
+        BadConfig{
+            "network resource named ena",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "ena"}}}})",
+            "deviceplugin.ena.networkResources.eni1: \"ena\" is a resource the plugin always "
+            "offers"},
+        BadConfig{
+            "two networks, one resource",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni1": "ena-x", "eni2": "ena-x"}}}})",
+            "deviceplugin.ena.networkResources.eni2: resource \"ena-x\" is also network "
+            "\"eni1\"'s"},
+        BadConfig{
+            "network resource of a bad network name",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"ENI1": "ena-x"}}}})",
+            "deviceplugin.ena.networkResources.ENI1: expected a network name"},
+        BadConfig{
+            "network resource of an unknown network",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"eni9": "ena-eni9"}}}})",
+            "deviceplugin.ena.networkResources.eni9: no dataplane network of that name (networks "
+            "with an uplink: eni1, eni2)"},
+        BadConfig{
+            "network resource of a network without uplink",
+            R"({"dataplane": {"networks": [{"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+                                           {"name": "eni2", "uplink": {"device": "net_null0"}},
+                                           {"name": "local"}]}, "deviceplugin": {"ena": {"networkResources": {"local": "ena-local"}}}})",
+            "deviceplugin.ena.networkResources.local: the dataplane network has no uplink"},
         BadConfig{"unknown section", R"({"devicepluginn": {}})",
                   "devicepluginn: unknown section"}));
 
@@ -146,6 +212,48 @@ TEST(PluginConfigTest, NetworksAndUplinks) {
   EXPECT_EQ(socketFileName(kEnaDedicatedResource), "ena-dpdk-ena-dedicated.sock");
   EXPECT_EQ(socketFileName(kHugepagesResource), "ena-dpdk-hugepages-1Gi.sock");
   EXPECT_EQ(socketFileName(kHugepages2MiResource), "ena-dpdk-hugepages-2Mi.sock");
+}
+
+TEST(PluginConfigTest, NetworksWithAResourceOfTheirOwnLeaveThePooledOne) {
+  absl::StatusOr<PluginConfig> config = parsePluginConfig(nlohmann::json::parse(
+      R"({"dataplane": {"networks": [
+            {"name": "eni1", "uplink": {"device": "0000:00:06.0"}},
+            {"name": "eni2", "uplink": {"device": "0000:00:07.0"}},
+            {"name": "eni3", "uplink": {"device": "net_null0"}},
+            {"name": "local"}]},
+          "deviceplugin": {"ena": {"networkResources": {"eni2": "ena-user", "eni3": "ena-eni3"}}}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->deviceplugin.ena.networkResources,
+            (std::map<std::string, std::string>{{"eni2", "ena-user"}, {"eni3", "ena-eni3"}}));
+  const std::map<std::string, std::vector<AttachmentNetwork>> resources =
+      attachmentResources(*config);
+  EXPECT_THAT(
+      resources,
+      ElementsAre(
+          Pair("ena", ElementsAre(AttachmentNetwork{.name = "eni1", .uplink = "0000:00:06.0"})),
+          Pair("ena-eni3", ElementsAre(AttachmentNetwork{.name = "eni3", .uplink = "net_null0"})),
+          Pair("ena-user",
+               ElementsAre(AttachmentNetwork{.name = "eni2", .uplink = "0000:00:07.0"}))));
+  EXPECT_EQ(socketFileName("ena-user"), "ena-dpdk-ena-user.sock");
+
+  // Every network on its own: the pooled resource stays, empty.
+  config->deviceplugin.ena.networkResources["eni1"] = "ena-eni1";
+  EXPECT_THAT(
+      attachmentResources(*config),
+      ElementsAre(Pair("ena", ElementsAre()), Pair("ena-eni1", ::testing::SizeIs(1)),
+                  Pair("ena-eni3", ::testing::SizeIs(1)), Pair("ena-user", ::testing::SizeIs(1))));
+}
+
+TEST(PluginConfigTest, ResourceNames) {
+  for (const char* good : {"a", "ena-eni1", "user-plane", "0", "x9"}) {
+    EXPECT_TRUE(isResourceName(good)) << good;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"", "-a", "a-", "Ena", "ena_1", "ena.1", "ena/1",
+                                std::string(kMaxResourceNameLength + 1, 'a')}) {
+    EXPECT_FALSE(isResourceName(bad)) << bad;
+  }
+  EXPECT_TRUE(isResourceName(std::string(kMaxResourceNameLength, 'a')));
 }
 
 // ---- the "deviceplugin" section on its own (parseDevicepluginConfig)

@@ -572,6 +572,48 @@ TEST_F(PluginManagerTest, ConfigChangeRestartsOnlyWhatChanged) {
   EXPECT_EQ(env_.kubelet().registrations().size(), kStandardResources + 1);
 }
 
+TEST_F(PluginManagerTest, ANetworkWithAResourceOfItsOwnIsOfferedOnlyThere) {
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
+  json config = standardConfig();
+  config["deviceplugin"]["metricsAddress"] = env_.plugin().config().deviceplugin.metricsAddress;
+  config["deviceplugin"]["ena"]["networkResources"] = {{"eni2", "ena-user"}};
+  env_.writeConfig(config);
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources + 2, milliseconds(5000)));
+  std::vector<std::string> registered;
+  for (const PluginRegistration& r : env_.kubelet().registrations()) {
+    registered.push_back(r.resourceName);
+  }
+  // The pooled resource changed (it lost eni2) and registers again; the new one registers once.
+  EXPECT_THAT(std::vector<std::string>(registered.end() - 2, registered.end()),
+              UnorderedElementsAre("dpdk.aws/ena", "dpdk.aws/ena-user"));
+  EXPECT_EQ(env_.kubelet().lastRegistration("dpdk.aws/ena-user")->endpoint,
+            "ena-dpdk-ena-user.sock");
+
+  auto pooled = watch("ena");
+  EXPECT_THAT(ids(firstList(*pooled)), ElementsAre("eni1-00", "eni1-01", "eni1-02", "eni1-03"));
+  auto own = watch("ena-user");
+  std::vector<v1beta1::Device> devices = firstList(*own);
+  EXPECT_THAT(ids(devices), ElementsAre("eni2-00", "eni2-01", "eni2-02", "eni2-03"));
+  for (const v1beta1::Device& d : devices) EXPECT_EQ(d.health(), "Healthy") << d.id();
+
+  absl::StatusOr<v1beta1::ContainerAllocateResponse> response = own->allocate({"eni2-01"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->mounts_size(), 1);
+  EXPECT_EQ(response->mounts(0).host_path(), "/var/run/ena-dpdk/vhost/eni2-01");
+  EXPECT_EQ(response->mounts(0).container_path(), "/var/run/vhost-user/eni2-01");
+  EXPECT_EQ(response->envs().at("ENA_DPDK_DEVICES"), "eni2-01");
+  // Each resource hands out its own network's attachments only.
+  EXPECT_EQ(own->allocate({"eni1-00"}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pooled->allocate({"eni2-00"}).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Taking the network back into the pool removes its resource and its socket.
+  config["deviceplugin"]["ena"].erase("networkResources");
+  env_.writeConfig(config);
+  ASSERT_TRUE(eventually([&] { return !socketIdentity("ena-user").has_value(); }));
+  auto again = watch("ena");
+  EXPECT_THAT(ids(firstList(*again)), ::testing::SizeIs(8));
+}
+
 TEST_F(PluginManagerTest, ADedicatedDeviceTakenAsAnUplinkLeavesTheListWithinASecond) {
   ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   auto dedicated = watch("ena-dedicated");
