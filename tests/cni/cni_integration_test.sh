@@ -5,6 +5,9 @@
 # dataplane's af_packet uplink. Also: CHECK, DEL with libcni's cached result, chaining with the
 # reference tuning plugin, DEL while the dataplane is down, and the 1.1.0 GC and STATUS commands by
 # direct invocation (Debian's libcni predates them). IPAM is ena-dpdk-ipam with a static pool.
+# A pod with one attachment on each of two networks, each through its own NAD-style config (as
+# the chart renders for config.deviceplugin.ena.networkResources) with the device ID as Multus
+# passes it, gets its socket and address on each network (issue 16 part 4).
 # Usage: cni_integration_test.sh BUILD_DIR
 set -u
 build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
@@ -28,6 +31,8 @@ vpc=enadpdk-cvpc-$$
 pod=enadpdk-cpod-$$
 host_if=ecp$$
 ns_if=ecv$$
+host_if2=ecq$$
+ns_if2=ecw$$
 huge=$tmp/huge
 pids=()
 
@@ -38,6 +43,7 @@ cleanup() {
   ip netns del "$vpc" 2>/dev/null
   ip netns del "$pod" 2>/dev/null
   ip link del "$host_if" 2>/dev/null
+  ip link del "$host_if2" 2>/dev/null
   umount "$huge" 2>/dev/null || umount -l "$huge" 2>/dev/null
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
   rm -rf "/var/run/dpdk/cnit$$" /var/run/dpdk/cpod*$$
@@ -48,12 +54,14 @@ ctl() { "$CTLBIN" --socket "$tmp/dp.sock" "$@"; }
 port_count() { ctl -o json ports | jq '.ports | length'; }
 has_port() { ctl -o json port get "$1" >/dev/null 2>&1; }
 leases() { find "$tmp/ipam" -name '*.lease' 2>/dev/null | wc -l; }
+# net_leases NETWORK: leases of the pools of the node config file (the two-network case).
+net_leases() { find "$tmp/ipam-nets/$1" -name '*.lease' 2>/dev/null | wc -l; }
 
 # The node's CNI path policy for this test's paths (docs/cni.md); libcni passes it on.
 cat >"$tmp/cni-policy.json" <<JSON
 {"logFile": ["$tmp/cni.log"], "stateDir": ["$tmp/cnistate"], "dataplaneSocket": ["$tmp/dp.sock"],
  "slotDir": ["$tmp/vhost"], "CNIDeviceInfoFile": ["$tmp/devinfo"],
- "ipam.stateDir": ["$tmp/ipam", "$tmp/ipam-burst"]}
+ "ipam.stateDir": ["$tmp/ipam", "$tmp/ipam-burst"], "ipam.configFile": ["$tmp/config.json"]}
 JSON
 chmod 0644 "$tmp/cni-policy.json"
 export ENA_DPDK_CNI_POLICY=$tmp/cni-policy.json
@@ -63,6 +71,7 @@ mkdir -p "$huge" "$tmp/vhost" "$tmp/bin" "$tmp/calls" "$tmp/devinfo" "$tmp/cache
 mount -t hugetlbfs -o pagesize=2M nodev "$huge" || exit 1
 # The device plugin's slots.
 for i in 00 01 02 03; do mkdir -m 0770 "$tmp/vhost/eni1-$i"; done
+mkdir -m 0770 "$tmp/vhost/eni2-00"
 
 # The "VPC": 10.99.0.1/24 in a namespace behind a veth pair whose host end is the uplink.
 ip netns add "$vpc"
@@ -74,6 +83,15 @@ ip link set "$host_if" up
 ip -n "$vpc" addr add 10.99.0.1/24 dev "$ns_if"
 ip -n "$vpc" link set "$ns_if" up
 eni_mac=$(cat "/sys/class/net/$host_if/address")
+# A second ENI (network eni2, another subnet) on a second veth pair into the same namespace; only
+# its attachments' sockets and addresses are checked, no traffic.
+ip link add "$host_if2" type veth peer name "$ns_if2"
+ip link set "$ns_if2" netns "$vpc"
+sysctl -qw "net.ipv6.conf.$host_if2.disable_ipv6=1"
+ip link set "$host_if2" up
+ip -n "$vpc" addr add 10.98.0.1/24 dev "$ns_if2"
+ip -n "$vpc" link set "$ns_if2" up
+eni2_mac=$(cat "/sys/class/net/$host_if2/address")
 
 cat >"$tmp/config.json" <<JSON
 {"dataplane": {
@@ -86,7 +104,11 @@ cat >"$tmp/config.json" <<JSON
   "metricsAddress": "127.0.0.1:0",
   "allowedSocketDirs": ["$tmp/vhost"],
   "mbufs": 4096,
-  "networks": [{"name": "eni1", "mode": "vpc", "uplink": {"device": "net_af_packet$$,iface=$host_if"}}]}}
+  "networks": [{"name": "eni1", "mode": "vpc", "uplink": {"device": "net_af_packet$$,iface=$host_if"}},
+               {"name": "eni2", "mode": "vpc", "uplink": {"device": "net_af_packet2$$,iface=$host_if2"}}]},
+ "ipam": {"stateDir": "$tmp/ipam-nets", "networks": {
+  "eni1": {"addresses": ["10.99.0.20/24", "10.99.0.21/24"], "gateway": "10.99.0.1"},
+  "eni2": {"addresses": ["10.98.0.20/24", "10.98.0.21/24"], "gateway": "10.98.0.1"}}}}
 JSON
 
 start_dataplane() {
@@ -212,9 +234,64 @@ check "the slot directory stays for the next pod" test -d "$tmp/vhost/eni1-03"
 check "a repeated DEL succeeds" driver del "$tmp/net.conflist" pod1 eni1-03
 
 # --- errors reach the runtime as CNI errors --------------------------------------------------------
-driver add "$tmp/net.conflist" pod2 eni2-01 >"$tmp/err.json"
-check "a device ID of another network is refused with code 7, nothing left" \
+driver add "$tmp/net.conflist" pod2 eni9-01 >"$tmp/err.json"
+check "a device ID of a network the dataplane lacks is refused with code 7, nothing left" \
   test "$(jq -r .code "$tmp/err.json")" = 7 -a "$(port_count)" -eq 0 -a "$(leases)" -eq 0
+
+# --- one pod, an attachment on each of two networks, a NAD each (issue 16 part 4) ----------------
+# The NADs the chart renders for config.deviceplugin.ena.networkResources {eni1: ena-eni1, eni2:
+# ena-eni2} (tests/deploy/chart_test.sh, "network-resources"): the shared NAD's configuration (this
+# test's paths) named after the NAD and pinned to its network, the pool from the node config
+# file's ipam.networks. Multus runs such a single configuration through libcni's AddNetwork with
+# the attachment the kubelet allocated from the NAD's resource as runtimeConfig.deviceID.
+for n in eni1 eni2; do
+  cat >"$tmp/nad-$n.conf" <<JSON
+{"cniVersion": "1.0.0", "name": "ena-dpdk-shared-$n", "type": "ena-dpdk-cni", "mode": "vhostuser",
+ "network": "$n", "capabilities": {"deviceID": true, "CNIDeviceInfoFile": true},
+ "dataplaneSocket": "$tmp/dp.sock", "slotDir": "$tmp/vhost", "podSlotDir": "$tmp/vhost",
+ "stateDir": "$tmp/cnistate", "logFile": "$tmp/cni.log",
+ "ipam": {"type": "ena-dpdk-ipam", "configFile": "$tmp/config.json"}}
+JSON
+done
+nad_driver() {  # nad_driver COMMAND NETWORK IFNAME DEVICE-ID: pod "pair", that network's NAD
+  "$DRIVER" "$1" --conf "$tmp/nad-$2.conf" --container-id pair --netns "/var/run/netns/$pod" \
+    --ifname "$3" --cni-path "$tmp/bin" --cache-dir "$tmp/cache" \
+    --args "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pair" \
+    --cap "deviceID=$4" --cap "CNIDeviceInfoFile=$tmp/devinfo/pair-$3.json"
+}
+nad_driver add eni1 net1 eni1-00 >"$tmp/pair-net1.json"
+check "two networks: ADD of net1 (NAD ena-dpdk-shared-eni1, device eni1-00) succeeds" test $? -eq 0
+nad_driver add eni2 net2 eni2-00 >"$tmp/pair-net2.json"
+check "two networks: ADD of net2 (NAD ena-dpdk-shared-eni2, device eni2-00) succeeds" test $? -eq 0
+cat "$tmp/pair-net1.json" "$tmp/pair-net2.json"
+echo
+check "two networks: each result has its interface, its ENI's MAC and an address of its network's pool" \
+  test "$(jq -r '"\(.interfaces[0].name) \(.interfaces[0].mac) \(.ips[0].address) \(.ips[0].gateway)"' "$tmp/pair-net1.json" "$tmp/pair-net2.json" | paste -sd' ')" = \
+  "net1 $eni_mac 10.99.0.20/24 10.99.0.1 net2 $eni2_mac 10.98.0.20/24 10.98.0.1"
+check "two networks: each slot's ena-dpdk.json names its own socket, network, MAC and address" \
+  test "$(jq -r '"\(.socketPath) \(.network) \(.mac) \(.ips[0])"' "$tmp/vhost/eni1-00/ena-dpdk.json" "$tmp/vhost/eni2-00/ena-dpdk.json" | paste -sd' ')" = \
+  "$tmp/vhost/eni1-00/vhost.sock eni1 $eni_mac 10.99.0.20/24 $tmp/vhost/eni2-00/vhost.sock eni2 $eni2_mac 10.98.0.20/24"
+check "two networks: the dataplane has pair/net1 on eni1 and pair/net2 on eni2, each on its slot's socket" \
+  test "$(for id in pair/net1 pair/net2; do ctl -o json port get "$id" | jq -r '.port | "\(.network) \(.socketPath) \(.ips[0])"'; done | paste -sd' ')" = \
+  "eni1 $tmp/vhost/eni1-00/vhost.sock 10.99.0.20/24 eni2 $tmp/vhost/eni2-00/vhost.sock 10.98.0.20/24"
+check "two networks: each device-info names its own socket" \
+  test "$(jq -r '."vhost-user".path' "$tmp/devinfo/pair-net1.json" "$tmp/devinfo/pair-net2.json" | paste -sd' ')" = \
+  "$tmp/vhost/eni1-00/vhost.sock $tmp/vhost/eni2-00/vhost.sock"
+check "two networks: one lease in each network's pool" test "$(net_leases eni1) $(net_leases eni2)" = "1 1"
+nad_driver check eni1 net1 eni1-00 >"$tmp/pair-check.out" && nad_driver check eni2 net2 eni2-00 >>"$tmp/pair-check.out"
+check "two networks: CHECK of both succeeds" test $? -eq 0
+mkdir -m 0770 "$tmp/vhost/eni2-01"
+nad_driver add eni1 net3 eni2-01 >"$tmp/pair-net3.json"
+check "two networks: a device of eni2 through eni1's NAD is refused with code 7, nothing added" \
+  test "$(jq -r .code "$tmp/pair-net3.json") $(port_count) $(net_leases eni1) $(net_leases eni2)" = "7 2 1 1"
+check "two networks: ... because the NAD's network does not match the device ID" \
+  grep -qF 'network \"eni1\" does not match deviceID \"eni2-01\"' "$tmp/pair-net3.json"
+rmdir "$tmp/vhost/eni2-01"
+nad_driver del eni1 net1 eni1-00 >/dev/null && nad_driver del eni2 net2 eni2-00 >/dev/null
+check "two networks: DEL of both succeeds" test $? -eq 0
+check "two networks: DEL removed both ports, leases, ena-dpdk.json and device-info files" \
+  test "$(port_count) $(net_leases eni1) $(net_leases eni2)" = "0 0 0" -a ! -e "$tmp/vhost/eni1-00/ena-dpdk.json" \
+  -a ! -e "$tmp/vhost/eni2-00/ena-dpdk.json" -a ! -e "$tmp/devinfo/pair-net1.json" -a ! -e "$tmp/devinfo/pair-net2.json"
 
 # --- chained with the reference tuning plugin ------------------------------------------------------
 driver add "$tmp/chained.conflist" pod3 eni1-02 >"$tmp/add3.json"

@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 chart=$repo/charts/ena-dpdk
-sets=(default shared-only dedicated-only cdi custom)
+sets=(default shared-only dedicated-only cdi custom network-resources)
 
 render() {  # render SET: helm template of a value set into $tmp/SET.yaml
   local args=()
@@ -98,6 +98,8 @@ check "default: a config change rolls the pods of both DaemonSets (checksum anno
 check "default: NADs name the device plugin's resources" \
   expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"])' \
   '["dpdk.aws/ena","dpdk.aws/ena-dedicated"]'
+check "default: no per-network resource (config.json, NADs)" \
+  expect "$f" '[config.deviceplugin.ena.networkResources, kind("NetworkAttachmentDefinition").filter(d => JSON.parse(d.spec.config).network).length]' '[null,0]'
 check "default: shared NAD: vhostuser mode, paths of the config, capabilities, IPAM" \
   expect "$f" 'nad("ena-dpdk-shared")' \
   '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","slotGroup":1500,"type":"ena-dpdk-cni"}'
@@ -120,6 +122,27 @@ check "shared-only: a shared NAD per namespace, no dedicated one, CNI keys merge
   '["default/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug","dpdk-apps/ena-dpdk-shared:{\"mode\":\"server\",\"queues\":2}:debug"]'
 check "shared-only: -a for each PCI uplink, and as many dpdk.aws/ena-uplink devices" \
   expect "$f" '[config.dataplane.eal, c("dataplane").resources.limits["dpdk.aws/ena-uplink"]]' '[["--huge-dir","/dev/hugepages","-a","0000:00:06.0","-a","0000:00:07.0","--file-prefix","ena-dpdk","--socket-mem","1024"],"2"]'
+
+# --- a resource per network -----------------------------------------------------------------------
+f=$tmp/network-resources.yaml
+check "network-resources: per namespace the shared NAD, one per network, the dedicated one" \
+  expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.namespace + "/" + d.metadata.name)' \
+  '["default/ena-dpdk-shared","default/ena-dpdk-shared-eni1","default/ena-dpdk-shared-eni2","default/ena-dpdk-dedicated","dpdk-apps/ena-dpdk-shared","dpdk-apps/ena-dpdk-shared-eni1","dpdk-apps/ena-dpdk-shared-eni2","dpdk-apps/ena-dpdk-dedicated"]'
+check "network-resources: each NAD names its network's resource; the shared one keeps dpdk.aws/ena" \
+  expect "$f" 'kind("NetworkAttachmentDefinition").filter(d => d.metadata.namespace === "default").map(d => d.metadata.name + "=" + d.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"])' \
+  '["ena-dpdk-shared=dpdk.aws/ena","ena-dpdk-shared-eni1=dpdk.aws/ena-eni1","ena-dpdk-shared-eni2=dpdk.aws/ena-eni2","ena-dpdk-dedicated=dpdk.aws/ena-dedicated"]'
+check "network-resources: a network's CNI config has the NAD's name and is pinned to its network" \
+  expect "$f" '["eni1", "eni2"].map(n => [nad("ena-dpdk-shared-" + n).name, nad("ena-dpdk-shared-" + n).network])' \
+  '[["ena-dpdk-shared-eni1","eni1"],["ena-dpdk-shared-eni2","eni2"]]'
+check "network-resources: otherwise a network's CNI config is the shared NAD's" \
+  expect "$f" '["eni1", "eni2"].map(n => (({name, network, ...rest}) => JSON.stringify(rest))(nad("ena-dpdk-shared-" + n)) === (({name, ...rest}) => JSON.stringify(rest))(nad("ena-dpdk-shared")))' \
+  '[true,true]'
+check "network-resources: the device plugin gets the map in config.json" \
+  expect "$f" 'config.deviceplugin.ena.networkResources' '{"eni1":"ena-eni1","eni2":"ena-eni2"}'
+check "network-resources: the dataplane still asks for both uplinks" \
+  expect "$f" 'c("dataplane").resources.limits["dpdk.aws/ena-uplink"]' '"2"'
+check "network-resources: with the pooled NAD off, the per-network NADs stay and take shared.config" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" -f \"$repo/tests/deploy/values/network-resources.yaml\" --set networkAttachments.shared.config.mtu=1400 --set networkAttachments.shared.enabled=false | grep -c '\"mtu\": 1400' | grep -qx 4"
 
 # --- dedicated only -------------------------------------------------------------------------------
 f=$tmp/dedicated-only.yaml
@@ -185,6 +208,14 @@ bad "slotGroup: Must validate at least one schema" --set slotGroup=0
 bad "config.deviceplugin.ena.slotGroup: Must be less than or equal to 2.147483647e+09" --set config.deviceplugin.ena.slotGroup=2147483648
 bad "slotGroup (1500) and config.deviceplugin.ena.slotGroup (2000) differ" --set config.deviceplugin.ena.slotGroup=2000
 bad "networkAttachments.shared.config.slotGroup" --set networkAttachments.shared.config.slotGroup=1500
+nr=config.deviceplugin.ena.networkResources
+bad "$nr.eni1: Does not match pattern" --set "$nr.eni1=ENA-1"
+bad "$nr.eni1: Must not validate the schema (not)" --set "$nr.eni1=ena-dedicated"
+bad "$nr.eni1: String length must be less than or equal to 50" --set "$nr.eni1=$(printf 'e%.0s' {1..51})"
+bad "$nr: Property name of \"eni_1\" does not match" --set "$nr.eni_1=ena-eni1"
+bad "$nr: \"eni2\" is no dataplane network with an uplink" --set "$nr.eni2=ena-eni2"
+bad "$nr: resource \"ena-x\" is named for two networks" -f "$repo/tests/deploy/values/network-resources.yaml" \
+  --set "$nr.eni1=ena-x" --set "$nr.eni2=ena-x"
 printf 'config:\n  dataplane:\n    networks:\n      - name: eni1\n      - name: eni1\n' >"$tmp/duplicate.yaml"
 bad "duplicate network name \"eni1\"" -f "$tmp/duplicate.yaml"
 

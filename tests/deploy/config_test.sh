@@ -12,7 +12,7 @@ checker=${1:?usage: config_test.sh BUILD_DIR}/tests/deploy/deploy_config_check
 [ -x "$checker" ] || { echo "FATAL: $checker is missing (build the deploy_config_check target)"; exit 1; }
 chart=$repo/charts/ena-dpdk
 
-for set in default shared-only dedicated-only cdi custom; do
+for set in default shared-only dedicated-only cdi custom network-resources; do
   args=()
   [ "$set" = default ] || args=(-f "$repo/tests/deploy/values/$set.yaml")
   "$helm" template ena-dpdk "$chart" "${args[@]}" >"$tmp/$set.yaml" || { echo "FATAL: helm template $set"; exit 1; }

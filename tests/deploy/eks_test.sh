@@ -3,7 +3,8 @@
 # shell part is node-setup.sh (shellcheck-clean) and whose NodeConfig part is valid; the AL2 user
 # data is a shellcheck-clean script that embeds node-setup.sh; the eksctl ClusterConfig is valid,
 # its node group runs node-setup.sh before bootstrap with the NodeConfig's kubelet settings, and
-# its labels and taints are what the chart's node selector and tolerations expect.
+# its labels and taints are what the chart's node selector and tolerations expect; the chart's
+# attachments per network equal the secondary IPs the bootstrap gives the DPDK ENI.
 # Usage: eks_test.sh
 # shellcheck disable=SC2016 # single quotes: JavaScript expressions
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -67,6 +68,13 @@ tolerated=$(q "$tmp/chart.yaml" 'pod.tolerations.map(t => t.key + ":" + t.effect
 check "eksctl: node labels satisfy the chart's nodeSelector, taints are tolerated" \
   expect "$f" '(g => [Object.fromEntries(Object.entries(g.labels).filter(([k]) => k in '"$selector"')), g.taints.map(t => t.key + ":" + t.effect)])(docs[0].nodeGroups.find(g => g.name === "dpdk"))' \
   "[$selector,$tolerated]"
+# The chart's attachments per network and the DPDK ENI's secondary IPs (the pod addresses) the
+# bootstrap asks for: more slots than addresses would schedule pods whose CNI ADD then fails.
+ips_default=$(sed -n 's/^secondary_ips=\${ENA_DPDK_ENI_SECONDARY_IPS:-\([0-9]*\)}$/\1/p' "$eks/src/node-setup.sh")
+ips_al2=$(sed -n 's/^export .*ENA_DPDK_ENI_SECONDARY_IPS=\([0-9]*\).*$/\1/p' "$eks/al2-user-data.sh" | head -n 1)
+check "chart: slotsPerNetwork = the secondary IPs of node-setup.sh and the AL2 user data (ENA_DPDK_ENI_SECONDARY_IPS)" \
+  expect "$tmp/chart.yaml" '[config.deviceplugin.ena.slotsPerNetwork, "'"$ips_default"'", "'"$ips_al2"'"].map(Number)' \
+  "[$ips_default,$ips_default,$ips_default]"
 check "eksctl: the node role may create and attach ENIs" \
   expect "$f" 'docs[0].nodeGroups.find(g => g.name === "dpdk").iam.attachPolicy.Statement[0].Action.filter(a => /NetworkInterface/.test(a)).length' '5'
 

@@ -51,6 +51,23 @@ of config.dataplane.eal when dataplane.autoEalArgs is set (docs/deploy.md).
 {{- end -}}
 {{- $names = append $names $network.name -}}
 {{- end -}}
+{{- /* networkResources: the schema checks each name; these rules span entries. */ -}}
+{{- $resources := list -}}
+{{- range $network, $resource := dig "deviceplugin" "ena" "networkResources" dict $config -}}
+{{- $uplinked := false -}}
+{{- range $n := $dataplane.networks | default list -}}
+{{- if and (eq $n.name $network) $n.uplink -}}
+{{- $uplinked = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $uplinked -}}
+{{- fail (printf "config.deviceplugin.ena.networkResources: %q is no dataplane network with an uplink (config.dataplane.networks)" $network) -}}
+{{- end -}}
+{{- if has $resource $resources -}}
+{{- fail (printf "config.deviceplugin.ena.networkResources: resource %q is named for two networks" $resource) -}}
+{{- end -}}
+{{- $resources = append $resources $resource -}}
+{{- end -}}
 {{- if .Values.dataplane.autoEalArgs -}}
 {{- range $arg := $eal -}}
 {{- if has $arg (list "--huge-dir" "-a" "--allow" "-b" "--block" "--no-pci" "-w" "--pci-whitelist") -}}

@@ -4,16 +4,20 @@
 //
 // Usage:
 //
-//	cni-driver add|check|del --conflist FILE --container-id ID --netns PATH --ifname IF
-//	           [--cni-path DIRS] [--cache-dir DIR] [--args K=V;K=V] [--cap KEY=JSON]...
+//	cni-driver add|check|del (--conflist FILE | --conf FILE) --container-id ID --netns PATH
+//	           --ifname IF [--cni-path DIRS] [--cache-dir DIR] [--args K=V;K=V] [--cap KEY=JSON]...
 //
 //	add    AddNetworkList: runs the list's plugins in order, caches the result, prints the
 //	       result JSON (in the list's cniVersion) on stdout.
 //	check  CheckNetworkList: runs CHECK with the cached result as prevResult.
 //	del    DelNetworkList: runs the plugins in reverse with the cached result as prevResult
 //	       (when there is one) and removes the cache entry.
+//	With --conf the same through AddNetwork, CheckNetwork and DelNetwork: one plugin's network
+//	configuration, the way Multus runs a NetworkAttachmentDefinition whose config has no
+//	"plugins" list.
 //
 //	--conflist FILE      network configuration list (.conflist JSON)
+//	--conf FILE          a single network configuration (.conf JSON), instead of --conflist
 //	--container-id ID    CNI_CONTAINERID
 //	--netns PATH         CNI_NETNS (may be empty for del)
 //	--ifname IF          CNI_IFNAME
@@ -62,7 +66,7 @@ func (c capFlags) Set(v string) error {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: cni-driver add|check|del --conflist FILE --container-id ID --netns PATH --ifname IF [--cni-path DIRS] [--cache-dir DIR] [--args K=V;K=V] [--cap KEY=JSON]...")
+	fmt.Fprintln(os.Stderr, "usage: cni-driver add|check|del (--conflist FILE | --conf FILE) --container-id ID --netns PATH --ifname IF [--cni-path DIRS] [--cache-dir DIR] [--args K=V;K=V] [--cap KEY=JSON]...")
 	os.Exit(2)
 }
 
@@ -86,6 +90,7 @@ func main() {
 	command := os.Args[1]
 	fs := flag.NewFlagSet("cni-driver "+command, flag.ExitOnError)
 	conflist := fs.String("conflist", "", "network configuration list")
+	conf := fs.String("conf", "", "single network configuration")
 	containerID := fs.String("container-id", "", "CNI_CONTAINERID")
 	netns := fs.String("netns", "", "CNI_NETNS")
 	ifname := fs.String("ifname", "", "CNI_IFNAME")
@@ -95,13 +100,8 @@ func main() {
 	caps := capFlags{}
 	fs.Var(caps, "cap", "capability argument KEY=JSON (repeatable)")
 	fs.Parse(os.Args[2:])
-	if *conflist == "" || *containerID == "" || *ifname == "" || fs.NArg() != 0 {
+	if (*conflist == "") == (*conf == "") || *containerID == "" || *ifname == "" || fs.NArg() != 0 {
 		usage()
-	}
-
-	list, err := libcni.ConfListFromFile(*conflist)
-	if err != nil {
-		fail(err)
 	}
 	rt := &libcni.RuntimeConf{
 		ContainerID:    *containerID,
@@ -119,9 +119,32 @@ func main() {
 	cni := libcni.NewCNIConfigWithCacheDir(strings.Split(*cniPath, ":"), *cacheDir, nil)
 	ctx := context.Background()
 
+	var run runtime
+	if *conf != "" {
+		net, err := libcni.ConfFromFile(*conf)
+		if err != nil {
+			fail(err)
+		}
+		run = runtime{
+			add:   func() (types.Result, error) { return cni.AddNetwork(ctx, net, rt) },
+			check: func() error { return cni.CheckNetwork(ctx, net, rt) },
+			del:   func() error { return cni.DelNetwork(ctx, net, rt) },
+		}
+	} else {
+		list, err := libcni.ConfListFromFile(*conflist)
+		if err != nil {
+			fail(err)
+		}
+		run = runtime{
+			add:   func() (types.Result, error) { return cni.AddNetworkList(ctx, list, rt) },
+			check: func() error { return cni.CheckNetworkList(ctx, list, rt) },
+			del:   func() error { return cni.DelNetworkList(ctx, list, rt) },
+		}
+	}
+
 	switch command {
 	case "add":
-		result, err := cni.AddNetworkList(ctx, list, rt)
+		result, err := run.add()
 		if err != nil {
 			fail(err)
 		}
@@ -129,14 +152,21 @@ func main() {
 			fail(err)
 		}
 	case "check":
-		if err := cni.CheckNetworkList(ctx, list, rt); err != nil {
+		if err := run.check(); err != nil {
 			fail(err)
 		}
 	case "del":
-		if err := cni.DelNetworkList(ctx, list, rt); err != nil {
+		if err := run.del(); err != nil {
 			fail(err)
 		}
 	default:
 		usage()
 	}
+}
+
+// runtime is libcni's ADD, CHECK and DEL for one configuration: a list, or a single network.
+type runtime struct {
+	add   func() (types.Result, error)
+	check func() error
+	del   func() error
 }
