@@ -70,15 +70,15 @@ check "default: dataplane probes run ena-dpdk-ctl health on the control socket" 
 check "default: dataplane mounts (control socket and slots, state; vfio nodes come from Allocate)" \
   expect "$f" 'c("dataplane").volumeMounts.map(m => m.mountPath)' \
   '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk"]'
-check "default: device plugin mounts (kubelet, slots, devinfo, vfio, hugepages propagated)" \
+check "default: device plugin mounts (kubelet, slots, devinfo, vfio, IPAM leases, hugepages propagated)" \
   expect "$f" 'c("deviceplugin").volumeMounts.map(m => m.mountPath + (m.readOnly ? ":ro" : "") + (m.mountPropagation ? ":" + m.mountPropagation : ""))' \
-  '["/etc/ena-dpdk:ro","/var/lib/kubelet/device-plugins","/var/lib/kubelet/pod-resources:ro","/run/ena-dpdk","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/ena-dpdk/hugepages:Bidirectional"]'
+  '["/etc/ena-dpdk:ro","/var/lib/kubelet/device-plugins","/var/lib/kubelet/pod-resources:ro","/run/ena-dpdk","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/lib/ena-dpdk/ipam","/var/run/ena-dpdk/hugepages:Bidirectional"]'
 check "default: device plugin privileged (hugetlbfs mounts reach the host), liveness on /healthz" \
   expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").livenessProbe.httpGet]' \
   '[true,{"host":"127.0.0.1","port":9641,"path":"/healthz"}]'
 check "default: hostPath volumes are the mounted directories" \
   expect "$f" '[pod, dpod].map(p => p.volumes.filter(v => v.hostPath).map(v => v.hostPath.path + ":" + v.hostPath.type))' \
-  '[["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"],["/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate"]]'
+  '[["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk/ipam:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"],["/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate"]]'
 check "default: the chart adds --huge-dir and -a <uplink> to the EAL arguments" \
   expect "$f" 'config.dataplane.eal' '["--huge-dir","/dev/hugepages","-a","0000:00:06.0","--file-prefix","ena-dpdk"]'
 check "default: config.json is the values' config otherwise" \
@@ -177,7 +177,7 @@ check "custom: 2M hugepages where the values say, EAL without PCI, no uplink to 
   '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"],["cpu","memory","hugepages-2Mi"]]'
 check "custom: mounts follow the configured paths (inner directories covered); no probe on port 0" \
   expect "$f" '[c("dataplane").volumeMounts.map(m => m.mountPath).slice(2), c("deviceplugin").volumeMounts.map(m => m.mountPath).slice(3), c("deviceplugin").livenessProbe]' \
-  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],null]'
+  '[["/run/dpdk-switch","/var/lib/dpdk-switch","/var/lib/dpdk-cni"],["/run/dpdk-switch","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/lib/ena-dpdk/ipam","/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],null]'
 check "custom: no NetworkAttachmentDefinition" expect "$f" 'kind("NetworkAttachmentDefinition").length' '0'
 
 # --- values that must not install -----------------------------------------------------------------

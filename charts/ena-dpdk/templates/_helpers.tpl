@@ -156,6 +156,11 @@ by the outer mount unless it needs its own propagation.
 {{- $dataplane = append $dataplane (dict "path" $d) -}}
 {{- end -}}
 {{- $plugin := list (dict "path" "/var/lib/kubelet/device-plugins") (dict "path" "/var/lib/kubelet/pod-resources" "readOnly" true) (dict "path" $controlDir) (dict "path" ($ena.dir | default "/var/run/ena-dpdk/vhost")) (dict "path" "/var/run/k8s.cni.cncf.io/devinfo/dp") (dict "path" "/dev/vfio") -}}
+{{- /* the IPAM's leases and metadata cache, which bound the healthy attachments per network */ -}}
+{{- $ipam := $c.ipam | default dict -}}
+{{- if $ipam.networks -}}
+{{- $plugin = append $plugin (dict "path" ($ipam.stateDir | default "/var/lib/ena-dpdk/ipam")) -}}
+{{- end -}}
 {{- if ne $huge.enabled false -}}
 {{- $plugin = append $plugin (dict "path" ($huge.mountDir | default "/var/run/ena-dpdk/hugepages") "propagation" "Bidirectional") -}}
 {{- end -}}
