@@ -41,7 +41,8 @@ struct Parsed {
   uint32_t ip4_dst = 0;
   Ipv6Addr ip6_src{};
   Ipv6Addr ip6_dst{};
-  bool is_ns = false;  // a well-formed ICMPv6 Neighbor Solicitation
+  uint8_t icmp6_type = 0;  // the ICMPv6 type, directly or behind a hop-by-hop header; 0 = none
+  bool is_ns = false;      // a well-formed ICMPv6 Neighbor Solicitation
   Ipv6Addr ns_target{};
 };
 
@@ -71,6 +72,13 @@ bool parse(const uint8_t* f, uint32_t len, Parsed& p) noexcept {
       if (l3len < kIpv6HeaderLen || (l3[0] >> 4) != 6) return false;
       p.ip6_src = loadIpv6(l3 + 8);
       p.ip6_dst = loadIpv6(l3 + 24);
+      if (l3[6] == kIpProtoIcmpv6 && l3len >= kIpv6HeaderLen + 4) {
+        p.icmp6_type = l3[kIpv6HeaderLen];
+      } else if (l3[6] == kIpProtoHopByHop && l3len >= kIpv6HeaderLen + 8) {
+        // MLD reports carry a Router Alert in a hop-by-hop header (RFC 3810 5).
+        const uint32_t icmp = kIpv6HeaderLen + (l3[kIpv6HeaderLen + 1] + 1u) * 8;
+        if (l3[kIpv6HeaderLen] == kIpProtoIcmpv6 && l3len >= icmp + 4) p.icmp6_type = l3[icmp];
+      }
       if (l3[6] == kIpProtoIcmpv6 && l3[7] == 255 && l3len >= kIpv6HeaderLen + kIcmpv6NdLen &&
           l3[kIpv6HeaderLen] == kIcmpv6NeighborSolicit && l3[kIpv6HeaderLen + 1] == 0) {
         p.is_ns = true;
@@ -80,10 +88,6 @@ bool parse(const uint8_t* f, uint32_t len, Parsed& p) noexcept {
     default:
       return true;
   }
-}
-
-bool isUnspecified(const Ipv6Addr& a) noexcept {
-  return std::all_of(a.begin(), a.end(), [](uint8_t b) { return b == 0; });
 }
 
 // Rewrites an ARP request in place into the reply "`target_ip` is at `answer`".
@@ -168,10 +172,14 @@ Action fromUplink(const NetworkView& net, uint8_t* f, uint32_t len, uint32_t cap
       return owner == net.ipv4_owner.end() ? drop(DropReason::NoRoute) : forwardTo(owner->second);
     }
     case kEtherTypeIpv6: {
+      // ipv6_owner holds the pods' link-local addresses too (podLinkLocal): the switch answers
+      // for them as for the global ones, and unicast to them reaches their pod.
       if (p.is_ns) {
         return net.ipv6_owner.contains(p.ns_target) ? ndpAdvert(f, capacity, p, net.eni_mac)
                                                     : drop(DropReason::NoRoute);
       }
+      // Router advertisements, MLD queries and unsolicited advertisements: every pod.
+      if (p.ip6_dst == kIpv6AllNodes) return flood();
       auto owner = net.ipv6_owner.find(p.ip6_dst);
       return owner == net.ipv6_owner.end() ? drop(DropReason::NoRoute) : forwardTo(owner->second);
     }
@@ -186,6 +194,33 @@ Action towards(const NetworkView& net, const PortView& in, uint16_t owner) noexc
   if (owner == in.slot) return drop(DropReason::Other);  // to itself
   if (owner != kNoSlot) return forwardTo(owner);
   return net.uplink == kNoSlot ? drop(DropReason::NoRoute) : forwardTo(net.uplink);
+}
+
+// vpc: may a pod send this IPv6 packet from its source address? Its own addresses, the
+// link-local addresses derived from them (podLinkLocal), and the unspecified address where the
+// RFCs allow it before an interface has an address: a duplicate address detection probe (a
+// Neighbor Solicitation to the target's solicited-node group, RFC 4862 5.4.2), a Router
+// Solicitation (RFC 4861 4.1) and an MLD report (RFC 3810 5.2.13; Linux sends them while its
+// link-local address is tentative).
+bool ipv6SourceAllowed(const PortView& in, const Parsed& p) noexcept {
+  if (contains(in.ipv6, p.ip6_src)) return true;
+  if (isIpv6LinkLocal(p.ip6_src)) {
+    return std::any_of(in.ipv6.begin(), in.ipv6.end(),
+                       [&](const Ipv6Addr& a) { return podLinkLocal(a) == p.ip6_src; });
+  }
+  if (!isUnspecified(p.ip6_src)) return false;
+  switch (p.icmp6_type) {
+    case kIcmpv6NeighborSolicit:
+      return p.is_ns && isSolicitedNodeOf(p.ip6_dst, p.ns_target);
+    case kIcmpv6RouterSolicit:
+      return p.ip6_dst == kIpv6AllRouters;
+    case kIcmpv6Mldv2Report:
+      return p.ip6_dst == kIpv6AllMldv2Routers;
+    case kIcmpv6MldReport:
+      return isIpv6Multicast(p.ip6_dst);
+    default:
+      return false;
+  }
 }
 
 // vpc: a frame from a pod port. Pods use the ENI's MAC and only their own IPs.
@@ -209,9 +244,7 @@ Action fromPod(const NetworkView& net, const PortView& in, uint8_t* f, uint32_t 
       return towards(net, in, owner == net.ipv4_owner.end() ? kNoSlot : owner->second);
     }
     case kEtherTypeIpv6: {
-      if (!contains(in.ipv6, p.ip6_src) && !(p.is_ns && isUnspecified(p.ip6_src))) {
-        return drop(DropReason::Spoofed);
-      }
+      if (!ipv6SourceAllowed(in, p)) return drop(DropReason::Spoofed);
       if (p.is_ns) {
         auto owner = net.ipv6_owner.find(p.ns_target);
         if (owner != net.ipv6_owner.end() && owner->second != in.slot) {

@@ -70,8 +70,10 @@ struct NetworkView {
   uint16_t uplink = kNoSlot;    // kNoSlot for a node-local network
   MacAddr eni_mac;              // vpc: the uplink ENI's MAC, which every pod uses
   std::vector<uint16_t> ports;  // pod port slots (not the uplink)
-  absl::flat_hash_map<uint32_t, uint16_t> ipv4_owner;            // pod IPv4 -> slot
-  absl::flat_hash_map<Ipv6Addr, uint16_t, Ipv6Hash> ipv6_owner;  // pod IPv6 -> slot
+  absl::flat_hash_map<uint32_t, uint16_t> ipv4_owner;  // pod IPv4 -> slot
+  // Pod IPv6 -> slot: each port's addresses and the link-local address derived from each
+  // (podLinkLocal; the port table refuses a port whose derived address another port has).
+  absl::flat_hash_map<Ipv6Addr, uint16_t, Ipv6Hash> ipv6_owner;
   Fdb* fdb = nullptr;  // l2: owned by the switch, outlives every table that points at it
 };
 

@@ -49,9 +49,14 @@ inline constexpr uint32_t kEthHeaderLen = 14;
 inline constexpr uint32_t kArpLen = 28;
 inline constexpr uint32_t kIpv4MinHeaderLen = 20;
 inline constexpr uint32_t kIpv6HeaderLen = 40;
+inline constexpr uint8_t kIpProtoHopByHop = 0;
 inline constexpr uint8_t kIpProtoIcmpv6 = 58;
+inline constexpr uint8_t kIcmpv6MldReport = 131;  // MLDv1 (RFC 2710)
+inline constexpr uint8_t kIcmpv6RouterSolicit = 133;
+inline constexpr uint8_t kIcmpv6RouterAdvert = 134;
 inline constexpr uint8_t kIcmpv6NeighborSolicit = 135;
 inline constexpr uint8_t kIcmpv6NeighborAdvert = 136;
+inline constexpr uint8_t kIcmpv6Mldv2Report = 143;  // RFC 3810
 inline constexpr uint16_t kArpOpRequest = 1;
 inline constexpr uint16_t kArpOpReply = 2;
 
@@ -76,6 +81,41 @@ inline Ipv6Addr loadIpv6(const uint8_t* p) noexcept {
   Ipv6Addr a;
   std::memcpy(a.data(), p, 16);
   return a;
+}
+
+// Link-scope multicast groups (RFC 4291 2.7.1, RFC 3810 5.2.14).
+inline constexpr Ipv6Addr kIpv6AllNodes = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+inline constexpr Ipv6Addr kIpv6AllRouters = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+inline constexpr Ipv6Addr kIpv6AllMldv2Routers = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                  0,    0,    0, 0, 0, 0, 0, 0x16};
+
+inline bool isUnspecified(const Ipv6Addr& a) noexcept {
+  uint8_t any = 0;
+  for (uint8_t b : a) any |= b;
+  return any == 0;
+}
+inline bool isIpv6Multicast(const Ipv6Addr& a) noexcept { return a[0] == 0xff; }
+// fe80::/10.
+inline bool isIpv6LinkLocal(const Ipv6Addr& a) noexcept {
+  return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+// `group` is the solicited-node multicast address of `target` (ff02::1:ffXX:XXXX carrying its
+// low 24 bits, RFC 4291 2.7.1): where a Neighbor Solicitation for `target` is sent.
+inline bool isSolicitedNodeOf(const Ipv6Addr& group, const Ipv6Addr& target) noexcept {
+  static constexpr uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+  return std::memcmp(group.data(), kPrefix, 13) == 0 &&
+         std::memcmp(group.data() + 13, target.data() + 13, 3) == 0;
+}
+
+// The link-local address of a pod that owns `address` on a vpc network: fe80::/64 followed by
+// the low 64 bits of `address`. Every pod there carries the ENI's MAC, so the usual EUI-64
+// link-local (RFC 4862) would be the same for all of them; the low 64 bits of the addresses the
+// VPC gives one ENI (all in its subnet's /64) differ. docs/dataplane.md ("IPv6 on vpc
+// networks") says how a pod configures it.
+inline Ipv6Addr podLinkLocal(const Ipv6Addr& address) noexcept {
+  Ipv6Addr ll{0xfe, 0x80};
+  std::memcpy(ll.data() + 8, address.data() + 8, 8);
+  return ll;
 }
 
 // Internet checksum helpers (RFC 1071): partial one's-complement sum and fold.

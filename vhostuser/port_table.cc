@@ -1,5 +1,7 @@
 #include "vhostuser/port_table.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "common/strings.h"
@@ -10,6 +12,40 @@ using common::strCat;
 
 namespace {
 std::string_view addressOf(std::string_view cidr) { return cidr.substr(0, cidr.find('/')); }
+
+// The link-local address a pod derives from an IPv6 address of its port (podLinkLocal);
+// nullopt for an IPv4 address. `cidr` was normalised by validatePortSpec.
+std::optional<Ipv6Addr> linkLocalOf(std::string_view cidr) {
+  const std::string addr(addressOf(cidr));
+  Ipv6Addr a;
+  if (inet_pton(AF_INET6, addr.c_str(), a.data()) != 1) return std::nullopt;
+  return podLinkLocal(a);
+}
+
+std::string formatIpv6(const Ipv6Addr& a) {
+  char out[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, a.data(), out, sizeof(out));
+  return out;
+}
+
+// AlreadyExists when one of `spec`'s IPv6 addresses derives the same link-local address as one
+// of `other`'s: pods of a vpc network share the ENI's MAC, so their link-local addresses come
+// from their own addresses' low 64 bits, and two ports cannot answer for one.
+absl::Status checkLinkLocals(const PortSpec& spec, const PortSpec& other) {
+  for (size_t i = 0; i < spec.ips.size(); ++i) {
+    const std::optional<Ipv6Addr> mine = linkLocalOf(spec.ips[i]);
+    if (!mine) continue;
+    for (const std::string& theirs : other.ips) {
+      if (linkLocalOf(theirs) == mine) {
+        return absl::AlreadyExistsError(
+            strCat("ips[", i, "]: ", addressOf(spec.ips[i]), " gives the link-local address ",
+                   formatIpv6(*mine), " that port \"", other.id, "\" derives from ",
+                   addressOf(theirs), " (the low 64 bits must differ)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 absl::StatusOr<PortTable::Admission> PortTable::admit(
@@ -58,6 +94,13 @@ absl::StatusOr<PortTable::Admission> PortTable::admit(
               strCat("ips[", i, "]: ", addr, " is already used by port \"", e.spec.id, "\""));
         }
       }
+    }
+    switch (net->mode) {
+      case NetworkMode::Vpc:
+        if (absl::Status s = checkLinkLocals(spec, e.spec); !s.ok()) return s;
+        break;
+      case NetworkMode::L2:
+        break;  // pods have their own MACs and link-local addresses
     }
   }
   if (entries_.size() >= max_ports_) {

@@ -50,9 +50,10 @@ class PortTable {
 
   // Decides on an AddPort request that validatePortSpec accepted (so its network exists in
   // `networks`, which is indexed like the switch's networks). AlreadyExists naming the field for
-  // an id with a different configuration, a socket path or an IP (same network) already in use;
-  // InvalidArgument for a vpc port with another MAC than the ENI's; ResourceExhausted when
-  // max_ports ports exist or no slot is free.
+  // an id with a different configuration, a socket path or an IP (same network) already in use,
+  // or on a vpc network an IPv6 address whose link-local address (podLinkLocal) another port's
+  // address gives too; InvalidArgument for a vpc port with another MAC than the ENI's;
+  // ResourceExhausted when max_ports ports exist or no slot is free.
   absl::StatusOr<Admission> admit(PortSpec spec, const std::vector<NetworkFacts>& networks) const;
 
   // Adds the port `admit` placed in `slot` (Kind::New).

@@ -50,6 +50,9 @@ std::unique_ptr<DataplaneTable> buildTable(const std::vector<NetworkPlan>& netwo
       nv.ports.push_back(index);
       for (uint32_t a : v->ipv4) nv.ipv4_owner[a] = index;
       for (const Ipv6Addr& a : v->ipv6) nv.ipv6_owner[a] = index;
+      // And the link-local address derived from each; never in place of an address a port
+      // lists as its own (the port table refuses ports whose derived addresses collide).
+      for (const Ipv6Addr& a : v->ipv6) nv.ipv6_owner.try_emplace(podLinkLocal(a), index);
     }
     for (uint16_t q = 0; q < s.rx_queues && nworkers != 0; ++q) {
       t->poll[pollingWorker(topology, net.node, index, q)].push_back(

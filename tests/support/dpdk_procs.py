@@ -7,10 +7,12 @@ counter is read the same way everywhere.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -163,6 +165,46 @@ class Vpc:
         return int(run(["ip", "netns", "exec", self.netns, "cat",
                         f"/sys/class/net/{self.inside}/statistics/{which}"]).stdout)
 
+    def enable_ipv6(self, router: str) -> None:
+        """IPv6 on the VPC's end of the pair (``make_vpc`` turns it off by default), with the
+        router's ``router`` (CIDR) and its EUI-64 link-local address, both usable at once (no
+        DAD). The namespace forwards, as the VPC router does: it answers router solicitations'
+        link-layer options and never solicits routers itself."""
+        conf = "net.ipv6.conf"
+        run(["ip", "netns", "exec", self.netns, "sysctl", "-qw", f"{conf}.{self.inside}.accept_dad=0",
+             f"{conf}.all.forwarding=1", f"{conf}.all.disable_ipv6=0", f"{conf}.{self.inside}.disable_ipv6=0"])
+        run(["ip", "-n", self.netns, "addr", "add", router, "dev", self.inside, "nodad"])
+
+    def link_local(self) -> str:
+        """The VPC end's link-local address (after ``enable_ipv6``)."""
+        out = run(["ip", "-n", self.netns, "-6", "-o", "addr", "show", "dev", self.inside, "scope", "link"]).stdout
+        match = re.search(r"inet6 (fe80::[0-9a-f:]+)/", out)
+        if not match:
+            raise SandboxError(f"{self.inside} in {self.netns} has no link-local address: {out!r}")
+        return match.group(1)
+
+    def advertise_router(self, lifetime: int = 1800) -> None:
+        """One Router Advertisement to all-nodes (ff02::1) from the VPC end's link-local address:
+        what the VPC router sends, with a router lifetime and no prefix (pods take their
+        addresses from the IPAM, not SLAAC). The kernel fills in the ICMPv6 checksum."""
+        code = (
+            "import socket, sys\n"
+            "ifindex = socket.if_nametoindex(sys.argv[1])\n"
+            "mac = bytes.fromhex(sys.argv[2].replace(':', ''))\n"
+            "lifetime = int(sys.argv[3])\n"
+            "s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\n"
+            "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)\n"
+            "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)\n"
+            "ra = bytes([134, 0, 0, 0, 64, 0]) + lifetime.to_bytes(2, 'big') + bytes(8) + bytes([1, 1]) + mac\n"
+            "s.sendto(ra, ('ff02::1', 0, 0, ifindex))\n"
+        )
+        mac = run(["ip", "netns", "exec", self.netns, "cat", f"/sys/class/net/{self.inside}/address"]).stdout.strip()
+        run(["ip", "netns", "exec", self.netns, sys.executable, "-c", code, self.inside, mac, str(lifetime)])
+
+    def icmp6_in(self, message: str) -> int:
+        """An ICMPv6 input counter of the namespace (/proc/net/snmp6), e.g. RouterSolicits."""
+        return snmp6(self.netns, f"Icmp6In{message}")
+
 
 def make_vpc(box: Sandbox, netns: str, uplink: str, inside: str, router: str, *, mtu: int | None = None,
              quiet: bool = True) -> Vpc:
@@ -183,6 +225,52 @@ def make_vpc(box: Sandbox, netns: str, uplink: str, inside: str, router: str, *,
     run(["ip", "-n", netns, "link", "set", inside, "up"])
     run(["ip", "-n", netns, "link", "set", "lo", "up"])
     return Vpc(netns, uplink, inside, Path(f"/sys/class/net/{uplink}/address").read_text().strip())
+
+
+def snmp6(netns: str, name: str) -> int:
+    """A counter of a namespace's /proc/net/snmp6 (0 when the kernel lists none by that name)."""
+    out = run(["ip", "netns", "exec", netns, "cat", "/proc/net/snmp6"]).stdout
+    match = re.search(rf"^{re.escape(name)}\s+(\d+)$", out, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+# ---- a pod with the kernel's IPv6 stack -----------------------------------------------------------
+
+
+def pod_link_local(address: str) -> str:
+    """The link-local address of a pod that owns ``address`` on a vpc network: fe80:: and the low
+    64 bits of the address (docs/dataplane.md, "IPv6 on vpc networks"; podLinkLocal in
+    vhostuser/packet.h). Pods there share the ENI's MAC, so EUI-64 link-local addresses collide."""
+    low = int(ipaddress.IPv6Address(address.split("/")[0])) & ((1 << 64) - 1)
+    return str(ipaddress.IPv6Address((0xfe80 << 112) | low))
+
+
+def kernel_pod_netns(box: Sandbox, name: str) -> str:
+    """A pod's network namespace whose interfaces, once created, form no link-local address of
+    their own (addr_gen_mode none: it would be the EUI-64 of the shared ENI MAC) and no SLAAC
+    address from a router advertisement (autoconf 0): only the addresses the pod is given."""
+    box.netns(name)
+    run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1",
+         "net.ipv6.conf.default.autoconf=0", "net.ipv6.conf.all.autoconf=0"])
+    run(["ip", "-n", name, "link", "set", "lo", "up"])
+    return name
+
+
+def configure_pod_ipv6(netns: str, iface: str, cidr: str) -> str:
+    """What docs/dataplane.md asks of a pod on a vpc network: its IPv6 address ``cidr`` and the
+    link-local address derived from it on ``iface`` (both through the kernel's DAD). Returns the
+    link-local address."""
+    link_local = pod_link_local(cidr)
+    run(["ip", "netns", "exec", netns, "sysctl", "-qw", f"net.ipv6.conf.{iface}.addr_gen_mode=1",
+         f"net.ipv6.conf.{iface}.autoconf=0"])
+    run(["ip", "-n", netns, "addr", "add", f"{link_local}/64", "dev", iface])
+    run(["ip", "-n", netns, "addr", "add", cidr, "dev", iface])
+    return link_local
+
+
+def ipv6_addresses(netns: str, iface: str) -> str:
+    """``ip -6 addr show`` of an interface (flags such as tentative or dadfailed included)."""
+    return run(["ip", "-n", netns, "-6", "addr", "show", "dev", iface]).stdout
 
 
 # ---- ena-dpdk-ctl and /metrics ------------------------------------------------------------------

@@ -104,35 +104,86 @@ Frame udp6(const std::string& eth_dst, const std::string& eth_src, const std::st
   return ipv6(eth_dst, eth_src, src, dst, 17, 64, l4);
 }
 
+Frame icmpv6(const std::string& eth_dst, const std::string& eth_src, const std::string& src,
+             const std::string& dst, uint8_t type, const std::vector<uint8_t>& body,
+             uint8_t hop_limit, bool router_alert) {
+  Frame icmp = {type, 0, 0, 0};
+  append(icmp, body);
+  uint32_t sum = 0;
+  for (const std::string& a : {src, dst}) {
+    const std::vector<uint8_t> b = ipBytes(a);
+    for (size_t i = 0; i < 16; i += 2) sum += b[i] << 8 | b[i + 1];
+  }
+  sum += icmp.size() + 58;
+  const uint16_t c = checksum(icmp.data(), icmp.size(), sum);
+  icmp[2] = c >> 8;
+  icmp[3] = c & 0xff;
+  std::string mac = eth_dst;
+  if (mac.empty()) {
+    const std::vector<uint8_t> d = ipBytes(dst);
+    char text[32];
+    std::snprintf(text, sizeof(text), "33:33:%02x:%02x:%02x:%02x", d[12], d[13], d[14], d[15]);
+    mac = text;
+  }
+  if (!router_alert) return ipv6(mac, eth_src, src, dst, 58, hop_limit, icmp);
+  // Next header ICMPv6, length 0 (8 bytes), Router Alert (type 5, length 2, value 0), PadN 2.
+  Frame l4 = {58, 0, 5, 2, 0, 0, 1, 0};
+  append(l4, icmp);
+  return ipv6(mac, eth_src, src, dst, 0, hop_limit, l4);
+}
+
+Frame neighborSolicitTo(const std::string& eth_dst, const std::string& eth_src,
+                        const std::string& src, const std::string& dst, const std::string& target) {
+  Frame body = {0, 0, 0, 0};
+  append(body, ipBytes(target));
+  if (src != "::") {
+    body.push_back(1);  // source link-layer address
+    body.push_back(1);
+    append(body, macBytes(eth_src));
+  }
+  return icmpv6(eth_dst, eth_src, src, dst, 135, body);
+}
+
 Frame neighborSolicit(const std::string& eth_src, const std::string& src,
                       const std::string& target) {
   std::vector<uint8_t> t = ipBytes(target);
-  std::string snm = "ff02::1:ff00:0";
-  std::vector<uint8_t> dst = ipBytes(snm);
+  std::vector<uint8_t> dst = ipBytes("ff02::1:ff00:0");
   dst[13] = t[13];
   dst[14] = t[14];
   dst[15] = t[15];
   char dst_text[64];
   inet_ntop(AF_INET6, dst.data(), dst_text, sizeof(dst_text));
-  char mac[32];
-  std::snprintf(mac, sizeof(mac), "33:33:ff:%02x:%02x:%02x", t[13], t[14], t[15]);
-  Frame icmp = {135, 0, 0, 0, 0, 0, 0, 0};
-  append(icmp, t);
+  return neighborSolicitTo("", eth_src, src, dst_text, target);
+}
+
+Frame routerSolicit(const std::string& eth_src, const std::string& src) {
+  Frame body = {0, 0, 0, 0};
   if (src != "::") {
-    icmp.push_back(1);
-    icmp.push_back(1);
-    append(icmp, macBytes(eth_src));
+    body.push_back(1);
+    body.push_back(1);
+    append(body, macBytes(eth_src));
   }
-  Frame f = ipv6(mac, eth_src, src, dst_text, 58, 255, icmp);
-  // checksum
-  uint32_t sum = 0;
-  const uint8_t* ip6 = f.data() + 14;
-  for (int i = 8; i < 40; i += 2) sum += ip6[i] << 8 | ip6[i + 1];
-  sum += icmp.size() + 58;
-  uint16_t c = checksum(ip6 + 40, icmp.size(), sum);
-  f[14 + 40 + 2] = c >> 8;
-  f[14 + 40 + 3] = c & 0xff;
-  return f;
+  return icmpv6("", eth_src, src, "ff02::2", 133, body);
+}
+
+Frame routerAdvert(const std::string& eth_dst, const std::string& eth_src, const std::string& src,
+                   const std::string& dst) {
+  // Current hop limit 64, no flags, router lifetime 1800, reachable and retrans timers 0.
+  Frame body = {64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+  append(body, macBytes(eth_src));
+  return icmpv6(eth_dst, eth_src, src, dst, 134, body);
+}
+
+Frame mldv2Report(const std::string& eth_src, const std::string& src, const std::string& group) {
+  // Reserved, one record: CHANGE_TO_EXCLUDE_MODE, no aux data, no sources, the group.
+  Frame body = {0, 0, 0, 1, 4, 0, 0, 0};
+  append(body, ipBytes(group));
+  return icmpv6("", eth_src, src, "ff02::16", 143, body, 1, /*router_alert=*/true);
+}
+
+Frame echo6(const std::string& eth_dst, const std::string& eth_src, const std::string& src,
+            const std::string& dst) {
+  return icmpv6(eth_dst, eth_src, src, dst, 128, {0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'}, 64);
 }
 
 bool icmpv6ChecksumValid(const Frame& f) {

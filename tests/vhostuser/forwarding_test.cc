@@ -64,6 +64,7 @@ class ForwardingTest : public ::testing::Test {
     net.ports.push_back(v.slot);
     for (uint32_t a : v.ipv4) net.ipv4_owner[a] = v.slot;
     for (const Ipv6Addr& a : v.ipv6) net.ipv6_owner[a] = v.slot;
+    for (const Ipv6Addr& a : v.ipv6) net.ipv6_owner.try_emplace(podLinkLocal(a), v.slot);
   }
 
   Action run(uint16_t ingress, Frame& f, uint64_t now = 1) {
@@ -134,6 +135,65 @@ TEST_F(ForwardingTest, VpcDecisions) {
        kNoSlot, DropReason::Other},
       {"pod DAD probe for its own address goes to the VPC", kPod1,
        pb::neighborSolicit(kEni, "::", "2600::10"), ActionKind::Forward, kUplink},
+      // IPv6 on a vpc network: pod 1's link-local address is fe80::10 (fe80:: + the low 64 bits
+      // of 2600::10), pod 2's fe80::11; the VPC router is fe80::1.
+      {"pod DAD probe for its link-local address goes to the VPC", kPod1,
+       pb::neighborSolicit(kEni, "::", "fe80::10"), ActionKind::Forward, kUplink},
+      {"pod NS from :: to all-nodes instead of the solicited-node group", kPod1,
+       pb::neighborSolicitTo("33:33:00:00:00:01", kEni, "::", "ff02::1", "2600::10"),
+       ActionKind::Drop, kNoSlot, DropReason::Spoofed},
+      {"pod NS from :: to the router (not DAD)", kPod1,
+       pb::neighborSolicitTo(kVpcPeer, kEni, "::", "fe80::1", "fe80::1"), ActionKind::Drop, kNoSlot,
+       DropReason::Spoofed},
+      {"pod RS from its link-local address to ff02::2 goes to the VPC", kPod1,
+       pb::routerSolicit(kEni, "fe80::10"), ActionKind::Forward, kUplink},
+      {"pod RS from :: to ff02::2 goes to the VPC", kPod1, pb::routerSolicit(kEni, "::"),
+       ActionKind::Forward, kUplink},
+      {"pod RS from another pod's link-local address", kPod1, pb::routerSolicit(kEni, "fe80::11"),
+       ActionKind::Drop, kNoSlot, DropReason::Spoofed},
+      {"pod RS from its EUI-64 link-local address (not derived from its IPs)", kPod1,
+       pb::routerSolicit(kEni, "fe80::ff:fe00:aa"), ActionKind::Drop, kNoSlot, DropReason::Spoofed},
+      {"pod NS for the router from its link-local address goes to the VPC", kPod1,
+       pb::neighborSolicit(kEni, "fe80::10", "fe80::1"), ActionKind::Forward, kUplink},
+      {"pod NS to the router's link-local unicast goes to the VPC", kPod1,
+       pb::neighborSolicitTo(kVpcPeer, kEni, "fe80::10", "fe80::1", "fe80::1"), ActionKind::Forward,
+       kUplink},
+      {"pod NS for the router from another pod's link-local address", kPod2,
+       pb::neighborSolicit(kEni, "fe80::10", "fe80::1"), ActionKind::Drop, kNoSlot,
+       DropReason::Spoofed},
+      {"pod MLDv2 report from :: goes to the VPC", kPod1,
+       pb::mldv2Report(kEni, "::", "ff02::1:ff00:10"), ActionKind::Forward, kUplink},
+      {"pod MLDv2 report from its link-local address goes to the VPC", kPod1,
+       pb::mldv2Report(kEni, "fe80::10", "ff02::1:ff00:10"), ActionKind::Forward, kUplink},
+      {"pod MLDv2 report from another pod's link-local address", kPod1,
+       pb::mldv2Report(kEni, "fe80::11", "ff02::1:ff00:10"), ActionKind::Drop, kNoSlot,
+       DropReason::Spoofed},
+      {"pod UDP from ::", kPod1, pb::udp6(kVpcPeer, kEni, "::", "2600::1"), ActionKind::Drop,
+       kNoSlot, DropReason::Spoofed},
+      {"pod echo request from ::", kPod1, pb::echo6(kVpcPeer, kEni, "::", "2600::1"),
+       ActionKind::Drop, kNoSlot, DropReason::Spoofed},
+      {"pod echo from its global address to the VPC", kPod1,
+       pb::echo6(kVpcPeer, kEni, "2600::10", "2600::1"), ActionKind::Forward, kUplink},
+      {"pod link-local to another pod's link-local stays local", kPod1,
+       pb::udp6(kEni, kEni, "fe80::10", "fe80::11"), ActionKind::Forward, kPod2},
+      {"pod link-local to the router's link-local goes to the VPC", kPod1,
+       pb::echo6(kVpcPeer, kEni, "fe80::10", "fe80::1"), ActionKind::Forward, kUplink},
+      {"VPC RA to all-nodes is flooded to the pods", kUplink,
+       pb::routerAdvert("", kVpcPeer, "fe80::1", "ff02::1"), ActionKind::Flood},
+      {"VPC RA sent unicast to a pod's link-local address reaches that pod", kUplink,
+       pb::routerAdvert(kEni, kVpcPeer, "fe80::1", "fe80::11"), ActionKind::Forward, kPod2},
+      {"VPC RA to a link-local address no pod derives", kUplink,
+       pb::routerAdvert(kEni, kVpcPeer, "fe80::1", "fe80::99"), ActionKind::Drop, kNoSlot,
+       DropReason::NoRoute},
+      {"VPC echo to a pod's link-local address", kUplink,
+       pb::echo6(kEni, kVpcPeer, "fe80::1", "fe80::10"), ActionKind::Forward, kPod1},
+      {"VPC echo to a pod's global address", kUplink,
+       pb::echo6(kEni, kVpcPeer, "2600::1", "2600::11"), ActionKind::Forward, kPod2},
+      {"VPC RS to ff02::2 is for routers, not pods", kUplink,
+       pb::routerSolicit(kVpcPeer, "fe80::1"), ActionKind::Drop, kNoSlot, DropReason::NoRoute},
+      {"VPC MLDv2 report to ff02::16 is not for pods", kUplink,
+       pb::mldv2Report(kVpcPeer, "fe80::1", "ff02::1:ff00:1"), ActionKind::Drop, kNoSlot,
+       DropReason::NoRoute},
       {"truncated frame", kPod1, Frame{0x02, 0, 0}, ActionKind::Drop, kNoSlot, DropReason::Other},
       {"truncated IPv4 header", kPod1, pb::ethernet(kVpcPeer, kEni, 0x0800, {0x45, 0, 0}),
        ActionKind::Drop, kNoSlot, DropReason::Other},
@@ -193,6 +253,71 @@ TEST_F(ForwardingTest, SwitchAnswersNeighborSolicitationsForPodIps) {
   EXPECT_TRUE(pb::icmpv6ChecksumValid(local));
 }
 
+// The switch answers for the pods' derived link-local addresses as for their global ones:
+// solicited (multicast) and unicast (neighbour unreachability detection) alike.
+TEST_F(ForwardingTest, SwitchAnswersNeighborSolicitationsForPodLinkLocalAddresses) {
+  Frame multicast = pb::neighborSolicit(kVpcPeer, "fe80::1", "fe80::10");
+  ASSERT_EQ(run(kUplink, multicast).kind, ActionKind::Reply);
+  EXPECT_EQ(Frame(multicast.begin(), multicast.begin() + 6), pb::macBytes(kVpcPeer));
+  EXPECT_EQ(Frame(multicast.begin() + 22, multicast.begin() + 38), pb::ipBytes("fe80::10"));
+  EXPECT_EQ(Frame(multicast.begin() + 38, multicast.begin() + 54), pb::ipBytes("fe80::1"));
+  EXPECT_EQ(multicast[54], 136);
+  EXPECT_EQ(Frame(multicast.begin() + 62, multicast.begin() + 78), pb::ipBytes("fe80::10"));
+  EXPECT_EQ(Frame(multicast.begin() + 80, multicast.begin() + 86), pb::macBytes(kEni));
+  EXPECT_TRUE(pb::icmpv6ChecksumValid(multicast));
+
+  Frame unicast = pb::neighborSolicitTo(kEni, kVpcPeer, "fe80::1", "fe80::11", "fe80::11");
+  ASSERT_EQ(run(kUplink, unicast).kind, ActionKind::Reply);
+  EXPECT_EQ(Frame(unicast.begin() + 22, unicast.begin() + 38), pb::ipBytes("fe80::11"));
+  EXPECT_TRUE(pb::icmpv6ChecksumValid(unicast));
+
+  Frame other = pb::neighborSolicit(kVpcPeer, "fe80::1", "fe80::99");
+  EXPECT_EQ(run(kUplink, other).reason, DropReason::NoRoute);
+
+  // One pod asking for another's link-local address: answered too (all share the ENI MAC).
+  Frame local = pb::neighborSolicit(kEni, "fe80::10", "fe80::11");
+  ASSERT_EQ(run(kPod1, local).kind, ActionKind::Reply);
+  EXPECT_EQ(Frame(local.begin() + 38, local.begin() + 54), pb::ipBytes("fe80::10"));
+  EXPECT_TRUE(pb::icmpv6ChecksumValid(local));
+}
+
+// Someone in the VPC probing (DAD) an address a pod owns learns that it is taken: the answer
+// goes to all-nodes, unsolicited (RFC 4862 5.4.3).
+TEST_F(ForwardingTest, SwitchDefendsPodAddressesAgainstDadProbesFromTheVpc) {
+  Frame f = pb::neighborSolicit(kVpcPeer, "::", "2600::10");
+  ASSERT_EQ(run(kUplink, f).kind, ActionKind::Reply);
+  EXPECT_EQ(Frame(f.begin(), f.begin() + 6), pb::macBytes("33:33:00:00:00:01"));
+  EXPECT_EQ(Frame(f.begin() + 22, f.begin() + 38), pb::ipBytes("2600::10"));
+  EXPECT_EQ(Frame(f.begin() + 38, f.begin() + 54), pb::ipBytes("ff02::1"));
+  EXPECT_EQ(f[58], 0x20);  // Override, not Solicited
+  EXPECT_TRUE(pb::icmpv6ChecksumValid(f));
+}
+
+// A pod's DAD probe for an address another pod owns is answered: the address is a duplicate.
+TEST_F(ForwardingTest, PodDadProbeForAnotherPodsAddressIsAnswered) {
+  Frame f = pb::neighborSolicit(kEni, "::", "fe80::11");
+  ASSERT_EQ(run(kPod1, f).kind, ActionKind::Reply);
+  EXPECT_EQ(Frame(f.begin() + 22, f.begin() + 38), pb::ipBytes("fe80::11"));
+  EXPECT_EQ(Frame(f.begin() + 38, f.begin() + 54), pb::ipBytes("ff02::1"));
+}
+
+TEST(PodLinkLocal, IsFe80PlusTheLow64BitsOfTheAddress) {
+  EXPECT_EQ(podLinkLocal(ip6("2600:1f14:abc:de00:1234:5678:9abc:def0")),
+            ip6("fe80::1234:5678:9abc:def0"));
+  EXPECT_EQ(podLinkLocal(ip6("2600::10")), ip6("fe80::10"));
+  EXPECT_EQ(podLinkLocal(ip6("fe80::10")), ip6("fe80::10"));
+  EXPECT_TRUE(isIpv6LinkLocal(ip6("fe80::10")));
+  EXPECT_TRUE(isIpv6LinkLocal(ip6("febf::1")));
+  EXPECT_FALSE(isIpv6LinkLocal(ip6("fec0::1")));
+  EXPECT_FALSE(isIpv6LinkLocal(ip6("2600::10")));
+  EXPECT_TRUE(isSolicitedNodeOf(ip6("ff02::1:ff00:10"), ip6("2600::10")));
+  EXPECT_TRUE(isSolicitedNodeOf(ip6("ff02::1:ffbc:def0"), ip6("fe80::9abc:def0")));
+  EXPECT_FALSE(isSolicitedNodeOf(ip6("ff02::1:ff00:11"), ip6("2600::10")));
+  EXPECT_FALSE(isSolicitedNodeOf(ip6("ff02::1"), ip6("2600::10")));
+  EXPECT_TRUE(isUnspecified(ip6("::")));
+  EXPECT_FALSE(isUnspecified(ip6("::1")));
+}
+
 TEST_F(ForwardingTest, L2LearnsFloodsAndForwards) {
   const char* a = "02:00:00:00:00:04";
   const char* b = "02:00:00:00:00:05";
@@ -245,12 +370,16 @@ TEST_F(ForwardingTest, DecisionCacheAgreesWithDecide) {
       {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},  // other source: spoofed
       {kPod1, pb::udp4(kVpcPeer, kEni, "10.0.1.11", "8.8.8.8")},  // spoofed again (hit)
       {kPod1, pb::udp6(kEni, kEni, "2600::10", "2600::11")},      // IPv6: not cached
+      {kPod1, pb::routerSolicit(kEni, "fe80::10")},               // link-local source
+      {kPod1, pb::routerSolicit(kEni, "fe80::11")},               // another pod's: spoofed
       {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
       {kPod1, pb::arp(1, kBcast, kEni, kEni, "10.0.1.10", "00:00:00:00:00:00", "10.0.1.11")},
       {kPod1, pb::ethernet(kVpcPeer, kEni, 0x0800, {0x45, 0, 0})},  // truncated IPv4
       {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11")},
       {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10")},
       {kUplink, pb::udp4("02:00:00:00:00:bb", kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      {kUplink, pb::routerAdvert("", kVpcPeer, "fe80::1", "ff02::1")},  // flood
+      {kUplink, pb::routerAdvert("", kVpcPeer, "fe80::1", "ff02::1")},
       {kL2a, pb::udp4(kBcast, a, "192.168.0.4", "192.168.0.255")},  // flood, learns a
       {kL2b, pb::udp4(a, b, "192.168.0.5", "192.168.0.4")},         // to a
       {kL2b, pb::udp4(a, b, "192.168.0.5", "192.168.0.4")},         // hit

@@ -92,6 +92,37 @@ TEST(PortTableTest, SocketPathsAreUniqueAcrossNetworksAndIpsWithinANetwork) {
   EXPECT_TRUE(t.admit(spec("d", "local", "10.0.0.1/24"), networks()).ok());
 }
 
+// Pods of a vpc network share the ENI's MAC; each forms its link-local address from the low 64
+// bits of its IPv6 address, so two ports whose addresses share them would claim one.
+TEST(PortTableTest, VpcPortsWhoseDerivedLinkLocalAddressesCollideConflict) {
+  PortTable t(8);
+  add(t, spec("a", "eni1", "2600:1f14::c0:10/64"));
+  absl::StatusOr<PortTable::Admission> same_low =
+      t.admit(spec("b", "eni1", "2600:1f15::c0:10/64"), networks());
+  EXPECT_EQ(same_low.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(same_low.status().message(),
+              HasSubstr("ips[0]: 2600:1f15::c0:10 gives the link-local address fe80::c0:10 that "
+                        "port \"a\" derives from 2600:1f14::c0:10"));
+  absl::StatusOr<PortTable::Admission> as_link_local =
+      t.admit(spec("c", "eni1", "fe80::c0:10"), networks());
+  EXPECT_EQ(as_link_local.status().code(), absl::StatusCode::kAlreadyExists);
+  // Other low bits, or another network, or an l2 network (own MACs), are fine.
+  EXPECT_TRUE(t.admit(spec("d", "eni1", "2600:1f14::c0:11/64"), networks()).ok());
+  EXPECT_TRUE(t.admit(spec("e", "local", "2600:1f15::c0:10/64"), networks()).ok());
+  PortSpec dual = spec("f", "eni1", "10.0.0.6/24");
+  dual.ips.push_back("2600:1f14::c0:12/64");
+  add(t, dual);
+  absl::StatusOr<PortTable::Admission> second = t.admit(
+      [] {
+        PortSpec s = spec("g", "eni1", "10.0.0.7/24");
+        s.ips.push_back("2600:1f16::c0:12/64");
+        return s;
+      }(),
+      networks());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(second.status().message(), HasSubstr("ips[1]: "));
+}
+
 TEST(PortTableTest, MaxPortsAndSlotsAreEnforced) {
   PortTable t(2);
   add(t, spec("a", "eni1", "10.0.0.1/24"));

@@ -59,6 +59,21 @@ std::vector<std::pair<uint16_t, uint16_t>> polledBy(const DataplaneTable& t, uns
   return out;
 }
 
+// A pod's IPv6 addresses and the link-local address derived from each lead to its slot.
+TEST(TableBuilderTest, PodIpv6AddressesAndTheirLinkLocalAddressesAreOwned) {
+  Fixture f(1, 1, -1);
+  f.pod(1, 0, 1, 0x0a000001);
+  f.views.back().ipv6 = {Ipv6Addr{0x26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}};
+  f.pod(2, 0, 1, 0x0a000002);
+  f.views.back().ipv6 = {Ipv6Addr{0x26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11}};
+  std::unique_ptr<DataplaneTable> t = buildTable(f.networks, f.slots, Topology{{0}});
+  const auto& owner = t->networks[0].ipv6_owner;
+  EXPECT_EQ(owner.size(), 4u);
+  EXPECT_EQ(owner.at(Ipv6Addr{0x26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}), 1);
+  EXPECT_EQ(owner.at(Ipv6Addr{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}), 1);
+  EXPECT_EQ(owner.at(Ipv6Addr{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11}), 2);
+}
+
 TEST(TableBuilderTest, OneWorkerPollsEverythingWithItsOwnTxQueues) {
   Fixture f(/*uplink_rxq=*/1, /*uplink_txq=*/1, /*uplink_node=*/0);
   f.pod(1, 0, 1, 0x0a000001);

@@ -3,7 +3,8 @@
 testpmd processes on virtio_user ports are the pods; a network namespace behind a veth pair (a
 net_af_packet uplink) is the VPC. The steps run in order against one dataplane: bad requests,
 l2 counters against testpmd's, hot plug of 50 ports under traffic, jumbo frames, multi-queue, the
-vpc network (ARP proxy, ping, spoofing, pod-to-pod), oversized ids, a socket swapped for a link,
+vpc network (ARP proxy, ping, spoofing, pod-to-pod; IPv6 with a pod whose kernel stack sits
+behind testpmd), oversized ids, a socket swapped for a link,
 kill -9 and restore, a clean SIGTERM; then nothing of the run may be left.
 """
 
@@ -21,7 +22,8 @@ import pytest
 
 from dataplane_fixture import (Binaries, Dataplane, assert_teardown_leaves_nothing, is_socket, open_sandbox,
                                pod_eal, stream_tx_packets, write_config)
-from dpdk_procs import Ctl, Vpc, make_vpc
+from dpdk_procs import (Ctl, Vpc, configure_pod_ipv6, ipv6_addresses, kernel_pod_netns, make_vpc, pod_link_local,
+                        snmp6)
 from dpdk_procs import Testpmd as Pod  # not "Test*": pytest would try to collect it
 from sandbox import Sandbox, run, wait_for
 
@@ -62,11 +64,13 @@ class Rig:
     def del_port(self, port_id: str) -> None:
         self.ctl.run("port", "del", port_id, check=True)
 
-    def pod(self, name: str, mode: str, extra: list[str], vdevs: list[str]) -> Pod:
-        """A testpmd pod forwarding in ``mode`` on lcore 0, printing statistics every second."""
+    def pod(self, name: str, mode: str, extra: list[str], vdevs: list[str], netns: str | None = None) -> Pod:
+        """A testpmd pod forwarding in ``mode`` on lcore 0, printing statistics every second; in
+        network namespace ``netns`` when given (where its net_tap interfaces appear)."""
         eal = pod_eal(self.box, f"pod{name}{PID}", self.huge, vdevs, main_lcore=1, memory_mb=256)
+        prefix = ("ip", "netns", "exec", netns) if netns else ()
         pod = Pod.start(self.box, f"pod-{name}", eal, [f"--forward-mode={mode}", "--nb-cores=1", *extra],
-                            interactive=False)
+                        interactive=False, argv_prefix=(*prefix, "stdbuf", "-oL", "-eL"))
         self.pods[name] = pod
         return pod
 
@@ -373,6 +377,87 @@ def test_vpc_pod_to_pod_stays_off_the_uplink(rig: Rig) -> None:
         "pod-to-pod traffic reaches the other pod"
     rig.stop_pod("d2")
     assert rig.uplink_tx() == rig.saved["uplink_tx_before"], "pod-to-pod traffic left the uplink TX counter unchanged"
+
+
+# --- vpc IPv6: a pod with the kernel's IPv6 stack behind the switch, pinged from the VPC ---------
+# testpmd's icmpecho answers IPv4 only, so this pod is a kernel: testpmd forwards (io) between
+# its virtio_user port and a net_tap port whose interface lives in the pod's namespace with the
+# ENI MAC, no EUI-64 link-local (addr_gen_mode none) and the link-local address derived from its
+# IPv6 address (docs/dataplane.md, "IPv6 on vpc networks"). The kernel's own DAD, MLD, router and
+# neighbour solicitations go through the switch; none may count as spoofed.
+
+V6_ROUTER = "2001:db8:99::1/64"
+V6_POD = "2001:db8:99::c0:10/64"
+V6_POD_ADDRESS = V6_POD.split("/")[0]
+
+
+@pytest.mark.must
+def test_vpc_ipv6_pod_forms_its_link_local_address_and_solicits_the_router(rig: Rig) -> None:
+    rig.vpc.enable_ipv6(V6_ROUTER)
+    rig.saved["rs_before"] = snmp6(rig.vpc.netns, "Icmp6InRouterSolicits")
+    netns = kernel_pod_netns(rig.box, f"enadpdk-dpit6-{PID}")
+    tap = f"ev6{PID}"
+    rig.saved["v6"] = (netns, tap)
+    rig.add_port("podV6/net1", "vpc", "v6", "server", "--ip", V6_POD)
+    rig.pod("v6", "io", [], [f"net_virtio_user0,path={rig.sock('v6')},server=1,mac={rig.eni_mac}",
+                             f"net_tap0,iface={tap},mac={rig.eni_mac}"], netns=netns)
+    assert wait_for(20, lambda: rig.ctl.port("podV6/net1")["connected"]), "the IPv6 pod connects"
+    assert wait_for(20, lambda: "UP" in run(["ip", "-n", netns, "link", "show", tap], check=False).stdout), \
+        "the pod's tap interface is up in its namespace"
+    link_local = configure_pod_ipv6(netns, tap, V6_POD)
+    assert link_local == "fe80::c0:10"
+    # DAD of both addresses (a probe from :: each, through the switch to the VPC, unanswered).
+    assert wait_for(10, lambda: "tentative" not in ipv6_addresses(netns, tap)), ipv6_addresses(netns, tap)
+    addresses = ipv6_addresses(netns, tap)
+    print(f"IPv6 pod addresses:\n{addresses}")
+    assert "dadfailed" not in addresses, "the switch did not answer the pod's own DAD probes"
+    assert sorted(re.findall(r"inet6 (\S+)/", addresses)) == sorted([V6_POD_ADDRESS, link_local]), \
+        "the pod has its address and the derived link-local address, no EUI-64 one"
+    # Once its link-local address is usable the kernel solicits routers (to ff02::2); the VPC
+    # router records the pod's link-local address at the ENI MAC from the solicitation.
+    assert wait_for(10, lambda: snmp6(rig.vpc.netns, "Icmp6InRouterSolicits") > int(rig.saved["rs_before"])), \
+        "the pod's router solicitation reached the VPC"
+    assert rig.eni_mac in rig.vpc.neighbour_mac(link_local), \
+        f"the VPC learned the pod's link-local address from its RS: {rig.vpc.neighbour_mac(link_local)!r}"
+
+
+def test_vpc_router_advertisement_reaches_the_ipv6_pod(rig: Rig) -> None:
+    netns, tap = rig.saved["v6"]
+    before = snmp6(netns, "Icmp6InRouterAdvertisements")
+    rig.vpc.advertise_router()
+    assert wait_for(10, lambda: snmp6(netns, "Icmp6InRouterAdvertisements") > before), \
+        "the RA to ff02::1 reached the pod"
+    router = rig.vpc.link_local()
+    assert wait_for(5, lambda: f"via {router} dev {tap}" in
+                    run(["ip", "-n", netns, "-6", "route", "show", "default"]).stdout), \
+        "the pod took the VPC router as its default router"
+
+
+@pytest.mark.must
+def test_vpc_ping6_reaches_the_ipv6_pod(rig: Rig) -> None:
+    done = run(["ip", "netns", "exec", rig.vpc.netns, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2",
+                V6_POD_ADDRESS], check=False)
+    print(f"ping -6 {V6_POD_ADDRESS}:\n{done.stdout}")
+    assert "3 packets transmitted, 3 received" in done.stdout, done.stdout + done.stderr
+    assert rig.eni_mac in rig.vpc.neighbour_mac(V6_POD_ADDRESS), \
+        "the VPC resolved the pod's address at the ENI MAC (the switch answered its NS)"
+
+
+def test_vpc_ping6_reaches_the_pods_link_local_address(rig: Rig) -> None:
+    link_local = pod_link_local(V6_POD)
+    done = run(["ip", "netns", "exec", rig.vpc.netns, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2",
+                f"{link_local}%{rig.vpc.inside}"], check=False)
+    print(f"ping -6 {link_local}%{rig.vpc.inside}:\n{done.stdout}")
+    assert "3 packets transmitted, 3 received" in done.stdout, done.stdout + done.stderr
+
+
+def test_no_ipv6_packet_of_the_pod_counted_as_spoofed(rig: Rig) -> None:
+    counters = rig.ctl.port("podV6/net1")["counters"]
+    print(f"IPv6 pod port counters: {counters}")
+    assert int(counters.get("rxPackets", 0)) >= 6, "the pod's DAD, RS, NS and echo replies reached the switch"
+    assert int(counters.get("dropSpoofed", 0)) == 0, "no packet of the well-behaved IPv6 pod counted as spoofed"
+    rig.stop_pod("v6")
+    rig.del_port("podV6/net1")
 
 
 # --- oversized ids come back as a clear refusal, not as gRPC's header-size error (issue 20) --------
