@@ -1,5 +1,6 @@
 #include "cni/slot_files.h"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,7 +71,21 @@ std::string renderPodAttachmentInfo(const PodAttachmentInfo& info) {
                       {"queues", info.queues}};
   if (!info.deviceId.empty()) j["deviceID"] = info.deviceId;
   if (!info.gateway.empty()) j["gateway"] = info.gateway;
+  if (!info.linkLocal.empty()) j["linkLocal"] = info.linkLocal;
   return common::dumpJson(j, 2) + "\n";
+}
+
+std::string podLinkLocal(std::string_view cidr) {
+  const std::string address(cidr.substr(0, cidr.find('/')));
+  in6_addr in{};
+  if (::inet_pton(AF_INET6, address.c_str(), &in) != 1) return {};
+  in6_addr ll{};
+  ll.s6_addr[0] = 0xfe;
+  ll.s6_addr[1] = 0x80;
+  std::memcpy(ll.s6_addr + 8, in.s6_addr + 8, 8);
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, &ll, text, sizeof text);
+  return common::strCat(text, "/64");
 }
 
 absl::Status writePodAttachmentInfo(const std::filesystem::path& dir,

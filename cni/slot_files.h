@@ -65,7 +65,17 @@ struct PodAttachmentInfo {
   // MTU and queue pairs of the port.
   unsigned mtu = 0;
   unsigned queues = 1;
+  // On a vpc network with an IPv6 address: the link-local address the pod must use
+  // (podLinkLocal() of its first IPv6 address); empty otherwise (then not written).
+  std::string linkLocal{};
 };
+
+// The link-local address, with /64, of a pod that owns the IPv6 address `cidr`
+// ("2001:db8::c0:10/64" → "fe80::c0:10/64") on a vpc network, where every pod carries the ENI's MAC
+// so that EUI-64 link-locals would collide: fe80::/64 followed by the low 64 bits of the address.
+// The dataplane applies the same rule (vhostuser/packet.h podLinkLocal) to accept the pod's NDP.
+// Empty for an IPv4 or unparsable `cidr`.
+std::string podLinkLocal(std::string_view cidr);
 
 // The JSON text of ena-dpdk.json (docs/cni.md shows it).
 std::string renderPodAttachmentInfo(const PodAttachmentInfo& info);

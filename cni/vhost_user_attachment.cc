@@ -319,6 +319,16 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
         info.gateway.empty() || (ip.family() == 4 && info.gateway.find(':') != std::string::npos);
     if (!ip.gateway.empty() && better) info.gateway = ip.gateway;
   }
+  switch (networkMode_) {
+    case common::NetworkMode::Vpc:
+      // Pods share the ENI's MAC: the link-local address comes from the first IPv6 address.
+      for (const IpConfig& ip : ipam.ips) {
+        if (ip.family() == 6 && info.linkLocal.empty()) info.linkLocal = podLinkLocal(ip.address);
+      }
+      break;
+    case common::NetworkMode::L2:
+      break;  // the pod's own MAC gives it a link-local address of its own (EUI-64)
+  }
   if (absl::Status s = writePodAttachmentInfo(slot_->hostDir, info); !s.ok()) {
     return withPrefix(s, "cannot write ena-dpdk.json: ");
   }

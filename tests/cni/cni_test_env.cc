@@ -48,8 +48,10 @@ ADD)
     ip=10.99.0.$n
     echo "$ip" > "$S/leases/$key"
   fi
-  case $v in 0.*) ver=',"version":"4"' ;; *) ver='' ;; esac
-  printf '{"cniVersion":"%s","ips":[{"address":"%s/24","gateway":"10.99.0.1"%s}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{"nameservers":["10.99.0.2"]}}\n' "$v" "$ip" "$ver"
+  case $v in 0.*) ver=',"version":"4"' ver6=',"version":"6"' ;; *) ver='' ver6='' ;; esac
+  ip6=''
+  [ -e "$S/ipv6" ] && ip6=$(printf ',{"address":"2001:db8:99::c0:%s/64","gateway":"2001:db8:99::1"%s}' "${ip##*.}" "$ver6")
+  printf '{"cniVersion":"%s","ips":[{"address":"%s/24","gateway":"10.99.0.1"%s}%s],"routes":[{"dst":"0.0.0.0/0"}],"dns":{"nameservers":["10.99.0.2"]}}\n' "$v" "$ip" "$ver" "$ip6"
   ;;
 DEL) rm -f "$S/leases/$key" ;;
 CHECK)
@@ -68,6 +70,14 @@ exit 0
 )SH";
 
 }  // namespace
+
+void FakeIpam::handOutIpv6(bool on) {
+  if (on) {
+    writeText(dir_ / "state" / "ipv6", "");
+  } else {
+    fs::remove(dir_ / "state" / "ipv6");
+  }
+}
 
 FakeIpam::FakeIpam() : dir_(makeTempDir("fake-ipam")) {
   fs::create_directories(bin());

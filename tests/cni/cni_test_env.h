@@ -35,6 +35,8 @@ class FakeIpam {
   void hang(const std::string& command);
   // Undoes failWith, crash and hang.
   void behave();
+  // Makes ADD also hand out 2001:db8:99::c0:N/64 (gateway 2001:db8:99::1) with 10.99.0.N.
+  void handOutIpv6(bool on);
   // Every run as "COMMAND CONTAINERID IFNAME", in order.
   std::vector<std::string> calls() const;
   // The stdin of the last run of `command`, parsed.

@@ -100,6 +100,40 @@ TEST_F(PluginTest, AddVhostUserWiresPortFilesAndResult) {
   EXPECT_TRUE(fs::exists(env_.stateDir() / "attachments" / "c0ffee01%2Fnet1.json"));
 }
 
+TEST_F(PluginTest, AVpcPodWithIpv6IsToldItsLinkLocalAddress) {
+  env_.ipam().handOutIpv6(true);
+  testing::RunOutput out = env_.run("ADD", vhostConfig());
+  ASSERT_EQ(out.exitCode, 0) << out.text;
+  const json info = readJson(slot() / "ena-dpdk.json");
+  EXPECT_EQ(info["ips"], json::parse(R"(["10.99.0.10/24", "2001:db8:99::c0:10/64"])"));
+  // Every vpc pod has the ENI's MAC, so not EUI-64: fe80:: + the low 64 bits of its address, the
+  // rule the dataplane's anti-spoofing accepts.
+  EXPECT_EQ(info["linkLocal"], "fe80::c0:10/64");
+  const auto ports = env_.dataplane()->ports();
+  const auto& port = ports.at(kPortId);
+  ASSERT_EQ(port.ips_size(), 2);
+  EXPECT_EQ(port.ips(1), "2001:db8:99::c0:10/64");
+
+  // On an l2 network the pod has a MAC of its own, so its usual link-local address is unique.
+  ASSERT_EQ(env_.run("DEL", vhostConfig()).exitCode, 0);
+  json l2 = env_.config("1.1.0", {{"network", "local"}});
+  out = env_.run("ADD", l2);
+  ASSERT_EQ(out.exitCode, 0) << out.text;
+  const json l2Info =
+      readJson(env_.slotDir() / perAttachmentDirName("c0ffee01", "net1") / "ena-dpdk.json");
+  EXPECT_EQ(l2Info["ips"].size(), 2u);
+  EXPECT_FALSE(l2Info.contains("linkLocal"));
+}
+
+TEST(PodLinkLocalTest, LowSixtyFourBitsBehindFe80) {
+  EXPECT_EQ(cni::podLinkLocal("2001:db8:99::c0:10/64"), "fe80::c0:10/64");
+  EXPECT_EQ(cni::podLinkLocal("2600:1f18:abc:de01:1234:5678:9abc:def0"),
+            "fe80::1234:5678:9abc:def0/64");
+  EXPECT_EQ(cni::podLinkLocal("2001:db8::/64"), "fe80::/64");
+  EXPECT_EQ(cni::podLinkLocal("10.0.0.5/24"), "");
+  EXPECT_EQ(cni::podLinkLocal("nonsense"), "");
+}
+
 TEST_F(PluginTest, ResultShapeFollowsTheVersion) {
   struct Case {
     std::string version;
