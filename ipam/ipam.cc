@@ -53,20 +53,29 @@ absl::StatusOr<std::unique_ptr<LeaseStore>> Ipam::openStore() {
   return store;
 }
 
-absl::StatusOr<Capacity> Ipam::capacity() {
-  absl::StatusOr<Pool> pool = loadPool();
-  if (!pool.ok()) return pool.status();
+absl::StatusOr<Ipam::LockedLeases> Ipam::lockedLeases() {
   absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
   if (!store.ok()) return store.status();
   absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
   if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
-  // An unreadable lease file holds no address ADD would skip, so it does not count (GC removes
-  // it); it must not make the whole network unknown either.
   std::vector<std::filesystem::path> unreadable;
   absl::StatusOr<std::vector<Lease>> leases = (*store)->list(&unreadable);
   if (!leases.ok()) return withCniCode(leases.status(), CniError::kLeaseStoreError);
-  return Capacity{.freeLeases = pool->freeLeases(LeaseStore::addressesOf(*leases)),
-                  .leases = leases->size(),
+  return LockedLeases{.store = *std::move(store),
+                      .guard = *std::move(guard),
+                      .leases = *std::move(leases),
+                      .unreadable = std::move(unreadable)};
+}
+
+absl::StatusOr<Capacity> Ipam::capacity() {
+  absl::StatusOr<Pool> pool = loadPool();
+  if (!pool.ok()) return pool.status();
+  // An unreadable lease file holds no address ADD would skip, so it does not count (GC removes
+  // it); it must not make the whole network unknown either.
+  absl::StatusOr<LockedLeases> locked = lockedLeases();
+  if (!locked.ok()) return locked.status();
+  return Capacity{.freeLeases = pool->freeLeases(LeaseStore::addressesOf(locked->leases)),
+                  .leases = locked->leases.size(),
                   .source = pool->description};
 }
 
@@ -280,23 +289,20 @@ absl::Status Ipam::gc() {
   }
   const std::set<LeaseKey> valid(netconf_.validAttachments->begin(),
                                  netconf_.validAttachments->end());
-  absl::StatusOr<std::unique_ptr<LeaseStore>> store = openStore();
-  if (!store.ok()) return store.status();
-  absl::StatusOr<LeaseStore::Guard> guard = (*store)->lock();
-  if (!guard.ok()) return withCniCode(guard.status(), CniError::kLeaseStoreError);
-  std::vector<std::filesystem::path> unreadable;
-  absl::StatusOr<std::vector<Lease>> leases = (*store)->list(&unreadable);
-  if (!leases.ok()) return withCniCode(leases.status(), CniError::kLeaseStoreError);
-  for (const Lease& lease : *leases) {
+  absl::StatusOr<LockedLeases> locked = lockedLeases();
+  if (!locked.ok()) return locked.status();
+  std::unique_ptr<LeaseStore>& store = locked->store;
+  const std::vector<std::filesystem::path>& unreadable = locked->unreadable;
+  for (const Lease& lease : locked->leases) {
     if (valid.count(lease.key) > 0) continue;
-    if (absl::Status status = (*store)->remove(lease.key); !status.ok()) {
+    if (absl::Status status = store->remove(lease.key); !status.ok()) {
       return withCniCode(status, CniError::kLeaseStoreError);
     }
     logger_->info("lease collected network={} {} ips={}", netconf_.network, describe(lease.key),
                   addressesOf(lease.ips));
   }
   for (const std::filesystem::path& file : unreadable) {
-    if (absl::Status status = (*store)->removeFile(file); !status.ok()) {
+    if (absl::Status status = store->removeFile(file); !status.ok()) {
       return withCniCode(status, CniError::kLeaseStoreError);
     }
     logger_->warn("unreadable lease file removed network={} file={}", netconf_.network,

@@ -74,6 +74,16 @@ class Ipam {
 
  private:
   absl::StatusOr<std::unique_ptr<LeaseStore>> openStore();
+  // A network's leases read under its lock, which stays held while the object lives.
+  struct LockedLeases {
+    std::unique_ptr<LeaseStore> store;
+    LeaseStore::Guard guard;  // destroyed before `store`, whose lock file it unlocks
+    std::vector<Lease> leases;
+    // Lease files that cannot be parsed.
+    std::vector<std::filesystem::path> unreadable;
+  };
+  // Opens the store, locks it and lists the leases (code kLeaseStoreError on failure).
+  absl::StatusOr<LockedLeases> lockedLeases();
   // `key`'s lease, read under the store's lock (released on return).
   static absl::StatusOr<std::optional<Lease>> findLocked(LeaseStore& store, const LeaseKey& key);
   // The free addresses for a new lease given the leases that exist; CniError::kPoolExhausted

@@ -76,21 +76,21 @@ mkdir -m 0770 "$tmp/vhost/eni2-00"
 # The "VPC": 10.99.0.1/24 in a namespace behind a veth pair whose host end is the uplink.
 ip netns add "$vpc"
 ip netns add "$pod"
-ip link add "$host_if" type veth peer name "$ns_if"
-ip link set "$ns_if" netns "$vpc"
-sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
-ip link set "$host_if" up
-ip -n "$vpc" addr add 10.99.0.1/24 dev "$ns_if"
-ip -n "$vpc" link set "$ns_if" up
+# add_uplink HOST_IF NS_IF ROUTER_CIDR: a veth pair whose host end is an uplink (an "ENI") and
+# whose other end, in the VPC namespace, is the subnet's router.
+add_uplink() {
+  ip link add "$1" type veth peer name "$2"
+  ip link set "$2" netns "$vpc"
+  sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1"
+  ip link set "$1" up
+  ip -n "$vpc" addr add "$3" dev "$2"
+  ip -n "$vpc" link set "$2" up
+}
+add_uplink "$host_if" "$ns_if" 10.99.0.1/24
 eni_mac=$(cat "/sys/class/net/$host_if/address")
 # A second ENI (network eni2, another subnet) on a second veth pair into the same namespace; only
 # its attachments' sockets and addresses are checked, no traffic.
-ip link add "$host_if2" type veth peer name "$ns_if2"
-ip link set "$ns_if2" netns "$vpc"
-sysctl -qw "net.ipv6.conf.$host_if2.disable_ipv6=1"
-ip link set "$host_if2" up
-ip -n "$vpc" addr add 10.98.0.1/24 dev "$ns_if2"
-ip -n "$vpc" link set "$ns_if2" up
+add_uplink "$host_if2" "$ns_if2" 10.98.0.1/24
 eni2_mac=$(cat "/sys/class/net/$host_if2/address")
 
 cat >"$tmp/config.json" <<JSON
