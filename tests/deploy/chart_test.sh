@@ -11,15 +11,36 @@ source "$(dirname "$0")/lib.sh"
 chart=$repo/charts/ena-dpdk
 sets=(default shared-only dedicated-only cdi custom network-resources)
 
+namespace_of() {  # namespace_of SET: the release namespace a value set installs into
+  if [ "$1" = custom ]; then echo dpdk-system; else echo kube-system; fi
+}
 render() {  # render SET: helm template of a value set into $tmp/SET.yaml
-  local args=()
-  [ "$1" = default ] || args=(-f "$repo/tests/deploy/values/$1.yaml")
+  local args=(--namespace "$(namespace_of "$1")")
+  [ "$1" = default ] || args+=(-f "$repo/tests/deploy/values/$1.yaml")
   "$helm" template ena-dpdk "$chart" "${args[@]}" >"$tmp/$1.yaml"
 }
 lint() {
-  local args=()
-  [ "$1" = default ] || args=(-f "$repo/tests/deploy/values/$1.yaml")
+  local args=(--namespace "$(namespace_of "$1")")
+  [ "$1" = default ] || args+=(-f "$repo/tests/deploy/values/$1.yaml")
   "$helm" lint --strict "$chart" "${args[@]}"
+}
+# checksums FILE: the config checksum annotations of both DaemonSets' pods, as JSON.
+checksums() {
+  q "$1" '[ds.spec.template.metadata.annotations, dds.spec.template.metadata.annotations].map(a => Object.keys(a).filter(k => k.startsWith("checksum/")).sort().map(k => k + "=" + a[k]))'
+}
+# only_changes SETTING ANNOTATIONS: rendering the defaults with --set SETTING changes exactly the
+# checksum annotations ANNOTATIONS (a JSON array of names, e.g. ["checksum/cni"]).
+only_changes() {
+  "$helm" template ena-dpdk "$chart" --namespace kube-system --set "$1" >"$tmp/variant.yaml" || return 1
+  local before after
+  before=$(checksums "$tmp/default.yaml") && after=$(checksums "$tmp/variant.yaml") || return 1
+  node -e '
+    const [before, after, wanted] = process.argv.slice(1).map(a => JSON.parse(a));
+    const changed = before.flat().filter(x => !after.flat().includes(x)).map(x => x.split("=")[0]);
+    if (JSON.stringify(changed.sort()) !== JSON.stringify(wanted.sort())) {
+      console.log("changed: " + JSON.stringify(changed) + ", wanted: " + JSON.stringify(wanted));
+      process.exit(1);
+    }' "$before" "$after" "$2"
 }
 
 for set in "${sets[@]}"; do
@@ -93,8 +114,19 @@ check "default: the node path policy allows the chart's paths, and only those" \
 check "custom: the node path policy follows the configured socket and slot directory" \
   expect "$tmp/custom.yaml" '(p => [p.dataplaneSocket, p.slotDir])(JSON.parse(cm.data["cni-policy.json"]))' \
   '[["/run/dpdk-switch/control.sock"],["/var/run/dpdk-switch/vhost"]]'
-check "default: a config change rolls the pods of both DaemonSets (checksum annotation)" \
-  expect "$f" '/^[0-9a-f]{64}$/.test(ds.spec.template.metadata.annotations["checksum/config"]) && ds.spec.template.metadata.annotations["checksum/config"] === dds.spec.template.metadata.annotations["checksum/config"]' 'true'
+check "default: one config checksum per part a pod reads at start (node: nodeprep, cni; dataplane: dataplane)" \
+  expect "$f" '[ds, dds].map(d => Object.entries(d.spec.template.metadata.annotations).filter(([k, v]) => k.startsWith("checksum/") && /^[0-9a-f]{64}$/.test(v)).map(([k]) => k))' \
+  '[["checksum/nodeprep","checksum/cni"],["checksum/dataplane"]]'
+check "default: changing only the IPAM section changes only checksum/cni (the dataplane keeps running)" \
+  only_changes config.ipam.imds.ttlSeconds=30 '["checksum/cni"]'
+check "default: changing only the dataplane section changes only checksum/dataplane" \
+  only_changes config.dataplane.mbufs=32768 '["checksum/dataplane"]'
+check "default: changing only the nodeprep section changes only checksum/nodeprep" \
+  only_changes config.nodeprep.vfio.noiommu=never '["checksum/nodeprep"]'
+check "default: a device plugin change restarts nothing (the plugin reloads the mounted file)" \
+  only_changes config.deviceplugin.ena.slotsPerNetwork=10 '[]'
+check "default: a moved CNI log file (node path policy) changes only checksum/cni" \
+  only_changes networkAttachments.logFile=/var/log/ena-dpdk/cni.log '["checksum/cni"]'
 check "default: NADs name the device plugin's resources" \
   expect "$f" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"])' \
   '["dpdk.aws/ena","dpdk.aws/ena-dedicated"]'
@@ -112,8 +144,16 @@ check "slotGroup=null: config.deviceplugin.ena.slotGroup is used for both" \
 check "default: dedicated NAD: pci mode" \
   expect "$f" 'nad("ena-dpdk-dedicated")' \
   '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","logFile":"/var/log/ena-dpdk-cni.log","mode":"pci","name":"ena-dpdk-dedicated","type":"ena-dpdk-cni"}'
-check "default: the rendered checksum follows the config" \
-  bash -c "[ \"\$(\"$helm\" template ena-dpdk \"$chart\" --set config.dataplane.mbufs=32768 | grep checksum/config)\" != \"\$(grep checksum/config \"$f\")\" ]"
+check "helm install -n ena-dpdk: every namespaced object but the NADs is in ena-dpdk, with a quota admitting the critical priority class" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n ena-dpdk >\"$tmp/ns.yaml\""
+check "helm install -n ena-dpdk: objects" expect "$tmp/ns.yaml" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
+  '["ResourceQuota/ena-dpdk/ena-dpdk-critical-pods","ConfigMap/ena-dpdk/ena-dpdk-config","DaemonSet/ena-dpdk/ena-dpdk","DaemonSet/ena-dpdk/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
+check "helm install -n ena-dpdk: the quota selects the DaemonSets' priority class" \
+  expect "$tmp/ns.yaml" '(r => [r.spec.scopeSelector.matchExpressions, [ds, dds].map(d => d.spec.template.spec.priorityClassName)])(kind("ResourceQuota")[0])' \
+  '[[{"operator":"In","scopeName":"PriorityClass","values":["system-node-critical"]}],["system-node-critical","system-node-critical"]]'
+check "helm install -n ena-dpdk: every object valid" node "$repo/tests/deploy/validate.mjs" k8s "$tmp/ns.yaml"
+check "criticalPodsQuota=false: no quota" \
+  bash -c "! \"$helm\" template ena-dpdk \"$chart\" -n ena-dpdk --set criticalPodsQuota=false | grep -q ResourceQuota"
 
 # --- shared only ----------------------------------------------------------------------------------
 f=$tmp/shared-only.yaml

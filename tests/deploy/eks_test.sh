@@ -62,7 +62,7 @@ node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv
 check "eksctl: the DPDK node group runs node-setup.sh before bootstrap" cmp "$tmp/eksctl-node-setup.sh" "$eks/src/node-setup.sh"
 check "eksctl: kubeletExtraConfig is the NodeConfig's kubelet config" \
   expect "$f" 'JSON.stringify(docs[0].nodeGroups.find(g => g.name === "dpdk").kubeletExtraConfig) === JSON.stringify(require("yaml").parse(require("fs").readFileSync(process.env.NODECONFIG, "utf8")).spec.kubelet.config)' 'true'
-"$helm" template ena-dpdk "$repo/charts/ena-dpdk" >"$tmp/chart.yaml"
+"$helm" template ena-dpdk "$repo/charts/ena-dpdk" --namespace kube-system >"$tmp/chart.yaml"
 selector=$(q "$tmp/chart.yaml" 'pod.nodeSelector')
 tolerated=$(q "$tmp/chart.yaml" 'pod.tolerations.map(t => t.key + ":" + t.effect)')
 check "eksctl: node labels satisfy the chart's nodeSelector, taints are tolerated" \

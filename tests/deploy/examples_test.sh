@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 examples=$repo/deploy/examples
-"$helm" template ena-dpdk "$repo/charts/ena-dpdk" >"$tmp/chart.yaml" || { echo "FATAL: helm template"; exit 1; }
+"$helm" template ena-dpdk "$repo/charts/ena-dpdk" --namespace kube-system >"$tmp/chart.yaml" || { echo "FATAL: helm template"; exit 1; }
 nads=$(q "$tmp/chart.yaml" 'kind("NetworkAttachmentDefinition").map(d => d.metadata.name)')
 image=$(q "$tmp/chart.yaml" 'pod.containers[0].image')
 slot_group=$(q "$tmp/chart.yaml" 'config.deviceplugin.ena.slotGroup')

@@ -11,8 +11,26 @@
 {{- end -}}
 {{- end -}}
 
+{{/* Every namespaced object of the chart (but the NADs, which go where pods are) is the release's. */}}
 {{- define "ena-dpdk.namespace" -}}
-{{- .Values.namespace | default .Release.Namespace -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+The part of the config file one component reads, as JSON, for its pod's checksum annotation: a
+pod restarts only when what its own containers read changed. "nodeprep": the nodeprep section;
+"cni": the ipam section and the node path policy, which install-cni copies to the host for
+ena-dpdk-cni and ena-dpdk-ipam; "dataplane": the dataplane section (with the EAL arguments the
+chart adds). The device plugin reloads its sections (deviceplugin, dataplane, ipam) from the
+mounted ConfigMap by itself, without a restart.
+*/}}
+{{- define "ena-dpdk.configChecksum" -}}
+{{- $config := include "ena-dpdk.configJson" .root | fromJson -}}
+{{- if eq .part "cni" -}}
+{{- dict "ipam" ($config.ipam | default dict) "policy" (include "ena-dpdk.cniPolicy" .root) | toJson | sha256sum -}}
+{{- else -}}
+{{- get $config .part | default dict | toJson | sha256sum -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "ena-dpdk.selectorLabels" -}}
@@ -210,4 +228,19 @@ requests:
 limits:
   cpu: {{ .cpu | quote }}
   memory: {{ .memory | quote }}
+{{- end -}}
+
+{{/* /etc/ena-dpdk/cni-policy.json as JSON (configmap.yaml). */}}
+{{- define "ena-dpdk.cniPolicy" -}}
+{{- $config := .Values.config -}}
+{{- $policy := dict
+      "logFile" (uniq (list .Values.networkAttachments.logFile "/var/log/ena-dpdk-cni.log" "/var/log/ena-dpdk-ipam.log" "/var/log/ena-dpdk"))
+      "stateDir" (list "/var/lib/ena-dpdk")
+      "dataplaneSocket" (list $config.dataplane.controlSocket)
+      "slotDir" (list $config.deviceplugin.ena.dir)
+      "CNIDeviceInfoFile" (list "/run/k8s.cni.cncf.io/devinfo" "/var/run/k8s.cni.cncf.io/devinfo")
+      "hostRoot" (list "/")
+      "ipam.stateDir" (uniq (list "/var/lib/ena-dpdk" $config.ipam.stateDir))
+      "ipam.configFile" (list "/etc/ena-dpdk/config.json") }}
+{{- toJson $policy -}}
 {{- end -}}
