@@ -58,7 +58,8 @@ void PrometheusWriter::gauge(std::string_view name, std::string_view help,
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::start(
-    std::string_view address, std::function<std::string()> render) {
+    std::string_view address, std::function<std::string()> render,
+    std::function<absl::Status()> health) {
   size_t colon = address.rfind(':');
   int port = -1;
   if (colon != std::string_view::npos) {
@@ -85,8 +86,14 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::start(
   self->server_->Get("/metrics", [render](const httplib::Request&, httplib::Response& res) {
     res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  self->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  self->server_->Get("/healthz", [health](const httplib::Request&, httplib::Response& res) {
+    const absl::Status status = health ? health() : absl::OkStatus();
+    if (status.ok()) {
+      res.set_content("ok\n", "text/plain");
+      return;
+    }
+    res.status = 503;
+    res.set_content(strCat("unhealthy: ", status.message(), "\n"), "text/plain");
   });
   if (port == 0) {
     self->port_ = self->server_->bind_to_any_port(host);

@@ -41,14 +41,16 @@ class PrometheusWriter {
 };
 
 // A small HTTP endpoint serving GET /metrics (Prometheus text, rendered on each scrape by
-// `render`) and GET /healthz. Runs its own thread; `render` is called from it, so it must be
-// thread-safe. Stops in the destructor.
+// `render`) and GET /healthz (200 "ok" while `health` returns OK, else 503 "unhealthy: <reason>";
+// always 200 without a `health`). Runs its own thread; `render` and `health` are called from it,
+// so they must be thread-safe. Stops in the destructor.
 class MetricsServer {
  public:
   // Listens on `address` ("127.0.0.1:9640"; port 0 picks a free port). InvalidArgument for a
   // malformed address, Unavailable when the port cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> start(std::string_view address,
-                                                              std::function<std::string()> render);
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> start(
+      std::string_view address, std::function<std::string()> render,
+      std::function<absl::Status()> health = nullptr);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

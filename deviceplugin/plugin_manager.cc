@@ -67,6 +67,13 @@ absl::StatusOr<std::unique_ptr<PluginManager>> PluginManager::start(
   m.metricsServer_ = std::move(*metricsServer);
   m.metricsPort_ = m.metricsServer_->port();
   m.publishState(*config, monitor);
+  {
+    // Unhealthy until the control loop has registered every resource.
+    absl::MutexLock lock(&m.mu_);
+    for (const auto& [name, resource] : m.resources_) {
+      m.unregistered_.push_back(resource.pool->resourceName());
+    }
+  }
   m.nextGc_ = steady_clock::now() + m.options_.gcInterval;
 
   m.health_ = std::make_unique<PeriodicWorker>(m.options_.healthInterval, [&m] { m.healthTick(); });
@@ -173,17 +180,18 @@ absl::StatusOr<std::unique_ptr<common::MetricsServer>> PluginManager::startMetri
     const std::string& address) {
   const std::shared_ptr<PluginMetrics> metrics = metrics_;
   auto render = [metrics] { return metrics->render(); };
+  auto health = [this] { return this->health(); };
   absl::StatusOr<std::unique_ptr<common::MetricsServer>> server =
-      common::MetricsServer::start(address, render);
+      common::MetricsServer::start(address, render, health);
   if (!server.ok() && metricsServer_) {
     // The running endpoint may hold the port (only the host part changed): free it and retry,
     // and put it back if that does not help.
     const std::string previous = config().deviceplugin.metricsAddress;
     metricsServer_.reset();
-    server = common::MetricsServer::start(address, render);
+    server = common::MetricsServer::start(address, render, health);
     if (!server.ok()) {
       absl::StatusOr<std::unique_ptr<common::MetricsServer>> restored =
-          common::MetricsServer::start(previous, render);
+          common::MetricsServer::start(previous, render, health);
       if (restored.ok()) {
         metricsServer_ = std::move(*restored);
         metricsPort_ = metricsServer_->port();
@@ -256,10 +264,17 @@ void PluginManager::healthTick() {
     const std::string error(common::toStd(host.status().message()));
     if (error != lastScanError_) logger_->error("cannot scan the host error={}", error);
     lastScanError_ = error;
+    absl::MutexLock lock(&mu_);
+    scanError_ = error;
     return;
   }
   if (!lastScanError_.empty()) logger_->info("host scan works again");
   lastScanError_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    lastGoodScan_ = steady_clock::now();
+    scanError_.clear();
+  }
   const bool reachable = host->dataplaneNetworksUp.has_value();
   // A dataplane that answers what this plugin cannot read (a network mode of a newer dataplane)
   // is not restarting: its view counts as unknown all the same, but the error is counted and
@@ -380,6 +395,8 @@ void PluginManager::refreshNew(const std::vector<std::shared_ptr<ResourcePool>>&
     return;
   }
   refresh(pools, *host);
+  absl::MutexLock lock(&mu_);
+  lastGoodScan_ = steady_clock::now();
 }
 
 void PluginManager::controlTick() {
@@ -408,6 +425,24 @@ void PluginManager::serve(const std::string& name, Resource& resource) {
   // A new server is registered at once.
   resource.nextAttempt = steady_clock::now();
   resource.backoff = options_.registrationBackoffMin;
+}
+
+absl::Status PluginManager::health() const {
+  const auto maxAge =
+      std::max<std::chrono::milliseconds>(std::chrono::seconds(5), options_.healthInterval * 10);
+  absl::MutexLock lock(&mu_);
+  if (!unregistered_.empty()) {
+    return absl::UnavailableError(
+        common::strCat("not registered with the kubelet: ", names(unregistered_)));
+  }
+  const auto age = steady_clock::now() - lastGoodScan_;
+  if (age > maxAge) {
+    return absl::UnavailableError(
+        common::strCat("no successful host scan for ",
+                       std::chrono::duration_cast<std::chrono::seconds>(age).count(), " s",
+                       scanError_.empty() ? std::string() : common::strCat(": ", scanError_)));
+  }
+  return absl::OkStatus();
 }
 
 void PluginManager::watchResources() {
@@ -468,6 +503,14 @@ void PluginManager::watchResources() {
     resource.nextAttempt = now + resource.backoff;
     resource.backoff = std::min(resource.backoff * 2, options_.registrationBackoffMax);
   }
+  std::vector<std::string> unregistered;
+  for (const auto& [name, resource] : resources_) {
+    if (!resource.server || !resource.registeredWith) {
+      unregistered.push_back(resource.pool->resourceName());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  unregistered_ = std::move(unregistered);
 }
 
 void PluginManager::reload() {

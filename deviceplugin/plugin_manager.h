@@ -113,6 +113,11 @@ class PluginManager {
   int metricsPort() const { return metricsPort_.load(); }
   // The socket path of a resource (by name without prefix) under the root.
   std::filesystem::path socketPath(std::string_view resource) const;
+  // What GET /healthz answers: OK while every resource is served and registered with the
+  // kubelet's current socket, and the health loop's last host scan succeeded within
+  // max(5 s, 10 health intervals); else Unavailable naming what is wrong ("not registered with
+  // the kubelet: dpdk.aws/ena", "no successful host scan for 12 s: <error>").
+  absl::Status health() const;
 
  private:
   using PoolSpec = std::variant<EnaPoolSpec, DedicatedPoolSpec, UplinkPoolSpec, HugepagesPoolSpec>;
@@ -180,6 +185,11 @@ class PluginManager {
   std::atomic<bool> gcRequested_{false};
 
   mutable absl::Mutex mu_;
+  // Resources not registered with the current kubelet socket (the control loop's last view).
+  std::vector<std::string> unregistered_ ABSL_GUARDED_BY(mu_);
+  // When the health loop last scanned the host successfully (steady clock), and the last error.
+  std::chrono::steady_clock::time_point lastGoodScan_ ABSL_GUARDED_BY(mu_);
+  std::string scanError_ ABSL_GUARDED_BY(mu_);
   PluginConfig config_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<ResourcePool>> pools_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<DataplaneMonitor> monitor_ ABSL_GUARDED_BY(mu_);

@@ -46,6 +46,28 @@ TEST(MetricsServer, ServesRenderedTextOnEachScrape) {
   EXPECT_EQ(client.Get("/nope")->status, 404);
 }
 
+TEST(MetricsServer, HealthzAnswersWhatTheHealthCheckSays) {
+  std::atomic<bool> healthy{true};
+  auto server = MetricsServer::start(
+      "127.0.0.1:0", [] { return std::string(); },
+      [&]() -> absl::Status {
+        return healthy ? absl::OkStatus() : absl::UnavailableError("worker 3 stalled");
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto ok = client.Get("/healthz");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "ok\n");
+  healthy = false;
+  auto bad = client.Get("/healthz");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 503);
+  EXPECT_EQ(bad->body, "unhealthy: worker 3 stalled\n");
+  // /metrics is served whatever the health.
+  EXPECT_EQ(client.Get("/metrics")->status, 200);
+}
+
 TEST(MetricsServer, RejectsBadAddresses) {
   for (const char* bad : {"", "9640", ":9640", "127.0.0.1:", "127.0.0.1:70000", "h:p"}) {
     EXPECT_EQ(MetricsServer::start(bad, [] { return std::string(); }).status().code(),

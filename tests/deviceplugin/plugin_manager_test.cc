@@ -849,6 +849,47 @@ TEST_F(PluginManagerTest, ServesMetrics) {
                                       "aws/ena\",result=\"ok\"} 1"));
 }
 
+// GET /healthz as (status, body); (0, "") when nothing answers.
+std::pair<int, std::string> healthz(int port) {
+  httplib::Client http("127.0.0.1", port);
+  httplib::Result result = http.Get("/healthz");
+  return result ? std::pair{result->status, result->body} : std::pair{0, std::string()};
+}
+
+TEST_F(PluginManagerTest, HealthIsRegistrationWithTheKubeletAndAWorkingHostScan) {
+  const int port = env_.plugin().metricsPort();
+  ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
+  ASSERT_TRUE(eventually([&] { return healthz(port).first == 200; }));
+  EXPECT_EQ(healthz(port).second, "ok\n");
+
+  // The kubelet goes away: its registrations with it.
+  env_.kubelet().stop();
+  ASSERT_TRUE(eventually([&] { return healthz(port).first == 503; }, kOneSecond));
+  EXPECT_THAT(healthz(port).second,
+              HasSubstr("unhealthy: not registered with the kubelet: dpdk.aws/ena,"));
+  // It is back: the plugin registers again and is healthy.
+  ASSERT_TRUE(env_.kubelet().restart().ok());
+  ASSERT_TRUE(eventually([&] { return healthz(port).first == 200; }));
+
+  // The host cannot be scanned (sysfs unreadable): unhealthy once no scan has worked for 5 s.
+  fs::rename(env_.host().path("/sys/bus/pci/devices"), env_.host().path("/sys/bus/pci/gone"));
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->errors("scan") > 0; }));
+  ASSERT_TRUE(eventually([&] { return healthz(port).first == 503; }, milliseconds(7000)));
+  EXPECT_THAT(healthz(port).second, HasSubstr("unhealthy: no successful host scan for "));
+  fs::rename(env_.host().path("/sys/bus/pci/gone"), env_.host().path("/sys/bus/pci/devices"));
+  ASSERT_TRUE(eventually([&] { return healthz(port).first == 200; }));
+}
+
+TEST(PluginManagerStartTest, UnhealthyUntilRegistered) {
+  PluginTestEnv env(/*withKubelet=*/false);
+  ASSERT_TRUE(env.startPlugin().ok());
+  const auto [status, body] = healthz(env.plugin().metricsPort());
+  EXPECT_EQ(status, 503);
+  EXPECT_THAT(body, HasSubstr("not registered with the kubelet: dpdk.aws/ena,"));
+  ASSERT_TRUE(env.startKubelet().ok());
+  EXPECT_TRUE(eventually([&] { return healthz(env.plugin().metricsPort()).first == 200; }));
+}
+
 TEST(PluginManagerStartTest, RegistersOnceTheKubeletAppears) {
   PluginTestEnv env(/*withKubelet=*/false);
   ASSERT_TRUE(env.startPlugin().ok());

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -181,6 +182,25 @@ def node(request: pytest.FixtureRequest, rig: Rig) -> Iterator[Node]:
 # ---- d) the VPC pings 16 pod IPs through the 2-queue uplink ------------------------------------
 
 
+PINGS_PER_IP = 10
+
+
+def echo_replies(netns: str) -> int:
+    """Icmp InEchoReps of the namespace's stack (/proc/net/snmp): every echo reply it received,
+    whether or not a ping was still waiting for it."""
+    lines = [line.split() for line in run(["ip", "netns", "exec", netns, "cat", "/proc/net/snmp"]).stdout.splitlines()
+             if line.startswith("Icmp:")]
+    return int(lines[1][lines[0].index("InEchoReps")])
+
+
+def wait_for_echo_replies(netns: str, wanted: int, timeout: float = 5.0) -> int:
+    """The namespace's InEchoReps once it reaches ``wanted`` or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while (got := echo_replies(netns)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return got
+
+
 def ping_phase(node: Node) -> dict:
     """Pings from the VPC to the 16 echo IPs; the accounting of the phase. Counters are compared
     as differences over the phase, with nothing in flight at either end."""
@@ -191,9 +211,15 @@ def ping_phase(node: Node) -> dict:
     node.start_forwarding("echo")
     s0, q0, ns0, e0 = (node.stats(), node.uplink_queue_rx(), (vpc.counter("tx_packets"), vpc.counter("rx_packets")),
                        all_port_stats(node.pods["echo"], ECHO_PORTS))
-    pings = [subprocess.Popen(["ip", "netns", "exec", vpc.netns, "ping", "-q", "-c", "10", "-i", "0.02", "-W", "10", ip],
+    replies0 = echo_replies(vpc.netns)
+    pings = [subprocess.Popen(["ip", "netns", "exec", vpc.netns, "ping", "-q", "-c", str(PINGS_PER_IP), "-i", "0.02", "-W", "10", ip],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for ip in ECHO_IPS]
     outputs = [p.communicate(timeout=60)[0] for p in pings]
+    # ping stops waiting 2 x its largest round trip after its last request, so on a loaded machine
+    # it can report a reply as lost that the namespace's stack receives a moment later: the
+    # stack's own count of echo replies is what proves every request was answered. Waiting for it
+    # also leaves nothing in flight for the counters below.
+    replies = wait_for_echo_replies(vpc.netns, replies0 + PINGS_PER_IP * len(ECHO_IPS)) - replies0
     s1, q1, ns1, e1 = (node.stats(), node.uplink_queue_rx(), (vpc.counter("tx_packets"), vpc.counter("rx_packets")),
                        all_port_stats(node.pods["echo"], ECHO_PORTS))
     node.stop_forwarding("echo")
@@ -209,8 +235,10 @@ def ping_phase(node: Node) -> dict:
     echo_ids = [f"echo{k}" for k in range(1, ECHO_PORTS + 1)]  # testpmd port k-1 is echo<k>
     worker_of = {p["id"]: p["workerLcore"] for p in s0["ports"]}
     return {
-        "answered": sum("10 packets transmitted, 10 received" in out for out in outputs),
-        "unanswered": [out.strip().splitlines()[-2:] for out in outputs if "10 packets transmitted, 10 received" not in out],
+        "answered": sum(f"{PINGS_PER_IP} packets transmitted, {PINGS_PER_IP} received" in out for out in outputs),
+        "reached": sum(f"{PINGS_PER_IP} packets transmitted, 0 received" not in out for out in outputs),
+        "echo_replies": replies,
+        "unanswered": [out.strip().splitlines()[-2:] for out in outputs if f"{PINGS_PER_IP} packets transmitted, {PINGS_PER_IP} received" not in out],
         "ns_tx": ns1[0] - ns0[0], "ns_rx": ns1[1] - ns0[1],
         "up_rx": up1["rxPackets"] - up0["rxPackets"], "up_tx": up1["txPackets"] - up0["txPackets"],
         "up_txfull": up1["dropTxFull"] - up0["dropTxFull"],
@@ -228,7 +256,10 @@ def assert_pings(node: Node, phase: str) -> None:
     label = node.label(phase)
     d = ping_phase(node)
     print(f"{label} ping accounting: {d}")
-    assert d["answered"] == 16, f"{label} every ping to the 16 pod IPs was answered: {d['unanswered']}"
+    assert d["reached"] == 16, f"{label} every one of the 16 pod IPs answered ping: {d['unanswered']}"
+    assert d["echo_replies"] == PINGS_PER_IP * 16, \
+        f"{label} the VPC's stack received an echo reply for each of the {PINGS_PER_IP * 16} requests " \
+        f"(ping itself counted {d['answered']} IPs fully answered: {d['unanswered']})"
     q = d["q"]
     assert q[0] > 0 and q[1] > 0, f"{label} both uplink RX queues carried packets"
     assert d["up_rx"] == d["ns_tx"] and q[0] + q[1] == d["up_rx"], \
