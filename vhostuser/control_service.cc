@@ -179,6 +179,10 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::start(const std::s
   return self;
 }
 
+void ControlServer::setServing(bool serving) {
+  if (server_) server_->GetHealthCheckService()->SetServingStatus(serving);
+}
+
 void ControlServer::shutdown() {
   if (!server_) return;
   server_->GetHealthCheckService()->SetServingStatus(false);

@@ -60,6 +60,9 @@ class ControlServer {
                                                               Switch& sw);
   ~ControlServer();
   void shutdown();
+  // Sets the gRPC health status (grpc.health.v1, service ""): SERVING or NOT_SERVING, so that
+  // `ena-dpdk-ctl health` reports what the dataplane's /healthz does.
+  void setServing(bool serving);
 
  private:
   ControlServer(Switch& sw) : service_(sw) {}

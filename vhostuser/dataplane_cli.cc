@@ -201,7 +201,8 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
       absl::StatusOr<std::unique_ptr<ControlServer>> control =
           ControlServer::start(config->controlSocket, **sw);
       absl::StatusOr<std::unique_ptr<common::MetricsServer>> metrics = common::MetricsServer::start(
-          config->metricsAddress, [&sw] { return renderMetrics(**sw); });
+          config->metricsAddress, [&sw] { return renderMetrics(**sw); },
+          [&sw] { return (*sw)->health(); });
       if (!control.ok()) {
         rc = reportFatal(err, program, toStd(control.status().message()));
       } else if (!metrics.ok()) {
@@ -212,6 +213,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
                      config->metricsAddress);
         const timespec tick = {0, 100'000'000};
         auto next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;
+        bool healthy = true;
         for (;;) {
           int sig = sigtimedwait(&signals, nullptr, &tick);
           if (sig == SIGTERM || sig == SIGINT) {
@@ -224,6 +226,17 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
             (*log)->error("timers not run error=\"{}\"", toStd(s.message()));
           }
           (*sw)->poll();
+          // /healthz asks the switch itself; the gRPC health follows it, logged on change.
+          const absl::Status health = (*sw)->health();
+          if (health.ok() != healthy) {
+            healthy = health.ok();
+            (*control)->setServing(healthy);
+            if (healthy) {
+              (*log)->info("healthy again");
+            } else {
+              (*log)->error("unhealthy reason=\"{}\"", toStd(health.message()));
+            }
+          }
           if (std::chrono::steady_clock::now() >= next_sweep) {
             finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
             next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;

@@ -732,6 +732,13 @@ void Switch::poll() {
   }
   resetUplinks();
   refreshUplinks();
+  std::vector<std::pair<unsigned, std::uint64_t>> progress;
+  for (const auto& w : workers_) progress.emplace_back(w->lcore(), w->totalCycles());
+  watchdog_.observe(std::chrono::steady_clock::now(), progress);
+}
+
+void Switch::pauseWorkerForTest(unsigned index, bool paused) {
+  workers_.at(index)->pauseForTest(paused);
 }
 
 void Switch::stop() {

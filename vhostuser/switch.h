@@ -25,6 +25,7 @@
 #include "vhostuser/table_builder.h"
 #include "vhostuser/uplink.h"
 #include "vhostuser/vhost_ports.h"
+#include "vhostuser/worker_watchdog.h"
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
@@ -160,8 +161,15 @@ class Switch {
   std::vector<WorkerStatus> listWorkers() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Housekeeping from the main loop (the thread that called create()): retired tables, uplink
-  // resets requested by the driver, link changes, the uplink snapshot.
+  // resets requested by the driver, link changes, the uplink snapshot, the workers' progress.
   void poll() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The dataplane's health (any thread): OK while poll() runs and every worker completes poll
+  // passes; Unavailable naming the worker that has completed none for kStallLimit (1 s), or a
+  // main loop that has not polled for as long.
+  absl::Status health() const { return watchdog_.health(); }
+  // Test seam: pauses or resumes worker `index` (Worker::pauseForTest).
+  void pauseWorkerForTest(unsigned index, bool paused);
 
   // Stops the workers and closes every port. Idempotent; also done by the destructor. Called by
   // the thread that called create().
@@ -215,6 +223,7 @@ class Switch {
 
   const DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
+  WorkerWatchdog watchdog_{std::chrono::milliseconds(1000)};
   const EthDevOpener open_device_;
   std::vector<std::pair<int, rte_mempool*>> pools_;  // per NUMA node; set up by init()
   rte_rcu_qsbr* qsbr_ = nullptr;

@@ -1,5 +1,7 @@
 #include "vhostuser/worker.h"
 
+#include <rte_pause.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -41,6 +43,11 @@ void Worker::run() noexcept {
   rte_rcu_qsbr_thread_online(qsbr_, index_);
   uint64_t last = rte_rdtsc();
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (paused_.load(std::memory_order_relaxed)) [[unlikely]] {
+      rte_pause();
+      last = rte_rdtsc();
+      continue;
+    }
     // One table per pass: the control thread frees it only after our quiescent report below.
     // Pod devices (vids) are likewise used only within the pass that loaded them.
     const DataplaneTable* t = table_->load(std::memory_order_acquire);

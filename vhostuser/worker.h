@@ -79,6 +79,9 @@ class Worker {
   static int launch(void* arg);
   // Asks the loop to finish its pass and return. Thread-safe.
   void requestStop() { stop_.store(true, std::memory_order_relaxed); }
+  // Test seam: while paused the worker spins at the top of its pass without polling, counting
+  // or reporting a quiescent state, as a worker stuck in a pass would. Thread-safe.
+  void pauseForTest(bool paused) { paused_.store(paused, std::memory_order_relaxed); }
 
   unsigned lcore() const { return lcore_; }
   unsigned index() const { return index_; }
@@ -111,6 +114,7 @@ class Worker {
   rte_mempool* pool_;
   const unsigned burst_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
 
   std::array<SlotCounters, kMaxSlots> counters_;
   std::array<TxBuffer, kMaxSlots> tx_;

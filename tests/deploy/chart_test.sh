@@ -85,9 +85,13 @@ check "default: dataplane hugepages (requests = limits), hugetlbfs emptyDir, IPC
   '["2Gi","2Gi","HugePages-1Gi","/dev/hugepages",["IPC_LOCK"]]'
 check "default: dataplane Guaranteed with whole CPUs" \
   expect "$f" '[c("dataplane").resources.requests.cpu, c("dataplane").resources.limits.cpu, c("dataplane").resources.requests.memory === c("dataplane").resources.limits.memory]' '["2","2",true]'
-check "default: dataplane probes run ena-dpdk-ctl health on the control socket" \
-  expect "$f" '["startupProbe", "livenessProbe", "readinessProbe"].map(p => c("dataplane")[p].exec.command.join(" "))' \
-  '["ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health","ena-dpdk-ctl --socket /run/ena-dpdk/dataplane.sock --timeout 2 health"]'
+check "default: dataplane probes are HTTP GET /healthz of its metrics address (no exec in its CPU set)" \
+  expect "$f" '["startupProbe", "livenessProbe", "readinessProbe"].map(p => [c("dataplane")[p].httpGet, c("dataplane")[p].exec, c("dataplane")[p].periodSeconds])' \
+  '[[{"host":"127.0.0.1","path":"/healthz","port":9640},null,2],[{"host":"127.0.0.1","path":"/healthz","port":9640},null,10],[{"host":"127.0.0.1","path":"/healthz","port":9640},null,5]]'
+check "dataplane metrics on port 0: the probes fall back to the gRPC health on the control socket" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n kube-system --set config.dataplane.metricsAddress=127.0.0.1:0 | grep -c -- '- ena-dpdk-ctl' | grep -qx 3"
+check "metrics on a node address: the probes go there" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n kube-system --set config.dataplane.metricsAddress=10.0.0.5:9650 --set config.deviceplugin.metricsAddress=0.0.0.0:9651 | grep -A3 'httpGet:' | grep -c -e 'host: 10.0.0.5' -e 'host: 127.0.0.1' | grep -qx 4"
 check "default: dataplane mounts (control socket and slots, state; vfio nodes come from Allocate)" \
   expect "$f" 'c("dataplane").volumeMounts.map(m => m.mountPath)' \
   '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk"]'

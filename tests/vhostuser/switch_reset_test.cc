@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -244,6 +245,37 @@ TEST_F(SwitchResetTest, AFailedResetKeepsTheUplinkOutAndIsRetriedAfterABackoff) 
   EXPECT_EQ(control_.resets, 2);
   EXPECT_EQ(network().uplink->resets, 1u);
   EXPECT_TRUE(received(10)) << "traffic did not resume after the retry: " << uplinkRx();
+}
+
+TEST_F(SwitchResetTest, AStalledWorkerMakesTheSwitchUnhealthyWithinTwoSeconds) {
+  // The main loop's cadence: poll() every 100 ms.
+  auto pollFor = [this](int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      sw_->poll();
+      usleep(100'000);
+    }
+  };
+  pollFor(3);
+  EXPECT_TRUE(sw_->health().ok()) << sw_->health();
+
+  sw_->pauseWorkerForTest(0, true);
+  const auto since = std::chrono::steady_clock::now();
+  while (sw_->health().ok() && std::chrono::steady_clock::now() - since < std::chrono::seconds(5)) {
+    pollFor(1);
+  }
+  EXPECT_LE(std::chrono::steady_clock::now() - since, std::chrono::seconds(2));
+  const absl::Status health = sw_->health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(health.message()),
+              HasSubstr("worker lcore 1 has completed no poll pass for "));
+
+  sw_->pauseWorkerForTest(0, false);
+  pollFor(3);
+  EXPECT_TRUE(sw_->health().ok()) << sw_->health();
+
+  // A main loop that stops polling is unhealthy too (after the 1 s limit).
+  usleep(1'300'000);
+  EXPECT_THAT(std::string(sw_->health().message()), HasSubstr("the control loop has not run for"));
 }
 
 }  // namespace

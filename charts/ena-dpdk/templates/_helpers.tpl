@@ -244,3 +244,16 @@ limits:
       "ipam.configFile" (list "/etc/ena-dpdk/config.json") }}
 {{- toJson $policy -}}
 {{- end -}}
+
+{{/*
+The host a probe reaches a metrics address ("127.0.0.1:9640") at: its host, or 127.0.0.1 for a
+wildcard one ("0.0.0.0:9640", "[::]:9640"); the kubelet probes from the node (hostNetwork).
+*/}}
+{{- define "ena-dpdk.probeHost" -}}
+{{- $host := regexReplaceAll ":[0-9]+$" . "" | trimPrefix "[" | trimSuffix "]" -}}
+{{- if has $host (list "" "0.0.0.0" "::") -}}
+127.0.0.1
+{{- else -}}
+{{- $host -}}
+{{- end -}}
+{{- end -}}
