@@ -287,10 +287,6 @@ std::vector<AttachmentNetwork> attachmentNetworks(const vhostuser::DataplaneConf
   return networks;
 }
 
-}  // namespace enadpdk::deviceplugin
-
-namespace enadpdk::deviceplugin {
-
 std::map<std::string, std::vector<AttachmentNetwork>> attachmentResources(
     const PluginConfig& config) {
   const std::map<std::string, std::string>& own = config.deviceplugin.ena.networkResources;

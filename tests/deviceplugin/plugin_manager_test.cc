@@ -732,7 +732,13 @@ TEST_F(PluginCapacityTest, AttachmentsPodsHoldStayHealthyAndCountTheirAddresses)
   ASSERT_TRUE(list.ok()) << list.status();
   // Its ADD takes the address: still 4 healthy, 3 free for the kubelet.
   ASSERT_TRUE(ipam("ADD", "a").ok());
-  std::this_thread::sleep_for(milliseconds(300));  // several address and health loops
+  // Wait until the address loop has seen the lease and a health scan has followed it.
+  ASSERT_TRUE(eventually([&] {
+    return env_.plugin().metrics()->render().find(
+               "ena_dpdk_deviceplugin_network_leases{network=\"eni1\"} 1") != std::string::npos;
+  }));
+  const std::uint64_t scans = env_.plugin().metrics()->healthScans();
+  ASSERT_TRUE(eventually([&] { return env_.plugin().metrics()->healthScans() > scans + 1; }));
   EXPECT_THAT(healthyOf(client->latest().value(), "eni1"),
               ElementsAre("eni1-00", "eni1-01", "eni1-02", "eni1-07"));
   // A lease nobody holds an attachment for (another resource's pod, or not yet collected) takes
