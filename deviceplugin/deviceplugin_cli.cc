@@ -18,12 +18,14 @@ int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::
   common::FlagParser flags(
       "ena-dpdk-deviceplugin", "[--config PATH] [--root DIR] [--log-level LEVEL]",
       "Kubelet device plugin (v1beta1) for <prefix>/ena (attachments to the dataplane's\n"
-      "networks), <prefix>/ena-dedicated (whole DPDK-bound ENAs), <prefix>/hugepages-1Gi and\n"
+      "networks; a network named in deviceplugin.ena.networkResources gets a resource of its\n"
+      "own), <prefix>/ena-dedicated (whole DPDK-bound ENAs), <prefix>/hugepages-1Gi and\n"
       "<prefix>/hugepages-2Mi (hugepages pre-faulted outside the pods' cgroups, with the EAL\n"
       "arguments in ENA_DPDK_HUGEPAGES_1GI_EAL / ENA_DPDK_HUGEPAGES_2MI_EAL).\n"
-      "Reads the \"deviceplugin\" and \"dataplane\" sections of the config file. Serves one\n"
+      "Reads the \"deviceplugin\", \"dataplane\" and \"ipam\" sections of the config file (no\n"
+      "network lists more healthy attachments than its IPAM has free addresses). Serves one\n"
       "socket per resource in <root>/var/lib/kubelet/device-plugins and registers each with the\n"
-      "kubelet, again whenever the kubelet restarts.");
+      "kubelet, again whenever the kubelet restarts; /healthz on deviceplugin.metricsAddress.");
   flags.addCommonFlags();
   flags.addHelpSection(
       "Signals",
