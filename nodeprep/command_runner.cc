@@ -22,9 +22,14 @@ namespace {
 
 using common::strCat;
 
-// The namespaces of PID 1 that a host command joins: mount, UTS, IPC, network, PID.
-const std::vector<std::string> kNsenterPrefix = {"nsenter", "-t", "1",  "-m", "-u",
-                                                 "-i",      "-n", "-p", "--"};
+// The namespaces of the host's PID 1 that a host command joins (mount, UTS, IPC, network), named
+// by their files under the host root's /proc: the host's procfs is mounted there (the DaemonSet
+// mounts the host's / recursively), so this works from a container in a PID namespace of its own,
+// without hostPID. The PID namespace is not joined: the kernel lets a process enter only its own
+// PID namespace or a descendant, and no host command here needs it (systemctl reaches systemd
+// through its socket in the host's mount namespace).
+constexpr const char* kNsenterNamespaces[][2] = {
+    {"--mount=", "mnt"}, {"--uts=", "uts"}, {"--ipc=", "ipc"}, {"--net=", "net"}};
 
 // nsenter (util-linux) exits 127 when it cannot find the program to run.
 constexpr int kExitNotFound = 127;
@@ -124,7 +129,11 @@ std::string HostCommandRunner::commandPath(std::string_view host_path) const {
 std::vector<std::string> HostCommandRunner::commandLine(
     const std::vector<std::string>& argv) const {
   if (mode_ == HostExec::Direct) return argv;
-  std::vector<std::string> line = kNsenterPrefix;
+  std::vector<std::string> line = {"nsenter"};
+  for (const auto& [flag, ns] : kNsenterNamespaces) {
+    line.push_back(strCat(flag, root_.path(strCat("/proc/1/ns/", ns)).string()));
+  }
+  line.push_back("--");
   line.insert(line.end(), argv.begin(), argv.end());
   return line;
 }

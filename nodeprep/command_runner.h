@@ -43,10 +43,11 @@ class CommandRunner {
 
 // The CommandRunner of the real binary. With HostExec::Direct it starts the program itself,
 // looked up in `search_path` (a PATH value); with HostExec::Nsenter it starts
-// `nsenter -t 1 -m -u -i -n -p -- PROGRAM ARGS...` (nsenter looked up in `search_path`), so that
-// the program runs in the namespaces of the host's init process. The child's environment is this
-// process's with PATH replaced by `search_path`. A command still running after `timeout` is
-// killed and reported as DeadlineExceeded. Thread-compatible.
+// `nsenter --mount=<root>/proc/1/ns/mnt --uts=… --ipc=… --net=… -- PROGRAM ARGS...` (nsenter
+// looked up in `search_path`), so that the program runs in the mount, UTS, IPC and network
+// namespaces of the host's init process, found through the host root's /proc (no hostPID). The
+// child's environment is this process's with PATH replaced by `search_path`. A command still
+// running after `timeout` is killed and reported as DeadlineExceeded. Thread-compatible.
 class HostCommandRunner : public CommandRunner {
  public:
   // Five minutes: grub2-mkconfig probes every disk, which can take a while on a large host.

@@ -31,7 +31,8 @@ struct MountEntry {
 std::vector<MountEntry> parseMountTable(std::string_view table);
 
 // The host's mount table: /proc/1/mounts (the mount namespace of the host's init process, which
-// is where mounts made through `nsenter -t 1` or propagated from a container land) when it can be
+// is where mounts made through nsenter into its mount namespace or propagated from a container
+// land) when it can be
 // read, else /proc/mounts. Both under the host root.
 absl::StatusOr<std::vector<MountEntry>> readMountTable(const common::HostRoot& root);
 

@@ -66,7 +66,7 @@ enum class IommuMode {
 enum class HostExec {
   // Directly ("direct").
   Direct,
-  // In the host's namespaces through `nsenter -t 1 -m -u -i -n -p` ("nsenter").
+  // In the host's namespaces through nsenter and the host root's /proc/1/ns ("nsenter").
   Nsenter,
 };
 

@@ -49,9 +49,20 @@ TEST(CommandRunnerTest, NsenterPrefixesTheCommandAndFindsItOnTheHost) {
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->exit_code, 0);
-  EXPECT_THAT(fakes.invocations(), ElementsAre(Argv{"nsenter", "-t", "1", "-m", "-u", "-i", "-n",
-                                                    "-p", "--", "modprobe", "vfio-pci"},
-                                               Argv{"modprobe", "vfio-pci"}));
+  EXPECT_THAT(fakes.invocations(),
+              ElementsAre(Argv{"nsenter", "--mount=/proc/1/ns/mnt", "--uts=/proc/1/ns/uts",
+                               "--ipc=/proc/1/ns/ipc", "--net=/proc/1/ns/net", "--", "modprobe",
+                               "vfio-pci"},
+                          Argv{"modprobe", "vfio-pci"}));
+}
+
+TEST(CommandRunnerTest, NsenterFindsTheHostsNamespacesUnderTheHostRoot) {
+  // In the DaemonSet: --root /host, the host's procfs at /host/proc, no hostPID.
+  HostCommandRunner runner(HostExec::Nsenter, "/usr/bin", common::HostRoot("/host"));
+  EXPECT_THAT(runner.commandLine({"systemctl", "reboot"}),
+              ElementsAre("nsenter", "--mount=/host/proc/1/ns/mnt", "--uts=/host/proc/1/ns/uts",
+                          "--ipc=/host/proc/1/ns/ipc", "--net=/host/proc/1/ns/net", "--",
+                          "systemctl", "reboot"));
 }
 
 TEST(CommandRunnerTest, NsenterReportsAProgramMissingOnTheHostAsNotFound) {

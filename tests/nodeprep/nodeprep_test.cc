@@ -525,7 +525,13 @@ TEST(NodeprepTest, NsenterRunsCommandsInTheHostNamespacesOnHostPaths) {
   Report report = h.run(config);
 
   EXPECT_EQ(exitStatus(report), 0) << report.error;
-  const Argv prefix = {"nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p", "--"};
+  const std::string proc = h.host.path("/proc/1/ns/").string();
+  const Argv prefix = {"nsenter",
+                       "--mount=" + proc + "mnt",
+                       "--uts=" + proc + "uts",
+                       "--ipc=" + proc + "ipc",
+                       "--net=" + proc + "net",
+                       "--"};
   auto wrapped = [&](const Argv& argv) {
     Argv line = prefix;
     line.insert(line.end(), argv.begin(), argv.end());
