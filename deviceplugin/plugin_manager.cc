@@ -70,9 +70,12 @@ absl::StatusOr<std::unique_ptr<PluginManager>> PluginManager::start(
   {
     // Unhealthy until the control loop has registered every resource.
     absl::MutexLock lock(&m.mu_);
+    std::map<std::string, bool> registered;
     for (const auto& [name, resource] : m.resources_) {
       m.unregistered_.push_back(resource.pool->resourceName());
+      registered[resource.pool->resourceName()] = false;
     }
+    m.metrics_->setRegistered(registered);
   }
   m.nextGc_ = steady_clock::now() + m.options_.gcInterval;
 
@@ -504,11 +507,13 @@ void PluginManager::watchResources() {
     resource.backoff = std::min(resource.backoff * 2, options_.registrationBackoffMax);
   }
   std::vector<std::string> unregistered;
+  std::map<std::string, bool> registered;
   for (const auto& [name, resource] : resources_) {
-    if (!resource.server || !resource.registeredWith) {
-      unregistered.push_back(resource.pool->resourceName());
-    }
+    const bool ok = resource.server && resource.registeredWith;
+    registered[resource.pool->resourceName()] = ok;
+    if (!ok) unregistered.push_back(resource.pool->resourceName());
   }
+  metrics_->setRegistered(registered);
   absl::MutexLock lock(&mu_);
   unregistered_ = std::move(unregistered);
 }

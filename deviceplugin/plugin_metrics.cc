@@ -86,6 +86,11 @@ void PluginMetrics::setNetworkAddresses(
   networkAddresses_ = freeAndLeased;
 }
 
+void PluginMetrics::setRegistered(const std::map<std::string, bool>& registered) {
+  absl::MutexLock lock(&mu_);
+  registered_ = registered;
+}
+
 std::string PluginMetrics::render() const {
   absl::MutexLock lock(&mu_);
   common::PrometheusWriter w;
@@ -103,6 +108,11 @@ std::string PluginMetrics::render() const {
     w.counter("ena_dpdk_deviceplugin_registrations_total",
               "Registrations with the kubelet, by result.",
               {{"resource", key.first}, {"result", key.second}}, value);
+  }
+  for (const auto& [resource, registered] : registered_) {
+    w.gauge("ena_dpdk_deviceplugin_resource_registered",
+            "1 while the resource is registered with the kubelet's current socket.",
+            {{"resource", resource}}, registered ? 1 : 0);
   }
   for (const auto& [key, value] : reloads_) {
     w.counter("ena_dpdk_deviceplugin_config_reloads_total", "Configuration reloads, by result.",

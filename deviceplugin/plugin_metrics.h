@@ -21,6 +21,8 @@ namespace enadpdk::deviceplugin {
 //   network_free_leases{network}              gauge   attachments the network's IPAM can still
 //                                                     give an address (one of each family)
 //   network_leases{network}                   gauge   leases the network's IPAM holds
+//   resource_registered{resource}             gauge   1 while registered with the kubelet's
+//                                                     current socket (its /healthz says the same)
 // Thread-safe; every method takes an internal mutex briefly.
 class PluginMetrics {
  public:
@@ -44,6 +46,10 @@ class PluginMetrics {
   void setNetworkAddresses(
       const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>& freeAndLeased);
 
+  // Records which served resources are registered with the kubelet's current socket (others
+  // are forgotten).
+  void setRegistered(const std::map<std::string, bool>& registered);
+
   // The number of registrations of `resource` with the given result so far.
   std::uint64_t registrations(const std::string& resource, bool ok = true) const;
   // The number of reloads with the given result so far.
@@ -66,6 +72,7 @@ class PluginMetrics {
   std::map<Key, std::uint64_t> registrations_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::uint64_t> reloads_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::uint64_t, std::less<>> errors_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, bool> registered_ ABSL_GUARDED_BY(mu_);
   bool dataplaneReachable_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t healthScans_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> networkAddresses_

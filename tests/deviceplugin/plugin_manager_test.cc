@@ -867,15 +867,21 @@ TEST_F(PluginManagerTest, HealthIsRegistrationWithTheKubeletAndAWorkingHostScan)
   ASSERT_TRUE(env_.kubelet().waitForRegistrations(kStandardResources, milliseconds(5000)));
   ASSERT_TRUE(eventually([&] { return healthz(port).first == 200; }));
   EXPECT_EQ(healthz(port).second, "ok\n");
+  // The gauge the EnaDpdkDevicePluginNotRegistered alert watches says the same.
+  const std::string registered =
+      "ena_dpdk_deviceplugin_resource_registered{resource=\"dpdk.aws/ena\"} ";
+  EXPECT_THAT(env_.plugin().metrics()->render(), HasSubstr(registered + "1\n"));
 
   // The kubelet goes away: its registrations with it.
   env_.kubelet().stop();
   ASSERT_TRUE(eventually([&] { return healthz(port).first == 503; }, kOneSecond));
   EXPECT_THAT(healthz(port).second,
               HasSubstr("unhealthy: not registered with the kubelet: dpdk.aws/ena,"));
+  EXPECT_THAT(env_.plugin().metrics()->render(), HasSubstr(registered + "0\n"));
   // It is back: the plugin registers again and is healthy.
   ASSERT_TRUE(env_.kubelet().restart().ok());
   ASSERT_TRUE(eventually([&] { return healthz(port).first == 200; }));
+  EXPECT_THAT(env_.plugin().metrics()->render(), HasSubstr(registered + "1\n"));
 
   // The host cannot be scanned (sysfs unreadable): unhealthy once no scan has worked for 5 s.
   fs::rename(env_.host().path("/sys/bus/pci/devices"), env_.host().path("/sys/bus/pci/gone"));
