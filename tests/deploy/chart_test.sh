@@ -55,7 +55,7 @@ done
 # --- default values: the node DaemonSet and the dataplane DaemonSet -------------------------------
 f=$tmp/default.yaml
 check "default: objects" expect "$f" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
-  '["ConfigMap/kube-system/ena-dpdk-config","DaemonSet/kube-system/ena-dpdk","DaemonSet/kube-system/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
+  '["ConfigMap/kube-system/ena-dpdk-config","Service/kube-system/ena-dpdk-metrics","DaemonSet/kube-system/ena-dpdk","DaemonSet/kube-system/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
 check "default: containers in order (node DaemonSet; dataplane DaemonSet)" \
   expect "$f" '[pod.initContainers.map(x => x.name), pod.containers.map(x => x.name), dpod.initContainers, dpod.containers.map(x => x.name)]' \
   '[["nodeprep","install-cni"],["deviceplugin"],null,["dataplane"]]'
@@ -71,9 +71,9 @@ check "default: the dataplane pod is Guaranteed with whole CPUs (every container
   expect "$f" '[...(dpod.initContainers || []), ...dpod.containers].map(x => JSON.stringify(x.resources.requests) === JSON.stringify(x.resources.limits) && /^[1-9][0-9]*$/.test(x.resources.limits.cpu) && ["cpu", "memory"].every(r => r in x.resources.limits))' '[true]'
 check "default: the node pod asks for no uplink" \
   expect "$f" 'JSON.stringify(pod).includes("ena-uplink")' 'false'
-check "default: system-node-critical, host network and PID, node selector, toleration" \
+check "default: system-node-critical, host network but not host PID, node selector, toleration" \
   expect "$f" '[pod.priorityClassName, pod.hostNetwork, pod.hostPID, pod.dnsPolicy, pod.nodeSelector, pod.tolerations[0].key]' \
-  '["system-node-critical",true,true,"ClusterFirstWithHostNet",{"dpdk.aws/node":"true"},"dpdk.aws/dedicated"]'
+  '["system-node-critical",true,null,"ClusterFirstWithHostNet",{"dpdk.aws/node":"true"},"dpdk.aws/dedicated"]'
 check "default: nodeprep privileged on the host root, nsenter propagation, node address" \
   expect "$f" '[c("nodeprep").securityContext.privileged, c("nodeprep").command.join(" "), c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").env[0].valueFrom.fieldRef.fieldPath, pod.volumes.find(v => v.name === "host-root").hostPath.path]' \
   '[true,"ena-dpdk-nodeprep --config /etc/ena-dpdk/config.json --root /host --node-address $(NODE_IP) --log-level info","HostToContainer","status.hostIP","/"]'
@@ -85,13 +85,9 @@ check "default: dataplane hugepages (requests = limits), hugetlbfs emptyDir, IPC
   '["2Gi","2Gi","HugePages-1Gi","/dev/hugepages",["IPC_LOCK"]]'
 check "default: dataplane Guaranteed with whole CPUs" \
   expect "$f" '[c("dataplane").resources.requests.cpu, c("dataplane").resources.limits.cpu, c("dataplane").resources.requests.memory === c("dataplane").resources.limits.memory]' '["2","2",true]'
-check "default: dataplane probes are HTTP GET /healthz of its metrics address (no exec in its CPU set)" \
+check "default: dataplane probes are HTTP GET /healthz of its metrics endpoint on the pod's (= node's) address (no exec in its CPU set)" \
   expect "$f" '["startupProbe", "livenessProbe", "readinessProbe"].map(p => [c("dataplane")[p].httpGet, c("dataplane")[p].exec, c("dataplane")[p].periodSeconds])' \
-  '[[{"host":"127.0.0.1","path":"/healthz","port":9640},null,2],[{"host":"127.0.0.1","path":"/healthz","port":9640},null,10],[{"host":"127.0.0.1","path":"/healthz","port":9640},null,5]]'
-check "dataplane metrics on port 0: the probes fall back to the gRPC health on the control socket" \
-  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n kube-system --set config.dataplane.metricsAddress=127.0.0.1:0 | grep -c -- '- ena-dpdk-ctl' | grep -qx 3"
-check "metrics on a node address: the probes go there" \
-  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n kube-system --set config.dataplane.metricsAddress=10.0.0.5:9650 --set config.deviceplugin.metricsAddress=0.0.0.0:9651 | grep -A3 'httpGet:' | grep -c -e 'host: 10.0.0.5' -e 'host: 127.0.0.1' | grep -qx 4"
+  '[[{"path":"/healthz","port":9640},null,2],[{"path":"/healthz","port":9640},null,10],[{"path":"/healthz","port":9640},null,5]]'
 check "default: dataplane mounts (control socket and slots, state; vfio nodes come from Allocate)" \
   expect "$f" 'c("dataplane").volumeMounts.map(m => m.mountPath)' \
   '["/etc/ena-dpdk","/dev/hugepages","/run/ena-dpdk","/var/lib/ena-dpdk"]'
@@ -100,7 +96,7 @@ check "default: device plugin mounts (kubelet, slots, devinfo, vfio, IPAM leases
   '["/etc/ena-dpdk:ro","/var/lib/kubelet/device-plugins","/var/lib/kubelet/pod-resources:ro","/run/ena-dpdk","/var/run/k8s.cni.cncf.io/devinfo/dp","/dev/vfio","/var/lib/ena-dpdk/ipam","/var/run/ena-dpdk/hugepages:Bidirectional"]'
 check "default: device plugin privileged (hugetlbfs mounts reach the host), liveness on /healthz" \
   expect "$f" '[c("deviceplugin").securityContext.privileged, c("deviceplugin").livenessProbe.httpGet]' \
-  '[true,{"host":"127.0.0.1","port":9641,"path":"/healthz"}]'
+  '[true,{"path":"/healthz","port":9641}]'
 check "default: hostPath volumes are the mounted directories" \
   expect "$f" '[pod, dpod].map(p => p.volumes.filter(v => v.hostPath).map(v => v.hostPath.path + ":" + v.hostPath.type))' \
   '[["/:Directory","/opt/cni/bin:DirectoryOrCreate","/etc/ena-dpdk:DirectoryOrCreate","/dev/vfio:DirectoryOrCreate","/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk/ipam:DirectoryOrCreate","/var/lib/kubelet/device-plugins:DirectoryOrCreate","/var/lib/kubelet/pod-resources:DirectoryOrCreate","/var/run/ena-dpdk/hugepages:DirectoryOrCreate","/var/run/k8s.cni.cncf.io/devinfo/dp:DirectoryOrCreate"],["/run/ena-dpdk:DirectoryOrCreate","/var/lib/ena-dpdk:DirectoryOrCreate"]]'
@@ -151,7 +147,7 @@ check "default: dedicated NAD: pci mode" \
 check "helm install -n ena-dpdk: every namespaced object but the NADs is in ena-dpdk, with a quota admitting the critical priority class" \
   bash -c "\"$helm\" template ena-dpdk \"$chart\" -n ena-dpdk >\"$tmp/ns.yaml\""
 check "helm install -n ena-dpdk: objects" expect "$tmp/ns.yaml" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
-  '["ResourceQuota/ena-dpdk/ena-dpdk-critical-pods","ConfigMap/ena-dpdk/ena-dpdk-config","DaemonSet/ena-dpdk/ena-dpdk","DaemonSet/ena-dpdk/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
+  '["ResourceQuota/ena-dpdk/ena-dpdk-critical-pods","ConfigMap/ena-dpdk/ena-dpdk-config","Service/ena-dpdk/ena-dpdk-metrics","DaemonSet/ena-dpdk/ena-dpdk","DaemonSet/ena-dpdk/ena-dpdk-dataplane","NetworkAttachmentDefinition/default/ena-dpdk-shared","NetworkAttachmentDefinition/default/ena-dpdk-dedicated"]'
 check "helm install -n ena-dpdk: the quota selects the DaemonSets' priority class" \
   expect "$tmp/ns.yaml" '(r => [r.spec.scopeSelector.matchExpressions, [ds, dds].map(d => d.spec.template.spec.priorityClassName)])(kind("ResourceQuota")[0])' \
   '[[{"operator":"In","scopeName":"PriorityClass","values":["system-node-critical"]}],["system-node-critical","system-node-critical"]]'
@@ -215,7 +211,7 @@ check "custom: both hugepages resources' mount directories propagate to the host
   '[true,["/var/run/dpdk-switch/hugepages","/var/run/dpdk-switch/hugepages-2Mi"],"/dpdk-switch/hugepages"]'
 check "custom: direct host commands need Bidirectional /host; reboot wrapper; no install-cni" \
   expect "$f" '[c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").command.slice(0, 2), c("nodeprep").command.slice(3, 5), pod.hostPID, pod.initContainers.length]' \
-  '["Bidirectional",["/bin/sh","-c"],["ena-dpdk-nodeprep","--config"],true,1]'
+  '["Bidirectional",["/bin/sh","-c"],["ena-dpdk-nodeprep","--config"],null,1]'
 check "custom: 2M hugepages where the values say, EAL without PCI, no uplink to ask for" \
   expect "$f" '[c("dataplane").resources.limits["hugepages-2Mi"], dpod.volumes.find(v => v.name === "hugepages").emptyDir.medium, config.dataplane.eal, Object.keys(c("dataplane").resources.requests)]' \
   '["512Mi","HugePages-2Mi",["--huge-dir","/mnt/huge","--no-pci","--file-prefix","ena-dpdk"],["cpu","memory","hugepages-2Mi"]]'

@@ -6,7 +6,8 @@
 //
 // k8s mode checks each object:
 //   - against the Kubernetes OpenAPI schemas of the kubernetes-models package (Kubernetes 1.34
-//     API, a superset of 1.29's for everything used here): types, enums, required fields;
+//     API, a superset of 1.29's for everything used here): types, enums, required fields; the
+//     Prometheus Operator's kinds against @kubernetes-models/prometheus-operator (its CRDs);
 //   - for fields the API server would reject as unknown (strict field validation), from the
 //     package's type declarations: the OpenAPI schemas allow unknown fields, the server does not;
 //   - NetworkAttachmentDefinition against the Multus CRD schema (schemas/) and its spec.config
@@ -174,8 +175,13 @@ function customValidator(name) {
   return schemaStore.getSchema(name);
 }
 
+// The model of a kind: kubernetes-models for the core API, its Prometheus Operator package for
+// monitoring.coreos.com (ServiceMonitor, PodMonitor, PrometheusRule, from the operator's CRDs).
 async function modelValidator(apiVersion, kind) {
-  const dir = path.join(modules, "kubernetes-models", apiVersion);
+  const pkg = apiVersion.startsWith("monitoring.coreos.com/")
+    ? "@kubernetes-models/prometheus-operator"
+    : "kubernetes-models";
+  const dir = path.join(modules, pkg, apiVersion);
   const file = path.join(dir, `${kind}.js`);
   if (!fs.existsSync(file)) return null;
   const module = await import(pathToFileURL(file).href);

@@ -257,3 +257,64 @@ wildcard one ("0.0.0.0:9640", "[::]:9640"); the kubelet probes from the node (ho
 {{- $host -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The --metrics-address of a component, for (dict "root" . "port" N): metrics.host "node" gives
+"[$(NODE_IP)]:N" (the kubelet expands $(NODE_IP), status.hostIP, from the container's env; the
+brackets keep an IPv6 node address apart from the port, and the daemons accept them around IPv4
+too); a literal host gives "HOST:N" ("[HOST]:N" for IPv6). Fails when config.dataplane or
+config.deviceplugin still names a metricsAddress, which the flag would silently override.
+*/}}
+{{- define "ena-dpdk.metricsAddress" -}}
+{{- range $part := list "dataplane" "deviceplugin" -}}
+{{- if hasKey (get $.root.Values.config $part | default dict) "metricsAddress" -}}
+{{- fail (printf "config.%s.metricsAddress: set metrics.host and metrics.%sPort instead (the chart passes --metrics-address)" $part $part) -}}
+{{- end -}}
+{{- end -}}
+{{- $host := .root.Values.metrics.host -}}
+{{- if eq $host "node" -}}
+[$(NODE_IP)]:{{ .port }}
+{{- else if contains ":" $host -}}
+[{{ $host }}]:{{ .port }}
+{{- else -}}
+{{ $host }}:{{ .port }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The container lines of a metrics endpoint, for (dict "root" . "port" N): the --metrics-address
+flag goes in the command; this renders the NODE_IP env entry and the named port. Used as
+  env: {{ include "ena-dpdk.metricsEnv" ... }}   ports: {{ include "ena-dpdk.metricsPorts" ... }}
+*/}}
+{{- define "ena-dpdk.metricsEnv" -}}
+{{- if eq .root.Values.metrics.host "node" -}}
+- name: NODE_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.hostIP
+{{- end -}}
+{{- end -}}
+
+{{- define "ena-dpdk.metricsPorts" -}}
+{{- if gt (int .port) 0 -}}
+# hostNetwork: the port is the node's (hostPort = containerPort, so the scheduler sees clashes).
+- name: metrics
+  containerPort: {{ .port }}
+  hostPort: {{ .port }}
+  protocol: TCP
+{{- end -}}
+{{- end -}}
+
+{{/*
+The httpGet handler of a probe on GET /healthz of the metrics endpoint, for (dict "root" . "port"
+N): no host for metrics.host "node" (the kubelet probes the pod's IP, which is the node's on the
+host network), the address itself for a literal one, 127.0.0.1 for a wildcard one.
+*/}}
+{{- define "ena-dpdk.healthzProbe" -}}
+{{- $get := dict "port" (int .port) "path" "/healthz" -}}
+{{- $host := .root.Values.metrics.host -}}
+{{- if ne $host "node" -}}
+{{- $_ := set $get "host" (include "ena-dpdk.probeHost" (printf "[%s]:%d" $host (int .port))) -}}
+{{- end -}}
+{{- dict "httpGet" $get | toYaml -}}
+{{- end -}}
