@@ -56,6 +56,13 @@ std::string derivedMac(std::string_view portId) {
                      (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
 }
 
+// The pod's namespace or name from CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME; "" without), for
+// the dataplane's per-port metric labels. The dataplane checks them (Kubernetes name rules).
+std::string podArg(const Invocation& inv, const std::string& key) {
+  auto it = inv.args.find(key);
+  return it == inv.args.end() ? std::string() : it->second;
+}
+
 // A fresh identity for one incarnation of a port: 128 random bits as 32 hex digits.
 std::string newPortUid() {
   std::random_device random;
@@ -259,7 +266,9 @@ absl::StatusOr<Interface> VhostUserAttachment::plug(const AttachmentRecord& reco
                    .mac = lower(conf.effectiveMac()),
                    .queues = conf.vhost.queues,
                    .mtu = conf.mtu,
-                   .uid = record.portUid};
+                   .uid = record.portUid,
+                   .pod_namespace = podArg(inv, "K8S_POD_NAMESPACE"),
+                   .pod_name = podArg(inv, "K8S_POD_NAME")};
   if (request.mac.empty()) {
     switch (networkMode_) {
       case common::NetworkMode::Vpc:

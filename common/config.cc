@@ -151,7 +151,8 @@ bool isHostPort(std::string_view text) {
   unsigned port = 0;
   if (!parseDigits(text.substr(colon + 1), port) || port > 65535) return false;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    return isIpAddress(host.substr(1, host.size() - 2)) && host.find(':') != std::string_view::npos;
+    // Either family in brackets (a manifest's "[$(NODE_IP)]:9640" fits both); IPv6 needs them.
+    return isIpAddress(host.substr(1, host.size() - 2));
   }
   return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
     return absl::ascii_isalnum(c) || c == '-' || c == '.';

@@ -115,8 +115,8 @@ bool isAbsolutePath(std::string_view text);
 // True for a PCI address in the domain:bus:device.function form sysfs uses, lowercase, with a
 // 4-digit domain ("0000:00:06.0").
 bool isPciAddressSyntax(std::string_view text);
-// True for "host:port" with an IPv4 address, a bracketed IPv6 address or a host name; port 0
-// asks the kernel for a free port (tests).
+// True for "host:port" with an IPv4 address, a bracketed IPv6 or IPv4 address or a host name;
+// port 0 asks the kernel for a free port (tests).
 bool isHostPort(std::string_view text);
 // `text` cut at every `separator` ("a,,b" -> "a", "", "b"); one empty part for an empty text.
 std::vector<std::string_view> splitText(std::string_view text, char separator);

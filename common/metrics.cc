@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "common/config.h"
 #include "common/strings.h"
 
 namespace enadpdk::common {
@@ -57,24 +58,41 @@ void PrometheusWriter::gauge(std::string_view name, std::string_view help,
   sample(name, help, "gauge", labels, text);
 }
 
+absl::StatusOr<MetricsServer::HostPort> MetricsServer::parseAddress(std::string_view address) {
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        strCat("metrics address \"", clipped(address), "\": expected HOST:PORT or [IP]:PORT"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return invalid();
+  int port = -1;
+  const std::string_view p = address.substr(colon + 1);
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc() || end != p.data() + p.size() || port < 0 || port > 65535) {
+    return invalid();
+  }
+  std::string_view host = address.substr(0, colon);
+  if (host.front() == '[') {
+    // An IPv6 address is bracketed, as in a URL ("[fd00::1]:9640"); an IPv4 address may be too,
+    // so that a manifest can write "[$(NODE_IP)]:9640" for a node of either family. The
+    // brackets are not part of the address httplib binds.
+    if (host.size() < 3 || host.back() != ']') return invalid();
+    host = host.substr(1, host.size() - 2);
+    if (!isIpAddress(host)) return invalid();
+  } else if (host.find_first_of(":[]") != std::string_view::npos) {
+    // "fd00::1:9640" would bind fd00::1 port 9640 or fd00:: port 1 depending on the reader.
+    return invalid();
+  }
+  return HostPort{.host = std::string(host), .port = port};
+}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::start(
     std::string_view address, std::function<std::string()> render,
     std::function<absl::Status()> health) {
-  size_t colon = address.rfind(':');
-  int port = -1;
-  if (colon != std::string_view::npos) {
-    std::string_view p = address.substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (ec != std::errc() || end != p.data() + p.size()) port = -1;
-  }
-  if (colon == std::string_view::npos || colon == 0 || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        strCat("metrics address \"", address, "\": expected HOST:PORT"));
-  }
-  std::string host(address.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  absl::StatusOr<HostPort> parsed = parseAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  const std::string& host = parsed->host;
+  const int port = parsed->port;
   std::unique_ptr<MetricsServer> self(new MetricsServer());
   self->server_ = std::make_unique<httplib::Server>();
   // httplib's default also sets SO_REUSEPORT, which would let a second daemon silently share

@@ -46,8 +46,19 @@ class PrometheusWriter {
 // so they must be thread-safe. Stops in the destructor.
 class MetricsServer {
  public:
-  // Listens on `address` ("127.0.0.1:9640"; port 0 picks a free port). InvalidArgument for a
-  // malformed address, Unavailable when the port cannot be bound.
+  // A listening address split into the host httplib binds and the port.
+  struct HostPort {
+    std::string host;  // an IPv4 address, a host name, or an IPv6 address without brackets
+    int port = 0;      // 0..65535; 0 picks a free port
+  };
+  // Splits "HOST:PORT" or "[IP]:PORT" ("10.0.0.5:9640", "[fd00::1]:9640", "[10.0.0.5]:9640":
+  // an IP address of either family may be bracketed, an IPv6 one must be). InvalidArgument for
+  // anything else, including an IPv6 address without brackets ("fd00::1:9640" is ambiguous).
+  static absl::StatusOr<HostPort> parseAddress(std::string_view address);
+
+  // Listens on `address` (as parseAddress reads it: "127.0.0.1:9640", "[::1]:9640"; port 0
+  // picks a free port). InvalidArgument for a malformed address, Unavailable when the port
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> start(
       std::string_view address, std::function<std::string()> render,
       std::function<absl::Status()> health = nullptr);

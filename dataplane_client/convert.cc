@@ -52,6 +52,8 @@ PortSpec portSpecWithMode(const pb::Port& p, VhostMode mode) {
   s.owner = p.socket_permissions().owner();
   s.perm = p.socket_permissions().mode();
   s.uid = p.uid();
+  s.pod_namespace = p.pod_namespace();
+  s.pod_name = p.pod_name();
   return s;
 }
 
@@ -105,6 +107,8 @@ pb::Port portSpecToProto(const PortSpec& s) {
     p.mutable_socket_permissions()->set_mode(s.perm);
   }
   p.set_uid(s.uid);
+  p.set_pod_namespace(s.pod_namespace);
+  p.set_pod_name(s.pod_name);
   return p;
 }
 

@@ -32,6 +32,8 @@ struct PortSpec {
   std::string owner{};             // client mode: socket owner "uid:gid" ("" = config default)
   std::string perm{};              // client mode: socket mode, octal ("" = config default)
   std::string uid{};               // caller's identity of this incarnation ([A-Za-z0-9-], ≤ 64)
+  std::string pod_namespace{};     // the pod's Kubernetes namespace ("" = unknown)
+  std::string pod_name{};          // the pod's name ("" = unknown)
 
   friend bool operator==(const PortSpec&, const PortSpec&) = default;
 };

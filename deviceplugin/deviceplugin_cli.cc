@@ -6,6 +6,7 @@
 #include "common/flags.h"
 #include "common/host_root.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/strings.h"
 #include "deviceplugin/clock.h"
 #include "deviceplugin/hugetlbfs.h"
@@ -16,7 +17,8 @@ namespace enadpdk::deviceplugin {
 
 int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   common::FlagParser flags(
-      "ena-dpdk-deviceplugin", "[--config PATH] [--root DIR] [--log-level LEVEL]",
+      "ena-dpdk-deviceplugin",
+      "[--config PATH] [--root DIR] [--metrics-address ADDR] [--log-level LEVEL]",
       "Kubelet device plugin (v1beta1) for <prefix>/ena (attachments to the dataplane's\n"
       "networks; a network named in deviceplugin.ena.networkResources gets a resource of its\n"
       "own), <prefix>/ena-dedicated (whole DPDK-bound ENAs), <prefix>/hugepages-1Gi and\n"
@@ -25,8 +27,15 @@ int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::
       "Reads the \"deviceplugin\", \"dataplane\" and \"ipam\" sections of the config file (no\n"
       "network lists more healthy attachments than its IPAM has free addresses). Serves one\n"
       "socket per resource in <root>/var/lib/kubelet/device-plugins and registers each with the\n"
-      "kubelet, again whenever the kubelet restarts; /healthz on deviceplugin.metricsAddress.");
+      "kubelet, again whenever the kubelet restarts; /metrics and /healthz on\n"
+      "deviceplugin.metricsAddress (or --metrics-address).");
   flags.addCommonFlags();
+  // One ConfigMap serves every node; the chart gives each plugin its node's address.
+  flags.addValue(
+      "metrics-address", "ADDR",
+      common::strCat("serve /metrics and /healthz on ADDR (HOST:PORT or\n", std::string(30, ' '),
+                     "[IP]:PORT) instead of deviceplugin.metricsAddress,\n", std::string(30, ' '),
+                     "also after a reload"));
   flags.addHelpSection(
       "Signals",
       "  SIGHUP           reload the config file (also reloaded when it changes);\n"
@@ -38,6 +47,14 @@ int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::
     return common::reportFatal(
         err, flags.program(), common::strCat("unexpected argument \"", flags.positional()[0], "\""),
         2);
+  }
+  if (flags.has("metrics-address")) {
+    if (auto parsed = common::MetricsServer::parseAddress(flags.value("metrics-address"));
+        !parsed.ok()) {
+      return common::reportFatal(
+          err, flags.program(),
+          common::strCat("--metrics-address: ", common::toStd(parsed.status().message())), 2);
+    }
   }
   absl::StatusOr<PluginConfig> config = loadPluginConfig(flags.value("config"));
   if (!config.ok()) {
@@ -65,7 +82,8 @@ int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::
       PluginManager::start({.root = common::HostRoot(flags.value("root")),
                             .configPath = flags.value("config"),
                             .mounter = &mounter,
-                            .clock = &clock},
+                            .clock = &clock,
+                            .metricsAddress = flags.value("metrics-address")},
                            *logger);
   if (!manager.ok()) {
     return common::reportFatal(err, flags.program(), common::toStd(manager.status().message()));

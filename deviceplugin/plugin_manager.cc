@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<PluginManager>> PluginManager::start(
   std::unique_ptr<PluginManager> manager(new PluginManager(std::move(options), std::move(logger)));
   PluginManager& m = *manager;
   m.configIdentity_ = fileIdentity(m.options_.configPath);
-  absl::StatusOr<PluginConfig> config = loadPluginConfig(m.options_.configPath);
+  absl::StatusOr<PluginConfig> config = m.loadConfig();
   if (!config.ok()) return config.status();
   if (absl::Status status = common::makeDirectories(m.options_.root.path(kDevicePluginDir), 0750);
       !status.ok()) {
@@ -96,6 +96,14 @@ PluginManager::PluginManager(PluginOptions options, std::shared_ptr<spdlog::logg
       kubeletSocket_(options_.root.path(kDevicePluginDir) / kKubeletSocketName) {}
 
 PluginManager::~PluginManager() { stop(); }
+
+absl::StatusOr<PluginConfig> PluginManager::loadConfig() const {
+  absl::StatusOr<PluginConfig> config = loadPluginConfig(options_.configPath);
+  if (config.ok() && !options_.metricsAddress.empty()) {
+    config->deviceplugin.metricsAddress = options_.metricsAddress;
+  }
+  return config;
+}
 
 void PluginManager::stop() {
   if (control_) control_->stop();
@@ -204,7 +212,9 @@ absl::StatusOr<std::unique_ptr<common::MetricsServer>> PluginManager::startMetri
   if (!server.ok()) {
     return absl::Status(
         server.status().code(),
-        common::strCat("deviceplugin.metricsAddress: ", common::toStd(server.status().message())));
+        common::strCat(options_.metricsAddress.empty() ? "deviceplugin.metricsAddress: "
+                                                       : "--metrics-address: ",
+                       common::toStd(server.status().message())));
   }
   return server;
 }
@@ -520,7 +530,7 @@ void PluginManager::watchResources() {
 
 void PluginManager::reload() {
   configIdentity_ = fileIdentity(options_.configPath);
-  absl::StatusOr<PluginConfig> loaded = loadPluginConfig(options_.configPath);
+  absl::StatusOr<PluginConfig> loaded = loadConfig();
   if (!loaded.ok()) {
     metrics_->countReload(false);
     logger_->error("config reload failed, keeping the running config error={}",

@@ -60,6 +60,10 @@ struct PluginOptions {
   // be released (the kubelet reports a container's devices only after Allocate returned).
   std::chrono::milliseconds gcInterval{30000};
   std::chrono::seconds gcGrace{60};
+  // Replaces deviceplugin.metricsAddress of the configuration file, at start and on every
+  // reload ("" keeps the file's): --metrics-address, for the one ConfigMap that serves every
+  // node while each plugin listens on its own node's address.
+  std::string metricsAddress{};
   // Period of the address loop: each network's IPAM capacity (leases, and the ENI's addresses
   // through the IPAM's metadata cache) and the attachments pods hold (PodResources API).
   std::chrono::milliseconds addressInterval{2000};
@@ -154,6 +158,8 @@ class PluginManager {
                   const PluginConfig& config, DataplaneMonitor* monitor);
   // Starts a metrics endpoint on `address`; when that fails while one runs (it may hold the
   // port), retries after stopping it and restores it if the retry fails too.
+  // The configuration file with options_.metricsAddress applied.
+  absl::StatusOr<PluginConfig> loadConfig() const;
   absl::StatusOr<std::unique_ptr<common::MetricsServer>> startMetricsServer(
       const std::string& address);
   // (Re)starts the server of `resource`; on success it is due for registration at once.

@@ -1,6 +1,7 @@
 #include "deviceplugin/plugin_metrics.h"
 
 #include "common/metrics.h"
+#include "common/version.h"
 
 namespace enadpdk::deviceplugin {
 namespace {
@@ -94,6 +95,9 @@ void PluginMetrics::setRegistered(const std::map<std::string, bool>& registered)
 std::string PluginMetrics::render() const {
   absl::MutexLock lock(&mu_);
   common::PrometheusWriter w;
+  w.gauge("ena_dpdk_deviceplugin_build_info",
+          "Always 1; the labels name the device plugin's version and git revision.",
+          {{"version", common::kVersion}, {"revision", common::kGitRevision}}, 1);
   for (const auto& [resource, counts] : devices_) {
     w.gauge("ena_dpdk_deviceplugin_devices", "Devices listed to the kubelet, by health.",
             {{"resource", resource}, {"health", "Healthy"}}, static_cast<double>(counts.first));

@@ -11,6 +11,7 @@
 namespace enadpdk::deviceplugin {
 
 // The device plugin's Prometheus metrics (all prefixed ena_dpdk_deviceplugin_):
+//   build_info{version,revision}              gauge   always 1
 //   devices{resource,health}                  gauge   devices listed, by health
 //   allocations_total{resource,result}        counter Allocate calls, result ok|error
 //   registrations_total{resource,result}      counter Register calls to the kubelet

@@ -16,6 +16,9 @@ packages=(
   dpdk dpdk-dev iproute2 iputils-ping util-linux kmod procps python3 jq
   # the Python tests (tests/pytest.cmake: the benchmarks' result logic, the demo's target list)
   python3-pytest
+  # the e2e test checks both daemons' /metrics with real Prometheus tools: promtool's linter and
+  # the client library's text-format parser
+  prometheus python3-prometheus-client
   # pods as real containers (tests/tools/pod-runner): the OCI runtime
   runc
   # CNI tests: the libcni test driver (Go, GOPATH mode) and the reference plugins

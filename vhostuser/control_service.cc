@@ -1,5 +1,7 @@
 #include "vhostuser/control_service.h"
 
+#include <rte_cycles.h>
+#include <rte_version.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
+#include "common/version.h"
 
 namespace enadpdk::vhostuser {
 
@@ -195,14 +198,27 @@ void ControlServer::shutdown() {
 
 ControlServer::~ControlServer() { shutdown(); }
 
-std::string renderMetrics(Switch& sw) {
+BuildInfo dataplaneBuildInfo() {
+  return {.version = common::kVersion, .revision = common::kGitRevision, .dpdk = rte_version()};
+}
+
+std::string renderMetrics(const MetricsSnapshot& m) {
   common::PrometheusWriter w;
   static constexpr const char* kDropNames[kDropReasonCount] = {
       "no_route", "spoofed", "tx_full", "not_connected", "mac_table_full", "other"};
-  const std::vector<PortStatus> ports = sw.listPorts("");
-  const std::vector<NetworkStatus> nets = sw.listNetworks();
+  const std::vector<PortStatus>& ports = m.ports;
+  const std::vector<NetworkStatus>& nets = m.networks;
+  w.gauge("ena_dpdk_dataplane_build_info",
+          "Always 1; the labels name the dataplane's version, git revision and DPDK.",
+          {{"version", m.build.version}, {"revision", m.build.revision}, {"dpdk", m.build.dpdk}},
+          1);
+  // The pod labels are empty for a port whose pod is unknown (added without K8S_POD_* args, or
+  // restored from a state file written before ports knew their pod).
   auto portLabels = [](const PortStatus& p) {
-    return common::MetricLabels{{"port", p.spec.id}, {"network", p.spec.network}};
+    return common::MetricLabels{{"port", p.spec.id},
+                                {"network", p.spec.network},
+                                {"pod_namespace", p.spec.pod_namespace},
+                                {"pod_name", p.spec.pod_name}};
   };
   for (const auto& p : ports)
     w.counter("ena_dpdk_port_rx_packets_total", "Packets the switch received from the port.",
@@ -234,67 +250,83 @@ std::string renderMetrics(Switch& sw) {
   }
   for (const auto& n : nets)
     w.gauge("ena_dpdk_network_ports", "Ports on the network.", {{"network", n.name}}, n.port_count);
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
-    w.gauge("ena_dpdk_uplink_link_up", "1 when the uplink's link is up.", l,
-            n.uplink->link_up ? 1 : 0);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    const PortCounters& c = n.uplink->counters;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
-    w.counter("ena_dpdk_uplink_rx_packets_total", "Packets the switch received from the uplink.", l,
-              c.rx_packets);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
-    w.counter("ena_dpdk_uplink_tx_packets_total", "Packets the switch sent to the uplink.", l,
-              n.uplink->counters.tx_packets);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    for (size_t i = 0; i < kDropReasonCount; ++i) {
-      common::MetricLabels l = {
-          {"network", n.name}, {"device", n.uplink->device}, {"reason", kDropNames[i]}};
-      w.counter("ena_dpdk_uplink_drops_total", "Frames from or to the uplink dropped, by reason.",
-                l, n.uplink->counters.drops[i]);
+  // One family per loop: the text format wants a family's samples together.
+  auto eachUplink = [&nets](auto&& emit) {
+    for (const auto& n : nets) {
+      if (n.uplink)
+        emit(n, *n.uplink, common::MetricLabels{{"network", n.name}, {"device", n.uplink->device}});
     }
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+  };
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    w.gauge("ena_dpdk_uplink_link_up", "1 when the uplink's link is up.", l, u.link_up ? 1 : 0);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    w.counter("ena_dpdk_uplink_rx_packets_total", "Packets the switch received from the uplink.", l,
+              u.counters.rx_packets);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    w.counter("ena_dpdk_uplink_rx_bytes_total", "Bytes the switch received from the uplink.", l,
+              u.counters.rx_bytes);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    w.counter("ena_dpdk_uplink_tx_packets_total", "Packets the switch sent to the uplink.", l,
+              u.counters.tx_packets);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    w.counter("ena_dpdk_uplink_tx_bytes_total",
+              "Bytes the switch sent to the uplink (accepted by the device).", l,
+              u.counters.tx_bytes);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
+    for (size_t i = 0; i < kDropReasonCount; ++i) {
+      common::MetricLabels with_reason = l;
+      with_reason.emplace_back("reason", kDropNames[i]);
+      w.counter("ena_dpdk_uplink_drops_total", "Frames from or to the uplink dropped, by reason.",
+                with_reason, u.counters.drops[i]);
+    }
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
     w.counter("ena_dpdk_uplink_resets_total",
               "Device resets of the uplink (RTE_ETH_EVENT_INTR_RESET, e.g. the ENA watchdog).", l,
-              n.uplink->resets);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+              u.resets);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
     w.counter("ena_dpdk_uplink_reset_failures_total",
-              "Uplink reset attempts that failed (each is retried).", l, n.uplink->reset_failures);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    common::MetricLabels l = {{"network", n.name}, {"device", n.uplink->device}};
+              "Uplink reset attempts that failed (each is retried).", l, u.reset_failures);
+  });
+  eachUplink([&](const NetworkStatus&, const UplinkStatus& u, const common::MetricLabels& l) {
     w.counter("ena_dpdk_uplink_link_changes_total", "Link up/down transitions of the uplink.", l,
-              n.uplink->link_changes);
-  }
-  for (const auto& n : nets) {
-    if (!n.uplink) continue;
-    for (const auto& [name, value] : n.uplink->xstats) {
+              u.link_changes);
+  });
+  eachUplink([&](const NetworkStatus& n, const UplinkStatus& u, const common::MetricLabels&) {
+    for (const auto& [name, value] : u.xstats) {
       w.counter("ena_dpdk_uplink_ena_allowance_exceeded_total",
                 "ENA allowance counters (xstats *_allowance_exceeded).",
                 {{"network", n.name}, {"counter", name}}, value);
     }
+  });
+  // Worker load as two cycle counters, so that rate(busy) / rate(total) is the load of the last
+  // scrape interval (a ratio since start would hide it); tsc_hz turns cycles into seconds.
+  w.gauge("ena_dpdk_worker_tsc_hz", "TSC cycles per second (what the worker cycle counters count).",
+          {}, static_cast<double>(m.tsc_hz));
+  for (const WorkerStatus& ws : m.workers) {
+    w.counter("ena_dpdk_worker_busy_cycles_total",
+              "TSC cycles the worker spent on poll passes that moved packets.",
+              {{"lcore", std::to_string(ws.lcore)}}, ws.busy_cycles);
   }
-  for (const WorkerStatus& ws : sw.listWorkers()) {
-    w.gauge("ena_dpdk_worker_busy_ratio", "Share of cycles spent on passes that moved packets.",
-            {{"lcore", std::to_string(ws.lcore)}},
-            ws.total_cycles ? double(ws.busy_cycles) / double(ws.total_cycles) : 0.0);
+  for (const WorkerStatus& ws : m.workers) {
+    w.counter("ena_dpdk_worker_cycles_total", "TSC cycles of the worker's poll loop, busy or idle.",
+              {{"lcore", std::to_string(ws.lcore)}}, ws.total_cycles);
   }
   return w.text();
+}
+
+std::string renderMetrics(Switch& sw) {
+  return renderMetrics(MetricsSnapshot{.ports = sw.listPorts(""),
+                                       .networks = sw.listNetworks(),
+                                       .workers = sw.listWorkers(),
+                                       .tsc_hz = rte_get_tsc_hz(),
+                                       .build = dataplaneBuildInfo()});
 }
 
 }  // namespace enadpdk::vhostuser

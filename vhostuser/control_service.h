@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -71,7 +72,29 @@ class ControlServer {
   std::string socket_path_;
 };
 
-// Renders the dataplane's Prometheus metrics.
+// The build ena_dpdk_dataplane_build_info names.
+struct BuildInfo {
+  std::string version{};   // the project's (common/version.h)
+  std::string revision{};  // the git revision the build was configured from
+  std::string dpdk{};      // rte_version(), e.g. "DPDK 22.11.4"
+};
+// This binary's build.
+BuildInfo dataplaneBuildInfo();
+
+// What one scrape of the dataplane's /metrics shows.
+struct MetricsSnapshot {
+  std::vector<PortStatus> ports{};
+  std::vector<NetworkStatus> networks{};
+  std::vector<WorkerStatus> workers{};
+  uint64_t tsc_hz = 0;  // TSC cycles per second: the unit of the worker cycle counters
+  BuildInfo build{};
+};
+
+// The Prometheus text of a snapshot (pure). The metric names and labels are a contract with
+// dashboards and alerts (docs/dataplane.md "Metrics"): every ena_dpdk_port_* sample carries
+// port, network, pod_namespace and pod_name (empty when the pod is unknown).
+std::string renderMetrics(const MetricsSnapshot& snapshot);
+// Renders the switch's metrics now (a snapshot of its ports, networks and workers).
 std::string renderMetrics(Switch& sw);
 
 }  // namespace enadpdk::vhostuser

@@ -49,6 +49,12 @@ std::string joined(const google::protobuf::RepeatedPtrField<std::string>& items)
   return orDash(out);
 }
 
+// "namespace/name", or "-" for a port whose pod the dataplane was not told.
+std::string podText(const dp::Port& port) {
+  if (port.pod_namespace().empty() && port.pod_name().empty()) return "-";
+  return common::strCat(orDash(port.pod_namespace()), "/", orDash(port.pod_name()));
+}
+
 std::string linkText(const dp::Uplink& uplink) {
   if (!uplink.link_up()) return "down";
   if (uplink.link_speed_mbps() == 0) return "up";
@@ -154,6 +160,7 @@ absl::StatusOr<std::string> renderNetworks(const dp::ListNetworksResponse& respo
 absl::StatusOr<std::string> renderPorts(const dp::ListPortsResponse& response) {
   TextTable table({{.title = "ID"},
                    {.title = "NETWORK"},
+                   {.title = "POD"},
                    {.title = "MODE"},
                    {.title = "SOCKET"},
                    {.title = "MAC"},
@@ -167,7 +174,7 @@ absl::StatusOr<std::string> renderPorts(const dp::ListPortsResponse& response) {
     absl::StatusOr<std::string> mode = vhostModeCell(p);
     if (!mode.ok()) return mode.status();
     table.addRow(
-        {p.id(), p.network(), *mode, p.socket_path(), orDash(p.mac()), joined(p.ips()),
+        {p.id(), p.network(), podText(p), *mode, p.socket_path(), orDash(p.mac()), joined(p.ips()),
          numberOrDash(p.queues()), yesNo(p.connected()), common::strCat(p.counters().rx_packets()),
          common::strCat(p.counters().tx_packets()), common::strCat(totalDrops(p.counters()))});
   }
@@ -181,6 +188,7 @@ absl::StatusOr<std::string> renderPortDetail(const dp::Port& p) {
   const std::vector<std::pair<std::string, std::string>> fields = {
       {"ID", p.id()},
       {"Network", p.network()},
+      {"Pod", podText(p)},
       {"Socket", p.socket_path()},
       {"Vhost mode", *mode},
       {"Socket owner", orDash(p.socket_permissions().owner())},

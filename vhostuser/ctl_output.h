@@ -51,8 +51,8 @@ std::string renderHealth(const grpc::health::v1::HealthCheckResponse& response);
 // uplink's ("-" for a node-local network).
 absl::StatusOr<std::string> renderNetworks(const dataplane::v1::ListNetworksResponse& response);
 
-// `ports`: ID NETWORK MODE SOCKET MAC IPS QUEUES CONNECTED RX-PKTS TX-PKTS DROPS (DROPS is the
-// sum of every drop reason).
+// `ports`: ID NETWORK POD MODE SOCKET MAC IPS QUEUES CONNECTED RX-PKTS TX-PKTS DROPS (POD is
+// "namespace/name", "-" when unknown; DROPS is the sum of every drop reason).
 absl::StatusOr<std::string> renderPorts(const dataplane::v1::ListPortsResponse& response);
 
 // `port get` / `port add`: every field of one port, one "Field:  value" line each.

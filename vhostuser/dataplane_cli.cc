@@ -130,23 +130,44 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
+// The "dataplane" section of --config with --metrics-address applied: one ConfigMap serves
+// every node, and the chart gives each dataplane its node's address. A reload of the file must
+// load it through here too, so that the flag keeps winning.
+absl::StatusOr<DataplaneConfig> loadConfig(const common::FlagParser& flags) {
+  absl::StatusOr<DataplaneConfig> config = loadDataplaneConfig(flags.value("config"));
+  if (config.ok() && flags.has("metrics-address")) {
+    config->metricsAddress = flags.value("metrics-address");
+  }
+  return config;
+}
+
 }  // namespace
 
 int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   common::FlagParser flags(
-      "ena-dpdk-dataplane", "[--config PATH] [--log-level LEVEL]",
+      "ena-dpdk-dataplane", "[--config PATH] [--metrics-address ADDR] [--log-level LEVEL]",
       "The DPDK switching dataplane: owns the ENA uplinks and switches between pods' vhost-user\n"
       "ports and the VPC. Reads the \"dataplane\" section of the config file, serves the control\n"
-      "API on dataplane.controlSocket and Prometheus metrics on dataplane.metricsAddress, and\n"
-      "runs until SIGTERM or SIGINT.");
+      "API on dataplane.controlSocket and Prometheus metrics on dataplane.metricsAddress (or\n"
+      "--metrics-address), and runs until SIGTERM or SIGINT.");
   flags.addCommonFlags(/*config=*/true, /*root=*/false);
+  flags.addValue("metrics-address", "ADDR",
+                 strCat("serve /metrics and /healthz on ADDR (HOST:PORT or\n", std::string(30, ' '),
+                        "[IP]:PORT) instead of dataplane.metricsAddress"));
   if (auto rc = flags.handleStandard(flags.parse(argc, argv), out, err)) return *rc;
   const std::string program = flags.program();
   if (!flags.positional().empty()) {
     return reportFatal(err, program, strCat("unexpected argument \"", flags.positional()[0], "\""),
                        2);
   }
-  absl::StatusOr<DataplaneConfig> config = loadDataplaneConfig(flags.value("config"));
+  if (flags.has("metrics-address")) {
+    if (auto parsed = common::MetricsServer::parseAddress(flags.value("metrics-address"));
+        !parsed.ok()) {
+      return reportFatal(err, program,
+                         strCat("--metrics-address: ", toStd(parsed.status().message())), 2);
+    }
+  }
+  absl::StatusOr<DataplaneConfig> config = loadConfig(flags);
   if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
   auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
   if (!log.ok()) return reportFatal(err, program, toStd(log.status().message()));
@@ -207,7 +228,9 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
         rc = reportFatal(err, program, toStd(control.status().message()));
       } else if (!metrics.ok()) {
         rc = reportFatal(err, program,
-                         strCat("dataplane.metricsAddress: ", toStd(metrics.status().message())));
+                         strCat(flags.has("metrics-address") ? "--metrics-address: "
+                                                             : "dataplane.metricsAddress: ",
+                                toStd(metrics.status().message())));
       } else {
         (*log)->info("serving control={} metrics={}", config->controlSocket,
                      config->metricsAddress);

@@ -102,6 +102,43 @@ absl::Status checkPortUid(std::string_view uid) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// One DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 bytes.
+bool isDns1123Label(std::string_view text) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !text.empty() && text.size() <= 63 && alnum(text.front()) && alnum(text.back()) &&
+         std::all_of(text.begin(), text.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+bool isDns1123Subdomain(std::string_view text) {
+  if (text.empty() || text.size() > kMaxPodNameLength) return false;
+  for (size_t start = 0;;) {
+    const size_t dot = text.find('.', start);
+    if (!isDns1123Label(text.substr(start, dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+absl::Status checkPodRef(std::string_view pod_namespace, std::string_view pod_name) {
+  if (!pod_namespace.empty() && !isDns1123Label(pod_namespace)) {
+    return invalid(
+        "pod_namespace",
+        strCat("not a Kubernetes namespace (a DNS-1123 label: at most ", kMaxPodNamespaceLength,
+               " of [a-z0-9-], starting and ending with a letter or digit)"));
+  }
+  if (!pod_name.empty() && !isDns1123Subdomain(pod_name)) {
+    return invalid("pod_name", strCat("not a Kubernetes pod name (a DNS-1123 subdomain: at most ",
+                                      kMaxPodNameLength,
+                                      " of [a-z0-9-.], each part starting and ending with a "
+                                      "letter or digit)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status validatePortSpec(PortSpec& spec, const DataplaneConfig& config) {
   if (spec.id.empty()) return invalid("id", "must not be empty");
   if (spec.id.size() > kMaxPortIdLength) {
@@ -111,6 +148,7 @@ absl::Status validatePortSpec(PortSpec& spec, const DataplaneConfig& config) {
     return invalid("id", "must be printable ASCII without spaces");
   }
   if (absl::Status s = checkPortUid(spec.uid); !s.ok()) return s;
+  if (absl::Status s = checkPodRef(spec.pod_namespace, spec.pod_name); !s.ok()) return s;
   auto net = std::find_if(config.networks.begin(), config.networks.end(),
                           [&](const NetworkConfig& n) { return n.name == spec.network; });
   if (spec.network.empty()) return invalid("network", "must not be empty");
@@ -202,6 +240,9 @@ nlohmann::json portSpecToJson(const PortSpec& s) {
   if (!s.owner.empty()) j["owner"] = s.owner;
   if (!s.perm.empty()) j["perm"] = s.perm;
   if (!s.uid.empty()) j["uid"] = s.uid;
+  // Written only when known, so that a file of a port without them reads as before.
+  if (!s.pod_namespace.empty()) j["podNamespace"] = s.pod_namespace;
+  if (!s.pod_name.empty()) j["podName"] = s.pod_name;
   return j;
 }
 
@@ -220,7 +261,9 @@ absl::StatusOr<PortSpec> portSpecFromJson(const nlohmann::json& j) {
         readUint32(j, "queues", s.queues), readUint32(j, "mtu", s.mtu),
         readString(j, "owner", /*required=*/false, s.owner),
         readString(j, "perm", /*required=*/false, s.perm),
-        readString(j, "uid", /*required=*/false, s.uid)}) {
+        readString(j, "uid", /*required=*/false, s.uid),
+        readString(j, "podNamespace", /*required=*/false, s.pod_namespace),
+        readString(j, "podName", /*required=*/false, s.pod_name)}) {
     if (!st.ok()) return st;
   }
   if (mode == "server") {
@@ -231,6 +274,7 @@ absl::StatusOr<PortSpec> portSpecFromJson(const nlohmann::json& j) {
     return invalid("vhostMode", "expected \"server\" or \"client\"");
   }
   if (absl::Status st = checkPortUid(s.uid); !st.ok()) return st;
+  if (absl::Status st = checkPodRef(s.pod_namespace, s.pod_name); !st.ok()) return st;
   return s;
 }
 

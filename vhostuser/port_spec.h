@@ -32,6 +32,16 @@ inline constexpr size_t kMaxPortUidLength = 64;
 // kMaxPortUidLength bytes.
 absl::Status checkPortUid(std::string_view uid);
 
+inline constexpr size_t kMaxPodNamespaceLength = 63;
+inline constexpr size_t kMaxPodNameLength = 253;
+
+// InvalidArgument ("pod_namespace: ..." or "pod_name: ...", never quoting the value) unless each
+// is empty or a name Kubernetes accepts: a namespace is a DNS-1123 label (at most
+// kMaxPodNamespaceLength bytes of [a-z0-9-], starting and ending with a letter or digit), a pod
+// name a DNS-1123 subdomain (at most kMaxPodNameLength bytes; such labels joined by '.'). Both
+// end up in metric labels and log lines, so that a hostile name can break neither.
+absl::Status checkPodRef(std::string_view pod_namespace, std::string_view pod_name);
+
 // Checks a request against the config and normalises it in place (MAC case, CIDR text, default
 // queues, MTU and socket permissions). InvalidArgument naming the field ("socket_path: ...").
 // What needs the running switch (ENI MAC, IP conflicts) is checked by the switch.

@@ -64,6 +64,19 @@ for rel in "${daemons[@]}"; do
   check "$name rejects a bad --log-level" grep -q "log-level" "$tmp/err"
 done
 
+# Both metrics endpoints take --metrics-address over the config's (the chart passes the node's
+# address); a malformed one is refused before anything starts, IPv6 only in brackets.
+for rel in vhostuser/ena-dpdk-dataplane deviceplugin/ena-dpdk-deviceplugin; do
+  bin="$build/$rel"
+  name=$(basename "$rel")
+  run "$bin" --help
+  check "$name --help lists --metrics-address" grep -q -- "--metrics-address ADDR" "$tmp/out"
+  run "$bin" --metrics-address fd00::1:9640 --config "$tmp/missing.json"
+  check "$name refuses an unbracketed IPv6 --metrics-address" test "$rc" -eq 2
+  check "$name: bad --metrics-address is one line naming the flag" \
+    bash -c "[ \$(wc -l <'$tmp/err') -eq 1 ] && grep -q '^$name: --metrics-address: .*\[IP\]:PORT' '$tmp/err'"
+done
+
 run "$build/vhostuser/ena-dpdk-dataplane" --config "$tmp/bad.json"
 check "dataplane names the bad JSON path" \
   grep -q 'dataplane.networks\[0\].mode: expected "vpc" or "l2"' "$tmp/err"

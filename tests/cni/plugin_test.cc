@@ -83,6 +83,9 @@ TEST_F(PluginTest, AddVhostUserWiresPortFilesAndResult) {
   ASSERT_EQ(port.ips_size(), 1);
   EXPECT_EQ(port.ips(0), "10.99.0.10/24");
   EXPECT_EQ(port.mtu(), 9001u);
+  // The pod, from CNI_ARGS, for the dataplane's per-port metric labels.
+  EXPECT_EQ(port.pod_namespace(), "default");
+  EXPECT_EQ(port.pod_name(), "p");
 
   EXPECT_EQ(readJson(slot() / "ena-dpdk.json"), json::parse(R"({
     "containerID": "c0ffee01", "ifname": "net1", "cniNetwork": "dpdk-net", "deviceID": "eni1-03",
@@ -237,6 +240,15 @@ TEST_F(PluginTest, PerAttachmentDirectoryThatIsASymlinkIsRefused) {
       << out.text;
   EXPECT_TRUE(fs::is_empty(target));
   EXPECT_TRUE(env_.dataplane()->ports().empty());
+}
+
+// A runtime that is not Kubernetes passes no pod: the port is added with an unknown one.
+TEST_F(PluginTest, AddWithoutKubernetesArgsLeavesThePodUnknown) {
+  testing::RunOutput out = env_.run("ADD", vhostConfig(), {{"CNI_ARGS", "IgnoreUnknown=1"}});
+  ASSERT_EQ(out.exitCode, 0) << out.text;
+  const auto port = env_.dataplane()->ports().at(kPortId);
+  EXPECT_EQ(port.pod_namespace(), "");
+  EXPECT_EQ(port.pod_name(), "");
 }
 
 TEST_F(PluginTest, ClientModeAsksForSocketPermissionsAndQueues) {

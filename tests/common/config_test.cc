@@ -86,6 +86,19 @@ TEST(ConfigHelpersTest, IpAddressesAndCidrs) {
   }
 }
 
+// metricsAddress: IPv6 in brackets; IPv4 may be bracketed too (a manifest's
+// "[$(NODE_IP)]:9640" fits a node of either family).
+TEST(ConfigHelpersTest, HostPorts) {
+  for (std::string_view good :
+       {"127.0.0.1:9640", "node-1.example:0", "[fd00::1]:9640", "[::1]:65535", "[10.0.0.5]:9640"}) {
+    EXPECT_TRUE(common::isHostPort(good)) << good;
+  }
+  for (std::string_view bad : {"", "127.0.0.1", "127.0.0.1:", ":9640", "fd00::1:9640", "[fd00::1]",
+                               "[node-1]:9640", "127.0.0.1:65536", "h_1:80"}) {
+    EXPECT_FALSE(common::isHostPort(bad)) << bad;
+  }
+}
+
 TEST(ConfigHelpersTest, MacAddresses) {
   EXPECT_TRUE(common::isMacAddress("02:00:5e:00:53:01"));
   EXPECT_TRUE(common::isMacAddress("0A:1B:2C:3D:4E:5F"));

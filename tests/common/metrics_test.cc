@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 
 namespace enadpdk::common {
@@ -21,6 +22,55 @@ TEST(PrometheusWriter, WritesFamiliesOnceWithEscapedLabels) {
             "# HELP ena_dpdk_up Up.\n"
             "# TYPE ena_dpdk_up gauge\n"
             "ena_dpdk_up 1\n");
+}
+
+// The text format (0.0.4) escapes exactly backslash, double quote and newline in label values;
+// anything else a value holds is written as is (the dataplane admits no control characters in
+// the values it labels with: vhostuser/port_spec.h).
+TEST(PrometheusWriter, EscapesBackslashQuoteAndNewlineInLabelValues) {
+  PrometheusWriter w;
+  w.gauge("g", "G.", {{"a", "back\\slash"}, {"b", "say \"hi\""}, {"c", "two\nlines"}, {"d", ""}},
+          1);
+  EXPECT_EQ(w.text(),
+            "# HELP g G.\n"
+            "# TYPE g gauge\n"
+            "g{a=\"back\\\\slash\",b=\"say \\\"hi\\\"\",c=\"two\\nlines\",d=\"\"} 1\n");
+  // One sample stays one line, whatever the values.
+  EXPECT_EQ(std::count(w.text().begin(), w.text().end(), '\n'), 3);
+}
+
+TEST(MetricsServerAddress, SplitsHostAndPort) {
+  struct Case {
+    const char* address;
+    const char* host;
+    int port;
+  };
+  for (const Case& c :
+       {Case{"127.0.0.1:9640", "127.0.0.1", 9640}, Case{"node-1:0", "node-1", 0},
+        Case{"[fd00::1]:9640", "fd00::1", 9640}, Case{"[::1]:65535", "::1", 65535},
+        Case{"0.0.0.0:9641", "0.0.0.0", 9641}, Case{"[10.0.0.5]:9640", "10.0.0.5", 9640}}) {
+    absl::StatusOr<MetricsServer::HostPort> got = MetricsServer::parseAddress(c.address);
+    ASSERT_TRUE(got.ok()) << c.address << ": " << got.status();
+    EXPECT_EQ(got->host, c.host) << c.address;
+    EXPECT_EQ(got->port, c.port) << c.address;
+  }
+  for (const char* bad :
+       {"", "9640", ":9640", "127.0.0.1:", "127.0.0.1:70000", "h:p", "fd00::1:9640", "[fd00::1]",
+        "[]:9640", "[fd00::1:9640", "fd00::1]:9640", "[[::1]]:9640", "127.0.0.1:-1",
+        "127.0.0.1:+80", "[node-1]:9640", "[fd00::1/64]:9640"}) {
+    EXPECT_EQ(MetricsServer::parseAddress(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(MetricsServer, ServesOnAnIpv6Address) {
+  auto server = MetricsServer::start("[::1]:0", [] { return std::string("ipv6 1\n"); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("::1", (*server)->port());
+  auto got = client.Get("/metrics");
+  ASSERT_TRUE(got) << "no answer on [::1]:" << (*server)->port();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "ipv6 1\n");
 }
 
 TEST(MetricsServer, ServesRenderedTextOnEachScrape) {
@@ -69,7 +119,8 @@ TEST(MetricsServer, HealthzAnswersWhatTheHealthCheckSays) {
 }
 
 TEST(MetricsServer, RejectsBadAddresses) {
-  for (const char* bad : {"", "9640", ":9640", "127.0.0.1:", "127.0.0.1:70000", "h:p"}) {
+  for (const char* bad :
+       {"", "9640", ":9640", "127.0.0.1:", "127.0.0.1:70000", "h:p", "fd00::1:9640"}) {
     EXPECT_EQ(MetricsServer::start(bad, [] { return std::string(); }).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;

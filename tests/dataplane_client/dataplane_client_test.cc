@@ -58,7 +58,9 @@ TEST_F(DataplaneClientTest, PortsRoundTripInLibraryTypes) {
                       .queues = 2,
                       .owner = "1000:1000",
                       .perm = "0660",
-                      .uid = "abc"};
+                      .uid = "abc",
+                      .pod_namespace = "shop",
+                      .pod_name = "web-0"};
   absl::StatusOr<PortInfo> added = client().addPort(spec);
   ASSERT_TRUE(added.ok()) << added.status();
   PortSpec want = spec;
@@ -182,7 +184,9 @@ TEST(ConvertTest, LibraryTypesRoundTripThroughProto) {
                                .mtu = 1500,
                                .owner = "1:2",
                                .perm = "0600",
-                               .uid = "u"},
+                               .uid = "u",
+                               .pod_namespace = "ns",
+                               .pod_name = "pod-1.a"},
                       .connected = true,
                       .worker_lcore = 3,
                       .counters = {.rx_packets = 1,

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "common/strings.h"
+#include "common/version.h"
 #include "deviceplugin/cdi_spec.h"
 #include "ipam/ipam.h"
 #include "nlohmann/json.hpp"
@@ -853,6 +854,39 @@ TEST_F(PluginManagerTest, ServesMetrics) {
                                       "aws/ena-dedicated\",result=\"ok\"} 1"));
   EXPECT_THAT(result->body, HasSubstr("ena_dpdk_deviceplugin_registrations_total{resource=\"dpdk."
                                       "aws/ena\",result=\"ok\"} 1"));
+  EXPECT_THAT(result->body,
+              HasSubstr(common::strCat("# TYPE ena_dpdk_deviceplugin_build_info gauge\n"
+                                       "ena_dpdk_deviceplugin_build_info{version=\"",
+                                       common::kVersion, "\",revision=\"", common::kGitRevision,
+                                       "\"} 1\n")));
+}
+
+// --metrics-address: one ConfigMap for every node, each plugin on its own node's address (here
+// IPv6). The option wins over the file at start and after a reload that changes the file's.
+TEST(PluginManagerStartTest, MetricsAddressOptionWinsOverTheConfigFile) {
+  PluginTestEnv env;
+  deviceplugin::PluginOptions options = env.options();
+  const int port = freeTcpPort();
+  options.metricsAddress = common::strCat("[::1]:", port);
+  ASSERT_TRUE(env.startPlugin(options).ok());
+  EXPECT_EQ(env.plugin().metricsPort(), port);
+  EXPECT_EQ(env.plugin().config().deviceplugin.metricsAddress, options.metricsAddress);
+  auto scrape = [port] {
+    httplib::Client http("::1", port);
+    httplib::Result result = http.Get("/metrics");
+    return result && result->status == 200 ? result->body : std::string();
+  };
+  EXPECT_THAT(scrape(), HasSubstr("ena_dpdk_deviceplugin_build_info{"));
+
+  json config = standardConfig();
+  config["deviceplugin"]["metricsAddress"] = common::strCat("127.0.0.1:", freeTcpPort());
+  config["deviceplugin"]["hugepages"]["containerPath"] = "/dev/hugepages";
+  env.writeConfig(config);
+  ASSERT_TRUE(eventually([&] { return env.plugin().metrics()->reloads(true) >= 1; }));
+  EXPECT_EQ(env.plugin().config().deviceplugin.hugepages.containerPath, "/dev/hugepages");
+  EXPECT_EQ(env.plugin().config().deviceplugin.metricsAddress, options.metricsAddress);
+  EXPECT_EQ(env.plugin().metricsPort(), port);
+  EXPECT_THAT(scrape(), HasSubstr("ena_dpdk_deviceplugin_config_reloads_total{result=\"ok\"} 1"));
 }
 
 // GET /healthz as (status, body); (0, "") when nothing answers.

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "support"))
 sys.path.insert(0, str(HERE))
 
-from dpdk_procs import metric, samples  # noqa: E402
+from dpdk_procs import host_port, metric  # noqa: E402
 from nib import (  # noqa: E402
     CGROUP_KEY,
     POOL,
@@ -149,10 +149,13 @@ def cgroups_table(rows: list[CgroupRow], page_key: str) -> str:
 
 
 def uplink_line(metrics_text: str) -> str:
-    busy = [v for n, _, v in samples(metrics_text) if n == "ena_dpdk_worker_busy_ratio"]
+    """The uplink's packets and the workers' busy share since the dataplane started (the demo has
+    one scrape; a dashboard takes rate() of the same two cycle counters for the load now)."""
+    total = metric(metrics_text, "ena_dpdk_worker_cycles_total")
+    busy = metric(metrics_text, "ena_dpdk_worker_busy_cycles_total") / total if total else 0
     return (f"uplink (VPC side): {int(metric(metrics_text, 'ena_dpdk_uplink_rx_packets_total'))} packets in, "
             f"{int(metric(metrics_text, 'ena_dpdk_uplink_tx_packets_total'))} out; "
-            f"switch worker busy {100 * (busy[-1] if busy else 0):.0f}% of its cycles")
+            f"switch worker busy {100 * busy:.0f}% of its cycles")
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -174,7 +177,8 @@ def bring_up(node: Node) -> None:
                   "PodResources")
     step("dataplane", node.start_dataplane)
     networks = step("dataplane", lambda: node.ctl.run("networks", check=True).stdout)
-    node.progress(f"dataplane: network {network_line(networks)}, metrics 127.0.0.1:{node.dp_metrics}")
+    metrics_at = host_port(node.dp_metrics_host, node.dp_metrics)
+    node.progress(f"dataplane: network {network_line(networks)}, metrics {metrics_at}")
     step("device plugin", node.start_deviceplugin)
     resources = step("device plugin", node.resources)
     node.progress("device plugin registered: " + ", ".join(

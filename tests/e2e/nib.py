@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dpdk_procs import Ctl, Testpmd, Vpc, listening_port, make_vpc, metric, scrape, start_dataplane
+from dpdk_procs import Ctl, Testpmd, Vpc, free_tcp_port, host_port, make_vpc, metric, scrape, start_dataplane
 from sandbox import HUGEPAGE_DIRS, Process, Sandbox, SandboxError, has_hugepage_size, run, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -416,7 +416,11 @@ class Node:
         self.pods: dict[str, Pod] = {}
         self.vpc: Vpc | None = None
         self.nodeprep_report: dict = {}
+        # Where the daemons serve /metrics: --metrics-address overrides the config file's
+        # 127.0.0.1:0, as the chart passes each node's address; the device plugin on IPv6.
+        self.dp_metrics_host = "127.0.0.1"
         self.dp_metrics = 0
+        self.deviceplugin_metrics_host = "::1"
         self.deviceplugin_metrics = 0
 
     # ---- small helpers ----------------------------------------------------------------------------
@@ -591,25 +595,27 @@ class Node:
         procs = self.pod_cgroup("dataplane", {"2MB": DATAPLANE_2M * PAGE_BYTES["2M"]})
         if not any(e["kind"] == "dpdk_prefix" for e in self.box.entries()):
             self.box.dpdk_prefix(self.dp_prefix)
-        proc = start_dataplane(self.box, self.binary("dataplane"), self.dp_config, self.ctl, cgroup_procs=procs)
-        port = []
-        if not until(10, lambda: port.append(listening_port(proc.pid)) or True):
+        # The same address across restarts, as a node keeps its own.
+        self.dp_metrics = self.dp_metrics or free_tcp_port(self.dp_metrics_host)
+        proc = start_dataplane(self.box, self.binary("dataplane"), self.dp_config, self.ctl, cgroup_procs=procs,
+                               args=("--metrics-address", host_port(self.dp_metrics_host, self.dp_metrics)))
+        if not until(10, self.dataplane_metrics):
             raise NodeError(f"the dataplane serves no /metrics: {proc.log_tail(3)}")
-        self.dp_metrics = port[-1]
         return proc
 
     def start_deviceplugin(self) -> Process:
         """The device plugin in its pod cgroup (no hugepages request: limits 0), up when the
         pods' resources are registered and streaming."""
         procs = self.pod_cgroup("deviceplugin")
+        self.deviceplugin_metrics = self.deviceplugin_metrics or free_tcp_port(self.deviceplugin_metrics_host)
+        address = host_port(self.deviceplugin_metrics_host, self.deviceplugin_metrics)
         proc = self.box.start("deviceplugin", [str(self.binary("deviceplugin")), "--config", str(self.node_config),
-                                               "--root", str(self.root)], cgroup_procs=procs)
+                                               "--root", str(self.root), "--metrics-address", address],
+                              cgroup_procs=procs)
         if not until(20, lambda: resources_ready(self.resources(), self.page_size)):
             raise NodeError(f"the device plugin's resources did not register: {proc.log_tail(3)}")
-        port = []
-        if not until(10, lambda: port.append(listening_port(proc.pid)) or True):
-            raise NodeError(f"the device plugin serves no /metrics: {proc.log_tail(3)}")
-        self.deviceplugin_metrics = port[-1]
+        if not until(10, self.deviceplugin_metrics_text):
+            raise NodeError(f"the device plugin serves no /metrics on {address}: {proc.log_tail(3)}")
         return proc
 
     def stop(self, name: str, sig: int = 15) -> int | None:
@@ -771,13 +777,18 @@ class Node:
                       round(t1 - t0, 2))
 
     def dataplane_metrics(self) -> str:
-        return scrape(self.dp_metrics)
+        """The dataplane's /metrics, from the address its --metrics-address names."""
+        return scrape(self.dp_metrics, self.dp_metrics_host)
+
+    def deviceplugin_metrics_text(self) -> str:
+        """The device plugin's /metrics, from the address its --metrics-address names."""
+        return scrape(self.deviceplugin_metrics, self.deviceplugin_metrics_host)
 
     def dp_metric(self, name: str, **labels: str) -> int:
         return int(metric(self.dataplane_metrics(), name, **labels))
 
     def deviceplugin_metric(self, name: str, **labels: str) -> int:
-        return int(metric(scrape(self.deviceplugin_metrics), name, **labels))
+        return int(metric(self.deviceplugin_metrics_text(), name, **labels))
 
     def allocation_charge(self, name: str) -> tuple[Path, int]:
         """Where the pod's hugepages are charged (its allocation's cgroup under the device

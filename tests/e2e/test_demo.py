@@ -21,7 +21,8 @@ ena_dpdk_port_drops_total{port="cid/net1",reason="other"} 4
 ena_dpdk_port_drops_total{port="other/net1",reason="spoofed"} 100
 ena_dpdk_uplink_rx_packets_total{network="vpc"} 13
 ena_dpdk_uplink_tx_packets_total{network="vpc"} 8
-ena_dpdk_worker_busy_ratio{lcore="1"} 0.123
+ena_dpdk_worker_busy_cycles_total{lcore="1"} 123
+ena_dpdk_worker_cycles_total{lcore="1"} 1000
 """
 PORT = {"id": "cid/net1", "ips": ["10.99.0.11/24"], "socketPath": f"{ROOT}/var/run/ena-dpdk/vhost/vpc-01/vhost.sock",
         "connected": True, "counters": {"rxPackets": "3", "txPackets": "966819"}}

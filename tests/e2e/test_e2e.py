@@ -23,11 +23,14 @@ import re
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nib import (  # noqa: E402
@@ -94,7 +97,7 @@ def keep_evidence_visibly(request: pytest.FixtureRequest, node: Node) -> None:
 def s(request: pytest.FixtureRequest) -> Scenario:
     if os.geteuid() != 0:
         pytest.fail("the end-to-end test needs root")
-    require("dpdk-testpmd", "ip", "ping", "jq", "ss", "stdbuf", "sha256sum", "runc", "timeout")
+    require("dpdk-testpmd", "ip", "ping", "jq", "ss", "stdbuf", "sha256sum", "runc", "timeout", "promtool")
     build = os.environ.get("ENA_DPDK_BUILD_DIR")
     if not build:
         pytest.fail("ENA_DPDK_BUILD_DIR is not set (ctest sets it to the build tree)")
@@ -156,6 +159,32 @@ def expected_registrations(node: Node) -> int:
 def pod_devices(node: Node) -> int:
     """Devices both pods hold: an attachment and their hugepages (one 1G page or POD_2M 2M pages)."""
     return 4 if node.page_size == "1G" else 2 + 2 * POD_2M
+
+
+def promtool_problems(text: str) -> list[str]:
+    """What Prometheus's own linter (`promtool check metrics`) says about an exposition: one line
+    per problem (naming, types, HELP), none when it is clean, so that a dashboard or alert that
+    follows the conventions finds our names where it looks."""
+    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                          timeout=30, check=False)
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    if done.returncode != 0 and not problems:
+        problems = [f"promtool check metrics exited {done.returncode}"]
+    return problems
+
+
+def parsed(text: str) -> list[Sample]:
+    """Every sample of an exposition as the Prometheus client library's text-format parser reads
+    it (it raises on anything a scraper would refuse), rather than our own regular expressions."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def values(samples: list[Sample], name: str, **labels: str) -> list[float]:
+    return [x.value for x in samples if x.name == name and all(x.labels.get(k) == v for k, v in labels.items())]
+
+
+def total(samples: list[Sample], name: str, **labels: str) -> float:
+    return sum(values(samples, name, **labels))
 
 
 def in_pod_cgroup(node: Node, daemon: str) -> bool:
@@ -351,6 +380,10 @@ def test_the_pods_apps_took_their_eal_hugepage_arguments_from_the_device_plugin(
 # ---- traffic -------------------------------------------------------------------------------------
 
 
+def test_the_uplink_counters_before_the_pings(s: Scenario) -> None:
+    s.figures["metrics_before_pings"] = parsed(s.node.dataplane_metrics())
+
+
 def test_ping_from_the_vpc_to_pod_a_is_answered(s: Scenario) -> None:
     assert s.node.ping("a") is not None
 
@@ -419,6 +452,56 @@ def test_pod_a_received_pod_b_packets(s: Scenario) -> None:
 
 def test_pod_to_pod_traffic_never_left_through_the_uplink(s: Scenario) -> None:
     assert s.node.dp_metric("ena_dpdk_uplink_tx_packets_total") == s.figures["uplink_tx_before"]
+
+
+# ---- metrics, as Prometheus scrapes them -------------------------------------------------------
+
+
+def test_both_daemons_serve_metrics_promtool_accepts(s: Scenario) -> None:
+    # Scraped over HTTP at the addresses their --metrics-address names (the dataplane on
+    # 127.0.0.1, the device plugin on [::1]), not the config file's 127.0.0.1:0.
+    for daemon, text in (("dataplane", s.node.dataplane_metrics()),
+                         ("deviceplugin", s.node.deviceplugin_metrics_text())):
+        assert promtool_problems(text) == [], daemon
+        s.figures[f"{daemon}_samples"] = parsed(text)
+
+
+def test_the_ports_metrics_name_their_pods(s: Scenario) -> None:
+    samples = s.figures["dataplane_samples"]
+    for name in ("a", "b"):
+        pod = s.node.pods[name]
+        labelled = [x for x in samples if x.name.startswith("ena_dpdk_port_") and x.labels["port"] == pod.port_id]
+        assert labelled, f"no port sample of pod-{name}"
+        # Every sample of the port (rx/tx packets/bytes, drops by reason, connected) names the pod
+        # the CNI was told about in CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME).
+        assert {(x.labels["pod_namespace"], x.labels["pod_name"]) for x in labelled} == {("default", pod.pod_name)}
+    assert values(samples, "ena_dpdk_port_rx_bytes_total", pod_name="pod-a")[0] > 0
+
+
+def test_both_daemons_say_which_build_they_are(s: Scenario) -> None:
+    for daemon, name in (("dataplane", "ena_dpdk_dataplane_build_info"),
+                         ("deviceplugin", "ena_dpdk_deviceplugin_build_info")):
+        info = [x for x in s.figures[f"{daemon}_samples"] if x.name == name]
+        assert [x.value for x in info] == [1.0], daemon
+        assert info[0].labels["revision"] and info[0].labels["version"], info[0].labels
+    dpdk = [x for x in s.figures["dataplane_samples"] if x.name == "ena_dpdk_dataplane_build_info"][0].labels["dpdk"]
+    assert dpdk.startswith("DPDK "), dpdk
+
+
+def test_the_worker_cycle_counters_run_between_two_scrapes(s: Scenario) -> None:
+    first = s.figures["dataplane_samples"]
+    assert total(first, "ena_dpdk_worker_tsc_hz") > 0
+    assert 0 < total(first, "ena_dpdk_worker_busy_cycles_total") <= total(first, "ena_dpdk_worker_cycles_total")
+    second = parsed(s.node.dataplane_metrics())
+    assert total(second, "ena_dpdk_worker_cycles_total") > total(first, "ena_dpdk_worker_cycles_total")
+    assert total(second, "ena_dpdk_worker_busy_cycles_total") >= total(first, "ena_dpdk_worker_busy_cycles_total")
+
+
+def test_the_uplink_byte_counters_grew_with_the_pings(s: Scenario) -> None:
+    before, after = s.figures["metrics_before_pings"], s.figures["dataplane_samples"]
+    for name in ("ena_dpdk_uplink_rx_bytes_total", "ena_dpdk_uplink_tx_bytes_total"):
+        # Each ping from the VPC is at least an 84-byte request in and an 84-byte reply out.
+        assert total(after, name, network=NETWORK) >= total(before, name, network=NETWORK) + 84, name
 
 
 def test_no_sigbus_and_no_hugetlb_hit_in_either_pod_cgroup(s: Scenario) -> None:
@@ -513,6 +596,17 @@ def test_the_dataplane_restarts_after_kill_9(s: Scenario) -> None:
 def test_the_restarted_dataplane_restored_both_ports(s: Scenario) -> None:
     ids = port_ids(s.node)
     assert s.node.pods["a"].port_id in ids and s.node.pods["b"].port_id in ids
+
+
+def test_the_restored_ports_still_name_their_pods(s: Scenario) -> None:
+    # The pod came back from the state file: in the control API and in the metrics.
+    listed = {p["id"]: (p["podNamespace"], p["podName"]) for p in ports(s.node)}
+    samples = parsed(s.node.dataplane_metrics())
+    for name in ("a", "b"):
+        pod = s.node.pods[name]
+        assert listed[pod.port_id] == ("default", pod.pod_name)
+        assert values(samples, "ena_dpdk_port_connected", port=pod.port_id, pod_namespace="default",
+                      pod_name=pod.pod_name), name
 
 
 def test_both_server_mode_pods_reconnect(s: Scenario) -> None:

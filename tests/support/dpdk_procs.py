@@ -317,10 +317,29 @@ def listening_port(pid: int) -> int:
     raise SandboxError(f"process {pid} listens on no TCP port")
 
 
+def free_tcp_port(host: str) -> int:
+    """A TCP port that was free on ``host`` (an IPv4 or IPv6 address) a moment ago, for a
+    daemon's --metrics-address: the test then knows where to scrape without asking ss."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def host_port(host: str, port: int) -> str:
+    """HOST:PORT as --metrics-address and HTTP's Host header spell it ([::1]:9640 for IPv6)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def scrape(port: int, host: str = "127.0.0.1", path: str = "/metrics") -> str:
-    """The body of an HTTP GET (HTTP/1.0, so the server closes the connection)."""
-    with socket.create_connection((host, port), timeout=10) as conn:
-        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+    """The body of an HTTP GET (HTTP/1.0, so the server closes the connection). A connection
+    refused is a SandboxError (the daemon is not serving yet), so that ``until`` waits on it."""
+    try:
+        conn = socket.create_connection((host, port), timeout=10)
+    except OSError as err:
+        raise SandboxError(f"GET {path} on {host_port(host, port)}: {err}") from err
+    with conn:
+        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {host_port(host, port)}\r\n\r\n".encode())
         chunks = []
         while chunk := conn.recv(65536):
             chunks.append(chunk)
@@ -353,9 +372,9 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 def start_dataplane(box: Sandbox, binary: Path | str, config: Path, ctl: Ctl, *, name: str = "dataplane",
-                    cgroup_procs: Path | None = None, timeout: float = 30) -> Process:
-    """ena-dpdk-dataplane --config CONFIG, up when its control API answers health."""
-    proc = box.start(name, [str(binary), "--config", str(config)], cgroup_procs=cgroup_procs)
+                    cgroup_procs: Path | None = None, timeout: float = 30, args: tuple[str, ...] = ()) -> Process:
+    """ena-dpdk-dataplane --config CONFIG [ARGS], up when its control API answers health."""
+    proc = box.start(name, [str(binary), "--config", str(config), *args], cgroup_procs=cgroup_procs)
     if not wait_for(timeout, lambda: proc.alive() and ctl.healthy()):
         raise SandboxError(f"the dataplane did not come up: {proc.log_tail(5)}")
     return proc

@@ -77,6 +77,8 @@ const dp::Port kPortA = parseText<dp::Port>(R"pb(
   ips: [ "10.0.1.23/24", "2600:1f18::5/128" ]
   queues: 2
   mtu: 9001
+  pod_namespace: "shop"
+  pod_name: "web-0"
   connected: true
   worker_lcore: 1
   counters {
@@ -249,16 +251,17 @@ TEST_F(CtlTest, PortsTable) {
   server_->reply("ListPorts", portsResponse());
   Result r = ctl({"ports"});
   ASSERT_EQ(r.rc, 0) << r.err;
+  // POD is "namespace/name", "-" for a port whose pod the dataplane was not told.
   EXPECT_EQ(r.out,
-            "ID            NETWORK   MODE     SOCKET                                        MAC  "
-            "               IPS                             QUEUES   CONNECTED   RX-PKTS   "
-            "TX-PKTS   DROPS\n"
-            "c0ffee/net1   eni1      server   /var/run/ena-dpdk/vhost/eni1-00/vhost.sock    "
-            "02:aa:bb:cc:dd:01   10.0.1.23/24,2600:1f18::5/128        2   yes              10  "
-            "      20       4\n"
-            "pod-b         local     client   /var/run/ena-dpdk/vhost/local-01/vhost.sock   "
-            "02:00:00:00:00:02   -                                    1   no                0  "
-            "       0       0\n");
+            "ID            NETWORK   POD          MODE     SOCKET                                  "
+            "      MAC                 IPS                             QUEUES   CONNECTED   "
+            "RX-PKTS   TX-PKTS   DROPS\n"
+            "c0ffee/net1   eni1      shop/web-0   server   /var/run/ena-dpdk/vhost/eni1-00/vhost."
+            "sock    02:aa:bb:cc:dd:01   10.0.1.23/24,2600:1f18::5/128        2   yes              "
+            "10        20       4\n"
+            "pod-b         local     -            client   /var/run/ena-dpdk/vhost/local-01/vhost."
+            "sock   02:00:00:00:00:02   -                                    1   no                "
+            "0         0       0\n");
   EXPECT_EQ(server_->lastRequest<dp::ListPortsRequest>("ListPorts").network(), "");
 }
 
@@ -277,7 +280,8 @@ TEST_F(CtlTest, PortsJsonIsTheResponseMessage) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(MessageDifferencer::Equals(parseJson<dp::ListPortsResponse>(r.out), portsResponse()))
       << r.out;
-  for (const char* want : {"\"socketPath\":", "\"connected\": false",
+  for (const char* want : {"\"socketPath\":", "\"connected\": false", "\"podNamespace\": \"shop\"",
+                           "\"podName\": \"web-0\"", "\"podName\": \"\"",
                            "\"vhostMode\": "
                            "\"VHOST_MODE_CLIENT\""}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << " in\n" << r.out;
@@ -379,6 +383,7 @@ TEST_F(CtlTest, PortAddPrintsTheCreatedPort) {
   EXPECT_EQ(r.out,
             "ID:            pod-b\n"
             "Network:       local\n"
+            "Pod:           -\n"
             "Socket:        /var/run/ena-dpdk/vhost/local-01/vhost.sock\n"
             "Vhost mode:    client\n"
             "Socket owner:  1000:1000\n"
@@ -418,6 +423,7 @@ TEST_F(CtlTest, PortGetTableAndJson) {
   EXPECT_EQ(r.out,
             "ID:            c0ffee/net1\n"
             "Network:       eni1\n"
+            "Pod:           shop/web-0\n"
             "Socket:        /var/run/ena-dpdk/vhost/eni1-00/vhost.sock\n"
             "Vhost mode:    server\n"
             "Socket owner:  -\n"

@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
@@ -93,6 +94,107 @@ TEST(PortUidTest, AcceptsPlainTokensOnly) {
                                           "vhostMode": "server", "uid": "no/slash"})"));
   EXPECT_THAT(s.ports, SizeIs(2));
   EXPECT_THAT(s.problems, ElementsAre(HasSubstr("uid: ")));
+}
+
+// The pod a port belongs to labels its metrics and appears in logs: only names Kubernetes itself
+// accepts get in, and the message never quotes what was refused.
+TEST(PodRefTest, AcceptsKubernetesNamesOnly) {
+  EXPECT_TRUE(checkPodRef("", "").ok());
+  EXPECT_TRUE(checkPodRef("default", "web-0").ok());
+  EXPECT_TRUE(checkPodRef("kube-system", "coredns-5d78c9869d-x2x4z").ok());
+  EXPECT_TRUE(checkPodRef("a", "a.b-c.d0").ok());
+  EXPECT_TRUE(checkPodRef(std::string(kMaxPodNamespaceLength, 'n'), "").ok());
+  EXPECT_TRUE(checkPodRef("", std::string(63, 'p') + "." + std::string(63, 'p') + "." +
+                                  std::string(63, 'p') + "." + std::string(61, 'p'))
+                  .ok());  // 253 bytes
+  struct Case {
+    std::string pod_namespace;
+    std::string pod_name;
+    std::string field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {std::string(kMaxPodNamespaceLength + 1, 'n'), "", "pod_namespace"},
+           {"Default", "", "pod_namespace"},
+           {"-ns", "", "pod_namespace"},
+           {"ns-", "", "pod_namespace"},
+           {"a.b", "", "pod_namespace"},  // a label, not a subdomain
+           {"ns\n", "", "pod_namespace"},
+           {"", std::string(kMaxPodNameLength + 1, 'p'), "pod_name"},
+           {"", std::string(64, 'p'), "pod_name"},  // a label longer than 63
+           {"", "web\"} 1\nfake_metric{a=\"", "pod_name"},
+           {"", "web\\0", "pod_name"},
+           {"", "web\n0", "pod_name"},
+           {"", "web\r0", "pod_name"},
+           {"", std::string("web\0x", 5), "pod_name"},
+           {"", "web\x1b[31m", "pod_name"},
+           {"", "Web-0", "pod_name"},
+           {"", "web..0", "pod_name"},
+           {"", ".web", "pod_name"},
+           {"", "web.", "pod_name"},
+           {"", "web_0", "pod_name"},
+           {"",
+            "w\xc3\xa9"
+            "b",
+            "pod_name"},
+       }) {
+    absl::Status s = checkPodRef(c.pod_namespace, c.pod_name);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << c.pod_namespace << "/" << c.pod_name;
+    EXPECT_THAT(std::string(s.message()), StartsWith(c.field + ": "));
+    if (!c.pod_name.empty()) {
+      EXPECT_THAT(std::string(s.message()), Not(HasSubstr(c.pod_name)));
+    }
+  }
+}
+
+TEST(PodRefTest, ValidatePortSpecRefusesABadPodName) {
+  DataplaneConfig config;
+  config.networks = {NetworkConfig{.name = "local"}};
+  config.allowedSocketDirs = {"/var/run/ena-dpdk/vhost"};
+  PortSpec spec{.id = "c0ffee/net1",
+                .network = "local",
+                .socket_path = "/var/run/ena-dpdk/vhost/local-00/vhost.sock",
+                .pod_namespace = "shop",
+                .pod_name = "web-0"};
+  ASSERT_TRUE(validatePortSpec(spec, config).ok());
+  EXPECT_EQ(spec.pod_namespace, "shop");
+  EXPECT_EQ(spec.pod_name, "web-0");
+  spec.pod_name = "web\"} 1\n";
+  absl::Status s = validatePortSpec(spec, config);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), StartsWith("pod_name: "));
+  spec.pod_name = "web-0";
+  spec.pod_namespace = "Shop";
+  EXPECT_THAT(std::string(validatePortSpec(spec, config).message()), StartsWith("pod_namespace: "));
+}
+
+// State files written before ports knew their pod read as ports of an unknown pod; a port with
+// its pod round-trips; a pod name the API would refuse costs that entry only.
+TEST(ParseStateTest, PodFieldsAreOptionalAndRoundTrip) {
+  LoadedState old = parseState(stateWith(entry("b")));
+  ASSERT_THAT(old.problems, IsEmpty());
+  ASSERT_THAT(old.ports, SizeIs(3));
+  EXPECT_EQ(old.ports[1].pod_namespace, "");
+  EXPECT_EQ(old.ports[1].pod_name, "");
+  EXPECT_FALSE(portSpecToJson(old.ports[1]).contains("podNamespace"));
+  EXPECT_FALSE(portSpecToJson(old.ports[1]).contains("podName"));
+
+  PortSpec with_pod = old.ports[1];
+  with_pod.pod_namespace = "shop";
+  with_pod.pod_name = "web-0";
+  const nlohmann::json j = portSpecToJson(with_pod);
+  EXPECT_EQ(j.at("podNamespace"), "shop");
+  EXPECT_EQ(j.at("podName"), "web-0");
+  LoadedState s = parseState(nlohmann::json{{"version", 1}, {"ports", {j}}}.dump());
+  EXPECT_THAT(s.problems, IsEmpty());
+  EXPECT_THAT(s.ports, ElementsAre(with_pod));
+
+  LoadedState bad = parseState(stateWith(R"({"id": "b", "network": "vpc", "socketPath": "/x.sock",
+                                            "vhostMode": "server", "podName": "a\nb"})"));
+  EXPECT_THAT(idsOf(bad.ports), ElementsAre("a", "c"));
+  EXPECT_THAT(bad.problems, ElementsAre(HasSubstr("pod_name: ")));
+  LoadedState wrong_type = parseState(stateWith(R"({"id": "b", "network": "vpc",
+      "socketPath": "/x.sock", "vhostMode": "server", "podNamespace": 7})"));
+  EXPECT_THAT(wrong_type.problems, ElementsAre(HasSubstr("podNamespace: expected a string")));
 }
 
 // One malformed entry costs that entry only; the problem names the entry and the key.
