@@ -50,6 +50,8 @@ from nib import (  # noqa: E402
     healthy_devices,
     until,
 )
+from dpdk_procs import host_port  # noqa: E402
+from prometheus import Prometheus  # noqa: E402
 from sandbox import HUGEPAGE_DIRS, require, run  # noqa: E402
 
 FAILED_DIR = Path("/tmp/enadpdk-e2e-failed")
@@ -97,7 +99,7 @@ def keep_evidence_visibly(request: pytest.FixtureRequest, node: Node) -> None:
 def s(request: pytest.FixtureRequest) -> Scenario:
     if os.geteuid() != 0:
         pytest.fail("the end-to-end test needs root")
-    require("dpdk-testpmd", "ip", "ping", "jq", "ss", "stdbuf", "sha256sum", "runc", "timeout", "promtool")
+    require("dpdk-testpmd", "ip", "ping", "jq", "ss", "stdbuf", "sha256sum", "runc", "timeout", "promtool", "prometheus")
     build = os.environ.get("ENA_DPDK_BUILD_DIR")
     if not build:
         pytest.fail("ENA_DPDK_BUILD_DIR is not set (ctest sets it to the build tree)")
@@ -502,6 +504,82 @@ def test_the_uplink_byte_counters_grew_with_the_pings(s: Scenario) -> None:
     for name in ("ena_dpdk_uplink_rx_bytes_total", "ena_dpdk_uplink_tx_bytes_total"):
         # Each ping from the VPC is at least an 84-byte request in and an 84-byte reply out.
         assert total(after, name, network=NETWORK) >= total(before, name, network=NETWORK) + 84, name
+
+
+# ---- a real Prometheus: the chart's alert rules and the dashboard's queries --------------------
+
+
+def chart_alert_rules(path: Path) -> Path:
+    """The chart's PrometheusRule, rendered by helm with the defaults, as a Prometheus rule file."""
+    repo = Path(__file__).resolve().parents[2]
+    tools = subprocess.run([str(repo / "tests/deploy/tools.sh")], capture_output=True, text=True, check=True)
+    rendered = subprocess.run([tools.stdout.strip() + "/helm", "template", "t", str(repo / "charts/ena-dpdk"),
+                               "--api-versions", "monitoring.coreos.com/v1", "--set", "metrics.prometheusRule.enabled=true",
+                               "--show-only", "templates/prometheusrule.yaml"],
+                              capture_output=True, text=True, check=True)
+    # The rule file is the object's spec: everything under "spec:", one level less indented.
+    spec = rendered.stdout.split("\nspec:\n", 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(line[2:] for line in spec.splitlines()) + "\n")
+    return path
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """Every query of the chart's Grafana dashboard as (panel title, PromQL), with Grafana's
+    variables as a 15 s scrape would have them: all nodes, a rate window of four scrapes (here
+    4 s: Prometheus scrapes every second)."""
+    repo = Path(__file__).resolve().parents[2]
+    dashboard = json.loads((repo / "charts/ena-dpdk/dashboards/ena-dpdk.json").read_text())
+    return [(p["title"], t["expr"].replace("$__rate_interval", "4s").replace("$node", ".*"))
+            for p in dashboard["panels"] if p["type"] != "row" for t in p["targets"]]
+
+
+def test_a_real_prometheus_scrapes_both_daemons(s: Scenario) -> None:
+    node = s.node
+    rules = chart_alert_rules(node.box.path("prometheus-rules", "rules.yml"))
+    targets = [host_port(node.dp_metrics_host, node.dp_metrics),
+               host_port(node.deviceplugin_metrics_host, node.deviceplugin_metrics)]
+    # The job name of the chart's ServiceMonitor (<release>-metrics) and the label it adds.
+    prom = Prometheus(node.box, {"t-ena-dpdk-metrics": targets}, {"node": node.name}, [rules])
+    s.figures["prometheus"] = prom
+    assert prom.wait(15, lambda: list(prom.targets_up().values()) == ["up", "up"]), prom.targets_up()
+    # Two scrapes of each, so that rate() has two samples.
+    assert prom.wait(15, lambda: len(prom.query('count_over_time(up[4s]) >= 2')) == 2)
+
+
+def test_every_dashboard_query_answers_from_the_real_daemons(s: Scenario) -> None:
+    prom = s.figures["prometheus"]
+    empty = []
+    for title, expr in dashboard_queries():
+        result = prom.query(expr)  # a query Prometheus refuses raises here
+        print(f"{title}: {len(result)} series")
+        if not result:
+            empty.append(title)
+    # Only what this node cannot show is empty: no ENA (no allowance counters on an af_packet
+    # uplink), no reset, no drop by a pod in the last seconds, no Allocate in the rate window.
+    assert set(empty) <= {"ENA allowance exceeded", "Drops by pod (top 10)", "Allocations by result"}, empty
+    by_title = {title: prom.query(expr) for title, expr in dashboard_queries()}
+    pods = {(r["metric"].get("pod_namespace"), r["metric"].get("pod_name")) for r in by_title["Pod throughput (top 10)"]}
+    assert {("default", s.node.pods["a"].pod_name), ("default", s.node.pods["b"].pod_name)} <= pods
+    busy = [float(r["value"][1]) for r in by_title["Worker busy share"]]
+    assert busy and all(0 <= b <= 1 for b in busy), busy
+    assert {r["metric"]["network"]: r["value"][1] for r in by_title["Pods per network"]} == {NETWORK: "2"}
+
+
+def test_every_alert_rule_evaluates_and_none_fires_on_a_healthy_node(s: Scenario) -> None:
+    prom = s.figures["prometheus"]
+    assert prom.wait(10, lambda: all(r.get("lastEvaluation", "").startswith("2") for r in prom.rules()))
+    rules = prom.rules()
+    assert len(rules) == 8
+    assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+    assert [r["name"] for r in rules if r.get("state") != "inactive"] == []
+    # The gauge of the not-registered alert is there and says registered.
+    assert {r["metric"]["resource"] for r in prom.query("ena_dpdk_deviceplugin_resource_registered == 1")} >= {
+        "dpdk.aws/ena", "dpdk.aws/ena-dedicated"}
+
+
+def test_prometheus_stops(s: Scenario) -> None:
+    assert s.node.box.stop("prometheus") is not None
 
 
 def test_no_sigbus_and_no_hugetlb_hit_in_either_pod_cgroup(s: Scenario) -> None:
