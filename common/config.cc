@@ -211,7 +211,11 @@ absl::StatusOr<nlohmann::json> readJsonFile(const std::filesystem::path& path) {
     }
   }
   ::close(fd);
+  return parseJsonDocument(path, text);
+}
 
+absl::StatusOr<nlohmann::json> parseJsonDocument(const std::filesystem::path& path,
+                                                 std::string_view text) {
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(text);

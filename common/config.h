@@ -59,6 +59,11 @@ inline constexpr unsigned kMaxMtu = 9001;
 // "<path>: expected a JSON object at the top level" (InvalidArgument).
 absl::StatusOr<nlohmann::json> readJsonFile(const std::filesystem::path& path);
 
+// Parses `text`, read from `path`, as readJsonFile() does (the same errors, without the read
+// ones): for a caller that needs the bytes too (the dataplane's reload hashes them).
+absl::StatusOr<nlohmann::json> parseJsonDocument(const std::filesystem::path& path,
+                                                 std::string_view text);
+
 // The sections of the file, in the order the components run.
 inline constexpr std::string_view kConfigSections[] = {"nodeprep", "dataplane", "deviceplugin",
                                                        "ipam"};

@@ -7,7 +7,7 @@
 #include <spdlog/logger.h>
 
 #include "absl/status/statusor.h"
-#include "deviceplugin/file_identity.h"
+#include "common/file_identity.h"
 #include "deviceplugin/plugin_metrics.h"
 #include "deviceplugin/resource_pool.h"
 
@@ -16,6 +16,11 @@ class Server;
 }
 
 namespace enadpdk::deviceplugin {
+
+// Shared with the dataplane's config reload (common/file_identity.h).
+using common::FileIdentity;
+using common::fileIdentity;
+using common::linkIdentity;
 
 class PluginService;
 

@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/strings.h"
+#include "vhostuser/config_reload.h"
 #include "vhostuser/control_service.h"
 #include "vhostuser/dataplane_config.h"
 #include "vhostuser/eal_args.h"
@@ -86,6 +87,10 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
 // even when no CNI command follows.
 constexpr std::chrono::seconds kPendingDeleteSweep{5};
 
+// How often the main loop looks at the config file's identity (ConfigWatcher: a change is
+// applied once it has stayed the same for one more look).
+constexpr std::chrono::seconds kConfigWatchPeriod{1};
+
 void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
                           const std::string& control_socket, spdlog::logger& log) {
   std::vector<std::string> problems;
@@ -149,7 +154,13 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
       "The DPDK switching dataplane: owns the ENA uplinks and switches between pods' vhost-user\n"
       "ports and the VPC. Reads the \"dataplane\" section of the config file, serves the control\n"
       "API on dataplane.controlSocket and Prometheus metrics on dataplane.metricsAddress (or\n"
-      "--metrics-address), and runs until SIGTERM or SIGINT.");
+      "--metrics-address), and runs until SIGTERM or SIGINT. On SIGHUP, and within about 2 s of\n"
+      "a change of the config file (also a ConfigMap update), it applies what it can without a\n"
+      "restart: added networks (no uplink or a vdev one), macAgingSeconds, maxPorts,\n"
+      "metricsAddress (unless --metrics-address is given), allowedSocketDirs, socket and\n"
+      "cniStateDir. A file that changes any other key is refused as a whole, with one log line\n"
+      "per key (\"config reload: <key> changed; restart the dataplane to apply it\");\n"
+      "docs/dataplane.md, \"Reloading the configuration\".");
   flags.addCommonFlags(/*config=*/true, /*root=*/false);
   flags.addValue("metrics-address", "ADDR",
                  strCat("serve /metrics and /healthz on ADDR (HOST:PORT or\n", std::string(30, ' '),
@@ -167,6 +178,8 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
                          strCat("--metrics-address: ", toStd(parsed.status().message())), 2);
     }
   }
+  // Before the file is read, so that a change while the dataplane starts is noticed.
+  ConfigWatcher watcher(flags.value("config"));
   absl::StatusOr<DataplaneConfig> config = loadConfig(flags);
   if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
   auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
@@ -181,11 +194,13 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
         uplink);
   }
 
-  // Every thread (EAL's, gRPC's) inherits this mask, so SIGTERM/SIGINT reach only sigtimedwait.
+  // Every thread (EAL's, gRPC's) inherits this mask, so SIGTERM/SIGINT/SIGHUP reach only
+  // sigtimedwait: the main loop itself stops or reloads.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // The PCI uplinks' device arguments (uplink.devargs) ride on their EAL allow-list entries.
@@ -221,27 +236,45 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
       finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
       absl::StatusOr<std::unique_ptr<ControlServer>> control =
           ControlServer::start(config->controlSocket, **sw);
-      absl::StatusOr<std::unique_ptr<common::MetricsServer>> metrics = common::MetricsServer::start(
-          config->metricsAddress, [&sw] { return renderMetrics(**sw); },
-          [&sw] { return (*sw)->health(); });
+      // Serves the metrics too: a reload may move them.
+      absl::StatusOr<std::unique_ptr<ConfigReloader>> reloader = ConfigReloader::start(
+          *config, std::move(watcher),
+          ReloadTargets{
+              .apply = [&sw](const DataplaneConfig& next) { return (*sw)->applyConfig(next); },
+              .render = [&sw] { return renderMetrics(**sw); },
+              .health = [&sw] { return (*sw)->health(); },
+              .adjust =
+                  [&flags](DataplaneConfig& next) {
+                    if (flags.has("metrics-address")) {
+                      next.metricsAddress = flags.value("metrics-address");
+                    }
+                  }},
+          *log);
       if (!control.ok()) {
         rc = reportFatal(err, program, toStd(control.status().message()));
-      } else if (!metrics.ok()) {
+      } else if (!reloader.ok()) {
         rc = reportFatal(err, program,
-                         strCat(flags.has("metrics-address") ? "--metrics-address: "
-                                                             : "dataplane.metricsAddress: ",
-                                toStd(metrics.status().message())));
+                         flags.has("metrics-address")
+                             ? strCat("--metrics-address ", flags.value("metrics-address"), ": ",
+                                      toStd(reloader.status().message()))
+                             : toStd(reloader.status().message()));
       } else {
         (*log)->info("serving control={} metrics={}", config->controlSocket,
                      config->metricsAddress);
         const timespec tick = {0, 100'000'000};
         auto next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;
+        auto next_watch = std::chrono::steady_clock::now() + kConfigWatchPeriod;
         bool healthy = true;
         for (;;) {
           int sig = sigtimedwait(&signals, nullptr, &tick);
           if (sig == SIGTERM || sig == SIGINT) {
             (*log)->info("signal received signal={}; shutting down", sig);
             break;
+          }
+          if (sig == SIGHUP) (*reloader)->reload(ReloadTrigger::Signal);
+          if (std::chrono::steady_clock::now() >= next_watch) {
+            (*reloader)->poll();
+            next_watch = std::chrono::steady_clock::now() + kConfigWatchPeriod;
           }
           // The PMDs' timers (ENA: keep-alive and missing TX completions, which raise the
           // reset event that poll() then handles).
@@ -261,7 +294,8 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
             }
           }
           if (std::chrono::steady_clock::now() >= next_sweep) {
-            finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
+            finishPendingDeletes(**sw, (*reloader)->running().cniStateDir, config->controlSocket,
+                                 **log);
             next_sweep = std::chrono::steady_clock::now() + kPendingDeleteSweep;
           }
         }

@@ -33,6 +33,11 @@ Fdb::Fdb(uint32_t capacity, uint64_t aging_cycles)
   bucket_mask_ = cap / kWays - 1;
 }
 
+void Fdb::setAgingCycles(uint64_t aging_cycles) {
+  aging_cycles_.store(aging_cycles, std::memory_order_relaxed);
+  refresh_cycles_.store(aging_cycles / 16, std::memory_order_relaxed);
+}
+
 uint32_t Fdb::bucketOf(uint64_t mac) const noexcept {
   // Fibonacci hashing spreads sequential MACs (common with generated pod MACs).
   return static_cast<uint32_t>((mac * 0x9E3779B97F4A7C15ull) >> 40) & bucket_mask_;
@@ -42,21 +47,21 @@ bool Fdb::learn(const MacAddr& mac, FdbLocation where, uint64_t now) noexcept {
   const uint64_t m = mac.toU64();
   if (m == 0) return false;  // the all-zero MAC would look like an empty entry
   const uint64_t key = packKey(m, where);
+  const auto aging = static_cast<int64_t>(aging_cycles_.load(std::memory_order_relaxed));
+  const auto refresh = static_cast<int64_t>(refresh_cycles_.load(std::memory_order_relaxed));
   Entry* bucket = &entries_[bucketOf(m) * kWays];
   for (uint32_t i = 0; i < kWays; ++i) {
     uint64_t k = bucket[i].key.load(std::memory_order_relaxed);
     if ((k & kMacMask) != m) continue;
     if (k != key) bucket[i].key.store(key, std::memory_order_relaxed);  // moved port
-    if (k != key || ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) >=
-                        static_cast<int64_t>(refresh_cycles_)) {
+    if (k != key || ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) >= refresh) {
       bucket[i].seen.store(now, std::memory_order_relaxed);
     }
     return true;
   }
   for (uint32_t i = 0; i < kWays; ++i) {
     uint64_t k = bucket[i].key.load(std::memory_order_relaxed);
-    bool free = k == 0 || ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) >
-                              static_cast<int64_t>(aging_cycles_);
+    bool free = k == 0 || ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) > aging;
     if (!free) continue;
     // Publish `seen` first so a reader never pairs the new key with an expired time.
     bucket[i].seen.store(now, std::memory_order_relaxed);
@@ -68,12 +73,11 @@ bool Fdb::learn(const MacAddr& mac, FdbLocation where, uint64_t now) noexcept {
 std::optional<FdbLocation> Fdb::lookup(const MacAddr& mac, uint64_t now) const noexcept {
   const uint64_t m = mac.toU64();
   const Entry* bucket = &entries_[bucketOf(m) * kWays];
+  const auto aging = static_cast<int64_t>(aging_cycles_.load(std::memory_order_relaxed));
   for (uint32_t i = 0; i < kWays; ++i) {
     uint64_t k = bucket[i].key.load(std::memory_order_relaxed);
     if (k == 0 || (k & kMacMask) != m) continue;
-    if (ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) >
-        static_cast<int64_t>(aging_cycles_))
-      return std::nullopt;
+    if (ageOf(now, bucket[i].seen.load(std::memory_order_relaxed)) > aging) return std::nullopt;
     return unpackLocation(k);
   }
   return std::nullopt;
@@ -81,11 +85,10 @@ std::optional<FdbLocation> Fdb::lookup(const MacAddr& mac, uint64_t now) const n
 
 uint32_t Fdb::size(uint64_t now) const {
   uint32_t n = 0;
+  const auto aging = static_cast<int64_t>(aging_cycles_.load(std::memory_order_relaxed));
   for (uint32_t i = 0; i <= mask_; ++i) {
     uint64_t k = entries_[i].key.load(std::memory_order_relaxed);
-    if (k != 0 && ageOf(now, entries_[i].seen.load(std::memory_order_relaxed)) <=
-                      static_cast<int64_t>(aging_cycles_))
-      ++n;
+    if (k != 0 && ageOf(now, entries_[i].seen.load(std::memory_order_relaxed)) <= aging) ++n;
   }
   return n;
 }

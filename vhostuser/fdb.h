@@ -24,7 +24,8 @@ struct FdbLocation {
 // time without locks. Each entry is two 64-bit words updated with relaxed atomics; racing
 // learners of the same MAC may both insert (lookup returns either, aging removes the spare) and
 // a reader may see a just-replaced entry as expired (it then floods once). Nothing here blocks.
-// Entries age out lazily: an entry not refreshed for `aging_cycles` is treated as empty.
+// Entries age out lazily: an entry not refreshed for `aging_cycles` is treated as empty. The
+// aging time is a relaxed atomic too, which the control thread may change (setAgingCycles).
 class Fdb {
  public:
   // `capacity` is rounded up to a power of two ≥ 4. `aging_cycles` in the same unit as the
@@ -44,6 +45,10 @@ class Fdb {
 
   uint32_t capacity() const { return mask_ + 1; }
 
+  // A new aging time (a config reload): applies to every entry at once, also to those learned
+  // before. Any thread; workers see it within a pass (relaxed).
+  void setAgingCycles(uint64_t aging_cycles);
+
  private:
   static constexpr uint32_t kWays = 4;
   struct Entry {
@@ -55,10 +60,10 @@ class Fdb {
   std::unique_ptr<Entry[]> entries_;
   uint32_t mask_;
   uint32_t bucket_mask_;
-  uint64_t aging_cycles_;
+  std::atomic<uint64_t> aging_cycles_;
   // Refresh `seen` at most this often per entry, so steady traffic does not keep writing the
   // shared cache line.
-  uint64_t refresh_cycles_;
+  std::atomic<uint64_t> refresh_cycles_;
 };
 
 }  // namespace enadpdk::vhostuser

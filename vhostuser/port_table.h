@@ -33,6 +33,8 @@ class PortTable {
  public:
   // `max_ports`: how many pod ports may exist (dataplane.maxPorts).
   explicit PortTable(size_t max_ports) : max_ports_(max_ports) {}
+  // A new limit for the ports admitted from now on (a config reload); ports beyond it stay.
+  void setMaxPorts(size_t max_ports) { max_ports_ = max_ports; }
 
   // What AddPort should do.
   struct Admission {
@@ -75,6 +77,8 @@ class PortTable {
 
   // Marks a slot as used by something that is not a pod port (an uplink).
   void reserveSlot(uint16_t slot) { reserved_[slot] = true; }
+  // Frees a slot reserveSlot() took.
+  void releaseSlot(uint16_t slot) { reserved_[slot] = false; }
   // The lowest slot that is neither used, reserved nor closing; nullopt when there is none.
   std::optional<uint16_t> freeSlot() const;
 
@@ -91,7 +95,7 @@ class PortTable {
   uint32_t countInNetwork(size_t network) const;
 
  private:
-  const size_t max_ports_;
+  size_t max_ports_;
   std::vector<Entry> entries_;  // creation order
   std::array<bool, kMaxSlots> used_{};
   std::array<bool, kMaxSlots> reserved_{};

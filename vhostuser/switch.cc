@@ -82,8 +82,8 @@ struct Switch::NetworkState {
   MacAddr eni_mac;
   std::unique_ptr<Fdb> fdb;
   int node = -1;  // the uplink's NUMA node
-  // The uplink's device; created by init() and never replaced, so the main loop may use it
-  // without `mu_` (only the main loop does).
+  // The uplink's device; created by init() or applyConfig() and never replaced, so the main loop
+  // may use it without `mu_` (only the main loop does).
   std::unique_ptr<Uplink> uplink;
   bool resetting = false;  // out of the published table until its recovery succeeds
 };
@@ -98,6 +98,7 @@ Switch::Switch(const DataplaneConfig& config, std::shared_ptr<spdlog::logger> lo
     : config_(config),
       log_(std::move(log)),
       open_device_(open_device ? std::move(open_device) : EthDevOpener(&openRteEthDev)),
+      applied_(std::make_shared<const DataplaneConfig>(config)),
       ports_(config.maxPorts) {}
 
 absl::StatusOr<std::unique_ptr<Switch>> Switch::create(const DataplaneConfig& config,
@@ -261,8 +262,11 @@ absl::Status Switch::startUplink(NetworkState& net) {
   slot->queues = net.uplink->rxQueues();
   slot->tx_queues = net.uplink->txQueues();
   for (auto& l : slot->txq_locks) rte_spinlock_init(&l);
+  // An uplink added while running may get a slot a pod port had: its counters start from here,
+  // and MAC table entries of that port do not lead to it.
+  slot->baseline = countersOf(slot->index);
   slot->view = PortView{.slot = slot->index,
-                        .generation = generations_[slot->index],
+                        .generation = ++generations_[slot->index],
                         .network = static_cast<uint16_t>(slot->network),
                         .is_uplink = true,
                         .has_mac = false,
@@ -403,8 +407,15 @@ void Switch::saveStateLocked() {
   }
 }
 
+std::shared_ptr<const DataplaneConfig> Switch::appliedConfig() const {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
 absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec, absl::Time deadline) {
-  if (absl::Status s = validatePortSpec(spec, config_); !s.ok()) return s;
+  // A reload meanwhile does not matter: the port is added as if before it.
+  const std::shared_ptr<const DataplaneConfig> config = appliedConfig();
+  if (absl::Status s = validatePortSpec(spec, *config); !s.ok()) return s;
   if (!gate_.enter(deadline)) return notAdmitted("AddPort");
   GateHold<ControlGate> hold(gate_);
   std::optional<absl::StatusOr<PortStatus>> result;
@@ -433,7 +444,7 @@ absl::StatusOr<PortStatus> Switch::addPort(PortSpec spec, absl::Time deadline) {
     // validatePortSpec checked the text; where the path leads depends on the links on the way,
     // and both modes touch it (client: create and remove; server: connect for ever).
     absl::StatusOr<ResolvedSocketPath> resolved =
-        resolveSocketPath(spec.socket_path, config_.allowedSocketDirs, "socket_path");
+        resolveSocketPath(spec.socket_path, config->allowedSocketDirs, "socket_path");
     if (!resolved.ok()) return resolved.status();
     if (spec.vhost_mode == VhostMode::Client) {
       // We create the socket: a leftover from a crashed run is removed, a live one is refused.
@@ -639,7 +650,7 @@ std::vector<NetworkStatus> Switch::listNetworks() {
       up.resets = snap.resets;
       up.reset_failures = snap.reset_failures;
       up.link_changes = snap.link_changes;
-      up.counters = countersOf(s.index);
+      up.counters = minus(countersOf(s.index), s.baseline);
       for (const EthXstat& x : snap.allowance) up.xstats.emplace_back(x.name, x.value);
       st.up = up.link_up && !n.resetting && !snap.in_reset;
       st.uplink = std::move(up);
@@ -667,6 +678,67 @@ std::vector<WorkerStatus> Switch::listWorkers() {
   return out;
 }
 
+absl::Status Switch::applyConfig(const DataplaneConfig& next) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return absl::UnavailableError("the dataplane is shutting down");
+  std::vector<const NetworkConfig*> added;
+  size_t uplinks = 0;
+  for (const NetworkConfig& nc : next.networks) {
+    if (nc.uplink) ++uplinks;
+    if (std::none_of(networks_.begin(), networks_.end(),
+                     [&](const auto& n) { return n->config.name == nc.name; })) {
+      added.push_back(&nc);
+    }
+  }
+  if (uplinks + next.maxPorts > kMaxSlots) {
+    return absl::InvalidArgumentError(strCat("dataplane.maxPorts: ", next.maxPorts, " ports and ",
+                                             uplinks, " uplinks exceed the switch's ", kMaxSlots,
+                                             " port slots"));
+  }
+  for (const NetworkConfig* nc : added) {
+    if (nc->uplink && common::isPciAddressSyntax(nc->uplink->device)) {
+      return absl::FailedPreconditionError(
+          strCat("dataplane.networks[", nc->name,
+                 "].uplink.device: a PCI uplink is attached only at start"));
+    }
+  }
+  const uint64_t aging = uint64_t{next.macAgingSeconds} * rte_get_tsc_hz();
+  const size_t first_added = networks_.size();
+  for (const NetworkConfig* nc : added) {
+    auto net = std::make_unique<NetworkState>();
+    net->config = *nc;
+    if (learnsMacs(nc->mode)) net->fdb = std::make_unique<Fdb>(kFdbCapacity, aging);
+    networks_.push_back(std::move(net));
+    if (!nc->uplink) continue;
+    if (absl::Status s = startUplink(*networks_.back()); !s.ok()) {
+      dropNetworksFrom(first_added);
+      return s;
+    }
+    networks_.back()->uplink->refresh();
+  }
+  for (const auto& n : networks_) {
+    if (n->fdb) n->fdb->setAgingCycles(aging);
+  }
+  ports_.setMaxPorts(next.maxPorts);
+  applied_ = std::make_shared<const DataplaneConfig>(next);
+  if (!added.empty()) publish();  // no older table refers to the new networks' slots
+  log_->info("switch reconfigured networks_added={} networks={} mac_aging_s={} max_ports={}",
+             added.size(), networks_.size(), next.macAgingSeconds, next.maxPorts);
+  return absl::OkStatus();
+}
+
+void Switch::dropNetworksFrom(size_t first) {
+  while (networks_.size() > first) {
+    const uint16_t slot = networks_.back()->uplink_slot;
+    if (slot != kNoSlot) {
+      closeSlot(*slots_[slot]);
+      slots_[slot].reset();
+      ports_.releaseSlot(slot);
+    }
+    networks_.pop_back();
+  }
+}
+
 void Switch::refreshUplinks() {
   // The devices are read on the main loop's thread without `mu_` (no other thread touches them,
   // see the class comment); readers get the uplinks' snapshots. ENA reads its allowance
@@ -678,7 +750,7 @@ void Switch::refreshUplinks() {
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
-    for (const auto& n : networks_) nets.push_back(n.get());  // fixed after init()
+    for (const auto& n : networks_) nets.push_back(n.get());  // only appended, on this thread
   }
   for (NetworkState* n : nets) {
     if (!n->uplink) continue;

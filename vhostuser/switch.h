@@ -114,9 +114,9 @@ using EthDevOpener =
 // - Per-queue TX locks of a shared uplink TX queue live in the uplink's slot, which outlives
 //   every table that points at them (the slot is closed only after its grace period).
 // - The uplink ethdevs are touched only by the thread that created the switch (the EAL main
-//   lcore: create(), poll(), stop()), so the ENA PMD's watchdog timer, armed on the lcore that
-//   starts the device, fires from that thread's rte_timer_manage(). Control calls read uplinks
-//   through a snapshot that poll() refreshes.
+//   lcore: create(), applyConfig(), poll(), stop()), so the ENA PMD's watchdog timer, armed on
+//   the lcore that starts the device, fires from that thread's rte_timer_manage(). Control calls
+//   read uplinks through a snapshot that poll() refreshes.
 // - Pod connection state arrives from rte_vhost's thread (VhostPorts), uplink reset requests
 //   from DPDK's interrupt thread, both through relaxed atomics that poll() reads.
 // Lock order: `gate_`, then `mu_`, then VhostPorts' own.
@@ -158,6 +158,18 @@ class Switch {
   std::vector<PortStatus> listPorts(const std::string& network) ABSL_LOCKS_EXCLUDED(mu_);
   // Cheap: uplink state comes from the snapshot poll() keeps, not from the devices.
   std::vector<NetworkStatus> listNetworks() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Applies what a running switch can change of `next` (a config reload, vhostuser/
+  // config_reload.h): adds the networks of `next` it does not have (their uplinks started as
+  // create() starts them; vdev uplinks only, ethdev hot plug through the EthDevOpener), and takes
+  // macAgingSeconds (every l2 network's MAC table at once), maxPorts, allowedSocketDirs and socket
+  // for the ports added from then on. `next` must differ from the running config in nothing
+  // else (planReload() checks). All or nothing: InvalidArgument when the uplinks and maxPorts
+  // exceed the port slots, FailedPrecondition naming the network whose uplink could not start,
+  // and nothing changed. Called by the thread that called create() (it starts uplinks); holds
+  // `mu_` meanwhile (control calls wait for the uplinks' start, as at create()), and publishes one
+  // table when networks were added: other ports keep forwarding throughout.
+  absl::Status applyConfig(const DataplaneConfig& next) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<WorkerStatus> listWorkers() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Housekeeping from the main loop (the thread that called create()): retired tables, uplink
@@ -220,7 +232,13 @@ class Switch {
   // Closes a pod port's socket, or stops and closes an uplink's ethdev. Only for a slot no
   // published table refers to.
   void closeSlot(const Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes back the networks from index `first` on, which no published table has seen: closes
+  // their uplinks and frees their slots (applyConfig's undo).
+  void dropNetworksFrom(size_t first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The config as last applied (applyConfig), for AddPort.
+  std::shared_ptr<const DataplaneConfig> appliedConfig() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The config as created: the keys only a restart changes are read from here.
   const DataplaneConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   WorkerWatchdog watchdog_{std::chrono::milliseconds(1000)};
@@ -247,6 +265,9 @@ class Switch {
   ControlGate gate_;
 
   mutable absl::Mutex mu_;
+  // The config as last applied: `config_` with the live keys of the last applyConfig().
+  std::shared_ptr<const DataplaneConfig> applied_ ABSL_GUARDED_BY(mu_);
+  // Only appended to while running (applyConfig), so a NetworkState outlives every table.
   std::vector<std::unique_ptr<NetworkState>> networks_ ABSL_GUARDED_BY(mu_);
   PortTable ports_ ABSL_GUARDED_BY(mu_);
   std::array<std::unique_ptr<Slot>, kMaxSlots> slots_ ABSL_GUARDED_BY(mu_);

@@ -432,6 +432,21 @@ TEST(Fdb, LearnLookupMoveAgeAndFull) {
   EXPECT_TRUE(fdb.lookup(m[4], 149).has_value());
 }
 
+TEST(Fdb, ANewAgingTimeAppliesToEntriesLearnedBefore) {
+  Fdb fdb(4, 100);
+  const MacAddr mac = *parseMac("02:00:00:00:00:01");
+  EXPECT_TRUE(fdb.learn(mac, {1, 0}, 10));
+  EXPECT_FALSE(fdb.lookup(mac, 150).has_value()) << "aged out after 100";
+  fdb.setAgingCycles(1000);  // a config reload: macAgingSeconds raised
+  EXPECT_EQ(fdb.lookup(mac, 150), (FdbLocation{1, 0})) << "within the new aging time";
+  EXPECT_EQ(fdb.size(150), 1u);
+  fdb.setAgingCycles(50);  // lowered
+  EXPECT_FALSE(fdb.lookup(mac, 100).has_value());
+  EXPECT_EQ(fdb.size(100), 0u);
+  EXPECT_TRUE(fdb.learn(*parseMac("02:00:00:00:00:02"), {2, 0}, 100));
+  EXPECT_EQ(fdb.size(100), 1u) << "only the new entry is live";
+}
+
 TEST(MacAddr, ParseAndFormat) {
   EXPECT_EQ(formatMac(*parseMac("02:AB:cd:00:00:01")), "02:ab:cd:00:00:01");
   for (const char* bad :

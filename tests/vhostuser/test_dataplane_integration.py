@@ -5,7 +5,9 @@ net_af_packet uplink) is the VPC. The steps run in order against one dataplane: 
 l2 counters against testpmd's, hot plug of 50 ports under traffic, jumbo frames, multi-queue, the
 vpc network (ARP proxy, ping, spoofing, pod-to-pod; IPv6 with a pod whose kernel stack sits
 behind testpmd), oversized ids, a socket swapped for a link,
-kill -9 and restore, a clean SIGTERM; then nothing of the run may be left.
+kill -9 and restore, config reloads (SIGHUP and a ConfigMap-style update: a network added, MAC
+aging and the metrics address changed with the same process forwarding throughout; a changed
+workers key refused), a clean SIGTERM; then nothing of the run may be left.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import stat
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -22,8 +28,8 @@ import pytest
 
 from dataplane_fixture import (Binaries, Dataplane, assert_teardown_leaves_nothing, is_socket, open_sandbox,
                                pod_eal, stream_tx_packets, write_config)
-from dpdk_procs import (Ctl, Vpc, configure_pod_ipv6, ipv6_addresses, kernel_pod_netns, make_vpc, pod_link_local,
-                        snmp6)
+from dpdk_procs import (Ctl, Vpc, configure_pod_ipv6, ipv6_addresses, kernel_pod_netns, listening_port, make_vpc,
+                        pod_link_local, samples, scrape, snmp6)
 from dpdk_procs import Testpmd as Pod  # not "Test*": pytest would try to collect it
 from sandbox import Sandbox, run, wait_for
 
@@ -517,6 +523,118 @@ def test_kill_9_and_restart_restores_every_port(rig: Rig) -> None:
     assert len(rig.ctl.ports()) == 4, "restarted dataplane restored every port"
     assert wait_for(15, lambda: rig.ctl.port("podC/net1")["connected"]), "server-mode pod reconnected after restart"
     assert rig.vpc.ping("10.99.0.10", count=1, timeout=15) is not None, "ping works again after the restart"
+
+
+# --- config reload: live keys applied without a restart, the rest refused -----------------------
+# config.json becomes what a ConfigMap volume holds: a link through ..data, whose update renames
+# a new ..data link over the old one. SIGHUP adds a network with a ring vdev uplink, shortens MAC
+# aging and moves the metrics while the VPC pings pod C; the next update arrives without a
+# signal; a changed workers key is refused with its log line and nothing of that file applied.
+
+
+def publish_config(rig: Rig, document: dict, version: str) -> None:
+    """Writes ``document`` as the kubelet updates a ConfigMap volume: a new directory, then the
+    ``..data`` link renamed over the old one (config.json links through ``..data``)."""
+    volume = rig.box.path("configmap")
+    (volume / f"..{version}").mkdir(parents=True)
+    (volume / f"..{version}" / "config.json").write_text(json.dumps(document, indent=2) + "\n")
+    staged = volume / "..data_tmp"
+    staged.symlink_to(f"..{version}")
+    os.replace(staged, volume / "..data")
+    config = rig.dataplane.config
+    if not config.is_symlink():
+        staged = config.with_name("config.json.link")
+        staged.symlink_to(volume / "..data" / "config.json")
+        os.replace(staged, config)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def reloads(port: int, result: str) -> float:
+    """ena_dpdk_dataplane_config_reloads_total{result} as the metrics on ``port`` say."""
+    return next(value for name, labels, value in samples(scrape(port))
+                if name == "ena_dpdk_dataplane_config_reloads_total" and labels["result"] == result)
+
+
+def test_sighup_applies_networks_aging_and_metrics_without_a_restart(rig: Rig) -> None:
+    proc = rig.dataplane.proc
+    assert proc is not None
+    pid, old_port, new_port = proc.pid, listening_port(proc.pid), free_port()
+    before = rig.ctl.port("podC/net1")["counters"]
+    document = json.loads(rig.dataplane.config.read_text())
+    document["dataplane"]["macAgingSeconds"] = 60
+    document["dataplane"]["metricsAddress"] = f"127.0.0.1:{new_port}"
+    document["dataplane"]["networks"].append(
+        {"name": "added", "mode": "l2", "uplink": {"device": f"net_ring{PID}"}})
+    rig.saved["config"] = document
+    # The VPC pings pod C through the switch across the reload: not one reply may be missing.
+    ping = subprocess.Popen(["ip", "netns", "exec", rig.vpc.netns, "ping", "-c", "20", "-i", "0.1", "-w", "30",
+                             "10.99.0.10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.5)
+    publish_config(rig, document, "v1")
+    os.kill(pid, signal.SIGHUP)
+    assert wait_for(10, lambda: "config reload applied trigger=SIGHUP" in rig.dataplane.log()), \
+        rig.dataplane.log()[-2000:]
+    out, _ = ping.communicate(timeout=40)
+    print(f"ping across the reload:\n{out}")
+    assert "config reload applied trigger=SIGHUP changed=dataplane.metricsAddress,dataplane.macAgingSeconds," \
+           "dataplane.networks[added]" in rig.dataplane.log()
+    assert proc.alive() and proc.pid == pid, "the same dataplane process"
+    assert "20 packets transmitted, 20 received" in out, "pod C answered every ping across the reload"
+    after = rig.ctl.port("podC/net1")["counters"]
+    assert int(after["rxPackets"]) >= int(before["rxPackets"]) + 20, "pod C's counters went on, not reset"
+    assert int(after["txPackets"]) >= int(before["txPackets"]) + 20
+    added = rig.ctl.network("added")
+    assert added["uplink"]["device"] == f"net_ring{PID}", added
+    rig.add_port("podR/net1", "added", "r")
+    assert rig.ctl.port("podR/net1")["network"] == "added", "a port on the added network"
+    metrics = scrape(new_port)
+    assert 'ena_dpdk_dataplane_config_reloads_total{result="applied"} 1' in metrics
+    assert 'ena_dpdk_network_ports{network="added"} 1' in metrics
+    with pytest.raises(OSError):
+        scrape(old_port)
+    rig.saved["metrics_port"] = new_port
+
+
+def test_a_configmap_update_applies_without_a_signal(rig: Rig) -> None:
+    document = rig.saved["config"]
+    document["dataplane"]["networks"].append({"name": "added2", "mode": "l2"})
+    publish_config(rig, document, "v2")
+    assert wait_for(10, lambda: "config reload applied trigger=file changed=dataplane.networks[added2]"
+                    in rig.dataplane.log()), rig.dataplane.log()[-2000:]
+    assert rig.ctl.network("added2")["name"] == "added2"
+    assert reloads(int(rig.saved["metrics_port"]), "applied") == 2
+
+
+def test_a_changed_workers_key_is_refused_and_nothing_applies(rig: Rig) -> None:
+    proc = rig.dataplane.proc
+    assert proc is not None
+    networks = sorted(n["name"] for n in rig.ctl.json("networks")["networks"])
+    document = json.loads(json.dumps(rig.saved["config"]))
+    document["dataplane"]["workers"] = [0]
+    document["dataplane"]["networks"].append({"name": "refused", "mode": "l2"})
+    publish_config(rig, document, "v3")
+    os.kill(proc.pid, signal.SIGHUP)
+    assert wait_for(10, lambda: "config reload refused trigger=SIGHUP" in rig.dataplane.log())
+    log = rig.dataplane.log()
+    assert "config reload: dataplane.workers changed; restart the dataplane to apply it" in log
+    assert sorted(n["name"] for n in rig.ctl.json("networks")["networks"]) == networks, \
+        "not even the network of the refused file was added"
+    port = int(rig.saved["metrics_port"])
+    assert reloads(port, "refused") == 1
+    assert 'ena_dpdk_dataplane_config_restart_required{key="dataplane.workers"} 1' in scrape(port)
+    # A malformed file fails with the parse error; the dataplane runs on.
+    publish_config(rig, {"dataplane": {"macAgingSeconds": 0}}, "v4")
+    os.kill(proc.pid, signal.SIGHUP)
+    assert wait_for(10, lambda: "config reload failed trigger=SIGHUP" in rig.dataplane.log())
+    assert "dataplane.macAgingSeconds: " in rig.dataplane.log()
+    assert reloads(port, "failed") == 1
+    assert proc.alive() and rig.ctl.healthy()
 
 
 def test_sigterm_shuts_down_cleanly(rig: Rig) -> None:

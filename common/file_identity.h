@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <optional>
 
-namespace enadpdk::deviceplugin {
+namespace enadpdk::common {
 
 // Which file a path currently names. Two identities differ when the file was replaced, even when
 // the file system reuses the inode number (the change time differs then).
@@ -33,4 +33,4 @@ std::optional<FileIdentity> linkIdentity(const std::filesystem::path& path);
 // volume whose files are symlinks swapped on update); nullopt when it does not resolve.
 std::optional<FileIdentity> fileIdentity(const std::filesystem::path& path);
 
-}  // namespace enadpdk::deviceplugin
+}  // namespace enadpdk::common

@@ -1,8 +1,8 @@
-#include "deviceplugin/file_identity.h"
+#include "common/file_identity.h"
 
 #include <sys/stat.h>
 
-namespace enadpdk::deviceplugin {
+namespace enadpdk::common {
 namespace {
 
 std::int64_t nanoseconds(const timespec& t) {
@@ -31,4 +31,4 @@ std::optional<FileIdentity> fileIdentity(const std::filesystem::path& path) {
   return identityOf(st);
 }
 
-}  // namespace enadpdk::deviceplugin
+}  // namespace enadpdk::common
