@@ -6,6 +6,7 @@
 
 #include "cni/plugin.h"
 #include "cni/slot_files.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni {
@@ -16,8 +17,8 @@ absl::Status CniPlugin::del() {
   const std::string id = inv_.portId();
   absl::StatusOr<std::optional<AttachmentRecord>> stored = store_.load(id);
   if (!stored.ok()) {
-    log_->warn("unreadable attachment record id={} error=\"{}\"", id,
-               common::toStd(stored.status().message()));
+    log_->warn("unreadable attachment record id={} error={}", id,
+               common::logValue(common::toStd(stored.status().message())));
   }
   AttachmentRecord record;
   if (stored.ok() && stored->has_value()) {

@@ -7,6 +7,7 @@
 #include "cni/errors.h"
 #include "cni/plugin.h"
 #include "cni/slot_files.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::cni {
@@ -33,7 +34,7 @@ absl::Status CniPlugin::gc() {
   std::vector<std::string> problems;
   absl::StatusOr<std::vector<AttachmentRecord>> records = store_.list(&problems);
   for (const std::string& p : problems)
-    log_->warn("unreadable attachment record problem=\"{}\"", p);
+    log_->warn("unreadable attachment record problem={}", common::logValue(p));
   if (!records.ok()) return records.status();
   std::set<std::string> recordedElsewhere;
   // The dataplane networks this CNI network has used: where the IPAM plugin has leases of ours.

@@ -131,6 +131,9 @@ absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config) {
   r.read("hostRoot", conf.hostRoot, kAbsolutePath);
   r.read("logFile", conf.logFile, kAbsolutePath);
   r.read("logLevel", conf.logLevel, kLogLevel);
+  r.readEnum("logFormat", conf.logFormat, common::kLogFormatNames);
+  r.read("logMaxBytes", conf.logMaxBytes, 0, common::kMaxLogMaxBytes);
+  r.read("logMaxFiles", conf.logMaxFiles, 1, common::kMaxLogFiles);
   r.readObject("runtimeConfig", [&](JsonReader& rc) {
     rc.read("deviceID", conf.runtime.deviceId);
     rc.read("CNIDeviceInfoFile", conf.runtime.deviceInfoFile, kAbsolutePath);
@@ -169,7 +172,12 @@ std::vector<PathUse> policedPaths(const NetConf& conf) {
   auto add = [&](const char* key, std::string field, const std::string& path) {
     uses.push_back({.key = key, .field = std::move(field), .path = path});
   };
-  if (!conf.logFile.empty()) add(kPolicyLogFile, "logFile", conf.logFile);
+  if (!conf.logFile.empty()) {
+    add(kPolicyLogFile, "logFile", conf.logFile);
+    for (PathUse& rotated : rotatedLogPaths(uses.back(), conf.logMaxBytes, conf.logMaxFiles)) {
+      uses.push_back(std::move(rotated));
+    }
+  }
   add(kPolicyStateDir, "stateDir", conf.stateDir);
   if (conf.mode == AttachMode::VhostUser) {
     add(kPolicyDataplaneSocket, "dataplaneSocket", conf.dataplaneSocket);
@@ -188,6 +196,18 @@ std::vector<PathUse> policedPaths(const NetConf& conf) {
           std::pair{kPolicyIpamConfigFile, "configFile"}}) {
       if (auto it = ipam->find(field); it != ipam->end() && it->is_string()) {
         add(key, strCat("ipam.", field), it->get<std::string>());
+        if (key != kPolicyLogFile) continue;
+        // ena-dpdk-ipam rotates by its own keys, else by the top-level ones.
+        const auto number = [&](const char* name, uint64_t fallback) {
+          auto n = ipam->find(name);
+          return n != ipam->end() && n->is_number_unsigned() ? n->get<uint64_t>() : fallback;
+        };
+        const uint64_t maxBytes = number("logMaxBytes", conf.logMaxBytes);
+        const auto maxFiles = static_cast<unsigned>(
+            std::min<uint64_t>(number("logMaxFiles", conf.logMaxFiles), common::kMaxLogFiles));
+        for (PathUse& rotated : rotatedLogPaths(uses.back(), maxBytes, maxFiles)) {
+          uses.push_back(std::move(rotated));
+        }
       }
     }
   }

@@ -17,6 +17,7 @@
 #include "cni/records.h"
 #include "cni/result.h"
 #include "common/config.h"
+#include "common/logging.h"
 #include "common/vhost.h"
 #include "nlohmann/json.hpp"
 
@@ -121,6 +122,13 @@ struct NetConf {
   std::string logFile{};
   // "logLevel": one of common::kLogLevels.
   std::string logLevel = "info";
+  // "logFormat": "logfmt" or "json" (common::kLogFormats), for stderr and logFile.
+  common::LogFormat logFormat = common::LogFormat::Logfmt;
+  // "logMaxBytes", 0..common::kMaxLogMaxBytes: logFile is rotated before a line would take it past
+  // this size (common::SharedLogFile); 0: never rotated.
+  uint64_t logMaxBytes = common::kDefaultLogMaxBytes;
+  // "logMaxFiles", 1..common::kMaxLogFiles: rotated files kept, <logFile>.1 (newest) ...
+  unsigned logMaxFiles = common::kDefaultLogMaxFiles;
   // "runtimeConfig".
   RuntimeConf runtime{};
   // "ipam.type": the IPAM plugin to run; empty when the config has no "ipam".
@@ -153,8 +161,10 @@ absl::StatusOr<NetConf> parseNetConfJson(nlohmann::json config);
 // the order the plugin uses them: logFile first (it is opened first), then stateDir, and what the
 // mode uses (vhostuser: dataplaneSocket, slotDir; pci: hostRoot), runtimeConfig.CNIDeviceInfoFile,
 // and when ipam.type is "ena-dpdk-ipam" the paths of its section (ipam.logFile, else the top-level
-// logFile, under "logFile"; ipam.stateDir; ipam.configFile) when they are strings. Keys the mode
-// does not use and empty optional paths are left out. podSlotDir is a path in the pod, not here.
+// logFile, under "logFile"; ipam.stateDir; ipam.configFile) when they are strings. Each log file
+// that is rotated (logMaxBytes > 0) is followed by its rotated names <logFile>.1 ..
+// <logFile>.<logMaxFiles> (rotatedLogPaths()). Keys the mode does not use and empty optional paths
+// are left out. podSlotDir is a path in the pod, not here.
 std::vector<PathUse> policedPaths(const NetConf& conf);
 
 // The runtime parameters from the CNI_* environment.

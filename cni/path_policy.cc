@@ -65,6 +65,16 @@ bool isAtOrBelow(const std::string& path, const std::string& root) {
          (path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/');
 }
 
+// True when the resolved `path` is a rotated copy of the log file `root`: "<root>.<digits>".
+bool isRotatedLogOf(const std::string& path, const std::string& root) {
+  if (root == "/" || path.size() <= root.size() + 1 || !path.starts_with(root) ||
+      path[root.size()] != '.') {
+    return false;
+  }
+  return std::all_of(path.begin() + static_cast<std::ptrdiff_t>(root.size()) + 1, path.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out = out.empty() ? item : strCat(out, ", ", item);
@@ -238,7 +248,9 @@ absl::Status PathPolicy::check(std::string_view key, std::string_view field,
     // A root that cannot be resolved (say, behind a directory the plugin may not search) holds
     // nothing that could be checked.
     absl::StatusOr<fs::path> resolvedRoot = resolvePolicyPath(root, key);
-    if (resolvedRoot.ok() && isAtOrBelow(target, resolvedRoot->string())) {
+    if (!resolvedRoot.ok()) continue;
+    if (isAtOrBelow(target, resolvedRoot->string()) ||
+        (key == kPolicyLogFile && isRotatedLogOf(target, resolvedRoot->string()))) {
       return absl::OkStatus();
     }
   }

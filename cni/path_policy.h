@@ -22,11 +22,13 @@
 // not exist yet, must contain no ".." and must not start with a dangling symbolic link (creating
 // it would follow the link). Roots are resolved the same way, so /var/run/x matches /run/x. A path
 // is allowed when it is a root or lies below one, except that the root "/" allows only "/" itself
-// (no entry opens the whole filesystem; "/" is hostRoot's default).
+// (no entry opens the whole filesystem; "/" is hostRoot's default). For "logFile" a root also
+// allows its rotated copies "<root>.<n>" (common::SharedLogFile), compared once resolved too.
 //
 // This unit depends on nothing but common/: both plugins can use it. Errors are
 // absl::InvalidArgumentError (CNI code 7 where the caller maps it).
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -35,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/shared_log_file.h"
 
 namespace enadpdk::cni {
 
@@ -73,6 +76,21 @@ struct PathUse {
 // filesystem, changes nothing; the answer holds while nobody changes the tree.
 absl::StatusOr<std::filesystem::path> resolvePolicyPath(std::string_view path,
                                                         std::string_view field);
+
+// The rotated names of the log file `use` (key kPolicyLogFile) as uses of the same key:
+// "<path>.1" .. "<path>.<maxFiles>" (field "<field> (rotated)"); none when maxBytes is 0 (the file
+// is never rotated). Both plugins check them with the file itself, since rotation creates them.
+inline std::vector<PathUse> rotatedLogPaths(const PathUse& use, uint64_t maxBytes,
+                                            unsigned maxFiles) {
+  std::vector<PathUse> out;
+  if (maxBytes == 0) return out;
+  for (unsigned n = 1; n <= maxFiles; ++n) {
+    out.push_back({.key = use.key,
+                   .field = use.field + " (rotated)",
+                   .path = common::SharedLogFile::rotatedName(use.path, n).string()});
+  }
+  return out;
+}
 
 // The allowed roots of every key. Immutable once built; thread-safe.
 class PathPolicy {

@@ -45,26 +45,31 @@ int runPluginCommand(const std::string& command, const PluginCommand& run,
 
   // The log file is a convenience: a plugin that cannot open it still does its job, on stderr.
   spdlog::level::level_enum level = *common::parseLogLevel(conf->logLevel);
-  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("cni", level, allowed.ok() ? conf->logFile : std::string());
+  const common::LogOutput output{.format = conf->logFormat,
+                                 .file = allowed.ok() ? conf->logFile : std::string(),
+                                 .fileMaxBytes = conf->logMaxBytes,
+                                 .fileMaxFiles = conf->logMaxFiles};
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger = common::makeLogger("cni", level, output);
   if (!logger.ok()) {
     const std::string why(logger.status().message());
-    logger = common::makeLogger("cni", level);
+    logger = common::makeLogger("cni", level, {.format = conf->logFormat});
     if (!logger.ok()) {
       return writeError(out, version, CniError::kIoFailure, std::string(logger.status().message()));
     }
-    (*logger)->warn("cannot open log file error=\"{}\"", why);
+    (*logger)->warn("cannot open log file error={}", common::logValue(common::logValue(why)));
   }
   std::shared_ptr<spdlog::logger> log = *logger;
   log->flush_on(spdlog::level::trace);
 
   absl::StatusOr<Invocation> inv = parseInvocation(environment.env, !conf->ipamType.empty());
   if (!inv.ok()) {
-    log->error("invalid environment error=\"{}\"", toStd(inv.status().message()));
+    log->error("invalid environment error={}",
+               common::logValue(common::logValue(toStd(inv.status().message()))));
     return writeError(out, version, cniCodeOf(inv.status()), std::string(inv.status().message()));
   }
   if (!allowed.ok()) {
-    log->error("refused by the node path policy error=\"{}\"", toStd(allowed.message()));
+    log->error("refused by the node path policy error={}",
+               common::logValue(common::logValue(toStd(allowed.message()))));
     return writeError(out, version, CniError::kInvalidConfig, std::string(allowed.message()));
   }
   std::unique_ptr<dataplane_client::DataplaneClient> dataplane;
@@ -81,8 +86,8 @@ int runPluginCommand(const std::string& command, const PluginCommand& run,
     return 0;
   }
   const CniError code = cniCodeOf(result.status());
-  log->error("{} failed code={} error=\"{}\"", command, static_cast<int>(code),
-             toStd(result.status().message()));
+  log->error("{} failed code={} error={}", command, static_cast<int>(code),
+             common::logValue(common::logValue(toStd(result.status().message()))));
   return writeError(out, version, code, std::string(result.status().message()));
 }
 

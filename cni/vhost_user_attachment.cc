@@ -12,6 +12,7 @@
 #include "cni/errors.h"
 #include "cni/text_util.h"
 #include "common/atomic_file.h"
+#include "common/logging.h"
 #include "common/path_resolve.h"
 #include "common/slot_dir.h"
 #include "common/strings.h"
@@ -118,9 +119,10 @@ unsigned VhostUserAttachment::finishPendingDeletes(
   absl::StatusOr<std::vector<PendingPortDelete>> pending =
       listPendingPortDeletes(conf.stateDir, &problems);
   for (const std::string& p : problems)
-    ctx_.log.warn("unreadable pending delete problem=\"{}\"", p);
+    ctx_.log.warn("unreadable pending delete problem={}", common::logValue(p));
   if (!pending.ok()) {
-    ctx_.log.warn("cannot list pending deletes error=\"{}\"", toStd(pending.status().message()));
+    ctx_.log.warn("cannot list pending deletes error={}",
+                  common::logValue(toStd(pending.status().message())));
     return 0;
   }
   unsigned finished = 0;
@@ -128,15 +130,15 @@ unsigned VhostUserAttachment::finishPendingDeletes(
     if (record.dataplaneSocket != conf.dataplaneSocket || !wanted(record)) continue;
     absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
-      ctx_.log.warn("pending delete still pending id={} error=\"{}\"", record.portId,
-                    toStd(deleted.status().message()));
+      ctx_.log.warn("pending delete still pending id={} error={}", record.portId,
+                    common::logValue(toStd(deleted.status().message())));
       if (isTransient(deleted.status())) return finished;
       continue;
     }
     if (absl::Status s = clearPendingPortDelete(conf.stateDir, record.portId, record.uid);
         !s.ok()) {
-      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", record.portId,
-                    toStd(s.message()));
+      ctx_.log.warn("cannot clear pending delete id={} error={}", record.portId,
+                    common::logValue(toStd(s.message())));
       continue;
     }
     ++finished;
@@ -162,13 +164,14 @@ void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::st
                                                   .dataplaneSocket = conf.dataplaneSocket,
                                                   .uid = uid});
       !s.ok()) {
-    ctx_.log.error("port in doubt not recorded id={} uid={} error=\"{}\"", id, uid,
-                   toStd(s.message()));
+    ctx_.log.error("port in doubt not recorded id={} uid={} error={}", id, uid,
+                   common::logValue(toStd(s.message())));
   }
   absl::StatusOr<bool> deleted = ctx_.dataplane->deletePort(id, uid);
   if (deleted.ok() && *deleted) {
     if (absl::Status s = clearPendingPortDelete(conf.stateDir, id, uid); !s.ok()) {
-      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
+      ctx_.log.warn("cannot clear pending delete id={} error={}", id,
+                    common::logValue(toStd(s.message())));
     }
     ctx_.log.info("port in doubt deleted id={} uid={}", id, uid);
     return;
@@ -176,7 +179,7 @@ void VhostUserAttachment::settlePortInDoubt(const std::string& id, const std::st
   // Not there (yet): an answer already on its way when the deadline passed can still create it.
   // The record stays; the dataplane's sweep or the next ADD, DEL or GC finishes it.
   ctx_.log.info("port in doubt recorded id={} uid={} found={}", id, uid,
-                deleted.ok() ? "no" : toStd(deleted.status().message()));
+                common::logValue(deleted.ok() ? "no" : toStd(deleted.status().message())));
 }
 
 absl::Status VhostUserAttachment::prepare() {
@@ -378,11 +381,12 @@ absl::Status VhostUserAttachment::teardown(const AttachmentRecord& record) {
   if (deleted.ok()) {
     ctx_.log.info("port deleted id={} existed={}", id, *deleted);
     if (absl::Status s = clearPendingPortDelete(conf.stateDir, id); !s.ok()) {
-      ctx_.log.warn("cannot clear pending delete id={} error=\"{}\"", id, toStd(s.message()));
+      ctx_.log.warn("cannot clear pending delete id={} error={}", id,
+                    common::logValue(toStd(s.message())));
     }
   } else {
-    ctx_.log.warn("cannot delete port now, recording it id={} error=\"{}\"", id,
-                  toStd(deleted.status().message()));
+    ctx_.log.warn("cannot delete port now, recording it id={} error={}", id,
+                  common::logValue(toStd(deleted.status().message())));
     if (absl::Status s =
             recordPendingPortDelete(conf.stateDir, {.portId = id,
                                                     .containerId = record.containerId,
@@ -410,8 +414,8 @@ absl::Status VhostUserAttachment::teardown(const AttachmentRecord& record) {
   // that say they are this attachment's are removed.
   if (!podAttachmentInfoIsFor(dir, record.containerId, record.ifname)) return absl::OkStatus();
   if (absl::Status s = common::removeStaleSocket(dir / kSocketFileName); !s.ok()) {
-    ctx_.log.warn("socket left in place path={} reason=\"{}\"", (dir / kSocketFileName).string(),
-                  toStd(s.message()));
+    ctx_.log.warn("socket left in place path={} reason={}", (dir / kSocketFileName).string(),
+                  common::logValue(toStd(s.message())));
   }
   return removeFileIfExists(dir / kAttachmentFileName);
 }
@@ -484,7 +488,8 @@ absl::StatusOr<unsigned> VhostUserAttachment::collectGarbage(
   // in our slot directory, not claimed by another CNI network's record.
   absl::StatusOr<std::vector<PortInfo>> ports = ctx_.dataplane->listPorts(conf.network);
   if (!ports.ok()) {
-    ctx_.log.warn("GC cannot list dataplane ports error=\"{}\"", toStd(ports.status().message()));
+    ctx_.log.warn("GC cannot list dataplane ports error={}",
+                  common::logValue(toStd(ports.status().message())));
   } else {
     for (const PortInfo& listed : *ports) {
       const PortSpec& port = listed.spec;

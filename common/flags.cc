@@ -29,6 +29,7 @@ FlagParser& FlagParser::addCommonFlags(bool config, bool root) {
     addValue("root", "DIR", "host root: prefix for /sys, /proc, /dev, /etc, /run, /var", "/");
   }
   addValue("log-level", "LEVEL", strCat("log level: ", kLogLevels), "info");
+  addValue("log-format", "FORMAT", strCat("log line format: ", kLogFormats), kDefaultLogFormat);
   addSwitch("version", "print the version and exit");
   addSwitch("help", "print this help and exit", 'h');
   return *this;
@@ -102,6 +103,10 @@ absl::Status FlagParser::parse(int argc, const char* const* argv) {
   return absl::OkStatus();
 }
 
+LogOutput FlagParser::logOutput() const {
+  return {.format = parseLogFormat(value("log-format")).value_or(LogFormat::Logfmt)};
+}
+
 bool FlagParser::has(std::string_view name) const { return given_.contains(name); }
 
 std::string FlagParser::value(std::string_view name) const {
@@ -151,6 +156,10 @@ std::optional<int> FlagParser::handleStandard(const absl::Status& parse_status, 
   if (find("log-level") != nullptr) {
     absl::StatusOr<spdlog::level::level_enum> level = parseLogLevel(value("log-level"));
     if (!level.ok()) return reportFatal(err, program_, toStd(level.status().message()), 2);
+  }
+  if (find("log-format") != nullptr) {
+    absl::StatusOr<LogFormat> format = parseLogFormat(value("log-format"));
+    if (!format.ok()) return reportFatal(err, program_, toStd(format.status().message()), 2);
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/logging.h"
 
 namespace enadpdk::common {
 
@@ -36,8 +37,13 @@ class FlagParser {
 
   // Declares the flags every daemon and tool shares: --config PATH (default
   // kDefaultConfigPath) unless `config` is false, --root DIR when `root`, and always
-  // --log-level LEVEL, --version and --help.
+  // --log-level LEVEL, --log-format FORMAT, --version and --help. handleStandard() validates
+  // both log flags, so a binary may dereference parseLogLevel()/parseLogFormat() of them.
   FlagParser& addCommonFlags(bool config = true, bool root = true);
+
+  // What --log-format asks for: the LogOutput of a logger writing to stderr only. Call it after
+  // handleStandard() (which rejects a bad format); an unknown format gives the default.
+  LogOutput logOutput() const;
 
   // Appends a free-text section to --help (e.g. the list of subcommands).
   FlagParser& addHelpSection(std::string title, std::string text);

@@ -62,7 +62,7 @@ int devicepluginMain(int argc, const char* const* argv, std::ostream& out, std::
   }
   absl::StatusOr<spdlog::level::level_enum> level = common::parseLogLevel(flags.value("log-level"));
   absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("deviceplugin", *level);
+      common::makeLogger("deviceplugin", *level, flags.logOutput());
   if (!logger.ok()) {
     return common::reportFatal(err, flags.program(), common::toStd(logger.status().message()));
   }

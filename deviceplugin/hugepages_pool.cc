@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/atomic_file.h"
+#include "common/logging.h"
 #include "common/strings.h"
 #include "deviceplugin/plugin_config.h"
 #include "nlohmann/json.hpp"
@@ -128,7 +129,7 @@ void HugepagesPool::removeLeftovers(const std::string& id) {
   fs::remove(mountPoint(id), ec);
   if (absl::Status status = cgroups_.remove(id); !status.ok()) {
     logger_->warn("cannot remove hugepages charge cgroup allocation={} error={}", id,
-                  common::toStd(status.message()));
+                  common::logValue(common::toStd(status.message())));
   }
 }
 
@@ -201,7 +202,7 @@ void HugepagesPool::refresh(const HostState& host) {
       absl::StatusOr<std::uint64_t> free = mounter_.unusedPages(mountPoint(id));
       if (!free.ok()) {
         logger_->warn("cannot read hugepages use allocation={} error={}", id,
-                      common::toStd(free.status().message()));
+                      common::logValue(common::toStd(free.status().message())));
       }
       std::uint64_t remaining = free.ok() ? *free : 0;
       // The unused pages count against the nodes of the allocation's devices, in their order.
@@ -285,7 +286,7 @@ absl::StatusOr<ContainerAllocation> HugepagesPool::allocate(const std::vector<st
   }
   if (absl::Status status = mounter_.fault(fault); !status.ok()) {
     logger_->warn("cannot fault in hugepages allocation={} error={}", id,
-                  common::toStd(status.message()));
+                  common::logValue(common::toStd(status.message())));
     return status;
   }
   {
@@ -325,7 +326,7 @@ absl::StatusOr<std::vector<std::string>> HugepagesPool::collectGarbage(
     if (mounter_.isMounted(dir)) {
       if (absl::Status status = mounter_.unmount(dir); !status.ok()) {
         logger_->error("cannot release hugepages allocation={} error={}", allocation.id,
-                       common::toStd(status.message()));
+                       common::logValue(common::toStd(status.message())));
         ++it;
         continue;
       }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/atomic_file.h"
+#include "common/logging.h"
 #include "common/strings.h"
 #include "deviceplugin/kubelet_client.h"
 #include "ipam/ipam.h"
@@ -275,7 +276,8 @@ void PluginManager::healthTick() {
   if (!host.ok()) {
     metrics_->countError("scan");
     const std::string error(common::toStd(host.status().message()));
-    if (error != lastScanError_) logger_->error("cannot scan the host error={}", error);
+    if (error != lastScanError_)
+      logger_->error("cannot scan the host error={}", common::logValue(error));
     lastScanError_ = error;
     absl::MutexLock lock(&mu_);
     scanError_ = error;
@@ -302,7 +304,7 @@ void PluginManager::healthTick() {
       logger_->error(
           "cannot use the dataplane's answer, its view counts as unknown socket={} "
           "error={}",
-          monitor->socket().string(), unreadable);
+          monitor->socket().string(), common::logValue(unreadable));
     }
   }
   lastDataplaneError_ = unreadable;
@@ -338,7 +340,7 @@ std::map<std::string, NetworkAddresses> PluginManager::readAddresses(
     if (error.empty()) {
       logger_->info("{} answers again", what);
     } else {
-      logger_->warn("{} cannot answer error={}", what, error);
+      logger_->warn("{} cannot answer error={}", what, common::logValue(error));
     }
     last = error;
   };
@@ -431,7 +433,7 @@ void PluginManager::serve(const std::string& name, Resource& resource) {
   if (!server.ok()) {
     metrics_->countError("server");
     logger_->error("cannot serve resource={} error={}", resource.pool->resourceName(),
-                   common::toStd(server.status().message()));
+                   common::logValue(common::toStd(server.status().message())));
     return;
   }
   resource.server = std::move(*server);
@@ -511,7 +513,8 @@ void PluginManager::watchResources() {
     if (kubelet) {
       metrics_->countRegistration(resourceName, false);
       logger_->warn("registration failed, retrying in {}ms resource={} error={}",
-                    resource.backoff.count(), resourceName, common::toStd(status.message()));
+                    resource.backoff.count(), resourceName,
+                    common::logValue(common::toStd(status.message())));
     }
     resource.nextAttempt = now + resource.backoff;
     resource.backoff = std::min(resource.backoff * 2, options_.registrationBackoffMax);
@@ -534,7 +537,7 @@ void PluginManager::reload() {
   if (!loaded.ok()) {
     metrics_->countReload(false);
     logger_->error("config reload failed, keeping the running config error={}",
-                   common::toStd(loaded.status().message()));
+                   common::logValue(common::toStd(loaded.status().message())));
     return;
   }
   const PluginConfig current = config();
@@ -562,7 +565,7 @@ void PluginManager::reload() {
     if (!pool.ok()) {
       metrics_->countReload(false);
       logger_->error("config reload failed, keeping the running config error={}",
-                     common::toStd(pool.status().message()));
+                     common::logValue(common::toStd(pool.status().message())));
       return;
     }
     built[name] = *pool;
@@ -574,7 +577,7 @@ void PluginManager::reload() {
     if (!started.ok()) {
       metrics_->countReload(false);
       logger_->error("config reload failed, keeping the running config error={}",
-                     common::toStd(started.status().message()));
+                     common::logValue(common::toStd(started.status().message())));
       return;
     }
     metricsServer = std::move(*started);
@@ -614,8 +617,8 @@ void PluginManager::reload() {
       absl::StatusOr<std::shared_ptr<ResourcePool>> created = createPool(spec);
       if (!created.ok()) {
         metrics_->countError("reload");
-        logger_->error("cannot rebuild resource={} error={}; it keeps its previous config", name,
-                       common::toStd(created.status().message()));
+        logger_->error("cannot rebuild, keeping the previous config resource={} error={}", name,
+                       common::logValue(common::toStd(created.status().message())));
         if (existing != resources_.end()) serve(name, existing->second);
         continue;
       }
@@ -654,14 +657,14 @@ void PluginManager::collectGarbage(HugepagesPool& pool) {
     // Without the kubelet's word nothing is released: a mount in use must never go.
     metrics_->countError("gc");
     logger_->warn("cannot list pod resources, hugepages garbage collection skipped error={}",
-                  common::toStd(held.status().message()));
+                  common::logValue(common::toStd(held.status().message())));
     return;
   }
   absl::StatusOr<std::vector<std::string>> released = pool.collectGarbage(*held, options_.gcGrace);
   if (!released.ok()) {
     metrics_->countError("gc");
     logger_->error("hugepages garbage collection failed error={}",
-                   common::toStd(released.status().message()));
+                   common::logValue(common::toStd(released.status().message())));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::deviceplugin {
@@ -111,7 +112,8 @@ grpc::Status PluginService::Allocate(grpc::ServerContext*, const v1beta1::Alloca
     metrics_->countAllocation(pool_->resourceName(), allocation.ok());
     if (!allocation.ok()) {
       logger_->error("Allocate failed resource={} devices={} error={}", pool_->resourceName(),
-                     joined(container.devices_ids()), common::toStd(allocation.status().message()));
+                     joined(container.devices_ids()),
+                     common::logValue(common::toStd(allocation.status().message())));
       return common::toGrpcStatus(allocation.status());
     }
     logger_->info("Allocate resource={} devices={}", pool_->resourceName(),

@@ -58,7 +58,7 @@ int runCommand(const std::string& command, const nlohmann::json& json, const Env
   auto fail = [&](const absl::Status& status, CniError fallback) {
     const std::string message(common::toStd(status.message()));
     if (logger) {
-      logger->error("{} failed: {}", command, message);
+      logger->error("{} failed error={}", command, common::logValue(common::logValue(message)));
     } else {
       err << "ena-dpdk-ipam: " << command << " failed: " << message << "\n";
     }
@@ -91,9 +91,33 @@ int runCommand(const std::string& command, const nlohmann::json& json, const Env
       uses.push_back({.key = policyKey, .field = field, .path = it->get<std::string>()});
     }
   };
-  use(json, "logFile", kPolicyLogFile, "logFile");
-  if (auto ipamSection = json.find("ipam"); ipamSection != json.end() && ipamSection->is_object()) {
-    use(*ipamSection, "logFile", kPolicyLogFile, "ipam.logFile");
+  // Rotation creates <logFile>.1 ..: checked as well, with the numbers parseIpamNetconf() reads
+  // (ipam.logMaxBytes, else logMaxBytes, else the default; a bad number fails there later).
+  const auto ipamSection = json.find("ipam");
+  const auto rotation = [&](const char* key, uint64_t fallback) {
+    for (const nlohmann::json* section :
+         {ipamSection != json.end() && ipamSection->is_object() ? &*ipamSection : nullptr, &json}) {
+      if (section == nullptr) continue;
+      if (auto it = section->find(key); it != section->end() && it->is_number_unsigned()) {
+        return it->get<uint64_t>();
+      }
+    }
+    return fallback;
+  };
+  const uint64_t maxBytes = rotation("logMaxBytes", common::kDefaultLogMaxBytes);
+  const auto maxFiles = static_cast<unsigned>(std::min<uint64_t>(
+      rotation("logMaxFiles", common::kDefaultLogMaxFiles), common::kMaxLogFiles));
+  auto useLog = [&](const nlohmann::json& object, const std::string& field) {
+    const size_t before = uses.size();
+    use(object, "logFile", kPolicyLogFile, field);
+    if (uses.size() == before) return;
+    for (PathUse& rotated : cni::rotatedLogPaths(uses.back(), maxBytes, maxFiles)) {
+      uses.push_back(std::move(rotated));
+    }
+  };
+  useLog(json, "logFile");
+  if (ipamSection != json.end() && ipamSection->is_object()) {
+    useLog(*ipamSection, "ipam.logFile");
     use(*ipamSection, "stateDir", kPolicyIpamStateDir, "ipam.stateDir");
     use(*ipamSection, "configFile", kPolicyIpamConfigFile, "ipam.configFile");
   }
@@ -101,7 +125,11 @@ int runCommand(const std::string& command, const nlohmann::json& json, const Env
   absl::StatusOr<IpamNetconf> netconf = parseIpamNetconf(json);
   if (!netconf.ok()) return fail(netconf.status(), CniError::kInvalidConfig);
   absl::StatusOr<std::shared_ptr<spdlog::logger>> made =
-      common::makeLogger("ipam", netconf->logLevel, netconf->logFile);
+      common::makeLogger("ipam", netconf->logLevel,
+                         {.format = netconf->logFormat,
+                          .file = netconf->logFile,
+                          .fileMaxBytes = netconf->logMaxBytes,
+                          .fileMaxFiles = netconf->logMaxFiles});
   if (!made.ok()) {
     return fail(absl::InvalidArgumentError(strCat("logFile: ", made.status().message())),
                 CniError::kInvalidConfig);

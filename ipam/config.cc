@@ -72,6 +72,14 @@ void readAttachments(JsonReader& r, std::string_view key, std::vector<LeaseKey>&
   });
 }
 
+// logFormat, logMaxBytes and logMaxFiles of the object `r` reads, over what `netconf` holds (the
+// top level first, then the ipam section).
+void readLogRotation(JsonReader& r, IpamNetconf& netconf) {
+  r.readEnum("logFormat", netconf.logFormat, common::kLogFormatNames);
+  r.read("logMaxBytes", netconf.logMaxBytes, 0, common::kMaxLogMaxBytes);
+  r.read("logMaxFiles", netconf.logMaxFiles, 1, common::kMaxLogFiles);
+}
+
 }  // namespace
 
 absl::StatusOr<CniRuntime> parseCniRuntime(const std::string& command, const Environment& env) {
@@ -148,6 +156,7 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
   if (r.has("network")) r.read("network", topNetwork, kNetworkName);
   r.read("logFile", topLogFile, kAbsolutePath);
   r.read("logLevel", topLogLevel);
+  readLogRotation(r, netconf);
   if (r.has("prevResult")) netconf.prevResult = config.at("prevResult");
   for (const char* key : {"cni.dev/valid-attachments", "cni.dev/attachments"}) {
     if (r.has(key) && !netconf.validAttachments) {
@@ -182,6 +191,7 @@ absl::StatusOr<IpamNetconf> parseIpamNetconf(const nlohmann::json& config,
     });
     i.read("logFile", netconf.logFile, kAbsolutePath);
     i.read("logLevel", ipamLogLevel);
+    readLogRotation(i, netconf);
   });
   if (r.ok() && netconf.network.empty()) {
     if (topNetwork.empty()) {

@@ -8,7 +8,8 @@
 // says):
 //   cniVersion                  required, one of kSupportedVersions
 //   network                     the dataplane network, when "ipam.network" is absent
-//   logFile, logLevel           used when "ipam.logFile" / "ipam.logLevel" are absent
+//   logFile, logLevel, logFormat, logMaxBytes, logMaxFiles
+//                               used when the "ipam." key of the same name is absent
 //   ipam.type                   "ena-dpdk-ipam"
 //   ipam.network                the network whose pool and leases to use (a network name)
 //   ipam.configFile             node config file (default /etc/ena-dpdk/config.json; a missing
@@ -22,6 +23,9 @@
 //                               file's ipam.imds; timeoutMs bounds each request, and
 //                               imdsBudgetMs(timeoutMs) all requests of one command)
 //   ipam.logFile, ipam.logLevel where to log besides stderr, and how much
+//   ipam.logFormat              "logfmt" (default) or "json"
+//   ipam.logMaxBytes, ipam.logMaxFiles  size rotation of the log file (as ena-dpdk-cni's keys:
+//                               default 10 MiB and 3 files; logMaxBytes 0 never rotates)
 // The address source is the inline one (addresses, eniMac or deviceNumber) when given, else the
 // file's ipam.networks.<network>; inline routes replace the source's routes.
 
@@ -34,6 +38,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/status/statusor.h"
+#include "common/logging.h"
 #include "ipam/leases.h"
 #include "ipam/node_config.h"
 #include "nlohmann/json.hpp"
@@ -95,6 +100,11 @@ struct IpamNetconf {
   std::string logFile{};
   // Log level.
   spdlog::level::level_enum logLevel = spdlog::level::info;
+  // Log line format.
+  common::LogFormat logFormat = common::LogFormat::Logfmt;
+  // Size rotation of logFile (common::LogOutput).
+  uint64_t logMaxBytes = common::kDefaultLogMaxBytes;
+  unsigned logMaxFiles = common::kDefaultLogMaxFiles;
 };
 
 // Parses the network config `config` (a JSON object) and the node config file it names.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 
 #include "cni/errors.h"
+#include "common/logging.h"
 #include "common/strings.h"
 #include "ipam/imds.h"
 
@@ -225,8 +226,8 @@ absl::StatusOr<Result> Ipam::add(const LeaseKey& key) {
   if (absl::Status status = leases.put(lease); !status.ok()) {
     return withCniCode(status, CniError::kLeaseStoreError);
   }
-  logger_->info("lease added network={} {} ips={} source=\"{}\"", netconf_.network, describe(key),
-                addressesOf(lease.ips), pool->description);
+  logger_->info("lease added network={} {} ips={} source={}", netconf_.network, describe(key),
+                addressesOf(lease.ips), common::logValue(pool->description));
   return answer(lease);
 }
 

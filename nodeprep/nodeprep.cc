@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/pci.h"
 #include "common/strings.h"
 #include "nodeprep/binding.h"
@@ -70,8 +71,8 @@ Report Nodeprep::run() {
     report.ready = !report.failed() && !report.rebootRequired &&
                    !(options_.dry_run && report.changedAnything());
     for (const Action& a : report.actions) {
-      logger_->debug("action step={} target={} status={} change=\"{}\"", a.step, a.target,
-                     statusName(a.status), a.change);
+      logger_->debug("action step={} target={} status={} change={}", a.step, a.target,
+                     statusName(a.status), common::logValue(a.change));
     }
     return report;
   };

@@ -71,7 +71,7 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
   // handleStandard() has validated the level already.
   absl::StatusOr<spdlog::level::level_enum> level = common::parseLogLevel(flags.value("log-level"));
   absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("nodeprep", level.ok() ? *level : spdlog::level::info);
+      common::makeLogger("nodeprep", level.ok() ? *level : spdlog::level::info, flags.logOutput());
   if (!logger.ok()) return reportFatal(err, flags.program(), toStd(logger.status().message()));
 
   const common::HostRoot root(flags.value("root"));

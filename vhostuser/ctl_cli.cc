@@ -358,8 +358,8 @@ int ctlMain(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     return common::reportFatal(err, flags.program(), common::toStd(inv.status().message()), 2);
   }
   // handleStandard() has validated the level.
-  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("ctl", *common::parseLogLevel(flags.value("log-level")));
+  absl::StatusOr<std::shared_ptr<spdlog::logger>> logger = common::makeLogger(
+      "ctl", *common::parseLogLevel(flags.value("log-level")), flags.logOutput());
   if (!logger.ok()) {
     return common::reportFatal(err, flags.program(), common::toStd(logger.status().message()));
   }

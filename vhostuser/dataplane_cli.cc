@@ -39,12 +39,12 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
   const auto now = std::chrono::system_clock::now();
   absl::StatusOr<LoadedState> state = loadState(state_file, now);
   if (!state.ok()) {
-    log.error("state not restored file={} error=\"{}\"", state_file,
-              toStd(state.status().message()));
+    log.error("state not restored file={} error={}", state_file,
+              common::logValue(toStd(state.status().message())));
     return;
   }
   for (const std::string& problem : state->problems) {
-    log.error("state entry skipped file={} error=\"{}\"", state_file, problem);
+    log.error("state entry skipped file={} error={}", state_file, common::logValue(problem));
   }
   size_t restored = 0;
   bool failed = false;
@@ -52,7 +52,8 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
     absl::StatusOr<PortStatus> st = sw.addPort(spec);
     if (!st.ok()) {
       failed = true;
-      log.error("port not restored id={} error=\"{}\"", spec.id, toStd(st.status().message()));
+      log.error("port not restored id={} error={}", spec.id,
+                common::logValue(toStd(st.status().message())));
       continue;
     }
     ++restored;
@@ -69,8 +70,8 @@ void restorePorts(Switch& sw, const std::string& state_file, spdlog::logger& log
   if (!state->kept_copy.empty()) {
     log.warn("state file kept file={} copy={}", state_file, state->kept_copy);
   } else if (!state->keep_status.ok()) {
-    log.error("state file not kept file={} error=\"{}\"", state_file,
-              toStd(state->keep_status.message()));
+    log.error("state file not kept file={} error={}", state_file,
+              common::logValue(toStd(state->keep_status.message())));
   }
   if (!state->ports.empty() || !state->problems.empty()) {
     log.info("state restored ports={} skipped={} file={}", restored,
@@ -96,10 +97,11 @@ void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
   std::vector<std::string> problems;
   absl::StatusOr<std::vector<cni::PendingPortDelete>> records =
       cni::listPendingPortDeletes(cni_state_dir, &problems);
-  for (const std::string& problem : problems) log.warn("pending delete unreadable {}", problem);
+  for (const std::string& problem : problems)
+    log.warn("pending delete unreadable problem={}", common::logValue(problem));
   if (!records.ok()) {
-    log.error("pending deletes not read dir={} error=\"{}\"", cni_state_dir,
-              toStd(records.status().message()));
+    log.error("pending deletes not read dir={} error={}", cni_state_dir,
+              common::logValue(toStd(records.status().message())));
     return;
   }
   for (const cni::PendingPortDelete& record : *records) {
@@ -109,14 +111,14 @@ void finishPendingDeletes(Switch& sw, const std::string& cni_state_dir,
     }
     absl::StatusOr<bool> deleted = sw.deletePort(record.portId, record.uid);
     if (!deleted.ok()) {
-      log.error("pending delete not finished id={} error=\"{}\"", record.portId,
-                toStd(deleted.status().message()));
+      log.error("pending delete not finished id={} error={}", record.portId,
+                common::logValue(toStd(deleted.status().message())));
       continue;
     }
     if (absl::Status s = cni::clearPendingPortDelete(cni_state_dir, record.portId, record.uid);
         !s.ok()) {
-      log.warn("pending delete record not removed id={} error=\"{}\"", record.portId,
-               toStd(s.message()));
+      log.warn("pending delete record not removed id={} error={}", record.portId,
+               common::logValue(toStd(s.message())));
       continue;
     }
     log.info("pending delete finished id={} existed={} recorded_at={}", record.portId, *deleted,
@@ -182,7 +184,8 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
   ConfigWatcher watcher(flags.value("config"));
   absl::StatusOr<DataplaneConfig> config = loadConfig(flags);
   if (!config.ok()) return reportFatal(err, program, toStd(config.status().message()));
-  auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")));
+  auto log = common::makeLogger("dataplane", *common::parseLogLevel(flags.value("log-level")),
+                                flags.logOutput());
   if (!log.ok()) return reportFatal(err, program, toStd(log.status().message()));
   // The kubelet allocates the uplinks to the dataplane's pod (<prefix>/ena-uplink) so that its
   // topology manager puts our CPUs and hugepages on their NUMA node. An uplink outside that
@@ -230,7 +233,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
     } else {
       const auto state_dir = std::filesystem::path(config->stateFile).parent_path();
       if (absl::Status s = common::makeDirectories(state_dir, 0700); !s.ok()) {
-        (*log)->warn("state directory not created error=\"{}\"", toStd(s.message()));
+        (*log)->warn("state directory not created error={}", common::logValue(toStd(s.message())));
       }
       restorePorts(**sw, config->stateFile, **log);
       finishPendingDeletes(**sw, config->cniStateDir, config->controlSocket, **log);
@@ -268,7 +271,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
         for (;;) {
           int sig = sigtimedwait(&signals, nullptr, &tick);
           if (sig == SIGTERM || sig == SIGINT) {
-            (*log)->info("signal received signal={}; shutting down", sig);
+            (*log)->info("signal received, shutting down signal={}", sig);
             break;
           }
           if (sig == SIGHUP) (*reloader)->reload(ReloadTrigger::Signal);
@@ -279,7 +282,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
           // The PMDs' timers (ENA: keep-alive and missing TX completions, which raise the
           // reset event that poll() then handles).
           if (absl::Status s = (*timers)->manage(); !s.ok()) {
-            (*log)->error("timers not run error=\"{}\"", toStd(s.message()));
+            (*log)->error("timers not run error={}", common::logValue(toStd(s.message())));
           }
           (*sw)->poll();
           // /healthz asks the switch itself; the gRPC health follows it, logged on change.
@@ -290,7 +293,7 @@ int dataplaneMain(int argc, const char* const* argv, std::ostream& out, std::ost
             if (healthy) {
               (*log)->info("healthy again");
             } else {
-              (*log)->error("unhealthy reason=\"{}\"", toStd(health.message()));
+              (*log)->error("unhealthy reason={}", common::logValue(toStd(health.message())));
             }
           }
           if (std::chrono::steady_clock::now() >= next_sweep) {

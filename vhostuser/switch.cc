@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/logging.h"
 #include "common/pci.h"
 #include "common/strings.h"
 #include "common/unix_socket.h"
@@ -402,8 +403,8 @@ std::vector<NetworkFacts> Switch::networkFactsLocked() const {
 
 void Switch::saveStateLocked() {
   if (absl::Status s = saveState(config_.stateFile, ports_.specs()); !s.ok()) {
-    log_->error("state not saved file={} error=\"{}\"", config_.stateFile,
-                common::toStd(s.message()));
+    log_->error("state not saved file={} error={}", config_.stateFile,
+                common::logValue(common::toStd(s.message())));
   }
 }
 
@@ -567,8 +568,8 @@ void Switch::closeSlot(const Slot& s) {
   NetworkState& net = *networks_[s.network];
   if (net.uplink) {
     if (absl::Status st = net.uplink->close(); !st.ok()) {
-      log_->warn("uplink not closed network={} error=\"{}\"", net.config.name,
-                 common::toStd(st.message()));
+      log_->warn("uplink not closed network={} error={}", net.config.name,
+                 common::logValue(common::toStd(st.message())));
     }
   }
 }

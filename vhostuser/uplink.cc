@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::vhostuser {
@@ -69,8 +70,8 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::create(std::unique_ptr<EthDev> d
   auto clamped = [&](std::string_view what, uint64_t requested, uint64_t used,
                      std::string_view why) {
     if (requested == used) return;
-    log->warn("uplink {} clamped network={} device={} requested={} used={} reason=\"{}\"", what,
-              params.network, params.device, requested, used, why);
+    log->warn("uplink {} clamped network={} device={} requested={} used={} reason={}", what,
+              params.network, params.device, requested, used, common::logValue(why));
   };
 
   UplinkLayout layout;
@@ -168,14 +169,14 @@ absl::Status Uplink::bringUp() {
   if (absl::Status s = dev_->start(); !s.ok()) return s;
   if (layout_.set_mtu) {
     if (absl::Status s = dev_->setMtu(layout_.config.mtu); !s.ok()) {
-      log_->warn("uplink MTU not applied network={} mtu={} error=\"{}\"", network_,
-                 layout_.config.mtu, common::toStd(s.message()));
+      log_->warn("uplink MTU not applied network={} mtu={} error={}", network_, layout_.config.mtu,
+                 common::logValue(common::toStd(s.message())));
     }
   }
   if (layout_.promiscuous) {
     if (absl::Status s = dev_->setPromiscuous(true); !s.ok()) {
-      log_->warn("uplink promiscuous mode not set network={} error=\"{}\"", network_,
-                 common::toStd(s.message()));
+      log_->warn("uplink promiscuous mode not set network={} error={}", network_,
+                 common::logValue(common::toStd(s.message())));
     }
   }
   if (absl::StatusOr<MacAddr> mac = dev_->mac(); mac.ok()) mac_ = *mac;
@@ -215,8 +216,8 @@ absl::Status Uplink::recover(absl::Time now) {
   // rte_eth_dev_reset stops the port itself; a failed stop of a broken device is no reason
   // not to try the reset.
   if (absl::Status s = dev_->stop(); !s.ok()) {
-    log_->warn("uplink stop before reset failed network={} error=\"{}\"", network_,
-               common::toStd(s.message()));
+    log_->warn("uplink stop before reset failed network={} error={}", network_,
+               common::logValue(common::toStd(s.message())));
   }
   absl::Status status = dev_->reset();
   if (status.ok()) status = bringUp();
@@ -230,8 +231,8 @@ absl::Status Uplink::recover(absl::Time now) {
     ++reset_failures_;
     recovery_failed_ = true;
     next_attempt_ = now + retry_delay_;
-    log_->error("uplink reset failed network={} error=\"{}\" failures={} retry_in_ms={}", network_,
-                common::toStd(status.message()), reset_failures_,
+    log_->error("uplink reset failed network={} error={} failures={} retry_in_ms={}", network_,
+                common::logValue(common::toStd(status.message())), reset_failures_,
                 absl::ToInt64Milliseconds(retry_delay_));
     retry_delay_ = std::min(retry_delay_ * 2, kMaxRetryDelay);
   }
@@ -267,8 +268,8 @@ void Uplink::refresh() {
   }
   for (const absl::Status& s : {link.status(), stats.status(), xstats.status()}) {
     if (!s.ok()) {
-      log_->debug("uplink refresh incomplete network={} error=\"{}\"", network_,
-                  common::toStd(s.message()));
+      log_->debug("uplink refresh incomplete network={} error={}", network_,
+                  common::logValue(common::toStd(s.message())));
     }
   }
   absl::MutexLock lock(&snapshot_mu_);
@@ -305,7 +306,8 @@ absl::Status Uplink::close() {
   closed_ = true;
   dev_->setEventSink(nullptr);
   if (absl::Status s = dev_->stop(); !s.ok()) {
-    log_->warn("uplink stop failed network={} error=\"{}\"", network_, common::toStd(s.message()));
+    log_->warn("uplink stop failed network={} error={}", network_,
+               common::logValue(common::toStd(s.message())));
   }
   return dev_->close();
 }

@@ -62,6 +62,9 @@ for rel in "${daemons[@]}"; do
   check "$name: malformed JSON is one line" test "$(lines "$tmp/err")" -eq 1
   run "$bin" --log-level loud --config "$tmp/broken.json"
   check "$name rejects a bad --log-level" grep -q "log-level" "$tmp/err"
+  run "$bin" --log-format text --config "$tmp/broken.json"
+  check "$name rejects a bad --log-format" \
+    grep -qx "$name: --log-format: \"text\" is not one of logfmt, json" "$tmp/err"
 done
 
 # Both metrics endpoints take --metrics-address over the config's (the chart passes the node's
@@ -76,6 +79,17 @@ for rel in vhostuser/ena-dpdk-dataplane deviceplugin/ena-dpdk-deviceplugin; do
   check "$name: bad --metrics-address is one line naming the flag" \
     bash -c "[ \$(wc -l <'$tmp/err') -eq 1 ] && grep -q '^$name: --metrics-address: .*\[IP\]:PORT' '$tmp/err'"
 done
+# --log-format (every binary, common::FlagParser): one event per line, logfmt or JSON.
+for format in logfmt json; do
+  run "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/none.sock" --timeout 1 --log-level debug \
+    --log-format "$format" health
+  check "ctl --log-format $format: the failed call is logged" grep -q "dataplane call" "$tmp/err"
+done
+check "ctl --log-format json: each log line is a JSON object" \
+  grep -q '^{"ts":"[0-9T:.-]*Z","level":"debug","component":"ctl","msg":"dataplane call","method":"Health.Check"' "$tmp/err"
+run "$build/vhostuser/ena-dpdk-ctl" --socket "$tmp/none.sock" --timeout 1 --log-level debug health
+check "ctl: logfmt by default" \
+  grep -Eq '^ts=[0-9T:.-]+Z level=debug component=ctl msg="dataplane call" method=Health.Check ' "$tmp/err"
 
 run "$build/vhostuser/ena-dpdk-dataplane" --config "$tmp/bad.json"
 check "dataplane names the bad JSON path" \

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -153,8 +154,9 @@ TEST_F(CniBinaryTest, ResultAndErrorsOnStdoutLogsOnStderr) {
   json result = json::parse(read(add.out));
   EXPECT_EQ(result["interfaces"][0]["name"], "net1");
   EXPECT_EQ(result["ips"][0]["address"], "10.1.0.10/16");
-  EXPECT_NE(read(add.err).find("level=info component=cni ADD done id=c1/net1"), std::string::npos);
-  EXPECT_NE(read(root_ / "cni.log").find("ADD done id=c1/net1"), std::string::npos);
+  EXPECT_NE(read(add.err).find("level=info component=cni msg=\"ADD done\" id=c1/net1"),
+            std::string::npos);
+  EXPECT_NE(read(root_ / "cni.log").find("msg=\"ADD done\" id=c1/net1"), std::string::npos);
 
   json bad = config(4);
   bad["mtu"] = "big";
@@ -390,6 +392,49 @@ TEST_F(CniBinaryTest, HundredConcurrentAddsThenHundredDels) {
   EXPECT_TRUE(fs::is_empty(root_ / "state" / "attachments", ec));
   // Only the slot root is left: every per-attachment directory is gone.
   EXPECT_TRUE(fs::is_empty(root_ / "slots"));
+}
+
+// Both plugins of many concurrent commands append to one log file, in JSON (the top-level
+// logFormat reaches ena-dpdk-ipam too), rotated by size: every line of every process is whole and
+// present, and no file passes the limit.
+TEST_F(CniBinaryTest, ConcurrentPluginsShareOneRotatedJsonLog) {
+  constexpr int kCount = 30;
+  constexpr uint64_t kMaxBytes = 2048;
+  json conf = config(kCount);
+  conf["logFormat"] = "json";
+  conf["logMaxBytes"] = kMaxBytes;
+  conf["logMaxFiles"] = 100;  // every line kept, so that every line can be counted
+  std::vector<Child> children;
+  for (int i = 0; i < kCount; ++i) {
+    children.push_back(
+        spawn("add" + std::to_string(i), conf, attachmentEnv("ADD", "pod" + std::to_string(i))));
+  }
+  for (const Child& c : children) ASSERT_EQ(wait(c), 0) << read(c.out) << read(c.err);
+
+  std::map<std::string, int> events;  // "<component> <msg>" -> count
+  int files = 0;
+  for (unsigned n = 0; n <= 100; ++n) {
+    const fs::path file = n == 0 ? root_ / "cni.log" : root_ / ("cni.log." + std::to_string(n));
+    if (!fs::exists(file)) continue;
+    ++files;
+    const std::string text = read(file);
+    EXPECT_LE(text.size(), kMaxBytes) << file;
+    ASSERT_FALSE(text.empty()) << file;
+    EXPECT_EQ(text.back(), '\n') << file;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      const json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      ASSERT_TRUE(event.is_object()) << file << ": torn line: " << line;
+      for (const char* key : {"ts", "level", "component", "msg"}) {
+        EXPECT_TRUE(event.contains(key)) << key << " missing: " << line;
+      }
+      ++events[event.value("component", "") + " " + event.value("msg", "")];
+    }
+  }
+  EXPECT_GT(files, 3) << "the test should rotate";
+  EXPECT_EQ(events["cni ADD"], kCount);
+  EXPECT_EQ(events["cni ADD done"], kCount);
+  EXPECT_EQ(events["ipam lease added"], kCount);
 }
 
 }  // namespace

@@ -305,7 +305,7 @@ check "the chained attachment has its port" has_port pod3/net1
 # never has; what matters here is that ours passed first with the chain's cached result.
 driver check "$tmp/chained.conflist" pod3 eni1-02 >"$tmp/check3.out"
 check "chained CHECK: ours passes, then tuning wants a kernel link (its known limit)" \
-  sh -c "grep -q 'CHECK ok id=pod3/net1' $tmp/cni.log && grep -q 'Cannot find container link net1' $tmp/check3.out"
+  sh -c "grep -q 'msg=\"CHECK ok\" id=pod3/net1' $tmp/cni.log && grep -q 'Cannot find container link net1' $tmp/check3.out"
 driver del "$tmp/chained.conflist" pod3 eni1-02 >/dev/null
 check "DEL of the chain succeeds and removes the port" test $? -eq 0 -a "$(port_count)" -eq 0
 
@@ -323,7 +323,7 @@ check "ADD while the dataplane is down fails with code 11 and leaves nothing" \
   test "$(jq -r .code "$tmp/add5.json")" = 11 -a "$(leases)" -eq 0
 start_dataplane
 check "the restarted dataplane finished the pending delete before serving" \
-  sh -c "! $CTLBIN --socket $tmp/dp.sock port get pod4/net1 >/dev/null 2>&1 && grep -q 'pending delete finished id=pod4/net1' $tmp/dp.log"
+  sh -c "! $CTLBIN --socket $tmp/dp.sock port get pod4/net1 >/dev/null 2>&1 && grep -q 'msg=\"pending delete finished\" id=pod4/net1' $tmp/dp.log"
 check "no pending delete is left" test -z "$(ls "$tmp/cnistate/pending-deletes/" 2>/dev/null)"
 driver add "$tmp/net.conflist" pod5 eni1-00 >/dev/null
 check "after the restart ADD works" has_port pod5/net1
@@ -397,6 +397,6 @@ stop_dataplane
 direct STATUS "" "$conf11" >"$tmp/status.out"
 check "STATUS is code 50 with the dataplane down" test "$(jq -r .code "$tmp/status.out")" = 50
 
-check "logs went to the log file, never to stdout" grep -q "ADD done id=pod1/net1" "$tmp/cni.log"
+check "logs went to the log file, never to stdout" grep -q 'msg="ADD done" id=pod1/net1' "$tmp/cni.log"
 check "nothing leased at the end" test "$(leases)" -eq 0
 summary cni_integration_test

@@ -22,6 +22,9 @@ TEST(NetConfTest, DefaultsAndEveryKey) {
   EXPECT_EQ(minimal->dataplaneTimeoutMs, kDefaultDataplaneTimeoutMs);
   EXPECT_EQ(minimal->vhost.queues, 1u);
   EXPECT_EQ(minimal->logLevel, "info");
+  EXPECT_EQ(minimal->logFormat, common::LogFormat::Logfmt);
+  EXPECT_EQ(minimal->logMaxBytes, 10u * 1024 * 1024);
+  EXPECT_EQ(minimal->logMaxFiles, 3u);
   EXPECT_TRUE(minimal->ipamType.empty());
   EXPECT_FALSE(minimal->prevResult);
   EXPECT_FALSE(minimal->validAttachments);
@@ -33,7 +36,8 @@ TEST(NetConfTest, DefaultsAndEveryKey) {
     "mtu": 9001, "mac": "02:00:00:00:00:01", "deviceID": "eni1-01",
     "dataplaneSocket": "/run/x.sock", "dataplaneTimeoutMs": 500, "slotDir": "/s",
     "podSlotDir": "/p", "slotGroup": 1500, "stateDir": "/st", "hostRoot": "/h",
-    "logFile": "/l.log", "logLevel": "debug",
+    "logFile": "/l.log", "logLevel": "debug", "logFormat": "json", "logMaxBytes": 0,
+    "logMaxFiles": 7,
     "runtimeConfig": {"deviceID": "eni1-02", "CNIDeviceInfoFile": "/d.json", "mac": "02:00:00:00:00:02"},
     "ipam": {"type": "ena-dpdk-ipam", "network": "eni1"},
     "cni.dev/valid-attachments": [{"containerID": "a", "ifname": "net1"}],
@@ -50,6 +54,9 @@ TEST(NetConfTest, DefaultsAndEveryKey) {
   EXPECT_EQ(full->runtime.deviceInfoFile, "/d.json");
   EXPECT_EQ(full->dataplaneTimeoutMs, 500u);
   EXPECT_EQ(full->slotGroup, 1500u);
+  EXPECT_EQ(full->logFormat, common::LogFormat::Json);
+  EXPECT_EQ(full->logMaxBytes, 0u);
+  EXPECT_EQ(full->logMaxFiles, 7u);
   EXPECT_EQ(full->ipamType, "ena-dpdk-ipam");
   ASSERT_TRUE(full->validAttachments);
   EXPECT_EQ(*full->validAttachments, (std::vector<AttachmentKey>{{"a", "net1"}}));
@@ -106,6 +113,14 @@ TEST(NetConfTest, ErrorsCarryTheirCniCode) {
        "logLevel"},
       {R"({"cniVersion": "1.0.0", "name": "n", "logFile": "x.log"})", CniError::kInvalidConfig,
        "logFile"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "logFormat": "text"})", CniError::kInvalidConfig,
+       "logFormat"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "logMaxBytes": -1})", CniError::kInvalidConfig,
+       "logMaxBytes"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "logMaxFiles": 0})", CniError::kInvalidConfig,
+       "logMaxFiles"},
+      {R"({"cniVersion": "1.0.0", "name": "n", "logMaxFiles": 101})", CniError::kInvalidConfig,
+       "logMaxFiles"},
       {R"({"cniVersion": "1.0.0", "name": "n", "vhost": {"perm": "999", "mode": "client"}})",
        CniError::kInvalidConfig, "vhost.perm"},
       {R"({"cniVersion": "1.0.0", "name": "n", "vhost": {"owner": "a:b:c", "mode": "client"}})",
@@ -162,12 +177,26 @@ TEST(NetConfTest, PolicedPathsFollowTheMode) {
     "ipam": {"type": "ena-dpdk-ipam", "stateDir": "/i", "logFile": "/il.log",
              "configFile": "/c.json"}})");
   ASSERT_TRUE(vhost.ok()) << vhost.status();
-  EXPECT_EQ(describe(policedPaths(*vhost)),
-            (V{"logFile logFile=/l.log", "stateDir stateDir=/st",
-               "dataplaneSocket dataplaneSocket=/d.sock", "slotDir slotDir=/s",
-               "CNIDeviceInfoFile runtimeConfig.CNIDeviceInfoFile=/d.json",
-               "logFile ipam.logFile=/il.log", "ipam.stateDir ipam.stateDir=/i",
-               "ipam.configFile ipam.configFile=/c.json"}));
+  EXPECT_EQ(
+      describe(policedPaths(*vhost)),
+      (V{"logFile logFile=/l.log", "logFile logFile (rotated)=/l.log.1",
+         "logFile logFile (rotated)=/l.log.2", "logFile logFile (rotated)=/l.log.3",
+         "stateDir stateDir=/st", "dataplaneSocket dataplaneSocket=/d.sock", "slotDir slotDir=/s",
+         "CNIDeviceInfoFile runtimeConfig.CNIDeviceInfoFile=/d.json",
+         "logFile ipam.logFile=/il.log", "logFile ipam.logFile (rotated)=/il.log.1",
+         "logFile ipam.logFile (rotated)=/il.log.2", "logFile ipam.logFile (rotated)=/il.log.3",
+         "ipam.stateDir ipam.stateDir=/i", "ipam.configFile ipam.configFile=/c.json"}));
+
+  // Rotation by the plugin's own keys; ena-dpdk-ipam's section may rotate its file differently,
+  // and a file that is never rotated has no rotated names.
+  absl::StatusOr<NetConf> rotated = parseNetConf(R"({"cniVersion": "1.0.0", "name": "n",
+    "mode": "pci", "logFile": "/l.log", "logMaxFiles": 1,
+    "ipam": {"type": "ena-dpdk-ipam", "logFile": "/il.log", "logMaxBytes": 0}})");
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(describe(policedPaths(*rotated)),
+            (V{"logFile logFile=/l.log", "logFile logFile (rotated)=/l.log.1",
+               "stateDir stateDir=/var/lib/ena-dpdk/cni", "hostRoot hostRoot=/",
+               "logFile ipam.logFile=/il.log"}));
 
   // pci mode uses hostRoot, not the dataplane; another IPAM plugin's keys are its own business,
   // and values that are not strings are left to ena-dpdk-ipam to refuse.

@@ -138,6 +138,33 @@ TEST_F(PathPolicyTest, ASymlinkOutOfARootIsRefused) {
   EXPECT_NE(message(dots).find("has \"..\" below"), std::string::npos) << dots;
 }
 
+TEST_F(PathPolicyTest, ALogFileRootAllowsItsRotatedNamesAsResolved) {
+  const std::string log = (allowed() / "cni.log").string();
+  const PathPolicy policy = policyWith(kPolicyLogFile, {log});
+  EXPECT_TRUE(policy.check(kPolicyLogFile, "logFile", log).ok());
+  EXPECT_TRUE(policy.check(kPolicyLogFile, "logFile", log + ".1").ok());
+  EXPECT_TRUE(policy.check(kPolicyLogFile, "logFile", log + ".100").ok());
+  EXPECT_FALSE(policy.check(kPolicyLogFile, "logFile", log + ".1x").ok());
+  EXPECT_FALSE(policy.check(kPolicyLogFile, "logFile", log + ".1/x").ok());
+  EXPECT_FALSE(policy.check(kPolicyLogFile, "logFile", log + "1").ok());
+  // A rotated name that is a link out of the root is refused as what it resolves to.
+  fs::create_symlink(outside() / "evil", log + ".2");
+  std::ofstream(outside() / "evil") << "x";
+  EXPECT_FALSE(policy.check(kPolicyLogFile, "logFile", log + ".2").ok());
+  // Only log files rotate.
+  const PathPolicy state = policyWith(kPolicyStateDir, {log});
+  EXPECT_FALSE(state.check(kPolicyStateDir, "stateDir", log + ".1").ok());
+
+  EXPECT_TRUE(rotatedLogPaths({kPolicyLogFile, "f", log}, 0, 3).empty());
+  const std::vector<PathUse> names = rotatedLogPaths({kPolicyLogFile, "f", log}, 100, 2);
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[0].path, log + ".1");
+  EXPECT_EQ(names[1].path, log + ".2");
+  EXPECT_EQ(names[1].field, "f (rotated)");
+  EXPECT_EQ(names[1].key, kPolicyLogFile);
+  EXPECT_FALSE(policy.check(names).ok()) << "the .2 link leads outside";
+}
+
 TEST_F(PathPolicyTest, RootsAreResolvedToo) {
   // A root that is a link (like /var/run -> /run) allows what its target holds, both ways.
   fs::create_symlink(allowed(), dir_ / "root-link");
@@ -208,6 +235,9 @@ TEST_F(PathPolicyTest, DefaultsMatchWhatTheChartInstalls) {
   for (const Case& c : {
            Case{kPolicyLogFile, "/etc/evil.log"},
            Case{kPolicyLogFile, "/var/log/ena-dpdk-cni.log2"},
+           Case{kPolicyLogFile, "/var/log/ena-dpdk-cni.log.x"},
+           Case{kPolicyLogFile, "/var/log/ena-dpdk-cni.log.1/x"},
+           Case{kPolicyLogFile, "/var/log/ena-dpdk-cni.log."},
            Case{kPolicyLogFile, "/var/log/../../etc/evil.log"},
            Case{kPolicyLogFile, "/var/log/syslog"},
            Case{kPolicyStateDir, "/tmp/x"},

@@ -92,6 +92,22 @@ TEST(FlagParser, HandleStandardHelpVersionAndErrors) {
   std::ostringstream oout, oerr;
   ASSERT_TRUE(parse(ok, {"--log-level", "debug"}).ok());
   EXPECT_EQ(ok.handleStandard(absl::OkStatus(), oout, oerr), std::nullopt);
+  EXPECT_EQ(ok.logOutput().format, LogFormat::Logfmt);
+
+  FlagParser f = ctlLike();
+  std::ostringstream fout, ferr;
+  ASSERT_TRUE(parse(f, {"--log-format", "yaml"}).ok());
+  EXPECT_EQ(f.handleStandard(absl::OkStatus(), fout, ferr), 2);
+  EXPECT_EQ(ferr.str(), "prog: --log-format: \"yaml\" is not one of logfmt, json\n");
+
+  FlagParser json = ctlLike();
+  std::ostringstream jout, jerr;
+  ASSERT_TRUE(parse(json, {"--log-format=json"}).ok());
+  EXPECT_EQ(json.handleStandard(absl::OkStatus(), jout, jerr), std::nullopt);
+  EXPECT_EQ(json.logOutput().format, LogFormat::Json);
+  EXPECT_TRUE(json.logOutput().file.empty());
+  EXPECT_NE(json.help().find("--log-format FORMAT"), std::string::npos);
+  EXPECT_NE(json.help().find("log line format: logfmt, json (default logfmt)"), std::string::npos);
 }
 
 TEST(ReportFatal, FoldsToOneLine) {

@@ -76,7 +76,7 @@ check "default: system-node-critical, host network but not host PID, node select
   '["system-node-critical",true,null,"ClusterFirstWithHostNet",{"dpdk.aws/node":"true"},"dpdk.aws/dedicated"]'
 check "default: nodeprep privileged on the host root, nsenter propagation, node address" \
   expect "$f" '[c("nodeprep").securityContext.privileged, c("nodeprep").command.join(" "), c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation, c("nodeprep").env[0].valueFrom.fieldRef.fieldPath, pod.volumes.find(v => v.name === "host-root").hostPath.path]' \
-  '[true,"ena-dpdk-nodeprep --config /etc/ena-dpdk/config.json --root /host --node-address $(NODE_IP) --log-level info","HostToContainer","status.hostIP","/"]'
+  '[true,"ena-dpdk-nodeprep --config /etc/ena-dpdk/config.json --root /host --node-address $(NODE_IP) --log-level info --log-format logfmt","HostToContainer","status.hostIP","/"]'
 check "default: install-cni copies into the host's /opt/cni/bin, unprivileged" \
   expect "$f" '[c("install-cni").command, pod.volumes.find(v => v.name === "host-cni-bin").hostPath.path, c("install-cni").securityContext.capabilities.drop, c("install-cni").securityContext.privileged]' \
   '[["ena-dpdk-install-cni","/host/opt/cni/bin","/etc/ena-dpdk/config.json","/host/etc/ena-dpdk"],"/opt/cni/bin",["ALL"],null]'
@@ -134,7 +134,16 @@ check "default: no per-network resource (config.json, NADs)" \
   expect "$f" '[config.deviceplugin.ena.networkResources, kind("NetworkAttachmentDefinition").filter(d => JSON.parse(d.spec.config).network).length]' '[null,0]'
 check "default: shared NAD: vhostuser mode, paths of the config, capabilities, IPAM" \
   expect "$f" 'nad("ena-dpdk-shared")' \
-  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","slotGroup":1500,"type":"ena-dpdk-cni"}'
+  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","dataplaneSocket":"/run/ena-dpdk/dataplane.sock","ipam":{"type":"ena-dpdk-ipam"},"logFile":"/var/log/ena-dpdk-cni.log","logFormat":"logfmt","mode":"vhostuser","name":"ena-dpdk-shared","podSlotDir":"/var/run/vhost-user","slotDir":"/var/run/ena-dpdk/vhost","slotGroup":1500,"type":"ena-dpdk-cni"}'
+check "default: every component logs logfmt (--log-format of nodeprep, device plugin, dataplane; NADs' logFormat)" \
+  expect "$f" '[c("nodeprep"), c("deviceplugin"), c("dataplane")].map(x => (a => a[a.indexOf("--log-format") + 1])([...x.command, ...(x.args || [])])).concat(kind("NetworkAttachmentDefinition").map(d => JSON.parse(d.spec.config).logFormat))' \
+  '["logfmt","logfmt","logfmt","logfmt","logfmt"]'
+check "logFormat=json: every component and NAD logs JSON" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" -n kube-system --set logFormat=json >\"$tmp/json-logs.yaml\""
+check "logFormat=json: the flags and the NADs" \
+  expect "$tmp/json-logs.yaml" '[c("nodeprep"), c("deviceplugin"), c("dataplane")].map(x => (a => a[a.indexOf("--log-format") + 1])([...x.command, ...(x.args || [])])).concat(kind("NetworkAttachmentDefinition").map(d => JSON.parse(d.spec.config).logFormat))' \
+  '["json","json","json","json","json"]'
+check "logFormat=json: every object valid" node "$repo/tests/deploy/validate.mjs" k8s "$tmp/json-logs.yaml"
 check "default: the slot group reaches the device plugin and the shared NAD" \
   expect "$f" '[config.deviceplugin.ena.slotGroup, nad("ena-dpdk-shared").slotGroup, nad("ena-dpdk-dedicated").slotGroup]' '[1500,1500,null]'
 check "slotGroup=null: root:root slots, no slotGroup anywhere" \
@@ -143,7 +152,7 @@ check "slotGroup=null: config.deviceplugin.ena.slotGroup is used for both" \
   bash -c "[ \"\$(\"$helm\" template ena-dpdk \"$chart\" --set slotGroup=null --set config.deviceplugin.ena.slotGroup=2000 | grep -c '\"slotGroup\": 2000')\" = 2 ]"
 check "default: dedicated NAD: pci mode" \
   expect "$f" 'nad("ena-dpdk-dedicated")' \
-  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","logFile":"/var/log/ena-dpdk-cni.log","mode":"pci","name":"ena-dpdk-dedicated","type":"ena-dpdk-cni"}'
+  '{"capabilities":{"CNIDeviceInfoFile":true,"deviceID":true},"cniVersion":"1.0.0","logFile":"/var/log/ena-dpdk-cni.log","logFormat":"logfmt","mode":"pci","name":"ena-dpdk-dedicated","type":"ena-dpdk-cni"}'
 check "helm install -n ena-dpdk: every namespaced object but the NADs is in ena-dpdk, with a quota admitting the critical priority class" \
   bash -c "\"$helm\" template ena-dpdk \"$chart\" -n ena-dpdk >\"$tmp/ns.yaml\""
 check "helm install -n ena-dpdk: objects" expect "$tmp/ns.yaml" 'docs.map(d => d.kind + "/" + d.metadata.namespace + "/" + d.metadata.name)' \
@@ -240,6 +249,7 @@ bad "config.deviceplugin.resourcePrefix: Does not match pattern" --set config.de
 bad "config.ipam.networks.eni1: Must validate one and only one schema" --set config.ipam.networks.eni1.gateway=10.0.0.1
 bad "networkAttachments.shared.config.type" --set networkAttachments.shared.config.type=other
 bad "image.repository: String length must be greater than or equal to 1" --set image.repository=
+bad "logFormat must be one of" --set logFormat=text
 bad "config.dataplane.eal holds \"-a\"" --set 'config.dataplane.eal={-a,0000:00:07.0}'
 bad "both false" --set dataplane.enabled=false --set deviceplugin.enabled=false
 bad "deviceplugin.enabled=false: the node DaemonSet would run nothing" --set deviceplugin.enabled=false

@@ -53,14 +53,14 @@ check "NOTES: with the CRD, no warning; the node's address and ports" \
 check "metrics.host=127.0.0.1: node-local, probes at 127.0.0.1, no NODE_IP" \
   template local --set metrics.host=127.0.0.1
 check "metrics.host=127.0.0.1: addresses and probes" \
-  expect "$tmp/local.yaml" '[c("dataplane").command.slice(-1)[0], c("deviceplugin").command.slice(-1)[0], c("dataplane").readinessProbe.httpGet.host, c("deviceplugin").livenessProbe.httpGet.host, c("dataplane").env, c("deviceplugin").env]' \
+  expect "$tmp/local.yaml" '[(x => x.command[x.command.indexOf("--metrics-address") + 1])(c("dataplane")), (x => x.command[x.command.indexOf("--metrics-address") + 1])(c("deviceplugin")), c("dataplane").readinessProbe.httpGet.host, c("deviceplugin").livenessProbe.httpGet.host, c("dataplane").env, c("deviceplugin").env]' \
   '["127.0.0.1:9640","127.0.0.1:9641","127.0.0.1","127.0.0.1",null,null]'
 check "metrics.host=fd00::5: brackets" template v6 --set metrics.host=fd00::5
 check "metrics.host=fd00::5: brackets in the flag, the probe host without" \
-  expect "$tmp/v6.yaml" '[c("dataplane").command.slice(-1)[0], c("dataplane").startupProbe.httpGet.host]' '["[fd00::5]:9640","fd00::5"]'
+  expect "$tmp/v6.yaml" '[(x => x.command[x.command.indexOf("--metrics-address") + 1])(c("dataplane")), c("dataplane").startupProbe.httpGet.host]' '["[fd00::5]:9640","fd00::5"]'
 check "metrics.host=0.0.0.0: probes at 127.0.0.1" template any --set metrics.host=0.0.0.0
 check "metrics.host=0.0.0.0: probes at 127.0.0.1" \
-  expect "$tmp/any.yaml" '[c("dataplane").command.slice(-1)[0], c("dataplane").startupProbe.httpGet.host]' '["0.0.0.0:9640","127.0.0.1"]'
+  expect "$tmp/any.yaml" '[(x => x.command[x.command.indexOf("--metrics-address") + 1])(c("dataplane")), c("dataplane").startupProbe.httpGet.host]' '["0.0.0.0:9640","127.0.0.1"]'
 check "ports 0: no named ports, no Service, the dataplane probes fall back to ena-dpdk-ctl health" \
   template zero --set metrics.dataplanePort=0 --set metrics.devicepluginPort=0 "${all[@]}"
 check "ports 0: nothing to scrape" \

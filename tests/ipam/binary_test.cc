@@ -188,7 +188,7 @@ TEST_F(IpamBinaryTest, AddCheckDelInEveryVersion) {
     }
     EXPECT_EQ(add.json(), expected);
     // Logs go to stderr, never stdout.
-    EXPECT_THAT(add.err, ::testing::HasSubstr("lease added network=local container=ctr1"));
+    EXPECT_THAT(add.err, ::testing::HasSubstr("msg=\"lease added\" network=local container=ctr1"));
 
     PluginRun again = run(env("ADD", "ctr1"), netconf(version));
     EXPECT_EQ(again.exitCode, 0);
@@ -276,8 +276,9 @@ TEST_F(IpamBinaryTest, ErrorsAreJsonOnStdoutWithTheirCodes) {
 TEST_F(IpamBinaryTest, LogFileGetsTheLinesToo) {
   nlohmann::json config = netconf("1.1.0", {{"logFile", (dir_ / "ipam.log").string()}});
   ASSERT_EQ(run(env("ADD", "logged"), config).exitCode, 0);
-  EXPECT_THAT(slurp(dir_ / "ipam.log"),
-              ::testing::HasSubstr("lease added network=local container=logged ifname=net1"));
+  EXPECT_THAT(
+      slurp(dir_ / "ipam.log"),
+      ::testing::HasSubstr("msg=\"lease added\" network=local container=logged ifname=net1"));
 }
 
 TEST_F(IpamBinaryTest, GcAndStatus) {

@@ -223,8 +223,43 @@ TEST(IpamNetconfTest, MissingDefaultFileMeansDefaults) {
   EXPECT_EQ(netconf->source->eniMac, "0A:1B:2C:3D:4E:5F");
   EXPECT_EQ(netconf->logFile, "/tmp/cni.log");  // the top-level key as a fallback
   EXPECT_EQ(netconf->logLevel, spdlog::level::warn);
+  EXPECT_EQ(netconf->logFormat, common::LogFormat::Logfmt);
+  EXPECT_EQ(netconf->logMaxBytes, common::kDefaultLogMaxBytes);
+  EXPECT_EQ(netconf->logMaxFiles, common::kDefaultLogMaxFiles);
   EXPECT_EQ(netconf->imds.endpoint, "http://169.254.169.254");
   EXPECT_EQ(netconf->configFile, dir.path() / "absent.json");
+}
+
+TEST(IpamNetconfTest, LogFormatAndRotationFromTheIpamSectionElseTheTopLevel) {
+  TempDir dir;
+  absl::StatusOr<IpamNetconf> top = ipam::parseIpamNetconf(parse(R"({
+      "cniVersion": "1.0.0", "network": "eni2", "logFormat": "json", "logMaxBytes": 4096,
+      "logMaxFiles": 5, "ipam": {"type": "ena-dpdk-ipam", "eniMac": "0A:1B:2C:3D:4E:5F"}})"),
+                                                           dir.path() / "absent.json");
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->logFormat, common::LogFormat::Json);
+  EXPECT_EQ(top->logMaxBytes, 4096u);
+  EXPECT_EQ(top->logMaxFiles, 5u);
+  absl::StatusOr<IpamNetconf> own = ipam::parseIpamNetconf(parse(R"({
+      "cniVersion": "1.0.0", "network": "eni2", "logFormat": "json", "logMaxBytes": 4096,
+      "ipam": {"type": "ena-dpdk-ipam", "eniMac": "0A:1B:2C:3D:4E:5F", "logFormat": "logfmt",
+               "logMaxBytes": 0, "logMaxFiles": 1}})"),
+                                                           dir.path() / "absent.json");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->logFormat, common::LogFormat::Logfmt);
+  EXPECT_EQ(own->logMaxBytes, 0u);
+  EXPECT_EQ(own->logMaxFiles, 1u);
+  for (const char* bad : {R"("logFormat": "xml")", R"("logMaxFiles": 0)", R"("logMaxBytes": -5)"}) {
+    absl::StatusOr<IpamNetconf> refused = ipam::parseIpamNetconf(
+        parse(std::string(R"({"cniVersion": "1.0.0", "network": "eni2", "ipam": {"type":
+              "ena-dpdk-ipam", "eniMac": "0A:1B:2C:3D:4E:5F", )") +
+              bad + "}}"),
+        dir.path() / "absent.json");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(code(refused.status()), 7) << bad;
+    EXPECT_NE(message(refused.status()).find(std::string(bad).substr(1, 8)), std::string::npos)
+        << refused.status();
+  }
 }
 
 TEST(IpamNetconfTest, InlineSourcesGoWithTheInlineEni) {

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/atomic_file.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::testing {
@@ -159,8 +160,8 @@ void KubeletStandin::connect(const PluginRegistration& registration) {
   if (status.ok()) status = (*client)->options().status();
   if (status.ok()) status = (*client)->startListAndWatch();
   if (!status.ok()) {
-    logger_->warn("cannot use plugin resource={} endpoint={} error=\"{}\"",
-                  registration.resourceName, endpoint.string(), toStd(status.message()));
+    logger_->warn("cannot use plugin resource={} endpoint={} error={}", registration.resourceName,
+                  endpoint.string(), common::logValue(toStd(status.message())));
     return;
   }
   logger_->info("registered resource={} endpoint={} preferred_allocation={}",

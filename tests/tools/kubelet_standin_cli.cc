@@ -65,9 +65,9 @@ int printJson(const google::protobuf::Message& message, std::ostream& out, std::
 }
 
 int serve(const common::HostRoot& root, const std::string& controlSocket,
-          spdlog::level::level_enum level, std::ostream& err) {
+          spdlog::level::level_enum level, const common::LogOutput& output, std::ostream& err) {
   absl::StatusOr<std::shared_ptr<spdlog::logger>> logger =
-      common::makeLogger("kubelet-standin", level);
+      common::makeLogger("kubelet-standin", level, output);
   if (!logger.ok()) return fail(err, logger.status());
   // Blocked before any thread starts, so that every thread inherits the mask and the signals
   // queue for sigwait().
@@ -151,7 +151,7 @@ int standinMain(int argc, const char* const* argv, std::ostream& out, std::ostre
     return usage(strCat("--container does not apply to ", command));
   }
 
-  if (command == "serve") return serve(root, controlSocket, *level, err);
+  if (command == "serve") return serve(root, controlSocket, *level, flags.logOutput(), err);
 
   StandinControlClient client(
       controlSocket, std::chrono::milliseconds(static_cast<long>(std::llround(timeout * 1000))));

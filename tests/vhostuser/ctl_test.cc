@@ -783,6 +783,7 @@ TEST_F(CtlTest, HelpListsEveryCommandAndFlag) {
                            "--owner UID:GID",
                            "--perm MODE",
                            "--log-level LEVEL",
+                           "--log-format FORMAT",
                            "--version",
                            "-h, --help",
                            "Exit status"}) {
