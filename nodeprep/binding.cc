@@ -1,7 +1,9 @@
 #include "nodeprep/binding.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
@@ -366,6 +368,10 @@ void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Repo
   for (const BindCandidate& candidate : plan.bind) {
     const std::string& address = candidate.device.address;
     const std::string change = strCat(driverName(candidate.device.driver), " -> ", plan.driver);
+    // What --undo puts back; the plan's read is the device as it was before this bind.
+    const BoundDevice record{.driver = candidate.device.driver,
+                             .driver_override = candidate.device.driver_override,
+                             .bound_to = plan.driver};
     absl::Status status = bindDevice(candidate, plan.driver, host);
     if (status.ok()) {
       absl::StatusOr<PciDevice> after = common::readPciDevice(host.root, address);
@@ -387,7 +393,131 @@ void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Repo
     }
     if (!candidate.ifname.empty()) state.interfaces[candidate.ifname] = address;
     if (!candidate.mac.empty()) state.macs[candidate.mac] = address;
+    state.bound_devices[address] = record;
     report.add("bind", candidate.label(), change, ActionStatus::Changed);
+  }
+}
+
+std::vector<std::string> deviceUsers(const common::HostRoot& root, const PciDevice& device) {
+  std::vector<std::string> nodes;
+  if (device.iommu_group) {
+    nodes.push_back(strCat("/dev/vfio/", *device.iommu_group));
+    nodes.push_back(strCat("/dev/vfio/noiommu-", *device.iommu_group));
+  }
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root.path(devicePath(device.address, "uio")), ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    nodes.push_back(strCat("/dev/", it->path().filename().string()));
+  }
+  std::vector<std::string> users;
+  if (nodes.empty()) return users;
+  for (std::filesystem::directory_iterator proc(root.path("/proc"), ec), end; !ec && proc != end;
+       proc.increment(ec)) {
+    const std::string pid = proc->path().filename().string();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), absl::ascii_isdigit)) continue;
+    std::error_code fd_ec;
+    for (std::filesystem::directory_iterator fd(proc->path() / "fd", fd_ec), fd_end;
+         !fd_ec && fd != fd_end; fd.increment(fd_ec)) {
+      std::error_code link_ec;
+      const std::string target = std::filesystem::read_symlink(fd->path(), link_ec).string();
+      if (link_ec || std::find(nodes.begin(), nodes.end(), target) == nodes.end()) continue;
+      absl::StatusOr<std::string> comm = readHostFile(root, strCat("/proc/", pid, "/comm"));
+      users.push_back(
+          strCat(pid, comm.ok() ? strCat(" (", *comm, ")") : "", " has ", target, " open"));
+      break;
+    }
+  }
+  return users;
+}
+
+bool checkBoundDevicesIdle(const common::HostRoot& root, const NodeState& state, Report& report) {
+  bool idle = true;
+  for (const auto& [address, record] : state.bound_devices) {
+    absl::StatusOr<PciDevice> device = common::readPciDevice(root, address);
+    if (!device.ok() || device->driver != record.bound_to) continue;
+    const std::vector<std::string> users = deviceUsers(root, *device);
+    if (users.empty()) continue;
+    idle = false;
+    report.fail("bind", address,
+                strCat("refusing to give ", address, " back to ", driverName(record.driver),
+                       ": it is in use (", absl::StrJoin(users, "; "),
+                       "); stop the DPDK application (the ena-dpdk dataplane) first"),
+                ActionStatus::Refused);
+  }
+  return idle;
+}
+
+void undoBinding(const Host& host, bool dry_run, NodeState& state, Report& report) {
+  // Devices an older nodeprep bound: it did not record what they had before.
+  std::set<std::string> unrecorded;
+  for (const auto& [ifname, address] : state.interfaces) unrecorded.insert(address);
+  for (const auto& [mac, address] : state.macs) unrecorded.insert(address);
+  for (const std::string& address : unrecorded) {
+    if (state.bound_devices.contains(address)) continue;
+    report.add("bind", address,
+               "none: bound by a nodeprep that did not record the driver it had before; left as "
+               "it is (give it back with driver_override, unbind and drivers_probe)",
+               ActionStatus::Warning);
+  }
+  std::set<std::string> given_back;
+  for (const auto& [address, record] : state.bound_devices) {
+    absl::StatusOr<PciDevice> device = common::readPciDevice(host.root, address);
+    if (!device.ok()) {
+      report.add("bind", address, strCat("none: ", toStd(device.status().message())),
+                 ActionStatus::Warning);
+      given_back.insert(address);
+      continue;
+    }
+    if (device->driver != record.bound_to) {
+      report.add("bind", address,
+                 strCat("none: on ", driverName(device->driver), ", not on the ", record.bound_to,
+                        " nodeprep bound it to"),
+                 ActionStatus::Ok);
+      given_back.insert(address);
+      continue;
+    }
+    const std::string change = strCat(record.bound_to, " -> ", driverName(record.driver));
+    if (dry_run) {
+      report.add("bind", address, change, ActionStatus::Planned);
+      continue;
+    }
+    // As dpdk-devbind binds to a named driver: override, unbind, probe; then the override the
+    // device had ("\n" clears it).
+    absl::Status status = host.kernel.write(devicePath(address, "driver_override"),
+                                            record.driver.empty() ? "\n" : record.driver);
+    if (status.ok()) {
+      status =
+          host.kernel.write(strCat("/sys/bus/pci/drivers/", record.bound_to, "/unbind"), address);
+    }
+    if (status.ok() && !record.driver.empty()) status = host.kernel.write(kDriversProbe, address);
+    if (status.ok()) {
+      status = host.kernel.write(devicePath(address, "driver_override"),
+                                 record.driver_override.empty() ? "\n" : record.driver_override);
+    }
+    if (status.ok()) {
+      absl::StatusOr<PciDevice> after = common::readPciDevice(host.root, address);
+      if (!after.ok()) {
+        status = after.status();
+      } else if (after->driver != record.driver) {
+        status = absl::InternalError(
+            strCat("on ", driverName(after->driver), " after drivers_probe, not ", record.driver));
+      }
+    }
+    if (!status.ok()) {
+      report.fail("bind", address,
+                  strCat(address, ": ", change, " failed: ", toStd(status.message())));
+      continue;
+    }
+    report.add("bind", address, change, ActionStatus::Changed);
+    given_back.insert(address);
+  }
+  if (dry_run) return;
+  for (const std::string& address : given_back) state.bound_devices.erase(address);
+  for (const std::string& address : unrecorded) {
+    if (state.bound_devices.contains(address)) continue;
+    std::erase_if(state.interfaces, [&](const auto& entry) { return entry.second == address; });
+    std::erase_if(state.macs, [&](const auto& entry) { return entry.second == address; });
   }
 }
 

@@ -89,8 +89,29 @@ absl::StatusOr<BindPlan> planBinding(const common::HostRoot& root, const BindCon
 // Step 5: binds each planned device as dpdk-devbind does: driver_override, unbind from the
 // current driver, drivers_probe, then checks the device's driver link. A device that does not end
 // up on the driver is handed back to its kernel driver (override cleared, probed again) and fails
-// the run. Records bound interfaces and MACs in `state`. Adds one "bind" action per device.
+// the run. Records bound interfaces and MACs in `state`, and in `state.bound_devices` the driver
+// and driver_override each device had. Adds one "bind" action per device.
 void applyBinding(const BindPlan& plan, const Host& host, NodeState& state, Report& report);
+
+// The processes that hold a device open: "1234 (dpdk-testpmd) has /dev/vfio/noiommu-0 open",
+// from the /proc/<pid>/fd links to its vfio group node (/dev/vfio/<group>,
+// /dev/vfio/noiommu-<group>) or its /dev/uio<N>. Empty when nothing does (or nothing can be
+// told: a device on another driver has no such node).
+std::vector<std::string> deviceUsers(const common::HostRoot& root, const common::PciDevice& device);
+
+// --undo, before anything is written: a "refused" bind action for each device in
+// `state.bound_devices` that is still on the driver nodeprep bound it to and open in a process
+// (deviceUsers()). True when there is none.
+bool checkBoundDevicesIdle(const common::HostRoot& root, const NodeState& state, Report& report);
+
+// --undo: gives each device in `state.bound_devices` that is still on the driver nodeprep bound
+// it to back to the driver it had before (driver_override set to it, unbind, drivers_probe, the
+// driver link checked) and restores its driver_override. A device on another driver by now
+// (after a reboot, or moved by someone) is left alone. Devices an older nodeprep bound without
+// recording their driver (in `state.interfaces`/`macs` only) get a warning and stay bound. A
+// failure is reported and the device stays recorded; the others go on. Given-back devices leave
+// `state` (also their interfaces and MACs). With `dry_run` only plans. Adds "bind" actions.
+void undoBinding(const Host& host, bool dry_run, NodeState& state, Report& report);
 
 // Instead of applyBinding() (and describeBinding()) while a reboot that turns the IOMMU on is
 // pending: binds nothing, and adds a warning "bind" action per device to bind saying it waits for

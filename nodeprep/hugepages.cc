@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -92,7 +93,7 @@ absl::StatusOr<HugepagesPlan> planHugepages(const common::HostRoot& root,
 }
 
 HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist, const Host& host,
-                                  Report& report) {
+                                  NodeState& state, Report& report) {
   HugepagesOutcome outcome;
   for (const HugepageTarget& target : plan.targets) {
     // Re-read right before writing: another agent may have raised the count since the plan, and
@@ -121,6 +122,13 @@ HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist
       return outcome;
     }
     outcome.raised = outcome.raised || *granted > *current;
+    if (*granted > *current) {
+      // The first raise's "before" is what the node had before nodeprep; later raises move only
+      // the count nodeprep left.
+      auto [raise, first] = state.hugepages_raised.try_emplace(
+          target.file, HugepageRaise{.before = *current, .raised_to = *granted});
+      if (!first) raise->second.raised_to = *granted;
+    }
     const std::string change = strCat(*current, " -> ", *granted);
     if (*granted >= target.wanted) {
       report.add("hugepages", target.file, change, ActionStatus::Changed);
@@ -146,6 +154,51 @@ HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist
                ActionStatus::Warning);
   }
   return outcome;
+}
+
+void undoHugepages(const Host& host, bool dry_run, NodeState& state, Report& report) {
+  for (auto it = state.hugepages_raised.begin(); it != state.hugepages_raised.end();) {
+    const std::string& file = it->first;
+    const HugepageRaise& raise = it->second;
+    absl::StatusOr<uint64_t> current = readHostNumber(host.root, file);
+    if (!current.ok()) {
+      report.fail("hugepages", file, common::toStd(current.status().message()));
+      ++it;
+      continue;
+    }
+    if (*current != raise.raised_to) {
+      report.add("hugepages", file,
+                 strCat("none: reads ", *current, ", not the ", raise.raised_to,
+                        " nodeprep raised it to; someone changed it since, left alone"),
+                 ActionStatus::Warning);
+      it = dry_run ? std::next(it) : state.hugepages_raised.erase(it);
+      continue;
+    }
+    const std::string change = strCat(*current, " -> ", raise.before);
+    if (dry_run) {
+      report.add("hugepages", file, change, ActionStatus::Planned);
+      ++it;
+      continue;
+    }
+    absl::Status written = host.kernel.write(file, strCat(raise.before));
+    absl::StatusOr<uint64_t> after =
+        written.ok() ? readHostNumber(host.root, file) : absl::StatusOr<uint64_t>(written);
+    if (!after.ok()) {
+      report.fail("hugepages", file, common::toStd(after.status().message()));
+      ++it;
+      continue;
+    }
+    if (*after > raise.before) {
+      // The kernel keeps pages that are in use; the next --undo tries again from here.
+      report.fail("hugepages", file,
+                  strCat(change, ": the kernel kept ", *after, " (pages still in use)"));
+      it->second.raised_to = *after;
+      ++it;
+      continue;
+    }
+    report.add("hugepages", file, change, ActionStatus::Changed);
+    it = state.hugepages_raised.erase(it);
+  }
 }
 
 void describeHugepages(const HugepagesPlan& plan, Report& report) {

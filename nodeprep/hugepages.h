@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
+#include "nodeprep/node_state.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
@@ -59,8 +60,16 @@ struct HugepagesOutcome {
 // files and reads back what the kernel granted. Adds one "hugepages" action per target. A 2M
 // shortfall fails the run (a kernel argument cannot make 2M memory appear); a 1G shortfall fails
 // it when `persist` is Never and is a warning otherwise (the kernel command line takes over).
+// Records each raise (the count before the first one, and what the kernel granted) in
+// `state.hugepages_raised`.
 HugepagesOutcome reserveHugepages(const HugepagesPlan& plan, PersistMode persist, const Host& host,
-                                  Report& report);
+                                  NodeState& state, Report& report);
+
+// --undo: writes each count recorded in `state.hugepages_raised` back to what it was before
+// nodeprep raised it, when it still reads what nodeprep raised it to (otherwise someone changed
+// it since: a warning, and the record is dropped). A count the kernel cannot lower all the way
+// (pages in use) fails and stays recorded. With `dry_run` only plans. Adds "hugepages" actions.
+void undoHugepages(const Host& host, bool dry_run, NodeState& state, Report& report);
 
 // --dry-run: adds the actions reserveHugepages() would take, as "planned" or "ok".
 void describeHugepages(const HugepagesPlan& plan, Report& report);

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "nodeprep/host.h"
+#include "nodeprep/node_state.h"
 #include "nodeprep/report.h"
 
 namespace enadpdk::nodeprep {
@@ -73,12 +74,31 @@ enum class KernelArgsResult {
 // /sys/firmware/efi exists, else /boot/grub2/grub.cfg or /boot/grub/grub.cfg) with `grub2-mkconfig
 // -o` (or `grub-mkconfig`). Nothing is written when the arguments are already there; an edit of
 // /etc/default/grub is undone when regenerating fails. With `dry_run` it only inspects. Adds
-// "kernel-args" actions.
+// "kernel-args" actions. An addition it makes is recorded in `state->kernel_args_added` (the
+// arguments added, those of the set's keys they replaced, and for /etc/default/grub the file
+// before and after) unless `state` is null.
 KernelArgsResult persistKernelArgs(const Host& host, const KernelArgSet& set, bool dry_run,
-                                   Report& report);
+                                   Report& report, NodeState* state = nullptr);
 
 // Step 2 (persistent part): persistKernelArgs() with hugepageArgSet(pages).
-KernelArgsResult persistHugepageArgs(const Host& host, uint64_t pages, bool dry_run,
-                                     Report& report);
+KernelArgsResult persistHugepageArgs(const Host& host, uint64_t pages, bool dry_run, Report& report,
+                                     NodeState* state = nullptr);
+
+// /etc/default/grub `content` with each argument of `added` removed from every
+// GRUB_CMDLINE_LINUX assignment and `replaced` appended to the last one: the undo of an edit
+// when the file changed since (otherwise --undo restores the file as it was). Unchanged content
+// when none of `added` is there.
+std::string removeFromDefaultGrub(std::string_view content, std::string_view added,
+                                  std::string_view replaced);
+
+// --undo: reverts the additions in `state.kernel_args_added`, last first. grubby: `grubby
+// --update-kernel=ALL --remove-args=<added>` (and `--args=<replaced>` when they replaced
+// something). /etc/default/grub: the file as it was before the edit when it still reads what
+// nodeprep wrote (byte for byte, mode kept), else removeFromDefaultGrub(); then grub.cfg is
+// regenerated as persistKernelArgs() does (on failure the file is put back and the records
+// kept). Arguments the running kernel booted with stay until the next boot (a warning says so).
+// With `dry_run` only plans (grubby --info only). Adds "kernel-args" actions; reverted additions
+// leave `state`.
+void undoKernelArgs(const Host& host, bool dry_run, NodeState& state, Report& report);
 
 }  // namespace enadpdk::nodeprep

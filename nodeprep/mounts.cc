@@ -1,6 +1,12 @@
 #include "nodeprep/mounts.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -137,7 +143,8 @@ absl::StatusOr<std::vector<MountPlan>> planMounts(const common::HostRoot& root,
   return plans;
 }
 
-void applyMounts(const std::vector<MountPlan>& plans, const Host& host, Report& report) {
+void applyMounts(const std::vector<MountPlan>& plans, const Host& host, NodeState& state,
+                 Report& report) {
   for (const MountPlan& plan : plans) {
     const HugetlbfsMount& m = plan.mount;
     const std::string option = pageSizeOption(m.pageSize);
@@ -148,6 +155,7 @@ void applyMounts(const std::vector<MountPlan>& plans, const Host& host, Report& 
     }
     const std::vector<std::string> argv = {
         "mount", "-t", kHugetlbfs, "-o", option, "nodev", host.commands.commandPath(m.path)};
+    const std::vector<std::string> created = missingDirectories(host.root, m.path);
     absl::Status status = common::makeDirectories(host.root.path(m.path), 0755);
     if (status.ok()) {
       status = runChecked(host.commands, argv).status();
@@ -166,7 +174,91 @@ void applyMounts(const std::vector<MountPlan>& plans, const Host& host, Report& 
       report.fail("mounts", m.path, std::string(toStd(status.message())));
       return;
     }
+    state.mounts_made[m.path] = {.created_directories = created};
     report.add("mounts", m.path, mountDescription(m), ActionStatus::Changed);
+  }
+}
+
+bool removeCreatedDirectories(const Host& host, const std::vector<std::string>& created,
+                              std::string_view step, bool dry_run, Report& report) {
+  bool removed = true;
+  for (auto it = created.rbegin(); it != created.rend(); ++it) {
+    const std::filesystem::path dir = host.root.path(*it);
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(dir, ec))) {
+      report.add(step, *it, "none: the directory nodeprep created is gone", ActionStatus::Ok);
+      continue;
+    }
+    const bool empty =
+        std::filesystem::is_directory(dir, ec) &&
+        std::filesystem::directory_iterator(dir, ec) == std::filesystem::directory_iterator();
+    if (!empty) {
+      // Something else put files there since: it is no longer only nodeprep's.
+      report.add(step, *it, "none: not empty, left in place", ActionStatus::Warning);
+      continue;
+    }
+    if (dry_run) {
+      report.add(step, *it, "rmdir (nodeprep created it)", ActionStatus::Planned);
+      continue;
+    }
+    if (::rmdir(dir.c_str()) != 0) {
+      report.fail(step, *it, strCat("rmdir: ", std::strerror(errno)));
+      removed = false;
+      continue;
+    }
+    report.add(step, *it, "rmdir (nodeprep created it)", ActionStatus::Changed);
+  }
+  return removed;
+}
+
+void undoMounts(const Host& host, bool dry_run, NodeState& state, Report& report) {
+  for (auto it = state.mounts_made.begin(); it != state.mounts_made.end();) {
+    const std::string& path = it->first;
+    absl::StatusOr<std::vector<MountEntry>> table = readMountTable(host.root);
+    if (!table.ok()) {
+      report.fail("mounts", path, std::string(toStd(table.status().message())));
+      ++it;
+      continue;
+    }
+    const MountEntry* entry = topMount(*table, path);
+    absl::Status status;
+    if (entry == nullptr) {
+      report.add("mounts", path, "none: not mounted any more", ActionStatus::Ok);
+    } else if (entry->fstype != kHugetlbfs) {
+      // Something else is mounted on top now: not nodeprep's to unmount.
+      status = absl::FailedPreconditionError(
+          strCat(path, " now has a ", entry->fstype, " mount on top; unmount it first"));
+    } else {
+      const std::vector<std::string> argv = {"umount", host.commands.commandPath(path)};
+      if (dry_run) {
+        report.add("mounts", path, describeCommand({"umount", path}), ActionStatus::Planned);
+      } else {
+        status = runChecked(host.commands, argv).status();
+        if (status.ok()) {
+          table = readMountTable(host.root);
+          status = table.ok() ? absl::OkStatus() : table.status();
+          if (status.ok() && topMount(*table, path) != nullptr) {
+            status = absl::InternalError(strCat(describeCommand(argv), " succeeded but ", path,
+                                                " is still in the host's mount table"));
+          }
+        }
+        if (status.ok()) {
+          report.add("mounts", path, describeCommand({"umount", path}), ActionStatus::Changed);
+        }
+      }
+    }
+    if (!status.ok()) {
+      report.fail("mounts", path, std::string(toStd(status.message())));
+      ++it;
+      continue;
+    }
+    const bool removed =
+        removeCreatedDirectories(host, it->second.created_directories, "mounts", dry_run, report);
+    if (dry_run || !removed) {
+      ++it;
+    } else {
+      it = state.mounts_made.erase(it);
+    }
   }
 }
 

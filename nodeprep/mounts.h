@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "common/host_root.h"
 #include "nodeprep/host.h"
+#include "nodeprep/node_state.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
@@ -56,8 +57,23 @@ absl::StatusOr<std::vector<MountPlan>> planMounts(const common::HostRoot& root,
 
 // Step 3: for each mount not present, creates the mount point (0755, under the host root) and
 // runs `mount -t hugetlbfs -o pagesize=<1G|2M> nodev <path>`, then checks the mount table. Adds
-// one "mounts" action per mount; stops at the first failure.
-void applyMounts(const std::vector<MountPlan>& plans, const Host& host, Report& report);
+// one "mounts" action per mount; stops at the first failure. Records each mount it made, with
+// the directories it created for it, in `state.mounts_made`.
+void applyMounts(const std::vector<MountPlan>& plans, const Host& host, NodeState& state,
+                 Report& report);
+
+// --undo: for each mount in `state.mounts_made`, `umount <path>` when hugetlbfs is still mounted
+// there (checked in the mount table), then removes the directories nodeprep created for it,
+// innermost first, as long as they are empty. A failure (a mount in use) is reported and the
+// record kept; the other mounts go on. With `dry_run` only plans. Adds "mounts" actions.
+void undoMounts(const Host& host, bool dry_run, NodeState& state, Report& report);
+
+// Removes the directories `created` (host paths, outermost first) innermost first, each only when
+// it is empty; with `dry_run` only says what it would remove. Adds one `step` action per
+// directory. Used for the mount points and the state file's directory. False when an rmdir
+// failed (a directory left because it is not empty is not a failure).
+bool removeCreatedDirectories(const Host& host, const std::vector<std::string>& created,
+                              std::string_view step, bool dry_run, Report& report);
 
 // --dry-run: adds the actions applyMounts() would take.
 void describeMounts(const std::vector<MountPlan>& plans, Report& report);

@@ -1,6 +1,7 @@
 #include "nodeprep/nodeprep.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <vector>
 
@@ -61,6 +62,11 @@ Report Nodeprep::run() {
   // Saves the state when the run changed it and settles the verdict; every exit goes through it.
   auto finish = [&]() -> Report {
     if (!options_.dry_run && loaded_state && plans.state != *loaded_state) {
+      if (!hostPathExists(root_, options_.state_file)) {
+        // The first save: what it creates on the way is nodeprep's, for --undo to remove.
+        plans.state.state_directories = missingDirectories(
+            root_, std::filesystem::path(options_.state_file).parent_path().string());
+      }
       absl::Status saved = saveNodeState(root_, options_.state_file, plans.state);
       if (saved.ok()) {
         report.add("state", options_.state_file, "updated", ActionStatus::Changed);
@@ -186,10 +192,12 @@ Report Nodeprep::run() {
   }
 
   // ---- Step 2: hugepages.
-  const HugepagesOutcome reserved = reserveHugepages(plans.hugepages, persist, host, report);
+  const HugepagesOutcome reserved =
+      reserveHugepages(plans.hugepages, persist, host, plans.state, report);
   if (report.failed()) return finish();
   if (total1G > 0 && (persist == PersistMode::Always || reserved.short1G)) {
-    if (persistHugepageArgs(host, total1G, /*dry_run=*/false, report) == KernelArgsResult::Failed) {
+    if (persistHugepageArgs(host, total1G, /*dry_run=*/false, report, &plans.state) ==
+        KernelArgsResult::Failed) {
       return finish();
     }
     if (reserved.short1G) {
@@ -212,9 +220,9 @@ Report Nodeprep::run() {
   checkKubelet(reserved.raised);
 
   // ---- Steps 3 to 5.
-  applyMounts(plans.mounts, host, report);
+  applyMounts(plans.mounts, host, plans.state, report);
   if (report.failed()) return finish();
-  applyVfio(plans.vfio, host, report);
+  applyVfio(plans.vfio, host, plans.state, report);
   if (report.failed()) return finish();
   if (bind_after_reboot) {
     deferBinding(plans.bind, report);

@@ -6,6 +6,7 @@
 #include "nodeprep/nodeprep.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
+#include "nodeprep/undo.h"
 
 namespace enadpdk::nodeprep {
 
@@ -30,7 +31,7 @@ HostSeams hostSeams(std::string search_path) {
 int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
                  const HostSeams& seams) {
   common::FlagParser flags(
-      "ena-dpdk-nodeprep", "[--config PATH] [--root DIR] [--dry-run] [--node-address IP]",
+      "ena-dpdk-nodeprep", "[--config PATH] [--root DIR] [--dry-run] [--undo] [--node-address IP]",
       "Prepares a node for DPDK, idempotently and in this order: CPU check, hugepages (runtime\n"
       "reservation, else GRUB kernel arguments and a reboot), hugetlbfs mounts, vfio (the IOMMU\n"
       "where the instance has one, turned on with kernel arguments and a reboot when the kernel\n"
@@ -41,9 +42,16 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
       "allExceptPrimary. Reads the \"nodeprep\" config section and prints\n"
       "{\"actions\": [...], \"rebootRequired\", \"kubeletRestartRequired\", \"ready\",\n"
       "\"vfio\": {\"mode\", \"reason\"}} as JSON.\n"
-      "Exit status: 0 node ready (--dry-run: plan made), 3 reboot required, 1 error, 2 bad usage.");
+      "--undo gives the node back: it reverts only what the state file records nodeprep did\n"
+      "(bound ENAs back to their driver, no-IOMMU mode, modules it loaded, its hugetlbfs mounts\n"
+      "and directories, the hugepage counts it raised, the kernel arguments it added), refuses\n"
+      "while a bound ENA is open in a process, and removes the state file when all is undone.\n"
+      "Exit status: 0 node ready (--dry-run: plan made; --undo: all undone, or nothing to do),\n"
+      "3 reboot required, 1 error (--undo: something could not be undone), 2 bad usage.");
   flags.addCommonFlags()
       .addSwitch("dry-run", "print the plan as JSON and change nothing")
+      .addSwitch("undo",
+                 "revert what the state file records nodeprep did (with --dry-run: the plan)")
       .addValue("node-address", "IP",
                 "address the node is registered with; the interface holding it is never bound")
       .addValue("state-file", "PATH",
@@ -79,6 +87,18 @@ int nodeprepMain(int argc, const char* const* argv, std::ostream& out, std::ostr
   std::unique_ptr<KernelFiles> kernel = seams.kernel(root);
   std::unique_ptr<InterfaceAddresses> addresses = seams.addresses();
   std::unique_ptr<RoutingTables> routing = seams.routing();
+  if (flags.has("undo")) {
+    const Host host{.root = root, .commands = *commands, .kernel = *kernel};
+    const Report report =
+        undoNodeprep(host, {.dry_run = flags.has("dry-run"), .state_file = state_file});
+    for (const Action& a : report.actions) {
+      (*logger)->debug("action step={} target={} status={} change=\"{}\"", a.step, a.target,
+                       statusName(a.status), a.change);
+    }
+    out << reportJson(report) << std::flush;
+    if (report.failed()) reportFatal(err, flags.program(), report.error);
+    return exitStatus(report);
+  }
   std::unique_ptr<EniMetadata> metadata = seams.metadata(config->imds);
   Nodeprep nodeprep(
       *std::move(config),

@@ -1,8 +1,12 @@
 #include "nodeprep/vfio.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/pci.h"
 #include "common/strings.h"
@@ -101,8 +105,22 @@ std::pair<ActionStatus, std::string> writeCombining(const common::HostRoot& root
                                         kWcHowTo)};
 }
 
+// Names of the loaded modules, as /proc/modules lists them (most recently loaded first).
+std::vector<std::string> loadedModules(const common::HostRoot& root) {
+  std::vector<std::string> names;
+  absl::StatusOr<std::string> modules = readHostFile(root, "/proc/modules");
+  if (!modules.ok()) return names;
+  for (absl::string_view line : absl::StrSplit(*modules, '\n', absl::SkipEmpty())) {
+    names.emplace_back(toStd(line.substr(0, line.find(' '))));
+  }
+  return names;
+}
+
+// The value no-IOMMU mode had before enableNoIommu() turned it on; nullopt when it was on.
+using PreviousValue = std::optional<std::string>;
+
 // Enables no-IOMMU mode; the error says what is missing.
-absl::StatusOr<bool> enableNoIommu(const Host& host) {
+absl::StatusOr<PreviousValue> enableNoIommu(const Host& host) {
   absl::StatusOr<std::string> value = readHostFile(host.root, kNoIommuParameter);
   if (absl::IsNotFound(value.status())) {
     return absl::FailedPreconditionError(
@@ -110,7 +128,7 @@ absl::StatusOr<bool> enableNoIommu(const Host& host) {
                "; kernel built without CONFIG_VFIO_NOIOMMU): use vfio.driver \"igb_uio\""));
   }
   if (!value.ok()) return value.status();
-  if (parameterOn(*value)) return false;
+  if (parameterOn(*value)) return PreviousValue{};
   if (absl::Status written = host.kernel.write(kNoIommuParameter, "1"); !written.ok()) {
     return written;
   }
@@ -120,7 +138,7 @@ absl::StatusOr<bool> enableNoIommu(const Host& host) {
     return absl::InternalError(
         strCat(kNoIommuParameter, " still reads \"", *after, "\" after writing 1"));
   }
-  return true;
+  return PreviousValue(*value);
 }
 
 std::string noIommuNotWanted(const VfioPlan& plan) {
@@ -160,7 +178,7 @@ absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const VfioConfig
   return plan;
 }
 
-void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
+void applyVfio(const VfioPlan& plan, const Host& host, NodeState& state, Report& report) {
   if (!plan.needed) {
     report.add("vfio", plan.driver, "none: no device is selected for binding", ActionStatus::Ok);
     return;
@@ -169,7 +187,7 @@ void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
   if (plan.iommu.mode == VfioMode::PendingReboot) {
     // Nothing else until the reboot: no-IOMMU mode now would let DPDK drive the devices without
     // the IOMMU they are about to get.
-    if (persistKernelArgs(host, *plan.iommu.args, /*dry_run=*/false, report) ==
+    if (persistKernelArgs(host, *plan.iommu.args, /*dry_run=*/false, report, &state) ==
         KernelArgsResult::Failed) {
       return;
     }
@@ -181,6 +199,7 @@ void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
     report.add("vfio", plan.driver, strCat("none: ", driverDir(plan.driver), " exists"),
                ActionStatus::Ok);
   } else {
+    const std::vector<std::string> before = loadedModules(host.root);
     absl::Status status = runChecked(host.commands, plan.modprobe).status();
     if (status.ok() && !hostPathExists(host.root, driverDir(plan.driver))) {
       status = absl::InternalError(strCat(describeCommand(plan.modprobe), " succeeded but ",
@@ -190,22 +209,118 @@ void applyVfio(const VfioPlan& plan, const Host& host, Report& report) {
       report.fail("vfio", plan.driver, std::string(toStd(status.message())));
       return;
     }
+    // Only the modules this modprobe brought in are nodeprep's to unload later; newest first.
+    std::vector<std::string> loaded;
+    for (std::string& module : loadedModules(host.root)) {
+      if (std::find(before.begin(), before.end(), module) == before.end()) {
+        loaded.push_back(std::move(module));
+      }
+    }
+    state.modules_loaded.insert(state.modules_loaded.begin(), loaded.begin(), loaded.end());
     report.add("vfio", plan.driver, describeCommand(plan.modprobe), ActionStatus::Changed);
   }
   if (plan.noiommu) {
-    absl::StatusOr<bool> enabled = enableNoIommu(host);
+    absl::StatusOr<PreviousValue> enabled = enableNoIommu(host);
     if (!enabled.ok()) {
       report.fail("vfio", kNoIommuParameter, std::string(toStd(enabled.status().message())));
       return;
     }
+    const bool changed = enabled->has_value();
+    if (changed && !state.noiommu_before) state.noiommu_before = **enabled;
     report.add("vfio", kNoIommuParameter,
-               *enabled ? "N -> Y (the host has no IOMMU)" : "none: already Y",
-               *enabled ? ActionStatus::Changed : ActionStatus::Ok);
+               changed ? "N -> Y (the host has no IOMMU)" : "none: already Y",
+               changed ? ActionStatus::Changed : ActionStatus::Ok);
   } else if (plan.driver == common::kVfioPciDriver) {
     report.add("vfio", kNoIommuParameter, noIommuNotWanted(plan), ActionStatus::Ok);
   }
   auto [status, text] = writeCombining(host.root, plan.driver, true);
   report.add("vfio", "write-combining", text, status);
+}
+
+void undoVfio(const Host& host, bool dry_run, NodeState& state, Report& report) {
+  if (state.noiommu_before) {
+    absl::StatusOr<std::string> value = readHostFile(host.root, kNoIommuParameter);
+    const std::string change = strCat("Y -> ", *state.noiommu_before);
+    if (absl::IsNotFound(value.status())) {
+      report.add("vfio", kNoIommuParameter, "none: vfio is not loaded", ActionStatus::Ok);
+      if (!dry_run) state.noiommu_before.reset();
+    } else if (!value.ok()) {
+      report.fail("vfio", kNoIommuParameter, toStd(value.status().message()));
+    } else if (!parameterOn(*value)) {
+      report.add("vfio", kNoIommuParameter, strCat("none: already ", *value), ActionStatus::Ok);
+      if (!dry_run) state.noiommu_before.reset();
+    } else if (dry_run) {
+      report.add("vfio", kNoIommuParameter, change, ActionStatus::Planned);
+    } else {
+      const std::string previous = parameterOn(*state.noiommu_before) ? "1" : "0";
+      absl::Status written = host.kernel.write(kNoIommuParameter, previous);
+      absl::StatusOr<std::string> after = written.ok() ? readHostFile(host.root, kNoIommuParameter)
+                                                       : absl::StatusOr<std::string>(written);
+      if (!after.ok()) {
+        report.fail("vfio", kNoIommuParameter, toStd(after.status().message()));
+      } else if (parameterOn(*after)) {
+        report.fail("vfio", kNoIommuParameter,
+                    strCat(kNoIommuParameter, " still reads \"", *after, "\" after writing 0"));
+      } else {
+        report.add("vfio", kNoIommuParameter, change, ActionStatus::Changed);
+        state.noiommu_before.reset();
+      }
+    }
+  }
+  std::vector<std::string> kept;
+  const std::vector<std::string> loaded = loadedModules(host.root);
+  for (const std::string& module : state.modules_loaded) {
+    if (std::find(loaded.begin(), loaded.end(), module) == loaded.end()) {
+      report.add("vfio", module, "none: not loaded", ActionStatus::Ok);
+      continue;
+    }
+    // A PCI driver module's name is its driver's with '_' for '-' (vfio_pci: vfio-pci).
+    std::string driver = module;
+    std::replace(driver.begin(), driver.end(), '_', '-');
+    std::vector<std::string> users;
+    absl::StatusOr<std::vector<common::PciDevice>> devices = common::listPciDevices(host.root);
+    if (devices.ok()) {
+      for (const common::PciDevice& device : *devices) {
+        // A dry run plans to give nodeprep's own devices back first.
+        const bool given_back = dry_run && state.bound_devices.contains(device.address);
+        if ((device.driver == driver || device.driver == module) && !given_back) {
+          users.push_back(device.address);
+        }
+      }
+    }
+    if (!users.empty()) {
+      // A device nodeprep bound and could not give back keeps the module for the next --undo;
+      // anyone else's device keeps it for good.
+      const bool ours = std::any_of(users.begin(), users.end(), [&](const std::string& address) {
+        return state.bound_devices.contains(address);
+      });
+      if (ours) {
+        report.fail("vfio", module,
+                    strCat("not unloaded: ", absl::StrJoin(users, ", "),
+                           " is bound to it, and nodeprep could not give it back"));
+        kept.push_back(module);
+      } else {
+        report.add("vfio", module,
+                   strCat("none: left loaded, ", absl::StrJoin(users, ", "),
+                          " is bound to it (unloading would take it away from whoever uses it)"),
+                   ActionStatus::Warning);
+      }
+      continue;
+    }
+    const std::vector<std::string> rmmod = {"rmmod", module};
+    if (dry_run) {
+      report.add("vfio", module, describeCommand(rmmod), ActionStatus::Planned);
+      kept.push_back(module);
+      continue;
+    }
+    if (absl::Status removed = runChecked(host.commands, rmmod).status(); !removed.ok()) {
+      report.fail("vfio", module, toStd(removed.message()));
+      kept.push_back(module);
+      continue;
+    }
+    report.add("vfio", module, describeCommand(rmmod), ActionStatus::Changed);
+  }
+  if (!dry_run) state.modules_loaded = std::move(kept);
 }
 
 void describeVfio(const VfioPlan& plan, const Host& host, Report& report) {

@@ -7,6 +7,7 @@
 #include "common/host_root.h"
 #include "nodeprep/host.h"
 #include "nodeprep/iommu.h"
+#include "nodeprep/node_state.h"
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 
@@ -46,8 +47,17 @@ absl::StatusOr<VfioPlan> planVfio(const common::HostRoot& root, const VfioConfig
 // bound after the reboot. Otherwise loads the driver's module when it is not registered, enables
 // no-IOMMU mode when planned (and verifies it took), and reports whether ENA LLQ gets write
 // combining with the driver (a warning with the way to get it when not; never a failure). Adds
-// "vfio" actions.
-void applyVfio(const VfioPlan& plan, const Host& host, Report& report);
+// "vfio" actions. Records in `state` the modules its modprobe loaded (those new in
+// /proc/modules), the no-IOMMU parameter's value before it changed it, and the IOMMU kernel
+// arguments it added.
+void applyVfio(const VfioPlan& plan, const Host& host, NodeState& state, Report& report);
+
+// --undo, after the devices are unbound: puts the no-IOMMU parameter back to what
+// `state.noiommu_before` says (when vfio is still loaded and the parameter is on), then unloads,
+// with `rmmod`, the modules in `state.modules_loaded` that are still loaded, in that order. A
+// module whose PCI driver still has a device bound is left loaded (a warning: unloading would
+// take the device away from whoever uses it). With `dry_run` only plans. Adds "vfio" actions.
+void undoVfio(const Host& host, bool dry_run, NodeState& state, Report& report);
 
 // --dry-run: adds the actions applyVfio() would take (the IOMMU kernel arguments are only
 // inspected, through `host`'s read-only commands) and records the mode it would leave.

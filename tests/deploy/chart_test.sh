@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 chart=$repo/charts/ena-dpdk
-sets=(default shared-only dedicated-only cdi custom network-resources)
+sets=(default shared-only dedicated-only cdi custom network-resources uninstall)
 
 namespace_of() {  # namespace_of SET: the release namespace a value set installs into
   if [ "$1" = custom ]; then echo dpdk-system; else echo kube-system; fi
@@ -242,6 +242,31 @@ bad "dataplane.hugepageSize must be one of" --set dataplane.hugepageSize=4Gi
 bad "config.nodeprep.hostExec must be one of" --set config.nodeprep.hostExec=chroot
 bad "config.nodeprep.bind.deviceIndices.0: Must be less than or equal to 127" --set 'config.nodeprep.bind.deviceIndices={128}'
 bad "config.nodeprep.bind.eniIds.0: Does not match pattern" --set 'config.nodeprep.bind.eniIds={eni-xyz}'
+# --- uninstall=true: the node DaemonSet gives the node back, nothing holds the ENAs ----------------
+f=$tmp/uninstall.yaml
+check "uninstall: objects (no dataplane DaemonSet)" expect "$f" 'docs.map(d => d.kind + "/" + d.metadata.name)' \
+  '["ConfigMap/ena-dpdk-config","DaemonSet/ena-dpdk","NetworkAttachmentDefinition/ena-dpdk-shared","NetworkAttachmentDefinition/ena-dpdk-dedicated"]'
+check "uninstall: undo init containers, then only a sleeping container (no device plugin)" \
+  expect "$f" '[pod.initContainers.map(x => x.name), pod.containers.map(x => x.name), c("uninstalled").command.join(" ").includes("exec sleep infinity"), c("uninstalled").securityContext.runAsNonRoot]' \
+  '[["nodeprep","install-cni"],["uninstalled"],true,true]'
+check "uninstall: nodeprep runs --undo on the host root" \
+  expect "$f" '[c("nodeprep").command.join(" "), c("nodeprep").securityContext.privileged, c("nodeprep").volumeMounts.find(m => m.mountPath === "/host").mountPropagation]' \
+  '["ena-dpdk-nodeprep --undo --config /etc/ena-dpdk/config.json --root /host --log-level info --log-format logfmt",true,"HostToContainer"]'
+check "uninstall: install-cni --uninstall the host's CNI bin and config directories" \
+  expect "$f" '[c("install-cni").command, c("install-cni").securityContext.capabilities.drop]' \
+  '[["ena-dpdk-install-cni","--uninstall","/host/opt/cni/bin","/host/etc/ena-dpdk"],["ALL"]]'
+check "uninstall: no device plugin volume (kubelet, vfio, hugepages), only what undo needs" \
+  expect "$f" 'pod.volumes.map(v => v.name)' '["config","host-root","host-cni-bin","host-etc-ena-dpdk"]'
+check "uninstall with rebootWhenRequired and direct host commands: helm template" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" --set uninstall=true --set nodeprep.rebootWhenRequired=true --set config.nodeprep.hostExec=direct >'$tmp/undo-reboot.yaml'"
+check "uninstall: no reboot wrapper and no host PID (an undo never needs a reboot)" \
+  expect "$tmp/undo-reboot.yaml" '[c("nodeprep").command[0], pod.hostPID]' '["ena-dpdk-nodeprep",null]'
+check "uninstall with the device plugin off renders (undo mode runs no device plugin anyway)" \
+  bash -c "\"$helm\" template ena-dpdk \"$chart\" --set uninstall=true --set deviceplugin.enabled=false --set dataplane.enabled=false | grep -q 'name: uninstalled'"
+bad "uninstall=true with nodeprep.enabled and installCni.enabled both false" \
+  --set uninstall=true --set nodeprep.enabled=false --set installCni.enabled=false
+bad "uninstall: Invalid type" --set uninstall=yes
+
 bad "config.nodeprep.vfio.iommu must be one of" --set config.nodeprep.vfio.iommu=on
 bad "config.nodeprep.vfio.driver" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.driver=igb_uio
 bad "config.nodeprep.vfio.noiommu" --set config.nodeprep.vfio.iommu=required --set config.nodeprep.vfio.noiommu=always

@@ -3,7 +3,8 @@
 # install-cni init container): the installed plugins run in a chroot holding nothing but
 # /opt/cni/bin (no C library, no loader: a node's own libraries are not Debian's), a second run
 # changes nothing, a new build replaces the bundle and removes the old one, the config file lands
-# on the host. Needs root (chroot) and patchelf.
+# on the host, and --uninstall removes exactly what it installed (other plugins' files stay) and
+# gives an empty host back unchanged. Needs root (chroot) and patchelf.
 # Usage: install_cni_test.sh BUILD_DIR
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd -P)
@@ -76,6 +77,35 @@ check "without a policy file beside the config file, install-cni installs the co
   cmp '$tmp/nopolicy/config.json' '$tmp/nopolicy-host/config.json' && [ ! -e '$tmp/nopolicy-host/cni-policy.json' ]"
 check "a missing destination fails with one clear line" bash -c "
   ! ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$tmp/nowhere' 2>'$tmp/err' && grep -q 'no such directory' '$tmp/err'"
+
+# --uninstall: only what the manifests list. Another plugin's binary and another file in the config
+# directory stay as they are.
+printf 'bridge' >"$root/opt/cni/bin/bridge"
+printf 'other' >"$root/etc/ena-dpdk/other.json"
+uninstall() {  # uninstall DEST CONFIG_DIR
+  sh "$repo/deploy/install-cni.sh" --uninstall "$1" "$2"
+}
+check "--uninstall removes the plugins, the bundle, the config files and the manifests" bash -c "
+  $(declare -f uninstall); repo='$repo'; uninstall '$root/opt/cni/bin' '$root/etc/ena-dpdk' >/dev/null &&
+  [ \"\$(ls -A '$root/opt/cni/bin')\" = bridge ] && [ \"\$(ls -A '$root/etc/ena-dpdk')\" = other.json ]"
+check "other plugins' files are untouched" bash -c "
+  [ \"\$(cat '$root/opt/cni/bin/bridge')\" = bridge ] && [ \"\$(cat '$root/etc/ena-dpdk/other.json')\" = other ]"
+find "$root" -printf '%p %s %m %T@\n' | sort >"$tmp/tree-uninstalled"
+check "a second --uninstall changes nothing and succeeds" bash -c "
+  $(declare -f uninstall); repo='$repo'; uninstall '$root/opt/cni/bin' '$root/etc/ena-dpdk' | grep -q 'no binary to remove' &&
+  find '$root' -printf '%p %s %m %T@\n' | sort | cmp - '$tmp/tree-uninstalled'"
+# The round trip on a host without /etc/ena-dpdk: install, uninstall, the same tree.
+fresh=$tmp/fresh
+mkdir -p "$fresh/opt/cni/bin" "$fresh/etc"
+printf 'loopback' >"$fresh/opt/cni/bin/loopback"
+find "$fresh" -printf '%p %s %m\n' | sort >"$tmp/tree-fresh"
+check "install then --uninstall gives the host back as it was (the config directory it made too)" bash -c "
+  ENA_DPDK_HOST_CNI_DIR='$tmp/bundle2' sh '$repo/deploy/install-cni.sh' '$fresh/opt/cni/bin' '$tmp/config.json' '$fresh/etc/ena-dpdk' >/dev/null &&
+  [ -f '$fresh/etc/ena-dpdk/config.json' ] && [ -x '$fresh/opt/cni/bin/ena-dpdk-cni' ] &&
+  sh '$repo/deploy/install-cni.sh' --uninstall '$fresh/opt/cni/bin' '$fresh/etc/ena-dpdk' >/dev/null &&
+  find '$fresh' -printf '%p %s %m\n' | sort | cmp - '$tmp/tree-fresh'"
+check "--uninstall without a destination is a usage error" bash -c "
+  sh '$repo/deploy/install-cni.sh' --uninstall 2>'$tmp/err'; [ \$? -eq 2 ] && grep -q usage '$tmp/err'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

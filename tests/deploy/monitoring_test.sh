@@ -73,6 +73,10 @@ check "a bad metrics.host is refused by the schema" \
   fails_with "metrics.host" "$helm" template t "$chart" --set 'metrics.host=node;rm'
 
 # --- Prometheus Operator objects ----------------------------------------------------------------
+check "uninstall mode: no Service, monitors or alert rules (the daemons are gone on purpose)" \
+  template undo "${all[@]}" --set uninstall=true
+check "uninstall mode: nothing to scrape or alert on" \
+  expect "$tmp/undo.yaml" 'docs.filter(d => /Service|Monitor|Rule/.test(d.kind)).length' '0'
 check "everything enabled with the CRD: helm template" template all "${all[@]}" \
   --set 'metrics.serviceMonitor.labels.release=kps' --set 'metrics.prometheusRule.labels.release=kps'
 f=$tmp/all.yaml

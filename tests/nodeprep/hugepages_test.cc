@@ -86,8 +86,9 @@ TEST(HugepagesTest, ReservesAndReportsWhatTheKernelGranted) {
   ASSERT_TRUE(plan.ok());
 
   Report report;
+  nodeprep::NodeState state;
   nodeprep::HugepagesOutcome outcome =
-      nodeprep::reserveHugepages(*plan, nodeprep::PersistMode::Auto, host, report);
+      nodeprep::reserveHugepages(*plan, nodeprep::PersistMode::Auto, host, state, report);
 
   EXPECT_TRUE(outcome.raised);
   EXPECT_TRUE(outcome.short1G);

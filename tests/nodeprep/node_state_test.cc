@@ -23,7 +23,9 @@ TEST(NodeStateTest, MissingFileIsAnEmptyState) {
 
 TEST(NodeStateTest, RoundTripsWithNarrowPermissions) {
   FakeHost host;
-  const NodeState state{.boot_id = "b1",
+  // saveNodeState() writes the current version, which loadNodeState() reads back.
+  const NodeState state{.version = nodeprep::kNodeStateVersion,
+                        .boot_id = "b1",
                         .hugepages_raised_at = 12.5,
                         .interfaces = {{"eth1", "0000:00:06.0"}, {"eth2", "0000:00:07.0"}}};
   ASSERT_TRUE(saveNodeState(host.hostRoot(), kDefaultStateFile, state).ok());

@@ -20,6 +20,7 @@
 #include "nodeprep/nodeprep_config.h"
 #include "nodeprep/report.h"
 #include "nodeprep/routing_tables.h"
+#include "nodeprep/undo.h"
 #include "tests/support/fake_commands.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_kernel.h"
@@ -88,13 +89,25 @@ class FakeRoutingTables : public nodeprep::RoutingTables {
   absl::Status failure;
 };
 
-// A fake host, its kernel, fake commands (modprobe and mount record only; the FakeKernel does
-// what they would) and interface addresses, ready to run nodeprep on.
+// A fake host, its kernel, fake commands (modprobe, mount, rmmod and umount record only; the
+// FakeKernel does what they would) and interface addresses, ready to run nodeprep on.
 class Harness {
  public:
   Harness() {
     commands.add("modprobe");
     commands.add("mount");
+    commands.add("rmmod");
+    commands.add("umount");
+  }
+
+  // Runs nodeprep --undo (undoNodeprep()) with `options` and returns its report.
+  nodeprep::Report undo(nodeprep::UndoOptions options = {},
+                        nodeprep::HostExec mode = nodeprep::HostExec::Direct) {
+    EmulatedCommandRunner runner(mode, commands.path(), host.hostRoot(), kernel);
+    EmulatedKernelFiles files(kernel);
+    const common::HostRoot root = host.hostRoot();
+    return nodeprep::undoNodeprep({.root = root, .commands = runner, .kernel = files},
+                                  std::move(options));
   }
 
   // Runs Nodeprep with `config` and `options` and returns its report.
@@ -150,7 +163,8 @@ class Harness {
 void buildAl2Node(Harness& h);
 
 // An AL2023-like node: as AL2 but without /etc/default/grub; a fake grubby keeps the default
-// kernel's arguments in /boot/loader/entries/al2023.conf ("options ...").
+// kernel's arguments in /boot/loader/entries/al2023.conf ("options ..."); it knows --info=DEFAULT,
+// and --update-kernel=ALL with --args= or --remove-args=.
 void buildAl2023Node(Harness& h);
 
 // The nodeprep config of the issue: 4 1G pages, /dev/hugepages-1Gi and /dev/hugepages mounts,

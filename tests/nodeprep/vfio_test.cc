@@ -26,7 +26,8 @@ Report applyVfio(Harness& h, const nodeprep::VfioConfig& config) {
       nodeprep::planVfio(root, config, /*devices_selected=*/true);
   EXPECT_TRUE(plan.ok()) << plan.status();
   if (!plan.ok()) return report;
-  nodeprep::applyVfio(*plan, {.root = root, .commands = runner, .kernel = files}, report);
+  nodeprep::NodeState state;
+  nodeprep::applyVfio(*plan, {.root = root, .commands = runner, .kernel = files}, state, report);
   return report;
 }
 

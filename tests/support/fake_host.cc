@@ -280,18 +280,59 @@ FakeHost& FakeHost::loadModule(std::string_view name) {
     loadModule(known->dependency);
   }
   modules_.push_back(module);
-  std::string proc_modules;
-  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
-    // The kernel lists the most recently loaded module first.
-    proc_modules += fmt::format("{} 16384 0 - Live 0x0000000000000000\n", *it);
-  }
-  writeFile("/proc/modules", proc_modules);
+  writeProcModules();
   makeDir("/sys/module/" + module);
   if (module == "vfio") {
     writeFile(kNoiommuParameter, "N\n");
     writeFile("/dev/vfio/vfio", "");
   }
   if (known != std::end(kKnownModules)) makeDriverDir(known->pci_driver);
+  return *this;
+}
+
+void FakeHost::writeProcModules() {
+  std::string proc_modules;
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+    // The kernel lists the most recently loaded module first.
+    proc_modules += fmt::format("{} 16384 0 - Live 0x0000000000000000\n", *it);
+  }
+  writeFile("/proc/modules", proc_modules);
+}
+
+FakeHost& FakeHost::unloadModule(std::string_view name) {
+  std::string module(name);
+  std::replace(module.begin(), module.end(), '-', '_');
+  auto loaded = std::find(modules_.begin(), modules_.end(), module);
+  if (loaded == modules_.end()) {
+    ADD_FAILURE() << "FakeHost: rmmod " << module << ": not loaded";
+    return *this;
+  }
+  for (const KnownModule& m : kKnownModules) {
+    if (m.dependency == module &&
+        std::find(modules_.begin(), modules_.end(), m.name) != modules_.end()) {
+      ADD_FAILURE() << "FakeHost: rmmod " << module << ": in use by " << m.name;
+      return *this;
+    }
+  }
+  const auto known = std::find_if(std::begin(kKnownModules), std::end(kKnownModules),
+                                  [&](const KnownModule& m) { return m.name == module; });
+  if (known != std::end(kKnownModules)) {
+    for (const auto& [address, device] : devices_) {
+      if (device.spec.driver == known->pci_driver) {
+        ADD_FAILURE() << "FakeHost: rmmod " << module << ": " << address << " is bound to it";
+        return *this;
+      }
+    }
+    removePath(fmt::format("/sys/bus/pci/drivers/{}", known->pci_driver));
+  }
+  modules_.erase(loaded);
+  writeProcModules();
+  removePath("/sys/module/" + module);
+  if (module == "vfio") {
+    removePath("/dev/vfio/vfio");
+    std::error_code ec;
+    if (fs::is_empty(path("/dev/vfio"), ec)) removePath("/dev/vfio");
+  }
   return *this;
 }
 
@@ -396,6 +437,18 @@ void FakeHost::writeRoutes() {
 FakeHost& FakeHost::addMount(const FakeMount& mount) {
   mounts_.push_back(mount);
   writeMounts();
+  return *this;
+}
+
+FakeHost& FakeHost::removeMount(std::string_view target) {
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+    if (it->target == target) {
+      mounts_.erase(std::next(it).base());
+      writeMounts();
+      return *this;
+    }
+  }
+  ADD_FAILURE() << "FakeHost: umount " << target << ": not mounted";
   return *this;
 }
 

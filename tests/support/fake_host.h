@@ -150,6 +150,9 @@ class FakeHost {
   FakeHost& addDefaultRoute(std::string_view ifname, std::string_view gateway = "10.0.0.1");
   // Adds a line to /proc/mounts.
   FakeHost& addMount(const FakeMount& mount);
+  // Removes the last /proc/mounts line mounted at `target` (a host path), as umount does; a test
+  // failure when there is none.
+  FakeHost& removeMount(std::string_view target);
   // Replaces /proc/cmdline (a newline is appended).
   FakeHost& setKernelCmdline(std::string_view cmdline);
   // Loads a kernel module ('-' and '_' are the same, as for modprobe) and its dependencies: a line
@@ -157,6 +160,11 @@ class FakeHost {
   // /sys/module/vfio/parameters/enable_unsafe_noiommu_mode ("N") and /dev/vfio/vfio; the modules
   // of vfio-pci, igb_uio, uio_pci_generic and ena create their PCI driver directory.
   FakeHost& loadModule(std::string_view name);
+  // Unloads a loaded kernel module, as rmmod does: undoes what loadModule() created for it
+  // (its /proc/modules line, /sys/module/<name>/, its PCI driver directory, vfio's
+  // /dev/vfio/vfio and an empty /dev/vfio). Its dependencies stay loaded. A test failure when it
+  // is not loaded, another loaded module depends on it, or a device is bound to its driver.
+  FakeHost& unloadModule(std::string_view name);
 
   // Writes a file (creating its parent directories) at a host path.
   FakeHost& writeFile(std::string_view host_path, std::string_view content);
@@ -188,6 +196,7 @@ class FakeHost {
   void writeHugepageTotals();
   void writeRoutes();
   void writeMounts();
+  void writeProcModules();
 
   std::filesystem::path root_;
   std::map<std::string, Device, std::less<>> devices_;

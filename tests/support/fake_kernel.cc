@@ -155,6 +155,14 @@ void FakeKernel::commandRan(const std::vector<std::string>& argv) {
     host_.loadModule(argv[1]);
     return;
   }
+  if (argv[0] == "rmmod" && argv.size() == 2) {
+    host_.unloadModule(argv[1]);
+    return;
+  }
+  if (argv[0] == "umount" && argv.size() == 2) {
+    host_.removeMount(hostPathOf(argv[1]));
+    return;
+  }
   if (argv[0] == "mount" && argv.size() == 7 && argv[1] == "-t" && argv[2] == "hugetlbfs" &&
       argv[3] == "-o") {
     // The kernel shows 1G as "1024M".

@@ -22,7 +22,8 @@ namespace enadpdk::testing {
 //     enable_unsafe_noiommu_mode is on;
 //   * enable_unsafe_noiommu_mode reads "Y" after writing 1;
 //   * `modprobe NAME` loads the module, `mount -t hugetlbfs -o pagesize=S nodev DIR` adds the
-//     mount to /proc/mounts.
+//     mount to /proc/mounts;
+//   * `rmmod NAME` unloads the module, `umount DIR` removes the mount from /proc/mounts.
 //
 // Not thread-safe.
 class FakeKernel {
