@@ -121,6 +121,8 @@ check "default: changing only the IPAM section changes only checksum/cni (the da
   only_changes config.ipam.imds.ttlSeconds=30 '["checksum/cni"]'
 check "default: changing only the dataplane section changes only checksum/dataplane" \
   only_changes config.dataplane.mbufs=32768 '["checksum/dataplane"]'
+check "default: a dataplane key it applies live (macAgingSeconds, maxPorts) restarts nothing" \
+  bash -c "$(declare -f only_changes checksums q); helm=$helm chart=$chart tmp=$tmp; only_changes config.dataplane.macAgingSeconds=60 '[]' && only_changes config.dataplane.maxPorts=128 '[]'"
 check "default: changing only the nodeprep section changes only checksum/nodeprep" \
   only_changes config.nodeprep.vfio.noiommu=never '["checksum/nodeprep"]'
 check "default: a device plugin change restarts nothing (the plugin reloads the mounted file)" \

@@ -570,7 +570,7 @@ def test_every_alert_rule_evaluates_and_none_fires_on_a_healthy_node(s: Scenario
     prom = s.figures["prometheus"]
     assert prom.wait(10, lambda: all(r.get("lastEvaluation", "").startswith("2") for r in prom.rules()))
     rules = prom.rules()
-    assert len(rules) == 8
+    assert len(rules) == 9
     assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
     assert [r["name"] for r in rules if r.get("state") != "inactive"] == []
     # The gauge of the not-registered alert is there and says registered.

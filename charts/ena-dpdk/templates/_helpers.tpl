@@ -28,6 +28,12 @@ mounted ConfigMap by itself, without a restart.
 {{- $config := include "ena-dpdk.configJson" .root | fromJson -}}
 {{- if eq .part "cni" -}}
 {{- dict "ipam" ($config.ipam | default dict) "policy" (include "ena-dpdk.cniPolicy" .root) | toJson | sha256sum -}}
+{{- else if eq .part "dataplane" -}}
+{{- /* The keys the dataplane applies live when the mounted file changes (docs/dataplane.md,
+"Reloading the configuration") restart nothing; a directory among them that needs a new mount
+changes the pod template anyway. Added networks apply live too, but a template cannot tell an
+added network from a changed one, so networks stay in. */ -}}
+{{- omit ($config.dataplane | default dict) "macAgingSeconds" "maxPorts" "socket" "allowedSocketDirs" "cniStateDir" | toJson | sha256sum -}}
 {{- else -}}
 {{- get $config .part | default dict | toJson | sha256sum -}}
 {{- end -}}
