@@ -384,7 +384,8 @@ class ConfigReloaderTest : public ::testing::Test {
                             return apply_result_;
                           },
                       .render = [] { return std::string("switch_metric 1\n"); },
-                      .health = [] { return absl::OkStatus(); }},
+                      .health = [] { return absl::OkStatus(); },
+                      .adjust = adjust_},
         log);
     ASSERT_TRUE(reloader.ok()) << reloader.status();
     reloader_ = *std::move(reloader);
@@ -406,6 +407,7 @@ class ConfigReloaderTest : public ::testing::Test {
   std::ostringstream log_;
   std::vector<DataplaneConfig> applied_;  // what the fake switch was asked to apply
   absl::Status apply_result_ = absl::OkStatus();
+  std::function<void(DataplaneConfig&)> adjust_{};  // ReloadTargets::adjust of the next start()
   std::unique_ptr<ConfigReloader> reloader_;
 };
 
@@ -497,6 +499,27 @@ TEST_F(ConfigReloaderTest, MovesTheMetricsEndpoint) {
   EXPECT_EQ(reloader_->metricsPort(), new_port);
   EXPECT_THAT(scrape(new_port), HasSubstr("result=\"applied\"} 1"));
   EXPECT_EQ(scrape(old_port), "") << "the old endpoint stopped";
+}
+
+TEST_F(ConfigReloaderTest, TheMetricsAddressFlagWinsOverAReloadedFile) {
+  // --metrics-address: dataplane_cli pins the address it started with through adjust, so a
+  // ConfigMap that names another metricsAddress never moves the endpoint the chart set.
+  reloader_.reset();
+  const std::string pinned = "127.0.0.1:" + std::to_string(freePort());
+  adjust_ = [pinned](DataplaneConfig& next) { next.metricsAddress = pinned; };
+  nlohmann::json started = baseDocument();
+  started["dataplane"]["metricsAddress"] = pinned;  // what loadConfig(flags) started with
+  start(started);
+  const int port = reloader_->metricsPort();
+  nlohmann::json moved = changedDocument();
+  moved["dataplane"]["metricsAddress"] = "127.0.0.1:" + std::to_string(freePort());
+  write(moved);
+  EXPECT_EQ(reloader_->reload(ReloadTrigger::Signal), ReloadResult::Applied);
+  EXPECT_EQ(reloader_->metricsPort(), port);
+  EXPECT_EQ(reloader_->running().metricsAddress, pinned);
+  ASSERT_EQ(applied_.size(), 1u);
+  EXPECT_EQ(applied_[0].macAgingSeconds, 30u) << "the rest of the file still applies";
+  EXPECT_THAT(scrape(port), HasSubstr("result=\"applied\"} 1"));
 }
 
 TEST_F(ConfigReloaderTest, MovesTheMetricsEndpointToAnotherHostOnTheSamePort) {
