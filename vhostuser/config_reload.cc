@@ -6,6 +6,7 @@
 #include "common/atomic_file.h"
 #include "common/config.h"
 #include "common/fnv1a.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace enadpdk::vhostuser {
@@ -220,8 +221,8 @@ ReloadResult ConfigReloader::process(ReloadTrigger trigger,
   if (!plan.restart.empty()) {
     for (const RestartChange& change : plan.restart) log_->warn("{}", refusalLine(change));
     log_->warn(
-        "config reload refused trigger={} restart_keys={} live_keys={}: nothing applied, the "
-        "running config is unchanged",
+        "config reload refused, nothing applied (the running config is unchanged) trigger={} "
+        "restart_keys={} live_keys={}",
         triggerName(trigger), plan.restart.size(), plan.live.size());
     {
       absl::MutexLock lock(&mu_);
@@ -236,7 +237,7 @@ ReloadResult ConfigReloader::process(ReloadTrigger trigger,
     log_->info("config reload applied trigger={} changed={} metrics_port={}", triggerName(trigger),
                joined(plan.live), metricsPort());
   } else {
-    log_->info("config reload applied trigger={}: nothing changed", triggerName(trigger));
+    log_->info("config reload applied, nothing changed trigger={}", triggerName(trigger));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -248,9 +249,9 @@ ReloadResult ConfigReloader::process(ReloadTrigger trigger,
 
 ReloadResult ConfigReloader::fail(ReloadTrigger trigger, const absl::Status& status) {
   log_->error(
-      "config reload failed trigger={} error=\"{}\": nothing applied, the running config "
-      "is unchanged",
-      triggerName(trigger), toStd(status.message()));
+      "config reload failed, nothing applied (the running config is unchanged) trigger={} "
+      "error={}",
+      triggerName(trigger), common::logValue(toStd(status.message())));
   ++counts_[static_cast<int>(ReloadResult::Failed)];
   return ReloadResult::Failed;
 }
@@ -303,8 +304,8 @@ void ConfigReloader::restoreMetrics(std::unique_ptr<common::MetricsServer> previ
       startMetrics(running_.metricsAddress);
   if (!again.ok()) {
     // Someone took the port meanwhile; /healthz is down with it, so the probes restart us.
-    log_->error("metrics endpoint not restored address={} error=\"{}\"", running_.metricsAddress,
-                toStd(again.status().message()));
+    log_->error("metrics endpoint not restored address={} error={}", running_.metricsAddress,
+                common::logValue(toStd(again.status().message())));
     return;
   }
   metrics_ = *std::move(again);

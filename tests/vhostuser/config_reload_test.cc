@@ -438,7 +438,7 @@ TEST_F(ConfigReloaderTest, AppliesTheLiveKeysOnSighup) {
 TEST_F(ConfigReloaderTest, ASighupWithoutChangeAppliesNothing) {
   EXPECT_EQ(reloader_->reload(ReloadTrigger::Signal), ReloadResult::Applied);
   EXPECT_THAT(applied_, IsEmpty()) << "the switch is not touched";
-  EXPECT_THAT(log(), HasSubstr("config reload applied trigger=SIGHUP: nothing changed"));
+  EXPECT_THAT(log(), HasSubstr("config reload applied, nothing changed trigger=SIGHUP"));
 }
 
 TEST_F(ConfigReloaderTest, RefusesTheWholeReloadWhenAKeyNeedsARestart) {
@@ -454,7 +454,9 @@ TEST_F(ConfigReloaderTest, RefusesTheWholeReloadWhenAKeyNeedsARestart) {
                                "dataplane to apply it\n"));
   EXPECT_THAT(log(), HasSubstr("config reload: dataplane.mbufs changed; restart the dataplane "
                                "to apply it\n"));
-  EXPECT_THAT(log(), HasSubstr("config reload refused trigger=SIGHUP restart_keys=2 live_keys=2"));
+  EXPECT_THAT(log(),
+              HasSubstr("config reload refused, nothing applied (the running config is unchanged) "
+                        "trigger=SIGHUP restart_keys=2 live_keys=2"));
   EXPECT_THAT(reloader_->restartRequired(), ElementsAre(RestartChange{.key = "dataplane.workers"},
                                                         RestartChange{.key = "dataplane.mbufs"}));
   const std::string metrics = scrape(reloader_->metricsPort());
@@ -475,8 +477,10 @@ TEST_F(ConfigReloaderTest, AMalformedFileFailsWithTheParseErrorAndChangesNothing
   const DataplaneConfig before = reloader_->running();
   replaceFile(file_, "{\"dataplane\": {\"macAgingSeconds\": 30,");
   EXPECT_EQ(reloader_->reload(ReloadTrigger::Signal), ReloadResult::Failed);
-  EXPECT_THAT(log(), HasSubstr("config reload failed trigger=SIGHUP error=\"" + file_.string() +
-                               ": invalid JSON: "));
+  EXPECT_THAT(log(),
+              HasSubstr("config reload failed, nothing applied (the running config is unchanged) "
+                        "trigger=SIGHUP error=\"" +
+                        file_.string() + ": invalid JSON: "));
   nlohmann::json d = changedDocument();
   d["dataplane"]["macAgingSeconds"] = 0;
   write(d);
