@@ -52,7 +52,7 @@ from nib import (  # noqa: E402
 )
 from dpdk_procs import host_port  # noqa: E402
 from prometheus import Prometheus  # noqa: E402
-from sandbox import HUGEPAGE_DIRS, require, run  # noqa: E402
+from sandbox import HUGEPAGE_DIRS, require, run, wait_for  # noqa: E402
 
 FAILED_DIR = Path("/tmp/enadpdk-e2e-failed")
 
@@ -542,9 +542,9 @@ def test_a_real_prometheus_scrapes_both_daemons(s: Scenario) -> None:
     # The job name of the chart's ServiceMonitor (<release>-metrics) and the label it adds.
     prom = Prometheus(node.box, {"t-ena-dpdk-metrics": targets}, {"node": node.name}, [rules])
     s.figures["prometheus"] = prom
-    assert prom.wait(15, lambda: list(prom.targets_up().values()) == ["up", "up"]), prom.targets_up()
+    assert wait_for(15, lambda: list(prom.targets_up().values()) == ["up", "up"]), prom.targets_up()
     # Two scrapes of each, so that rate() has two samples.
-    assert prom.wait(15, lambda: len(prom.query('count_over_time(up[4s]) >= 2')) == 2)
+    assert wait_for(15, lambda: len(prom.query('count_over_time(up[4s]) >= 2')) == 2)
 
 
 def test_every_dashboard_query_answers_from_the_real_daemons(s: Scenario) -> None:
@@ -568,7 +568,7 @@ def test_every_dashboard_query_answers_from_the_real_daemons(s: Scenario) -> Non
 
 def test_every_alert_rule_evaluates_and_none_fires_on_a_healthy_node(s: Scenario) -> None:
     prom = s.figures["prometheus"]
-    assert prom.wait(10, lambda: all(r.get("lastEvaluation", "").startswith("2") for r in prom.rules()))
+    assert wait_for(10, lambda: all(r.get("lastEvaluation", "").startswith("2") for r in prom.rules()))
     rules = prom.rules()
     assert len(rules) == 9
     assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []

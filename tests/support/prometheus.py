@@ -84,12 +84,3 @@ class Prometheus:
     def rules(self) -> list[dict]:
         """Every loaded rule with its health, last error and (for alerts) state."""
         return [r for g in self.api("rules")["groups"] for r in g["rules"]]
-
-    def wait(self, timeout: float, predicate) -> bool:
-        """Polls ``predicate`` until it holds or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.25)
-        return predicate()

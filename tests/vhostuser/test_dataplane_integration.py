@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -28,8 +27,8 @@ import pytest
 
 from dataplane_fixture import (Binaries, Dataplane, assert_teardown_leaves_nothing, is_socket, open_sandbox,
                                pod_eal, stream_tx_packets, write_config)
-from dpdk_procs import (Ctl, Vpc, configure_pod_ipv6, ipv6_addresses, kernel_pod_netns, listening_port, make_vpc,
-                        pod_link_local, samples, scrape, snmp6)
+from dpdk_procs import (Ctl, Vpc, configure_pod_ipv6, free_tcp_port, ipv6_addresses, kernel_pod_netns, listening_port,
+                        make_vpc, pod_link_local, samples, scrape, snmp6)
 from dpdk_procs import Testpmd as Pod  # not "Test*": pytest would try to collect it
 from sandbox import Sandbox, SandboxError, run, wait_for
 
@@ -548,13 +547,6 @@ def publish_config(rig: Rig, document: dict, version: str) -> None:
         os.replace(staged, config)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def reloads(port: int, result: str) -> float:
     """ena_dpdk_dataplane_config_reloads_total{result} as the metrics on ``port`` say."""
     return next(value for name, labels, value in samples(scrape(port))
@@ -564,7 +556,7 @@ def reloads(port: int, result: str) -> float:
 def test_sighup_applies_networks_aging_and_metrics_without_a_restart(rig: Rig) -> None:
     proc = rig.dataplane.proc
     assert proc is not None
-    pid, old_port, new_port = proc.pid, listening_port(proc.pid), free_port()
+    pid, old_port, new_port = proc.pid, listening_port(proc.pid), free_tcp_port("127.0.0.1")
     before = rig.ctl.port("podC/net1")["counters"]
     document = json.loads(rig.dataplane.config.read_text())
     document["dataplane"]["macAgingSeconds"] = 60
