@@ -6,6 +6,8 @@ tests/bench/ only launch the processes and hand their raw output to this module.
   pmd-stats-show, two snapshots of `ena-dpdk-ctl -o json stats`;
 - the dataplane benchmark's selection (best of N runs), its ratios against the peers, the target
   checks and its tables (dataplane_bench.sh);
+- the north-south benchmark's generator summary, best of N, targets and tables
+  (northsouth_bench.sh);
 - latency percentiles and their targets (cni_bench.sh, nodeprep_bench.sh).
 
 Python 3.11 standard library only. Command line: `benchlib.py COMMAND ARGS` (see main()).
@@ -384,6 +386,201 @@ def _target_row(description, measured, goal, result) -> str:
     return f"{description:<46} {measured:>8} {goal:>8} {result:>6}"
 
 
+# ---- the north-south benchmark -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class GenResult:
+    """ena-dpdk-bench-gen's summary line: rx_mpps (round trips back at the sending ports),
+    reflected_mpps (frames the reflecting ports received), round-trip latency percentiles in µs."""
+    switched_mpps: Optional[float] = None  # frames the switch forwarded: rx + reflected
+    rx_mpps: Optional[float] = None
+    p50: Optional[float] = None
+    p99: Optional[float] = None
+    p999: Optional[float] = None
+    samples: Optional[float] = None
+
+
+def gen_result(log: str) -> GenResult:
+    """The last "rx_mpps=... " line of the generator's output (key=value fields; "-" = none).
+    Without reflecting ports (no reflected_mpps) the switch forwarded what came back."""
+    fields: dict[str, str] = {}
+    for line in log.splitlines():
+        if line.startswith("rx_mpps="):
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    if not fields:
+        return GenResult()
+    rx = number(fields.get("rx_mpps"))
+    reflected = number(fields.get("reflected_mpps", "0"))
+    switched = None if rx is None or reflected is None else rx + reflected
+    return GenResult(switched, rx, number(fields.get("lat_p50_us")),
+                     number(fields.get("lat_p99_us")), number(fields.get("lat_p999_us")),
+                     number(fields.get("lat_samples")))
+
+
+@dataclasses.dataclass
+class NsRun:
+    """One run of northsouth_bench.sh: "SWITCHED RX P50 P99 P999 SAMPLES CYCLES" (None: not
+    measured)."""
+    switched: Optional[float] = None
+    rx: Optional[float] = None
+    p50: Optional[float] = None
+    p99: Optional[float] = None
+    p999: Optional[float] = None
+    samples: Optional[float] = None
+    cycles: Optional[float] = None
+
+
+NS_KEY = re.compile(r"([a-z0-9-]+),(ns|pp),([0-9]+),([0-9]+),(max|10|80)")
+NS_SWITCHES = {
+    "ceiling": "ceiling (testpmd mac, net_vhost pairs)",
+    "ovs": "Open vSwitch DPDK, OpenFlow rules",
+    "enadpdk": "ena-dpdk vpc",
+}
+# Throughput columns: (path, pods, size) of the max runs.
+NS_COLUMNS = [("ns", 1, 64), ("ns", 8, 64), ("ns", 32, 64), ("ns", 1, 1500), ("pp", 1, 64)]
+NS_COLUMN_TITLES = ["1p 64B", "8p 64B", "32p 64B", "1p 1500B", "pod-pod"]
+NS_LATENCY_SLACK_US = 5.0
+
+
+def ns_best(runs: Iterable[NsRun], load: str) -> NsRun:
+    """The best of RUNS. At max rate: the most switched Mpps (with its round-trip rate) and,
+    independently, the fewest cycles per packet. Under a set load: the run with the lowest p99
+    (all its figures). On a tie the earlier run stays."""
+    best = NsRun()
+    for run in runs:
+        if load == "max":
+            if run.switched is not None and (best.switched is None or run.switched > best.switched):
+                best.switched, best.rx = run.switched, run.rx
+            if run.cycles is not None and (best.cycles is None or run.cycles < best.cycles):
+                best.cycles = run.cycles
+        elif run.p99 is not None and (best.p99 is None or run.p99 < best.p99):
+            best = dataclasses.replace(run)
+    return best
+
+
+@dataclasses.dataclass
+class NsResults:
+    """The raw results file of northsouth_bench.sh, one record per line:
+        run SWITCH,PATH,PODS,SIZE,LOAD SWITCHED RX P50 P99 P999 SAMPLES CYCLES
+        tsc_mhz MHZ
+    (LOAD: max, 10 or 80; "-" = not measured; "#" starts a comment)."""
+    runs: dict[str, list[NsRun]] = dataclasses.field(default_factory=dict)
+    tsc_mhz: Optional[float] = None
+
+    @classmethod
+    def parse(cls, text: str) -> "NsResults":
+        results = cls()
+        for lineno, line in enumerate(text.splitlines(), 1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            kind, args = fields[0], fields[1:]
+            if kind == "run" and 1 <= len(args) <= 8:
+                if not NS_KEY.fullmatch(args[0]):
+                    raise ValueError(f"line {lineno}: bad measurement key {args[0]!r}")
+                values = [number(v) for v in args[1:]] + [None] * (8 - len(args))
+                results.runs.setdefault(args[0], []).append(NsRun(*values))
+            elif kind == "tsc_mhz" and len(args) <= 1:
+                results.tsc_mhz = number(args[0]) if args else None
+            else:
+                raise ValueError(f"line {lineno}: not a result record: {line!r}")
+        return results
+
+
+class NsReport:
+    """The tables and target checks of one north-south benchmark."""
+
+    def __init__(self, results: NsResults):
+        self.results = results
+        self.best = {key: ns_best(runs, key.rsplit(",", 1)[1])
+                     for key, runs in results.runs.items()}
+
+    def get(self, switch: str, path: str, pods: int, size: int, load: str) -> NsRun:
+        return self.best.get(f"{switch},{path},{pods},{size},{load}", NsRun())
+
+    def switches(self) -> list[str]:
+        """The switches measured: the three of NS_SWITCHES, then the drain variants by interval."""
+        seen = {key.split(",", 1)[0] for key in self.best}
+        variants = sorted((s for s in seen if s not in NS_SWITCHES),
+                          key=lambda s: (int(s.rsplit("-d", 1)[1]) if re.fullmatch(
+                              r"enadpdk-d[0-9]+", s) else 1 << 30, s))
+        return [s for s in NS_SWITCHES if s in seen] + variants
+
+    @staticmethod
+    def label(switch: str) -> str:
+        m = re.fullmatch(r"enadpdk-d([0-9]+)", switch)
+        if m:
+            return f"ena-dpdk vpc, TX drain {m.group(1)} us"
+        return NS_SWITCHES.get(switch, switch)
+
+    def capacity(self, run: NsRun) -> Optional[float]:
+        return ratio(self.results.tsc_mhz, run.cycles)
+
+    def targets(self) -> list[tuple[str, Optional[float], str, str]]:
+        """(description, measured, goal as printed, verdict) of issue 19's targets."""
+        rows = []
+        for pods in (1, 8, 32):
+            ena, ceil = (self.get(s, "ns", pods, 64, "max") for s in ("enadpdk", "ceiling"))
+            for what, measured in (("throughput", ratio(ena.switched, ceil.switched)),
+                                   ("capacity", ratio(ceil.cycles, ena.cycles))):
+                rows.append((f"{pods}p 64B: ena-dpdk / ceiling, {what}", measured, ">=0.9",
+                             verdict(measured, 0.9)))
+        for pods in (1, 8):
+            ena, ovs = (self.get(s, "ns", pods, 64, "max") for s in ("enadpdk", "ovs"))
+            for what, measured in (("throughput", ratio(ena.switched, ovs.switched)),
+                                   ("capacity", ratio(ovs.cycles, ena.cycles))):
+                rows.append((f"{pods}p 64B: ena-dpdk / OVS, {what}", measured, ">=1.5",
+                             verdict(measured, 1.5)))
+        for path, name in (("ns", "VPC-pod"), ("pp", "pod-pod")):
+            ena, ceil, ovs = (self.get(s, path, 1, 64, "10") for s in ("enadpdk", "ceiling", "ovs"))
+            slack = None if ena.p99 is None or ceil.p99 is None else ena.p99 - ceil.p99
+            rows.append((f"{name} p99 @10%: ena-dpdk - ceiling (us)", slack,
+                         f"<={NS_LATENCY_SLACK_US:g}",
+                         verdict(slack, NS_LATENCY_SLACK_US, at_most=True)))
+            measured = ratio(ena.p99, ovs.p99)
+            rows.append((f"{name} p99 @10%: ena-dpdk / OVS", measured, "<=1",
+                         verdict(measured, 1.0, at_most=True)))
+            ena80, ovs80 = (self.get(s, path, 1, 64, "80") for s in ("enadpdk", "ovs"))
+            measured = ratio(ena80.p99, ovs80.p99)
+            rows.append((f"{name} p99 @80%: ena-dpdk / OVS", measured, "<=1",
+                         verdict(measured, 1.0, at_most=True)))
+        return rows
+
+    def failed(self) -> list[str]:
+        return [d for d, _, _, v in self.targets() if v == "FAIL"]
+
+    def _max_table(self, title: str, cell) -> list[str]:
+        lines = ["", _row(title, *NS_COLUMN_TITLES)]
+        for s in self.switches():
+            lines.append(_row(self.label(s), *(cell(self.get(s, path, pods, size, "max"))
+                                               for path, pods, size in NS_COLUMNS)))
+        return lines
+
+    def lines(self) -> list[str]:
+        tsc = self.results.tsc_mhz
+        out = self._max_table("switched Mpps (both directions)", lambda r: fmt(r.switched))
+        out += self._max_table("switch lcore cycles per packet", lambda r: fmt(r.cycles))
+        out += self._max_table(
+            f"capacity Mpps ({'?' if tsc is None else f'{tsc:g}'} MHz / cycles per packet)",
+            lambda r: fmt(self.capacity(r)))
+        for path, name in (("ns", "VPC <-> 1 pod"), ("pp", "pod <-> pod")):
+            out += ["", _row(f"round trip us, {name}, 64B", "load", "Mpps", "p50", "p99", "p99.9",
+                             "samples")]
+            for s in self.switches():
+                for load in ("10", "80"):
+                    r = self.get(s, path, 1, 64, load)
+                    if r == NsRun() and s not in NS_SWITCHES:
+                        continue
+                    samples = "-" if r.samples is None else f"{r.samples:.0f}"
+                    out.append(_row(self.label(s), f"{load}%", fmt(r.rx), fmt(r.p50), fmt(r.p99),
+                                    fmt(r.p999), samples))
+        out += ["(load: % of that switch's own max round-trip rate, measured just before; Mpps:",
+                " round trips per second actually achieved)"]
+        out += ["", _target_row("target (issue 19)", "measured", "goal", "")]
+        out += [_target_row(d, fmt(m, "n/a"), g, v) for d, m, g, v in self.targets()]
+        return out
+
 # ---- latency benchmarks ------------------------------------------------------------------------
 
 
@@ -457,6 +654,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("after")
     p = sub.add_parser("dataplane-report", help="dataplane_bench.sh's tables from its results file")
     p.add_argument("results")
+    p = sub.add_parser("gen-result", help='"SWITCHED RX P50 P99 P999 SAMPLES" of a bench-gen log')
+    p.add_argument("log")
+    p = sub.add_parser("northsouth-report", help="northsouth_bench.sh's tables from its results file")
+    p.add_argument("results")
     p = sub.add_parser("cni-report", help="cni_bench.sh's summary")
     p.add_argument("ena_us")
     p.add_argument("ref_us")
@@ -489,6 +690,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     elif args.command == "dataplane-report":
         with open(args.results) as f:
             print("\n".join(DataplaneReport(DataplaneResults.parse(f.read())).lines()))
+    elif args.command == "gen-result":
+        with open(args.log, errors="replace") as f:
+            r = gen_result(f.read())
+        print(" ".join("-" if v is None else round2(v)
+                       for v in (r.switched_mpps, r.rx_mpps, r.p50, r.p99, r.p999, r.samples)))
+    elif args.command == "northsouth-report":
+        with open(args.results) as f:
+            print("\n".join(NsReport(NsResults.parse(f.read())).lines()))
     elif args.command == "cni-report":
         with open(args.rss) as f:
             rss = f.readlines()

@@ -361,3 +361,148 @@ def test_dataplane_bench_measures_only_what_the_report_knows():
     sizes = {s for _, _, s in keys if s.isdigit()}
     assert ports and {int(n) for n in ports} <= {n for n, _ in benchlib.COLUMNS}
     assert sizes and {int(s) for s in sizes} <= {s for _, s in benchlib.COLUMNS}
+
+
+# ---- the north-south benchmark
+
+GEN_LOG = """EAL: Detected CPU lcores: 2
+rx_mpps=2.10 tx_mpps=2.12 reflected_mpps=2.11 lat_samples=16800000 lat_p50_us=3.10 lat_p99_us=7.25 lat_p999_us=12.40 lat_max_us=80.00 reflect_drops=0
+"""
+
+
+def test_gen_result_sums_both_directions():
+    r = benchlib.gen_result(GEN_LOG)
+    assert r.switched_mpps == pytest.approx(4.21)
+    assert (r.rx_mpps, r.p50, r.p99, r.p999, r.samples) == (2.10, 3.10, 7.25, 12.40, 16800000)
+
+
+def test_gen_result_without_reflectors_or_samples():
+    # today's pod-to-pod output: what came back is what the switch forwarded
+    r = benchlib.gen_result("rx_mpps=13.02 tx_mpps=13.10\n")
+    assert (r.switched_mpps, r.rx_mpps, r.p99) == (13.02, 13.02, None)
+    r = benchlib.gen_result("rx_mpps=0.00 tx_mpps=0.00 reflected_mpps=0.00 lat_samples=0 "
+                            "lat_p50_us=- lat_p99_us=- lat_p999_us=- lat_max_us=-\n")
+    assert (r.switched_mpps, r.samples, r.p50) == (0.0, 0.0, None)
+    assert benchlib.gen_result("ena-dpdk-bench-gen: --size must be ...\n") == benchlib.GenResult()
+
+
+def test_command_line_gen_result(tmp_path, capsys):
+    log = tmp_path / "gen.log"
+    log.write_text(GEN_LOG)
+    assert benchlib.main(["gen-result", str(log)]) == 0
+    assert capsys.readouterr().out == "4.21 2.1 3.1 7.25 12.4 16800000\n"
+    log.write_text("FATAL\n")
+    benchlib.main(["gen-result", str(log)])
+    assert capsys.readouterr().out == "- - - - - -\n"
+
+
+def ns_run(key, switched="-", rx="-", p50="-", p99="-", p999="-", samples="-", cycles="-"):
+    return f"run {key} {switched} {rx} {p50} {p99} {p999} {samples} {cycles}"
+
+
+NS_RESULTS = "\n".join([
+    "# round 1",
+    ns_run("ceiling,ns,1,64,max", 10.0, 5.0, 4, 9, 20, 100, 200),
+    ns_run("ceiling,ns,1,64,10", 0.5, 0.5, 3.0, 6.0, 9.0, 1000),
+    ns_run("ceiling,ns,1,64,80", 4.0, 4.0, 5.0, 12.0, 30.0, 1000),
+    ns_run("ovs,ns,1,64,max", 6.0, 3.0, cycles=400),
+    ns_run("ovs,ns,1,64,10", 0.3, 0.3, 6.0, 14.0, 20.0, 1000),
+    ns_run("ovs,ns,1,64,80", 2.4, 2.4, 8.0, 40.0, 90.0, 1000),
+    ns_run("enadpdk,ns,1,64,max", 9.5, 4.75, cycles=210),
+    ns_run("enadpdk,ns,1,64,10", 0.47, 0.47, 3.5, 10.5, 15.0, 1000),
+    ns_run("enadpdk,ns,1,64,80", 3.8, 3.8, 6.0, 30.0, 50.0, 1000),
+    ns_run("ceiling,ns,8,64,max", 9.0, cycles=220),
+    ns_run("enadpdk,ns,8,64,max", 7.0, cycles=280),
+    ns_run("ovs,ns,8,64,max", 5.0, cycles=430),
+    ns_run("ceiling,ns,32,64,max", 8.0, cycles=250),
+    ns_run("enadpdk,ns,32,64,max", 7.5, cycles=260),
+    ns_run("enadpdk-d100,ns,1,64,10", 0.47, 0.47, 3.4, 9.0, 14.0, 1000),
+    ns_run("enadpdk-d10,ns,32,64,max", 7.9, cycles=255),
+    "# round 2",
+    ns_run("enadpdk,ns,1,64,max", 9.9, 4.95, cycles=230),  # more Mpps, more cycles
+    ns_run("enadpdk,ns,1,64,10", 0.47, 0.47, 3.0, 11.0, 12.0, 1000),  # worse p99: not kept
+    ns_run("enadpdk,ns,8,64,max", "-", cycles="-"),  # a failed run does not count
+    "tsc_mhz 2690",
+])
+
+
+def test_ns_results_best_of_runs():
+    report = benchlib.NsReport(benchlib.NsResults.parse(NS_RESULTS))
+    best = report.get("enadpdk", "ns", 1, 64, "max")
+    assert (best.switched, best.rx, best.cycles) == (9.9, 4.95, 210)
+    lat = report.get("enadpdk", "ns", 1, 64, "10")
+    assert (lat.p50, lat.p99, lat.p999) == (3.5, 10.5, 15.0)  # the run with the lower p99, whole
+    assert report.get("enadpdk", "ns", 8, 64, "max").switched == 7.0
+    assert report.get("nothing", "ns", 1, 64, "max") == benchlib.NsRun()
+    assert report.switches() == ["ceiling", "ovs", "enadpdk", "enadpdk-d10", "enadpdk-d100"]
+    assert report.label("enadpdk-d10") == "ena-dpdk vpc, TX drain 10 us"
+
+
+def test_ns_targets():
+    report = benchlib.NsReport(benchlib.NsResults.parse(NS_RESULTS))
+    t = {d: (benchlib.fmt(m, "n/a"), g, v) for d, m, g, v in report.targets()}
+    assert t["1p 64B: ena-dpdk / ceiling, throughput"] == ("0.99", ">=0.9", "PASS")
+    assert t["1p 64B: ena-dpdk / ceiling, capacity"] == ("0.95", ">=0.9", "PASS")
+    assert t["8p 64B: ena-dpdk / ceiling, throughput"] == ("0.78", ">=0.9", "FAIL")
+    assert t["32p 64B: ena-dpdk / ceiling, capacity"] == ("0.96", ">=0.9", "PASS")
+    assert t["1p 64B: ena-dpdk / OVS, throughput"] == ("1.65", ">=1.5", "PASS")
+    assert t["8p 64B: ena-dpdk / OVS, capacity"] == ("1.54", ">=1.5", "PASS")
+    assert t["VPC-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("4.50", "<=5", "PASS")
+    assert t["VPC-pod p99 @10%: ena-dpdk / OVS"] == ("0.75", "<=1", "PASS")
+    assert t["VPC-pod p99 @80%: ena-dpdk / OVS"] == ("0.75", "<=1", "PASS")
+    assert t["pod-pod p99 @10%: ena-dpdk / OVS"] == ("n/a", "<=1", "-")  # not measured
+    assert report.failed() == ["8p 64B: ena-dpdk / ceiling, throughput",
+                               "8p 64B: ena-dpdk / ceiling, capacity",  # 220 / 280 cycles
+                               "8p 64B: ena-dpdk / OVS, throughput"]  # 7.0 / 5.0
+
+
+def test_ns_latency_slack_is_signed():
+    text = "\n".join([ns_run("ceiling,ns,1,64,10", p99=9.0), ns_run("enadpdk,ns,1,64,10", p99=3.0),
+                      ns_run("enadpdk,pp,1,64,10", p99=20.0), ns_run("ceiling,pp,1,64,10", p99=14.9)])
+    t = {d: (benchlib.fmt(m, "n/a"), v)
+         for d, m, _, v in benchlib.NsReport(benchlib.NsResults.parse(text)).targets()}
+    assert t["VPC-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("-6.00", "PASS")  # faster than it
+    assert t["pod-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("5.10", "FAIL")
+
+
+@pytest.mark.parametrize("line", [
+    "run enadpdk,ns,1,64 1 2 3",  # no load
+    "run enadpdk,xx,1,64,max 1",  # unknown path
+    "run enadpdk,ns,1,64,50 1",  # unknown load
+    "run enadpdk,ns,1,64,max 1 2 3 4 5 6 7 8",  # too many values
+    "memory 44 64 64",  # not this benchmark's record
+])
+def test_ns_results_reject_bad_lines(line):
+    with pytest.raises(ValueError):
+        benchlib.NsResults.parse(line)
+
+
+def test_command_line_northsouth_report(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.write_text(NS_RESULTS)
+    assert benchlib.main(["northsouth-report", str(results)]) == 0
+    out = capsys.readouterr().out
+    rows = {line[:46].strip(): line[46:].split() for line in out.splitlines()}
+    assert "switched Mpps (both directions)" in rows
+    assert rows["capacity Mpps (2690 MHz / cycles per packet)"][0] == "1p"
+    assert rows["target (issue 19)"] == ["measured", "goal"]
+    assert rows["8p 64B: ena-dpdk / ceiling, throughput"] == ["0.78", ">=0.9", "FAIL"]
+    # latency rows for every switch and both loads, drain variants only where measured
+    lat = [line for line in out.splitlines() if line.startswith("ena-dpdk vpc, TX drain 100 us")]
+    assert len(lat) == 4  # its rows of the three max tables and its 10 % row; no empty 80 % row
+
+
+def test_northsouth_bench_measures_only_what_the_report_knows():
+    """Every key northsouth_bench.sh records is a switch, path, size and load the report shows."""
+    script = (pathlib.Path(__file__).resolve().parent / "northsouth_bench.sh").read_text()
+    switches = set(re.findall(r"for sw in ([a-z ]+); do", script)[0].split())
+    assert switches == set(benchlib.NS_SWITCHES)
+    columns = {(p, int(n), int(s)) for p, n, s in benchlib.NS_COLUMNS}
+    recorded = re.findall(r'record "\$[a-z]+,(ns|pp),(\$n|[0-9]+),([0-9]+),max"', script)
+    assert recorded
+    for path, pods, size in recorded:
+        if pods == "$n":
+            assert {(path, n, int(size)) for n in (8, 32)} <= columns
+        else:
+            assert (path, int(pods), int(size)) in columns
+    assert re.search(r'latency "\$sw" ns "\$sw"', script) and re.search(r'latency "\$sw" pp', script)
