@@ -97,8 +97,8 @@ ReloadPlan planReload(const DataplaneConfig& running, const DataplaneConfig& nex
   ReloadPlan plan;
   // Every field is named, so that a new one does not compile until it is classified here.
   const auto& [eal, workers, controlSocket, stateFile, cniStateDir, metricsAddress,
-               allowedSocketDirs, socket, mbufs, burstSize, macAgingSeconds, maxPorts, networks] =
-      next;
+               allowedSocketDirs, socket, mbufs, burstSize, txDrainMicroseconds, macAgingSeconds,
+               maxPorts, networks] = next;
   const auto& [owner, mode] = socket;
   const auto restart = [&](std::string_view key, bool changed) {
     if (changed) plan.restart.push_back({.key = strCat("dataplane.", key)});
@@ -122,6 +122,7 @@ ReloadPlan planReload(const DataplaneConfig& running, const DataplaneConfig& nex
   live("maxPorts", running.maxPorts != maxPorts);
   restart("mbufs", running.mbufs != mbufs);
   restart("burstSize", running.burstSize != burstSize);
+  restart("txDrainMicroseconds", running.txDrainMicroseconds != txDrainMicroseconds);
   live("macAgingSeconds", running.macAgingSeconds != macAgingSeconds);
   planNetworks(running.networks, networks, plan);
   return plan;

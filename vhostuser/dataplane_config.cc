@@ -147,6 +147,7 @@ void parseDataplane(JsonReader& r, DataplaneConfig& config) {
   r.readObject("socket", [&](JsonReader& s) { parseSocket(s, config.socket); });
   r.read("mbufs", config.mbufs, kMinMbufs, kMaxMbufs);
   r.read("burstSize", config.burstSize, 1, kMaxBurstSize);
+  r.read("txDrainMicroseconds", config.txDrainMicroseconds, 0, kMaxTxDrainMicroseconds);
   r.read("macAgingSeconds", config.macAgingSeconds, 1, kMaxMacAgingSeconds);
   r.read("maxPorts", config.maxPorts, 1, kMaxMaxPorts);
 

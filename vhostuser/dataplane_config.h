@@ -42,6 +42,13 @@ inline constexpr unsigned kMinMbufs = 1024;
 inline constexpr unsigned kMaxMbufs = 4194304;
 inline constexpr unsigned kDefaultBurstSize = 32;
 inline constexpr unsigned kMaxBurstSize = 64;
+// How long a worker may hold a partly filled TX buffer for more packets to share its burst
+// (vhostuser/tx_drain.h). 0 flushes at the end of every poll pass; the default waits for the
+// latency/throughput figures of docs/performance.md (issue 19).
+inline constexpr unsigned kDefaultTxDrainMicroseconds = 0;
+// Beyond a millisecond a held packet costs more latency than batching saves, and the interval
+// also bounds how long an RCU grace period waits for a worker (DeletePort waits 5 ms).
+inline constexpr unsigned kMaxTxDrainMicroseconds = 1000;
 inline constexpr unsigned kDefaultMacAgingSeconds = 300;
 inline constexpr unsigned kMaxMacAgingSeconds = 86400;
 inline constexpr unsigned kDefaultMaxPorts = 128;
@@ -149,6 +156,10 @@ struct DataplaneConfig {
   unsigned mbufs = kDefaultMbufs;
   // Packets per RX/TX burst, 1..kMaxBurstSize.
   unsigned burstSize = kDefaultBurstSize;
+  // Microseconds a buffered packet may wait for others to share its TX burst while the worker
+  // keeps receiving, 0..kMaxTxDrainMicroseconds; 0 flushes at the end of every poll pass. A pass
+  // that receives nothing flushes everything (vhostuser/tx_drain.h).
+  unsigned txDrainMicroseconds = kDefaultTxDrainMicroseconds;
   // Seconds before an idle learned MAC leaves an l2 network's table, 1..kMaxMacAgingSeconds.
   unsigned macAgingSeconds = kDefaultMacAgingSeconds;
   // Pod (vhost-user) ports the dataplane accepts, 1..kMaxMaxPorts; AddPort beyond it is refused.

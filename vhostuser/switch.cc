@@ -171,6 +171,7 @@ absl::Status Switch::init() {
   }
   // Each worker, with its counters and TX buffers, lives in its own node's memory and dequeues
   // from pods into its own node's pool.
+  const TxDrain drain = TxDrain::fromMicroseconds(config_.txDrainMicroseconds, rte_get_tsc_hz());
   for (size_t i = 0; i < lcores.size(); ++i) {
     const int node = topology_.worker_nodes[i];
     absl::StatusOr<rte_mempool*> pool = poolOn(node);
@@ -181,7 +182,7 @@ absl::Status Switch::init() {
           strCat("dataplane.workers[", i, "]: cannot allocate the worker on NUMA node ", node));
     }
     workers_.emplace_back(new (mem) Worker(lcores[i], static_cast<unsigned>(i), &table_, qsbr_,
-                                           &vhost_->links(), *pool, config_.burstSize));
+                                           &vhost_->links(), *pool, config_.burstSize, drain));
   }
 
   absl::MutexLock lock(&mu_);
@@ -210,8 +211,11 @@ absl::Status Switch::init() {
   }
   std::string nodes;
   for (const auto& [node, pool] : pools_) nodes += strCat(nodes.empty() ? "" : ",", node);
-  log_->info("switch started workers={} networks={} mbufs={} pool_nodes={}", workers_.size(),
-             networks_.size(), config_.mbufs, nodes);
+  log_->info(
+      "switch started workers={} networks={} mbufs={} pool_nodes={} burst={} tx_drain_us={} "
+      "tx_drain_cycles={}",
+      workers_.size(), networks_.size(), config_.mbufs, nodes, config_.burstSize,
+      config_.txDrainMicroseconds, drain.cycles());
   return absl::OkStatus();
 }
 
@@ -334,7 +338,8 @@ bool Switch::awaitGrace(uint64_t token, absl::Duration limit) {
   for (unsigned spins = 0;; ++spins) {
     if (rte_rcu_qsbr_check(qsbr_, token, false) == 1) return true;
     if (absl::Now() >= until) return false;
-    // Workers report every pass (microseconds) unless their CPU is taken from them.
+    // Workers report every pass (microseconds) that ends holding no TX packets, so at the latest
+    // after dataplane.txDrainMicroseconds, unless their CPU is taken from them.
     if (spins < 1000) {
       rte_pause();
     } else {

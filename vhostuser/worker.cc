@@ -24,14 +24,15 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 
 Worker::Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
                rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links, rte_mempool* pool,
-               unsigned burst)
+               unsigned burst, TxDrain drain)
     : lcore_(lcore),
       index_(index),
       table_(table),
       qsbr_(qsbr),
       links_(links),
       pool_(pool),
-      burst_(burst > kMaxBurst ? kMaxBurst : burst) {}
+      burst_(burst > kMaxBurst ? kMaxBurst : burst),
+      drain_(drain) {}
 
 int Worker::launch(void* arg) {
   static_cast<Worker*>(arg)->run();
@@ -42,6 +43,7 @@ void Worker::run() noexcept {
   rte_rcu_qsbr_thread_register(qsbr_, index_);
   rte_rcu_qsbr_thread_online(qsbr_, index_);
   uint64_t last = rte_rdtsc();
+  const DataplaneTable* t = nullptr;
   while (!stop_.load(std::memory_order_relaxed)) {
     if (paused_.load(std::memory_order_relaxed)) [[unlikely]] {
       rte_pause();
@@ -50,21 +52,20 @@ void Worker::run() noexcept {
     }
     // One table per pass: the control thread frees it only after our quiescent report below.
     // Pod devices (vids) are likewise used only within the pass that loaded them.
-    const DataplaneTable* t = table_->load(std::memory_order_acquire);
+    t = table_->load(std::memory_order_acquire);
     bool busy = false;
     const uint64_t now = last;
     for (const RxQueue& q : t->poll[index_]) busy |= receive(*t, q, now) != 0;
-    for (uint16_t i = 0; i < dirty_count_; ++i) {
-      flush(*t, dirty_[i]);
-      tx_[dirty_[i]].dirty = false;
-    }
-    dirty_count_ = 0;
-    rte_rcu_qsbr_quiescent(qsbr_, index_);
+    if (drain_.endOfPass(dirty_count_ != 0, now, !busy)) flushAll(*t);
+    // Only with nothing held (the RCU contract in worker.h).
+    if (dirty_count_ == 0) rte_rcu_qsbr_quiescent(qsbr_, index_);
     const uint64_t end = rte_rdtsc();
     if (busy) bump(busy_cycles_, end - last);
     bump(total_cycles_, end - last);
     last = end;
   }
+  // The last pass ended holding packets, hence without a quiescent report: its table is valid.
+  if (dirty_count_ != 0) flushAll(*t);
   rte_rcu_qsbr_thread_offline(qsbr_, index_);
   rte_rcu_qsbr_thread_unregister(qsbr_, index_);
 }
@@ -192,6 +193,14 @@ void Worker::flush(const DataplaneTable& t, uint16_t slot) noexcept {
   bump(c.tx_packets, sent);
   bump(c.tx_bytes, bytes);
   if (sent < n) bump(c.drops[static_cast<size_t>(DropReason::TxFull)], n - sent);
+}
+
+void Worker::flushAll(const DataplaneTable& t) noexcept {
+  for (uint16_t i = 0; i < dirty_count_; ++i) {
+    flush(t, dirty_[i]);
+    tx_[dirty_[i]].dirty = false;
+  }
+  dirty_count_ = 0;
 }
 
 void Worker::dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept {

@@ -8,6 +8,7 @@
 #include <rte_spinlock.h>
 
 #include "vhostuser/forwarding.h"
+#include "vhostuser/tx_drain.h"
 #include "vhostuser/vhost_ports.h"
 
 struct rte_mbuf;
@@ -63,17 +64,25 @@ struct alignas(64) SlotCounters {
 
 // A run-to-completion poll loop on one lcore (DPDK's l2fwd/vhost shape): per RX queue, a burst
 // of packets is classified with decide(), packets are buffered per destination slot, buffers
-// are flushed when full and at the end of each pass; then the worker reports a quiescent state
-// to RCU. Pod ports are read and written through rte_vhost directly (no ethdev in between).
+// are flushed when full and at the end of a pass when its TxDrain says so (every pass by
+// default); then, with nothing left buffered, the worker reports a quiescent state to RCU. Pod
+// ports are read and written through rte_vhost directly (no ethdev in between).
 // The worker owns its counters and TX buffers; nothing on its path allocates, locks (except a
 // shared uplink TX queue, and rte_vhost's per-ring lock), makes a syscall or logs.
+//
+// RCU and the TX buffers: a buffered packet's destination is a slot of the table the worker
+// loaded when it decided, and the control thread gives a removed port's slot to another port
+// only after a grace period. So the worker reports no quiescent state while it holds packets:
+// when they leave, in a later pass with a newer table, their slot still means the same port (or
+// none: they are then dropped as not connected). A drain interval thereby also delays this
+// worker's quiescent reports, by at most the interval plus one pass.
 class Worker {
  public:
   // `links` is the pod ports' connection state (VhostPorts::links()); `pool` supplies the mbufs
-  // rte_vhost_dequeue_burst fills.
+  // rte_vhost_dequeue_burst fills; `drain` says when partly filled TX buffers are flushed.
   Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
          rte_rcu_qsbr* qsbr, const std::array<VhostLink, kMaxSlots>* links, rte_mempool* pool,
-         unsigned burst);
+         unsigned burst, TxDrain drain);
 
   // rte_eal_remote_launch entry point; `arg` is the Worker.
   static int launch(void* arg);
@@ -104,6 +113,8 @@ class Worker {
                uint64_t now) noexcept;
   void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept;
   void flush(const DataplaneTable& t, uint16_t slot) noexcept;
+  // Flushes every buffer that holds packets.
+  void flushAll(const DataplaneTable& t) noexcept;
   void dropPacket(uint16_t slot, DropReason reason, rte_mbuf* m) noexcept;
 
   const unsigned lcore_;
@@ -113,6 +124,7 @@ class Worker {
   const std::array<VhostLink, kMaxSlots>* links_;
   rte_mempool* pool_;
   const unsigned burst_;
+  TxDrain drain_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
 

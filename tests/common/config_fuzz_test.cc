@@ -63,6 +63,7 @@ using vhostuser::kMaxLcore;
 using vhostuser::kMaxMacAgingSeconds;
 using vhostuser::kMaxMaxPorts;
 using vhostuser::kMaxMbufs;
+using vhostuser::kMaxTxDrainMicroseconds;
 using vhostuser::kMaxUplinkQueues;
 using vhostuser::kMinMbufs;
 using vhostuser::loadDataplaneConfig;
@@ -111,6 +112,7 @@ json baseDocument() {
   dp["socket"] = {{"owner", "root:root"}, {"mode", "0660"}};
   dp["mbufs"] = 16384;
   dp["burstSize"] = 32;
+  dp["txDrainMicroseconds"] = 100;
   dp["macAgingSeconds"] = 300;
   dp["maxPorts"] = 128;
   dp["networks"].push_back({{"name", "eni2"},
@@ -181,6 +183,7 @@ std::string invariantBreach(const DataplaneConfig& c) {
   if (c.socket.mode > 0777) return "socket.mode beyond 0777";
   if (c.mbufs < kMinMbufs || c.mbufs > kMaxMbufs) return "mbufs out of range";
   if (c.burstSize < 1 || c.burstSize > kMaxBurstSize) return "burstSize out of range";
+  if (c.txDrainMicroseconds > kMaxTxDrainMicroseconds) return "txDrainMicroseconds out of range";
   if (c.macAgingSeconds < 1 || c.macAgingSeconds > kMaxMacAgingSeconds) return "macAging range";
   if (c.maxPorts < 1 || c.maxPorts > kMaxMaxPorts) return "maxPorts out of range";
   std::set<std::string> names, devices;

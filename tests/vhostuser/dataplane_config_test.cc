@@ -70,7 +70,8 @@ TEST(ConfigTest, DataplaneOptionalKeys) {
       "cniStateDir": "/tmp/cni-state",
       "allowedSocketDirs": ["/var/run/ena-dpdk/vhost", "/tmp/vhost"],
       "socket": {"owner": "1000:1000", "mode": "0600"},
-      "mbufs": 32768, "burstSize": 64, "macAgingSeconds": 60, "maxPorts": 64,
+      "mbufs": 32768, "burstSize": 64, "txDrainMicroseconds": 100, "macAgingSeconds": 60,
+      "maxPorts": 64,
       "networks": [
         {"name": "ens6", "uplink": {"device": "net_af_packet0,iface=veth0"},
          "mac": "02:AB:cd:00:00:01"},
@@ -85,6 +86,7 @@ TEST(ConfigTest, DataplaneOptionalKeys) {
       .socket = SocketConfig{.owner = "1000:1000", .mode = 0600},
       .mbufs = 32768,
       .burstSize = 64,
+      .txDrainMicroseconds = 100,
       .macAgingSeconds = 60,
       .maxPorts = 64,
       .networks = {NetworkConfig{.name = "ens6",
@@ -113,7 +115,21 @@ TEST(DataplaneConfigTest, MissingOrEmptySectionGivesTheDefaults) {
   EXPECT_THAT(dataplane.allowedSocketDirs, ::testing::ElementsAre("/var/run/ena-dpdk/vhost"));
   EXPECT_EQ(dataplane.socket, (SocketConfig{.owner = "", .mode = 0660}));
   EXPECT_EQ(dataplane.burstSize, 32u);
+  // Today's behaviour (flush at the end of every pass) until benchmarks pick another default.
+  EXPECT_EQ(dataplane.txDrainMicroseconds, 0u);
+  EXPECT_EQ(dataplane.txDrainMicroseconds, vhostuser::kDefaultTxDrainMicroseconds);
   EXPECT_EQ(dataplane.maxPorts, 128u);
+}
+
+// Both ends of the range and a value inside are taken as given.
+TEST(DataplaneConfigTest, TxDrainMicrosecondsWithinBounds) {
+  EXPECT_EQ(vhostuser::kMaxTxDrainMicroseconds, 1000u);
+  for (unsigned value : {0u, 1u, 100u, 1000u}) {
+    absl::StatusOr<DataplaneConfig> config =
+        vhostuser::parseDataplaneConfig({{"dataplane", {{"txDrainMicroseconds", value}}}});
+    ASSERT_TRUE(config.ok()) << value << ": " << config.status();
+    EXPECT_EQ(config->txDrainMicroseconds, value);
+  }
 }
 
 // Every mode has one name, and the parser reads back each name as its mode.
@@ -288,6 +304,20 @@ INSTANTIATE_TEST_SUITE_P(
                       R"(dataplane.socket.mode: expected an octal file mode like "0660", got 432)"},
         MalformedCase{"BurstSizeBool", R"({"dataplane": {"burstSize": true}})",
                       "dataplane.burstSize: expected an integer between 1 and 64, got true"},
+        MalformedCase{"TxDrainTooLong", R"({"dataplane": {"txDrainMicroseconds": 1001}})",
+                      "dataplane.txDrainMicroseconds: expected an integer between 0 and 1000, got "
+                      "1001"},
+        MalformedCase{"TxDrainNegative", R"({"dataplane": {"txDrainMicroseconds": -1}})",
+                      "dataplane.txDrainMicroseconds: expected an integer between 0 and 1000, got "
+                      "-1"},
+        MalformedCase{"TxDrainFraction", R"({"dataplane": {"txDrainMicroseconds": 50.5}})",
+                      "dataplane.txDrainMicroseconds: expected an integer between 0 and 1000, got "
+                      "50.5"},
+        MalformedCase{"TxDrainString", R"({"dataplane": {"txDrainMicroseconds": "100"}})",
+                      "dataplane.txDrainMicroseconds: expected an integer between 0 and 1000, got "
+                      R"("100")"},
+        MalformedCase{"TxDrainInMilliseconds", R"({"dataplane": {"txDrainMilliseconds": 1}})",
+                      "dataplane.txDrainMilliseconds: unknown key"},
         MalformedCase{"TooManyPorts", R"({"dataplane": {"maxPorts": 241}})",
                       "dataplane.maxPorts: expected an integer between 1 and 240, got 241"}),
     [](const ::testing::TestParamInfo<MalformedCase>& testCase) { return testCase.param.name; });

@@ -3,7 +3,8 @@
 // reports the ENA's reset event and fakes the reset itself (no vdev implements dev_reset).
 // Frames the "VPC" puts on the uplink's RX ring are received before the reset, not while the
 // uplink is out of service, and again after it; the reset is counted in the control API and
-// the metrics; pod ports stay.
+// the metrics; pod ports stay. The same switch with a TX drain interval delivers single frames
+// at once (a pass that receives nothing flushes).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rte_eal.h>
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -27,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spdlog/sinks/ostream_sink.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/test_eal.h"
 #include "vhostuser/control_service.h"
 #include "vhostuser/dataplane_config.h"
@@ -117,6 +120,7 @@ class SwitchResetTest : public ::testing::Test {
                                                {"uplink", {{"device", name}}}}})}}}};
     absl::StatusOr<DataplaneConfig> config = parseDataplaneConfig(doc);
     ASSERT_TRUE(config.ok()) << config.status();
+    config->txDrainMicroseconds = tx_drain_us_;
     auto log = std::make_shared<spdlog::logger>(
         "dataplane", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
     absl::StatusOr<std::unique_ptr<Switch>> sw = Switch::create(
@@ -161,6 +165,34 @@ class SwitchResetTest : public ::testing::Test {
     }
   }
 
+  // Puts `frame` on the uplink's RX ring, as the VPC sending it.
+  void sendFromVpc(const testing::Frame& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), frame.data(), frame.size());
+    m->data_len = m->pkt_len = static_cast<uint32_t>(frame.size());
+    ASSERT_EQ(rte_ring_enqueue(rx_, m), 0);
+  }
+
+  // Takes what the switch sent to the VPC (the uplink's TX ring) within `limit`, up to `want`
+  // frames.
+  std::vector<testing::Frame> sentToVpc(size_t want, std::chrono::milliseconds limit) {
+    std::vector<testing::Frame> out;
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (out.size() < want && std::chrono::steady_clock::now() < until) {
+      void* obj = nullptr;
+      if (rte_ring_dequeue(tx_, &obj) != 0) {
+        sched_yield();
+        continue;
+      }
+      auto* m = static_cast<rte_mbuf*>(obj);
+      const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+      out.emplace_back(data, data + rte_pktmbuf_data_len(m));
+      rte_pktmbuf_free(m);
+    }
+    return out;
+  }
+
   uint64_t uplinkRx() {
     for (const NetworkStatus& n : sw_->listNetworks()) {
       if (n.uplink) return n.uplink->counters.rx_packets;
@@ -175,6 +207,8 @@ class SwitchResetTest : public ::testing::Test {
     return uplinkRx() == want;
   }
 
+  // dataplane.txDrainMicroseconds of the switch SetUp() creates.
+  unsigned tx_drain_us_ = 0;
   fs::path dir_;
   uint16_t port_ = 0;
   rte_ring* rx_ = nullptr;
@@ -276,6 +310,59 @@ TEST_F(SwitchResetTest, AStalledWorkerMakesTheSwitchUnhealthyWithinTwoSeconds) {
   // A main loop that stops polling is unhealthy too (after the 1 s limit).
   usleep(1'300'000);
   EXPECT_THAT(std::string(sw_->health().message()), HasSubstr("the control loop has not run for"));
+}
+
+// ---- the TX drain interval end to end
+
+// The same switch with a drain interval of 10 s, past the parser's bound (1 ms) on purpose: longer
+// than any wait below, so only the rule that a pass receiving nothing flushes everything can
+// deliver the replies in time.
+class SwitchTxDrainTest : public SwitchResetTest {
+ protected:
+  SwitchTxDrainTest() { tx_drain_us_ = 10'000'000; }
+};
+
+TEST_F(SwitchTxDrainTest, ALoneFrameIsNotHeldForTheDrainInterval) {
+  EXPECT_THAT(log_text_.str(), HasSubstr("tx_drain_us=10000000"));
+  PortSpec pod;
+  pod.id = "pod-a/net1";
+  pod.network = "eni1";
+  pod.socket_path = (dir_ / "vhost" / "a.sock").string();
+  pod.ips = {"10.0.1.5/24"};
+  ASSERT_TRUE(sw_->addPort(pod).ok());
+  const std::string vpc_mac = "02:00:00:00:00:01", eni_mac = "02:00:00:00:00:aa";
+  const auto whoHas = [&](const std::string& sender_ip) {
+    return testing::arp(1, "ff:ff:ff:ff:ff:ff", vpc_mac, vpc_mac, sender_ip, "00:00:00:00:00:00",
+                        "10.0.1.5");
+  };
+
+  // One ARP request: the switch answers it for the pod (a Reply to the uplink's own buffer).
+  const auto sent = std::chrono::steady_clock::now();
+  sendFromVpc(whoHas("10.0.9.9"));
+  std::vector<testing::Frame> replies = sentToVpc(1, std::chrono::seconds(2));
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  std::cout << "a lone ARP reply came back after "
+            << std::chrono::duration_cast<std::chrono::microseconds>(waited).count() << " us"
+            << std::endl;
+  ASSERT_EQ(replies.size(), 1u) << "the reply was held back: " << log_text_.str();
+  EXPECT_EQ(replies[0],
+            testing::arp(2, vpc_mac, eni_mac, eni_mac, "10.0.1.5", vpc_mac, "10.0.9.9"));
+
+  // A burst that leaves partly filled buffers behind: all of it comes out, nothing is lost.
+  for (int i = 0; i < 50; ++i) sendFromVpc(whoHas("10.0.9." + std::to_string(10 + i)));
+  replies = sentToVpc(50, std::chrono::seconds(2));
+  EXPECT_EQ(replies.size(), 50u);
+  for (const NetworkStatus& n : sw_->listNetworks()) {
+    ASSERT_TRUE(n.uplink.has_value());
+    EXPECT_EQ(n.uplink->counters.tx_packets, 51u);
+    EXPECT_EQ(n.uplink->counters.rx_packets, 51u);
+  }
+
+  // Grace periods still end (the worker reports quiescent states while it holds nothing): the
+  // removed port's socket closes, so adding it again does not wait for it in vain.
+  ASSERT_TRUE(sw_->deletePort("pod-a/net1").ok());
+  absl::StatusOr<PortStatus> again = sw_->addPort(pod, absl::Now() + absl::Seconds(2));
+  EXPECT_TRUE(again.ok()) << again.status();
 }
 
 }  // namespace
