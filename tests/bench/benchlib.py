@@ -392,7 +392,7 @@ def _target_row(description, measured, goal, result) -> str:
 @dataclasses.dataclass
 class GenResult:
     """ena-dpdk-bench-gen's summary line: rx_mpps (round trips back at the sending ports),
-    reflected_mpps (frames the reflecting ports received), round-trip latency percentiles in µs."""
+    reflected_mpps (frames the reflecting ports answered), round-trip latency percentiles in µs."""
     switched_mpps: Optional[float] = None  # frames the switch forwarded: rx + reflected
     rx_mpps: Optional[float] = None
     p50: Optional[float] = None
