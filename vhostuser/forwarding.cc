@@ -298,40 +298,8 @@ Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* fr
                            : fromPod(net, ingress, frame, len, capacity, p);
 }
 
-namespace {
-
-uint64_t loadRaw64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-uint32_t loadRaw32(const uint8_t* p) noexcept {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-constexpr uint32_t kIpv4AddrsEnd = kEthHeaderLen + 20;  // through the destination address
-
-}  // namespace
-
-Action DecisionCache::decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
-                             uint32_t len, uint32_t capacity, uint64_t now) noexcept {
-  Key key;
-  switch (table.networks[ingress.network].mode) {
-    case NetworkMode::L2:
-      if (len < kEthHeaderLen) return vhostuser::decide(table, ingress, frame, len, capacity, now);
-      key = {loadRaw64(frame), loadRaw32(frame + 8), 0};  // destination and source MAC
-      break;
-    case NetworkMode::Vpc:
-      if (len < kIpv4AddrsEnd || load16(frame + 12) != kEtherTypeIpv4) {
-        return vhostuser::decide(table, ingress, frame, len, capacity, now);
-      }
-      // Bytes 0..14 (MACs, ethertype, version/IHL) and 26..33 (source, destination address).
-      key = {loadRaw64(frame), loadRaw64(frame + 7), loadRaw64(frame + 26)};
-      break;
-  }
-  if (valid_ && key == key_) return action_;
+Action DecisionCache::miss(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
+                           uint32_t len, uint32_t capacity, uint64_t now, const Key& key) noexcept {
   const Action a = vhostuser::decide(table, ingress, frame, len, capacity, now);
   valid_ = a.kind != ActionKind::Reply;
   key_ = key;

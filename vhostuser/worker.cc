@@ -20,6 +20,41 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+uint64_t frameBytes(rte_mbuf* const* pkts, uint16_t n) noexcept {
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  return bytes;
+}
+
+// Gives the mbufs back, as rte_pktmbuf_free_bulk does, with its common case inline: an mbuf that
+// satisfies rte_mbuf_raw_free's contract (ours alone, direct, one segment) goes straight to its
+// pool's per-lcore cache, in runs per pool; anything else (a flooded frame's shared reference, a
+// chain, an indirect or external buffer) goes through rte_pktmbuf_free. Reorders `pkts`.
+void freeMbufs(rte_mbuf** pkts, uint16_t n) noexcept {
+  rte_mempool* pool = nullptr;
+  uint16_t start = 0;  // pkts[start, kept) are raw-freeable mbufs of `pool`
+  uint16_t kept = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (rte_mbuf_refcnt_read(m) != 1 || m->nb_segs != 1 || m->next != nullptr ||
+        !RTE_MBUF_DIRECT(m)) [[unlikely]] {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (m->pool != pool) {
+      if (kept != start) {
+        rte_mempool_put_bulk(pool, reinterpret_cast<void**>(pkts + start), kept - start);
+      }
+      pool = m->pool;
+      start = kept;
+    }
+    pkts[kept++] = m;
+  }
+  if (kept != start) {
+    rte_mempool_put_bulk(pool, reinterpret_cast<void**>(pkts + start), kept - start);
+  }
+}
+
 }  // namespace
 
 Worker::Worker(unsigned lcore, unsigned index, const std::atomic<const DataplaneTable*>* table,
@@ -87,6 +122,21 @@ uint16_t Worker::receive(const DataplaneTable& t, const RxQueue& q, uint64_t now
   return n;
 }
 
+// Inline in process(): it runs once per frame (more for a flood); the flush it may call does not.
+[[gnu::always_inline]] inline void Worker::enqueue(const DataplaneTable& t, uint16_t slot,
+                                                   rte_mbuf* m, uint32_t len) noexcept {
+  TxBuffer& b = tx_[slot];
+  if (!b.dirty) {
+    b.dirty = true;
+    dirty_[dirty_count_++] = slot;
+  }
+  b.pkts[b.count++] = m;
+  b.bytes += len;
+  if (b.count == burst_) [[unlikely]] {
+    flush(t, slot);
+  }
+}
+
 void Worker::process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, uint16_t n,
                      uint64_t now) noexcept {
   const PortView* in = t.slots[slot];
@@ -103,18 +153,19 @@ void Worker::process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, ui
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = pkts[i];
-    bytes += rte_pktmbuf_pkt_len(m);
+    const uint32_t len = rte_pktmbuf_pkt_len(m);
+    bytes += len;
     uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
     const uint32_t capacity = m->nb_segs == 1 ? m->buf_len - m->data_off : m->data_len;
     const Action a = cache.decide(t, *in, data, m->data_len, capacity, now);
     switch (a.kind) {
       case ActionKind::Forward:
-        enqueue(t, a.slot, m);
+        enqueue(t, a.slot, m, len);
         break;
       case ActionKind::Reply:
         m->data_len = static_cast<uint16_t>(a.length);
         m->pkt_len = a.length;
-        enqueue(t, slot, m);
+        enqueue(t, slot, m, a.length);
         break;
       case ActionKind::Flood: {
         // Every port of the network and its uplink, but the ingress one.
@@ -126,9 +177,9 @@ void Worker::process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, ui
         }
         if (targets > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(targets - 1));
         for (uint16_t s : net.ports) {
-          if (s != slot) enqueue(t, s, m);
+          if (s != slot) enqueue(t, s, m, len);
         }
-        if (net.uplink != kNoSlot && net.uplink != slot) enqueue(t, net.uplink, m);
+        if (net.uplink != kNoSlot && net.uplink != slot) enqueue(t, net.uplink, m, len);
         break;
       }
       case ActionKind::Drop:
@@ -141,29 +192,21 @@ void Worker::process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, ui
   bump(rx.rx_bytes, bytes);
 }
 
-void Worker::enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept {
-  TxBuffer& b = tx_[slot];
-  if (!b.dirty) {
-    b.dirty = true;
-    dirty_[dirty_count_++] = slot;
-  }
-  b.pkts[b.count++] = m;
-  if (b.count == burst_) flush(t, slot);
-}
-
 void Worker::flush(const DataplaneTable& t, uint16_t slot) noexcept {
   TxBuffer& b = tx_[slot];
   if (b.count == 0) return;
   SlotCounters& c = counters_[slot];
   const uint16_t n = b.count;
+  const uint64_t queued_bytes = b.bytes;
   b.count = 0;
+  b.bytes = 0;
   const SlotTx& tx = t.tx[slot];
   if (t.slots[slot] == nullptr) {
     bump(c.drops[static_cast<size_t>(DropReason::NotConnected)], n);
-    rte_pktmbuf_free_bulk(b.pkts, n);
+    freeMbufs(b.pkts, n);
     return;
   }
-  uint64_t bytes = 0;
+  uint64_t bytes;
   uint16_t sent;
   if (tx.vhost) {
     const VhostLink& link = (*links_)[slot];
@@ -171,24 +214,26 @@ void Worker::flush(const DataplaneTable& t, uint16_t slot) noexcept {
     const uint32_t ready = link.ready.load(std::memory_order_acquire) & tx.rings;
     if (vid < 0 || ready == 0) {
       bump(c.drops[static_cast<size_t>(DropReason::NotConnected)], n);
-      rte_pktmbuf_free_bulk(b.pkts, n);
+      freeMbufs(b.pkts, n);
       return;
     }
     uint16_t ring = tx.queue[index_];
     if (!(ready & (1u << ring))) ring = static_cast<uint16_t>(std::countr_zero(ready));
     // rte_vhost copies the frames into the pod's buffers: every mbuf stays ours to free.
     sent = rte_vhost_enqueue_burst(vid, ring, b.pkts, n);
-    for (uint16_t i = 0; i < sent; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
-    rte_pktmbuf_free_bulk(b.pkts, n);
+    bytes = sent == n ? queued_bytes : frameBytes(b.pkts, sent);
+    freeMbufs(b.pkts, n);
   } else {
-    // The device owns what it accepted (it may free it at once): count bytes before.
-    for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
     rte_spinlock_t* lock = tx.lock[index_];
     if (lock) rte_spinlock_lock(lock);
     sent = rte_eth_tx_burst(tx.port_id, tx.queue[index_], b.pkts, n);
     if (lock) rte_spinlock_unlock(lock);
-    for (uint16_t i = sent; i < n; ++i) bytes -= rte_pktmbuf_pkt_len(b.pkts[i]);
-    if (sent < n) rte_pktmbuf_free_bulk(b.pkts + sent, n - sent);
+    // The device owns what it accepted (it may have freed it already); the rest is still ours.
+    bytes = queued_bytes;
+    if (sent < n) {
+      bytes -= frameBytes(b.pkts + sent, n - sent);
+      freeMbufs(b.pkts + sent, n - sent);
+    }
   }
   bump(c.tx_packets, sent);
   bump(c.tx_bytes, bytes);

@@ -102,6 +102,7 @@ class Worker {
   struct TxBuffer {
     uint16_t count = 0;
     bool dirty = false;  // listed in dirty_ for the end-of-pass flush
+    uint64_t bytes = 0;  // sum of the buffered frames' lengths (counted once, in enqueue)
     rte_mbuf* pkts[kMaxBurst];
   };
 
@@ -111,7 +112,8 @@ class Worker {
   // Forwards a burst that arrived on `slot`.
   void process(const DataplaneTable& t, uint16_t slot, rte_mbuf** pkts, uint16_t n,
                uint64_t now) noexcept;
-  void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m) noexcept;
+  // Buffers `m` (of `len` bytes) for `slot`; flushes the buffer when it is full.
+  void enqueue(const DataplaneTable& t, uint16_t slot, rte_mbuf* m, uint32_t len) noexcept;
   void flush(const DataplaneTable& t, uint16_t slot) noexcept;
   // Flushes every buffer that holds packets.
   void flushAll(const DataplaneTable& t) noexcept;

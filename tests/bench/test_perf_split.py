@@ -1,0 +1,159 @@
+"""Unit tests of tests/bench/perf_split.py: the rules that split the worker's perf samples into
+rte_vhost's work and the switch's own, and the traffic check around a profile."""
+
+import json
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import perf_split  # noqa: E402
+from perf_split import Sample, Traffic  # noqa: E402
+
+# A trimmed `perf report --no-children --sort dso,sym --stdio` of the worker thread.
+REPORT = """\
+# To display the perf.data header info, please use --header/--header-only options.
+#
+# Samples: 15K of event 'cpu-clock'
+# Event count (approx.): 3918250000
+#
+# Overhead  Shared Object             Symbol
+# ........  ........................  .......................................................
+#
+    60.00%  librte_vhost.so.23.0      [.] 0x000000000007ef15
+    10.00%  librte_vhost.so.23.0      [.] rte_vhost_dequeue_burst
+     5.00%  librte_net_vhost.so.23.0  [.] 0x0000000000005144
+     4.00%  ena-dpdk-dataplane        [.] enadpdk::vhostuser::Worker::process
+     2.00%  ena-dpdk-dataplane        [.] enadpdk::vhostuser::(anonymous namespace)::freeMbufs
+     3.00%  librte_mbuf.so.23.0       [.] rte_pktmbuf_free_bulk
+     1.50%  librte_mempool_ring.so.23.0  [.] common_ring_mc_dequeue
+     1.00%  librte_mempool_ring.so.23.0  [.] common_ring_mp_enqueue
+     0.50%  librte_mempool.so.23.0    [.] 0x0000000000001234
+     2.00%  ld-linux-x86-64.so.2      [.] __tls_get_addr
+    11.00%  [kernel.kallsyms]         [k] pvm_irq_enable
+
+
+"""
+
+
+def test_parse_report_reads_every_row_and_skips_comments():
+    rows = perf_split.parse_report(REPORT)
+    assert len(rows) == 11
+    assert rows[0] == Sample(60.0, "librte_vhost.so.23.0", "0x000000000007ef15")
+    assert rows[3] == Sample(4.0, "ena-dpdk-dataplane", "enadpdk::vhostuser::Worker::process")
+    # A symbol with spaces in it stays whole.
+    assert rows[4].symbol == "enadpdk::vhostuser::(anonymous namespace)::freeMbufs"
+    assert rows[-1] == Sample(11.0, "[kernel.kallsyms]", "pvm_irq_enable")
+
+
+@pytest.mark.parametrize("dso,symbol,cls", [
+    ("librte_vhost.so.23.0", "0x7ef15", "rte_vhost"),
+    ("librte_vhost.so.23.0", "rte_vhost_enqueue_burst", "rte_vhost"),
+    ("librte_net_vhost.so.23.0", "0x5144", "rte_vhost"),
+    ("ena-dpdk-dataplane", "enadpdk::vhostuser::Worker::flush", "switch"),
+    ("librte_mbuf.so.23.0", "rte_pktmbuf_free_bulk", "switch"),
+    # The mempool ring: a get refills the cache rte_vhost allocates from, a put is a free.
+    ("librte_mempool_ring.so.23.0", "common_ring_mc_dequeue", "rte_vhost"),
+    ("librte_mempool_ring.so.23.0", "common_ring_sc_dequeue", "rte_vhost"),
+    ("librte_mempool_ring.so.23.0", "common_ring_mp_enqueue", "switch"),
+    ("librte_mempool.so.23.0", "rte_mempool_ops_table", "switch"),
+    ("librte_mempool_ring.so.23.0", "0x0000000000001a2b", "ambiguous"),
+    ("ld-linux-x86-64.so.2", "__tls_get_addr", "other"),
+    ("[kernel.kallsyms]", "pvm_irq_enable", "other"),
+    ("libc.so.6", "memcpy", "other"),
+    ("librte_eal.so.23.0", "rte_rdtsc", "other"),
+    # Not the dataplane: another binary of the project is "other".
+    ("ena-dpdk-ctl", "main", "other"),
+])
+def test_classify(dso, symbol, cls):
+    assert perf_split.classify(dso, symbol) == cls
+
+
+def test_split_sums_classes_and_lists_the_switch_rows_largest_first():
+    s = perf_split.split(perf_split.parse_report(REPORT))
+    assert s.shares["rte_vhost"] == pytest.approx(76.5)  # 60 + 10 + 5 + 1.5
+    assert s.shares["switch"] == pytest.approx(10.0)  # 4 + 2 + 3 + 1
+    assert s.shares["ambiguous"] == pytest.approx(0.5)
+    assert s.shares["other"] == pytest.approx(13.0)
+    assert sum(s.shares.values()) == pytest.approx(100.0)
+    assert [r.percent for r in s.switch_rows] == [4.0, 3.0, 2.0, 1.0]
+
+
+def test_split_renormalises_a_partial_report():
+    rows = [Sample(3.0, "librte_vhost.so.23.0", "x"), Sample(1.0, "ena-dpdk-dataplane", "y")]
+    s = perf_split.split(rows)
+    assert s.shares["rte_vhost"] == pytest.approx(75.0)
+    assert s.shares["switch"] == pytest.approx(25.0)
+
+
+def _snapshot(uplink_rx, pod_rx, spoofed=0, tx_full=0):
+    return {
+        "workers": [{"busyCycles": "1", "totalCycles": "1", "rxPackets": "1"}],
+        "ports": [{"id": "p1", "counters": {"rxPackets": str(pod_rx), "dropSpoofed": str(spoofed),
+                                            "dropTxFull": "0"}}],
+        "networks": [{"name": "vpc", "uplink": {"counters": {
+            "rxPackets": str(uplink_rx), "dropSpoofed": "0", "dropTxFull": str(tx_full)}}},
+            {"name": "local", "uplink": None}],  # a network without uplink
+    }
+
+
+def test_traffic_takes_deltas_per_direction_and_sums_drops_over_ports():
+    t = perf_split.traffic(_snapshot(100, 200, spoofed=256), _snapshot(1100, 1150, spoofed=256,
+                                                                      tx_full=7))
+    assert t == Traffic(uplink_rx=1000, pods_rx=950,
+                        drops={"dropSpoofed": 0, "dropTxFull": 7})
+
+
+@pytest.mark.parametrize("t,problem", [
+    (Traffic(1000, 1000, {"dropSpoofed": 0}), None),
+    (Traffic(1000, 1000, {"dropTxFull": 20}), None),  # 1 %: still counts
+    (Traffic(1000, 0, {}), "both ways"),
+    (Traffic(0, 1000, {}), "both ways"),
+    (Traffic(1000, 1000, {"dropNoRoute": 21}), "drops dominate"),
+])
+def test_traffic_problem(t, problem):
+    got = perf_split.traffic_problem(t)
+    if problem is None:
+        assert got is None
+    else:
+        assert problem in got
+
+
+def test_report_lines_give_shares_and_cycles_per_class():
+    s = perf_split.split(perf_split.parse_report(REPORT))
+    lines = perf_split.report_lines(s, 200.0, 95.0, Traffic(10, 20, {"dropSpoofed": 3}), top=2)
+    text = "\n".join(lines)
+    assert "from the VPC 10, from pods 20; drops: dropSpoofed 3" in text
+    assert "200.0 busy cycles per packet received, busy 95.0 %" in text
+    assert "| rte_vhost | 76.5 % | 153.0 |" in text
+    assert "| switch | 10.0 % | 20.0 |" in text
+    assert "| ambiguous | 0.5 % | 1.0 |" in text
+    # Two switch rows, the largest.
+    assert lines[-2].endswith("enadpdk::vhostuser::Worker::process")
+    assert lines[-1].endswith("rte_pktmbuf_free_bulk")
+
+
+def test_report_lines_leave_out_an_empty_ambiguous_class_and_unknown_cycles():
+    s = perf_split.split([Sample(1.0, "librte_vhost.so.23.0", "x")])
+    text = "\n".join(perf_split.report_lines(s, None, None, None))
+    assert "ambiguous" not in text
+    assert "| rte_vhost | 100.0 % | - |" in text
+
+
+def test_main_fails_loudly_without_samples_or_without_traffic(tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    assert perf_split.main([str(empty)]) == 1
+    report = tmp_path / "report.txt"
+    report.write_text(REPORT)
+    before, after = tmp_path / "s0.json", tmp_path / "s1.json"
+    before.write_text(json.dumps(_snapshot(0, 0)))
+    after.write_text(json.dumps(_snapshot(0, 500)))
+    assert perf_split.main([str(report), "--cycles-per-packet", "-", "--stats", str(before),
+                            str(after)]) == 1
+    assert "both ways" in capsys.readouterr().err
+    after.write_text(json.dumps(_snapshot(500, 500)))
+    assert perf_split.main([str(report), "--cycles-per-packet", "180", "--stats", str(before),
+                            str(after)]) == 0
+    assert "| switch | 10.0 % | 18.0 |" in capsys.readouterr().out
