@@ -582,7 +582,26 @@ class NsReport:
                 " offered rate for every switch; Mpps: round trips per second achieved)"]
         out += ["", _target_row("target (issue 19)", "measured", "goal", "")]
         out += [_target_row(d, fmt(m, "n/a"), g, v) for d, m, g, v in self.targets()]
+        out += ["", "for reference (what any switch on vhost-user can reach here):"]
+        out += [f"{d:<46} {fmt(m, 'n/a'):>8}" for d, m in self.references()]
         return out
+
+    def references(self) -> list[tuple[str, Optional[float]]]:
+        """The bounds of the targets, measured in the same run: the ceiling against OVS (no
+        switch on vhost-user beats the ceiling), and many pods against one, ceiling and
+        ena-dpdk alike."""
+        rows = []
+        for pods in (1, 8):
+            ceil, ovs = (self.get(s, "ns", pods, 64, "max") for s in ("ceiling", "ovs"))
+            rows.append((f"  {pods}p: ceiling / OVS, throughput", ratio(ceil.switched, ovs.switched)))
+            rows.append((f"  {pods}p: ceiling / OVS, capacity", ratio(ovs.cycles, ceil.cycles)))
+        for switch in ("ceiling", "enadpdk"):
+            one, many = (self.get(switch, "ns", pods, 64, "max") for pods in (1, 16))
+            rows.append((f"  16p / 1p: {self.label(switch).split(' (')[0]}, capacity",
+                         ratio(one.cycles, many.cycles)))
+        ena31, ena1 = (self.get("enadpdk", "ns", pods, 64, "max") for pods in (31, 1))
+        rows.append(("  31p / 1p: ena-dpdk vpc, capacity", ratio(ena1.cycles, ena31.cycles)))
+        return rows
 
 # ---- latency benchmarks ------------------------------------------------------------------------
 

@@ -487,6 +487,10 @@ def test_command_line_northsouth_report(tmp_path, capsys):
     assert rows["capacity Mpps (2690 MHz / cycles per packet)"][0] == "1p"
     assert rows["target (issue 19)"] == ["measured", "goal"]
     assert rows["8p 64B: ena-dpdk / ceiling, throughput"] == ["0.78", ">=0.9", "FAIL"]
+    assert rows["1p: ceiling / OVS, throughput"] == ["1.67"]  # 10.0 / 6.0: the bound of >= 1.5
+    assert rows["8p: ceiling / OVS, capacity"] == ["1.95"]  # 430 / 220 cycles
+    assert rows["16p / 1p: ceiling, capacity"] == ["0.80"]  # 200 / 250 cycles
+    assert rows["31p / 1p: ena-dpdk vpc, capacity"] == ["n/a"]  # not measured
     # latency rows for every switch and both loads, drain variants only where measured
     lat = [line for line in out.splitlines() if line.startswith("ena-dpdk vpc, TX drain 100 us")]
     assert len(lat) == 4  # its rows of the three max tables and its 10 % row; no empty 80 % row
