@@ -420,8 +420,8 @@ def gen_result(log: str) -> GenResult:
 
 @dataclasses.dataclass
 class NsRun:
-    """One run of northsouth_bench.sh: "SWITCHED RX P50 P99 P999 SAMPLES CYCLES" (None: not
-    measured)."""
+    """One run of northsouth_bench.sh: "SWITCHED RX P50 P99 P999 SAMPLES CYCLES [BUSY%]" (None:
+    not measured; BUSY%: ena-dpdk's worker)."""
     switched: Optional[float] = None
     rx: Optional[float] = None
     p50: Optional[float] = None
@@ -429,11 +429,13 @@ class NsRun:
     p999: Optional[float] = None
     samples: Optional[float] = None
     cycles: Optional[float] = None
+    busy: Optional[float] = None
 
 
 NS_KEY = re.compile(r"([a-z0-9-]+),(ns|pp),([0-9]+),([0-9]+),(max|10|80)")
 NS_SWITCHES = {
     "ceiling": "ceiling (testpmd mac, net_vhost pairs)",
+    "ceilb": "ceiling, burst 32/pods",
     "ovs": "Open vSwitch DPDK, OpenFlow rules",
     "enadpdk": "ena-dpdk vpc",
 }
@@ -454,7 +456,7 @@ def ns_best(runs: Iterable[NsRun], load: str) -> NsRun:
     for run in runs:
         if load == "max":
             if run.switched is not None and (best.switched is None or run.switched > best.switched):
-                best.switched, best.rx = run.switched, run.rx
+                best.switched, best.rx, best.busy = run.switched, run.rx, run.busy
             if run.cycles is not None and (best.cycles is None or run.cycles < best.cycles):
                 best.cycles = run.cycles
         elif run.p99 is not None and (best.p99 is None or run.p99 < best.p99):
@@ -465,7 +467,7 @@ def ns_best(runs: Iterable[NsRun], load: str) -> NsRun:
 @dataclasses.dataclass
 class NsResults:
     """The raw results file of northsouth_bench.sh, one record per line:
-        run SWITCH,PATH,PODS,SIZE,LOAD SWITCHED RX P50 P99 P999 SAMPLES CYCLES
+        run SWITCH,PATH,PODS,SIZE,LOAD SWITCHED RX P50 P99 P999 SAMPLES CYCLES [BUSY%]
         tsc_mhz MHZ
     (LOAD: max, 10 or 80; "-" = not measured; "#" starts a comment)."""
     runs: dict[str, list[NsRun]] = dataclasses.field(default_factory=dict)
@@ -479,10 +481,10 @@ class NsResults:
             if not fields or fields[0].startswith("#"):
                 continue
             kind, args = fields[0], fields[1:]
-            if kind == "run" and 1 <= len(args) <= 8:
+            if kind == "run" and 1 <= len(args) <= 9:
                 if not NS_KEY.fullmatch(args[0]):
                     raise ValueError(f"line {lineno}: bad measurement key {args[0]!r}")
-                values = [number(v) for v in args[1:]] + [None] * (8 - len(args))
+                values = [number(v) for v in args[1:]] + [None] * (9 - len(args))
                 results.runs.setdefault(args[0], []).append(NsRun(*values))
             elif kind == "tsc_mhz" and len(args) <= 1:
                 results.tsc_mhz = number(args[0]) if args else None
@@ -567,6 +569,13 @@ class NsReport:
         out += self._max_table(
             f"capacity Mpps ({'?' if tsc is None else f'{tsc:g}'} MHz / cycles per packet)",
             lambda r: fmt(self.capacity(r)))
+        out += ["", _row("ena-dpdk worker busy %", *NS_COLUMN_TITLES)]
+        for s in self.switches():
+            if s.startswith("enadpdk"):
+                out.append(_row(self.label(s), *(fmt(self.get(s, p, n, z, "max").busy)
+                                                 for p, n, z in NS_COLUMNS)))
+        out += ["(below 100 %: the switch waited for the generator, so its cycles per packet include",
+                " polling empty rings)"]
         for path, name in (("ns", "VPC <-> 1 pod"), ("pp", "pod <-> pod")):
             out += ["", _row(f"round trip us, {name}, 64B", "load", "Mpps", "p50", "p99", "p99.9",
                              "samples")]
@@ -595,6 +604,10 @@ class NsReport:
             ceil, ovs = (self.get(s, "ns", pods, 64, "max") for s in ("ceiling", "ovs"))
             rows.append((f"  {pods}p: ceiling / OVS, throughput", ratio(ceil.switched, ovs.switched)))
             rows.append((f"  {pods}p: ceiling / OVS, capacity", ratio(ovs.cycles, ceil.cycles)))
+        for pods in (8, 16):
+            ena, ceilb = (self.get(s, "ns", pods, 64, "max") for s in ("enadpdk", "ceilb"))
+            rows.append((f"  {pods}p: ena-dpdk / ceiling --burst {32 // pods}, capacity",
+                         ratio(ceilb.cycles, ena.cycles)))
         for switch in ("ceiling", "enadpdk"):
             one, many = (self.get(switch, "ns", pods, 64, "max") for pods in (1, 16))
             rows.append((f"  16p / 1p: {self.label(switch).split(' (')[0]}, capacity",

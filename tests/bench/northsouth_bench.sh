@@ -19,7 +19,8 @@
 #            port i (with N pods, N such pairs and N VPC ports on the generator: the same frames
 #            through the same number of pod rings, in full bursts per pod). One DPDK process
 #            holds at most 32 ports (RTE_MAX_ETHPORTS in Debian's DPDK), so the ceiling stops at
-#            16 pairs;
+#            16 pairs. "ceilb": the same with testpmd --burst 32/N, the per-pod burst a switch
+#            gets when it spreads the uplink's bursts of 32 over N pods;
 #   ovs      Open vSwitch 3.1 with DPDK, one netdev bridge, dpdkvhostuser ports, OpenFlow rules
 #            doing the same job as ena-dpdk (table 0: frames from the uplink to the ENI MAC, and
 #            from pod i only with the ENI MAC and pod i's IP; table 1: nw_dst pod i -> pod i's
@@ -42,19 +43,28 @@
 # (northsouth-report; unit tests in test_benchlib.py) keeps the best of N, computes the ratios,
 # checks the issue's targets and prints the tables.
 #
-# Usage: northsouth_bench.sh [--quick] [--rt] [--repeat N] [--drain "US ..."] BUILD_DIR [SECONDS]
+# With --perf, two more ena-dpdk runs (1 and 8 pods, 64 B, max rate) record the worker thread
+# with `perf record -e cpu-clock` between the two counter snapshots, and tests/bench/perf_split.py
+# splits its cycles per packet into rte_vhost's work and the switch's own (as cycle_split.sh does
+# for its closed loop of one flow; here the VPC sends round robin to the pods, so consecutive
+# frames rarely share a decision). Those runs are not part of the tables above them.
+#
+# Usage: northsouth_bench.sh [--quick] [--rt] [--perf] [--repeat N] [--drain "US ..."] BUILD_DIR
+#                            [SECONDS]
 # (root; reserves 2M hugepages as needed)
 #   --quick      1 pod and pod to pod at 64 B only (no 8/16/31 pods, no 1500 B, no drain
 #                variants)
 #   --repeat N   every measurement N times, in N interleaved rounds; the best is kept (default 1)
 #   --drain LIST ena-dpdk variants with these TX drain intervals in µs (default "10 100")
 #   --rt         SCHED_FIFO for the polling threads (see dataplane_bench.sh)
+#   --perf       the cycle split of ena-dpdk's worker at 1 and 8 pods (needs perf)
 set -u
-quick="" rt="" repeat=1 drains="10 100"
+quick="" rt="" perf="" repeat=1 drains="10 100"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --rt) rt=1 ;;
+    --perf) perf=1 ;;
     --repeat) repeat=${2:?--repeat needs a count}; shift ;;
     --drain) drains=${2?--drain needs a list}; shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -62,7 +72,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-build=${1:?usage: $0 [--quick] [--rt] [--repeat N] [--drain \"US ...\"] BUILD_DIR [SECONDS]}
+build=${1:?usage: $0 [--quick] [--rt] [--perf] [--repeat N] [--drain \"US ...\"] BUILD_DIR [SECONDS]}
 secs=${2:-8}
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "--repeat: a positive count" >&2; exit 2; }
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "SECONDS: a positive count" >&2; exit 2; }
@@ -70,6 +80,7 @@ for d in $drains; do [[ $d =~ ^[0-9]+$ ]] || { echo "--drain: microseconds, got 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench_common.sh
 . "$here/bench_common.sh"
+[ -z "$perf" ] || require perf
 ENI_MAC=02:00:00:00:00:aa
 VPC_MAC=02:00:00:00:00:bb
 VPC_IP=10.0.0.1
@@ -145,8 +156,9 @@ gen() {
 # Each switch function: SWITCH-FUNCTION PATH PODS SIZE RATE -> "SWITCHED RX P50 P99 P999 SAMPLES
 # CYCLES-PER-PACKET" (cycles only measured at max rate; "-" otherwise).
 
+# ceiling PATH PODS SIZE RATE [BURST]: BURST, testpmd's --burst (default 32).
 ceiling() {
-  local path=$1 n=$2 size=$3 rate=$4 vdevs=() i label="ceiling-$1-$2-$3-$4" out cpp
+  local path=$1 n=$2 size=$3 rate=$4 burst=${5:-32} vdevs=() i label="ceiling-$1-$2-$3-$4-${5:-32}" out cpp
   rm -f "$tmp"/vhost/*
   if [ "$path" = pp ]; then
     vdevs=(--vdev "net_vhost0,iface=$tmp/vhost/p0.sock" --vdev "net_vhost1,iface=$tmp/vhost/p1.sock")
@@ -157,7 +169,7 @@ ceiling() {
     done
   fi
   dpdk-testpmd -l 0,1 --main-lcore 0 --file-prefix "benchsw$$" --no-pci -m 512 --huge-dir "$huge" \
-    "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 --record-core-cycles \
+    "${vdevs[@]}" -- --forward-mode=mac --nb-cores=1 --stats-period 5 --record-core-cycles --burst="$burst" \
     >"$tmp/$label.log" 2>&1 &
   sw_pid=$!
   gen_ports "$path" "$n" "$tmp/vhost/up%d.sock" "$tmp/vhost/p%d.sock"
@@ -197,6 +209,21 @@ ovs() {
   echo "$out ${cpp:--}"
 }
 
+# profile LABEL SECONDS: perf-records the dataplane's worker thread for SECONDS (in split's runs;
+# otherwise just waits).
+profiling=
+profile() {
+  local tid
+  if [ -z "$profiling" ]; then
+    sleep "$2"
+    return
+  fi
+  tid=$(ps -T -o spid=,comm= -p "$dp" | awk '$2 == "rte-worker-1" { print $1 }')
+  [ -n "$tid" ] || { echo "FATAL: no rte-worker-1 thread in the dataplane" >&2; exit 1; }
+  perf record -q -e cpu-clock -t "$tid" -o "$tmp/perf-$1.data" -- sleep "$2" 2>"$tmp/perf-$1.log" ||
+    { echo "FATAL: perf record failed" >&2; cat "$tmp/perf-$1.log" >&2; exit 1; }
+}
+
 # enadpdk PATH PODS SIZE RATE [DRAIN-US]
 enadpdk() {
   local path=$1 n=$2 size=$3 rate=$4 drain=${5:-} i pods=$2 extra="" out cpp=- g
@@ -218,17 +245,18 @@ enadpdk() {
   if [ "$rate" = max ]; then
     sleep 5
     "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats0-$label.json"
-    sleep $((secs > 4 ? secs - 3 : 1))
+    profile "$label" $((secs > 4 ? secs - 3 : 1))
     "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats1-$label.json"
   fi
   wait $g
   out=$(cat "$tmp/out-$label")
+  local busy=-
   if [ "$rate" = max ]; then
-    read -r cpp _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
+    read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
   fi
   "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats-end-$label.json"
   stop_dataplane
-  echo "$out ${cpp:--}"
+  echo "$out ${cpp:--} ${busy:--}"
 }
 
 enadpdk_drain() {  # enadpdk_drain DRAIN-US PATH PODS SIZE RATE
@@ -287,6 +315,8 @@ for ((round = 0; round < repeat; round++)); do
     for sw in ceiling ovs enadpdk; do record "$sw,ns,$n,64,max" "$sw" ns "$n" 64 max; done
   done
   for sw in ovs enadpdk; do record "$sw,ns,31,64,max" "$sw" ns 31 64 max; done
+  # The ceiling with the per-pod bursts a switch demultiplexing one uplink gets: 32 / pods.
+  for n in 8 16; do record "ceilb,ns,$n,64,max" ceiling ns "$n" 64 max $((32 / n)); done
   for sw in ceiling ovs enadpdk; do record "$sw,ns,1,1500,max" "$sw" ns 1 1500 max; done
   for d in $drains; do
     record "enadpdk-d$d,ns,1,64,max" enadpdk_drain "$d" ns 1 64 max
@@ -294,6 +324,23 @@ for ((round = 0; round < repeat; round++)); do
     loaded "enadpdk-d$d" ns "$ns_base" enadpdk_drain "$d"
   done
 done
+# split PODS: the profiled ena-dpdk run and its cycle split.
+split() {
+  local label="enadpdk-ns-$1-64-max" line cpp busy
+  profiling=1
+  line=$(enadpdk ns "$1" 64 max)
+  profiling=
+  read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
+  perf report -i "$tmp/perf-$label.data" --no-children --sort dso,sym --stdio 2>/dev/null >"$tmp/perf-$label.txt"
+  echo ""
+  echo "cycle split of the ena-dpdk worker: north-south 64B, $1 pod(s), VPC round robin over them" \
+    "(this run: $line)"
+  python3 "$here/perf_split.py" "$tmp/perf-$label.txt" --cycles-per-packet "$cpp" --busy "$busy" \
+    --stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json" ||
+    echo "FATAL: no cycle split for $1 pod(s)" >&2
+}
+[ -z "$perf" ] || { split 1 && split 8; } >"$tmp/splits"
 [ -s "$tmp/tsc_mhz" ] && echo "tsc_mhz $(cat "$tmp/tsc_mhz")" >>"$results"
 cp "$results" "${NS_BENCH_RESULTS:-/dev/null}" 2>/dev/null
 benchlib northsouth-report "$results" || { echo "FATAL: results ($results):" >&2; cat "$results" >&2; exit 1; }
+[ -z "$perf" ] || cat "$tmp/splits"

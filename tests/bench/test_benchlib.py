@@ -412,7 +412,8 @@ NS_RESULTS = "\n".join([
     ns_run("enadpdk,ns,1,64,10", 0.47, 0.47, 3.5, 10.5, 15.0, 1000),
     ns_run("enadpdk,ns,1,64,80", 3.8, 3.8, 6.0, 30.0, 50.0, 1000),
     ns_run("ceiling,ns,8,64,max", 9.0, cycles=220),
-    ns_run("enadpdk,ns,8,64,max", 7.0, cycles=280),
+    ns_run("enadpdk,ns,8,64,max", 7.0, cycles=280) + " 97.5",
+    ns_run("ceilb,ns,8,64,max", 6.0, cycles=300),
     ns_run("ovs,ns,8,64,max", 5.0, cycles=430),
     ns_run("ceiling,ns,16,64,max", 8.0, cycles=250),
     ns_run("enadpdk,ns,16,64,max", 7.5, cycles=260),
@@ -434,7 +435,8 @@ def test_ns_results_best_of_runs():
     assert (lat.p50, lat.p99, lat.p999) == (3.5, 10.5, 15.0)  # the run with the lower p99, whole
     assert report.get("enadpdk", "ns", 8, 64, "max").switched == 7.0
     assert report.get("nothing", "ns", 1, 64, "max") == benchlib.NsRun()
-    assert report.switches() == ["ceiling", "ovs", "enadpdk", "enadpdk-d10", "enadpdk-d100"]
+    assert report.switches() == ["ceiling", "ceilb", "ovs", "enadpdk", "enadpdk-d10",
+                                 "enadpdk-d100"]
     assert report.label("enadpdk-d10") == "ena-dpdk vpc, TX drain 10 us"
 
 
@@ -469,7 +471,7 @@ def test_ns_latency_slack_is_signed():
     "run enadpdk,ns,1,64 1 2 3",  # no load
     "run enadpdk,xx,1,64,max 1",  # unknown path
     "run enadpdk,ns,1,64,50 1",  # unknown load
-    "run enadpdk,ns,1,64,max 1 2 3 4 5 6 7 8",  # too many values
+    "run enadpdk,ns,1,64,max 1 2 3 4 5 6 7 8 9",  # too many values
     "memory 44 64 64",  # not this benchmark's record
 ])
 def test_ns_results_reject_bad_lines(line):
@@ -491,16 +493,19 @@ def test_command_line_northsouth_report(tmp_path, capsys):
     assert rows["8p: ceiling / OVS, capacity"] == ["1.95"]  # 430 / 220 cycles
     assert rows["16p / 1p: ceiling, capacity"] == ["0.80"]  # 200 / 250 cycles
     assert rows["31p / 1p: ena-dpdk vpc, capacity"] == ["n/a"]  # not measured
+    assert rows["8p: ena-dpdk / ceiling --burst 4, capacity"] == ["1.07"]  # 300 / 280
+    assert rows["ena-dpdk vpc"][-6:] == ["-", "97.50", "-", "-", "-", "-"]  # busy % at 8 pods
     # latency rows for every switch and both loads, drain variants only where measured
     lat = [line for line in out.splitlines() if line.startswith("ena-dpdk vpc, TX drain 100 us")]
-    assert len(lat) == 4  # its rows of the three max tables and its 10 % row; no empty 80 % row
+    assert len(lat) == 5  # its rows of the four max tables and its 10 % row; no empty 80 % row
 
 
 def test_northsouth_bench_measures_only_what_the_report_knows():
     """Every key northsouth_bench.sh records is a switch, path, size and load the report shows."""
     script = (pathlib.Path(__file__).resolve().parent / "northsouth_bench.sh").read_text()
     switches = set(re.findall(r"for sw in ([a-z ]+); do", script)[0].split())
-    assert switches == set(benchlib.NS_SWITCHES)
+    assert switches | {"ceilb"} == set(benchlib.NS_SWITCHES)
+    assert re.search(r'record "ceilb,ns,\$n,64,max" ceiling ns "\$n" 64 max \$\(\(32 / n\)\)', script)
     columns = {(p, int(n), int(s)) for p, n, s in benchlib.NS_COLUMNS}
     recorded = re.findall(r'record "\$[a-z]+,(ns|pp),(\$n|[0-9]+),([0-9]+),max"', script)
     assert recorded
