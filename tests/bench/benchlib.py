@@ -22,7 +22,7 @@ import math
 import re
 import statistics
 import sys
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 # ---- values ------------------------------------------------------------------------------------
 
@@ -199,6 +199,15 @@ MEMORY_GOAL_MIB = 256
 MEMORY_PORTS = 64
 
 
+def records(text: str) -> Iterator[tuple[int, str, str, list[str]]]:
+    """(line number, line, record kind, its fields) of every record of a results file; blank
+    lines and "#" comments are skipped."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if fields and not fields[0].startswith("#"):
+            yield lineno, line, fields[0], fields[1:]
+
+
 @dataclasses.dataclass
 class Run:
     """One run of one measurement: "MPPS CYCLES-PER-PACKET [BUSY% TX-FULL%]" (None: not
@@ -252,11 +261,7 @@ class DataplaneResults:
     @classmethod
     def parse(cls, text: str) -> "DataplaneResults":
         results = cls()
-        for lineno, line in enumerate(text.splitlines(), 1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            kind, args = fields[0], fields[1:]
+        for lineno, line, kind, args in records(text):
             if kind == "run" and 1 <= len(args) <= 5:
                 key = args[0]
                 if not re.fullmatch(r"[a-z0-9]+,[0-9]+,[0-9]+", key):
@@ -476,11 +481,7 @@ class NsResults:
     @classmethod
     def parse(cls, text: str) -> "NsResults":
         results = cls()
-        for lineno, line in enumerate(text.splitlines(), 1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            kind, args = fields[0], fields[1:]
+        for lineno, line, kind, args in records(text):
             if kind == "run" and 1 <= len(args) <= 9:
                 if not NS_KEY.fullmatch(args[0]):
                     raise ValueError(f"line {lineno}: bad measurement key {args[0]!r}")
