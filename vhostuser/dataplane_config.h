@@ -43,8 +43,8 @@ inline constexpr unsigned kMaxMbufs = 4194304;
 inline constexpr unsigned kDefaultBurstSize = 32;
 inline constexpr unsigned kMaxBurstSize = 64;
 // How long a worker may hold a partly filled TX buffer for more packets to share its burst
-// (vhostuser/tx_drain.h). 0 flushes at the end of every poll pass; the default waits for the
-// latency/throughput figures of docs/performance.md (issue 19).
+// (vhostuser/tx_drain.h). 0 flushes at the end of every poll pass: the default, chosen from the
+// figures in docs/performance.md ("TX drain interval").
 inline constexpr unsigned kDefaultTxDrainMicroseconds = 0;
 // Beyond a millisecond a held packet costs more latency than batching saves, and the interval
 // also bounds how long an RCU grace period waits for a worker (DeletePort waits 5 ms).

@@ -51,6 +51,7 @@
 #
 # Usage: northsouth_bench.sh [--quick] [--rt] [--perf] [--repeat N] [--drain "US ..."] BUILD_DIR
 #                            [SECONDS]
+# (NS_BENCH_RESULTS=FILE keeps a copy of the raw results file.)
 # (root; reserves 2M hugepages as needed)
 #   --quick      1 pod and pod to pod at 64 B only (no 8/16/31 pods, no 1500 B, no drain
 #                variants)
@@ -254,7 +255,6 @@ enadpdk() {
   if [ "$rate" = max ]; then
     read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
   fi
-  "$CTL" --socket "$tmp/dp.sock" -o json stats >"$tmp/stats-end-$label.json"
   stop_dataplane
   echo "$out ${cpp:--} ${busy:--}"
 }

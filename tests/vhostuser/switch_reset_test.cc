@@ -144,25 +144,18 @@ class SwitchResetTest : public ::testing::Test {
   // `n` IPv4 frames from the VPC to an address no pod has (dropped as no_route, counted).
   void sendFromVpc(unsigned n) {
     for (unsigned i = 0; i < n; ++i) {
-      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      ASSERT_NE(m, nullptr);
-      auto* p = rte_pktmbuf_mtod(m, uint8_t*);
-      std::memset(p, 0, 60);
-      const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0xaa}, src[6] = {0x02, 0, 0, 0, 0, 0x01};
-      std::memcpy(p, dst, 6);
-      std::memcpy(p + 6, src, 6);
-      p[12] = 0x08;  // IPv4
-      p[14] = 0x45;
-      p[16] = 0;
-      p[17] = 46;
-      p[22] = 64;
-      p[23] = 17;
-      const uint8_t sip[4] = {10, 0, 9, 9}, dip[4] = {10, 0, 1, 77};
-      std::memcpy(p + 26, sip, 4);
-      std::memcpy(p + 30, dip, 4);
-      m->data_len = m->pkt_len = 60;
-      ASSERT_EQ(rte_ring_enqueue(rx_, m), 0);
+      sendFromVpc(testing::udp4("02:00:00:00:00:aa", "02:00:00:00:00:01", "10.0.9.9", "10.0.1.77"));
     }
+  }
+
+  // The pod both tests attach to eni1.
+  PortSpec podA() const {
+    PortSpec pod;
+    pod.id = "pod-a/net1";
+    pod.network = "eni1";
+    pod.socket_path = (dir_ / "vhost" / "a.sock").string();
+    pod.ips = {"10.0.1.5/24"};
+    return pod;
   }
 
   // Puts `frame` on the uplink's RX ring, as the VPC sending it.
@@ -220,11 +213,7 @@ class SwitchResetTest : public ::testing::Test {
 };
 
 TEST_F(SwitchResetTest, ResetEventTakesTheUplinkOutRecoversItAndTrafficResumes) {
-  PortSpec pod;
-  pod.id = "pod-a/net1";
-  pod.network = "eni1";
-  pod.socket_path = (dir_ / "vhost" / "a.sock").string();
-  pod.ips = {"10.0.1.5/24"};
+  const PortSpec pod = podA();
   ASSERT_TRUE(sw_->addPort(pod).ok());
 
   sendFromVpc(10);
@@ -324,11 +313,7 @@ class SwitchTxDrainTest : public SwitchResetTest {
 
 TEST_F(SwitchTxDrainTest, ALoneFrameIsNotHeldForTheDrainInterval) {
   EXPECT_THAT(log_text_.str(), HasSubstr("tx_drain_us=10000000"));
-  PortSpec pod;
-  pod.id = "pod-a/net1";
-  pod.network = "eni1";
-  pod.socket_path = (dir_ / "vhost" / "a.sock").string();
-  pod.ips = {"10.0.1.5/24"};
+  const PortSpec pod = podA();
   ASSERT_TRUE(sw_->addPort(pod).ok());
   const std::string vpc_mac = "02:00:00:00:00:01", eni_mac = "02:00:00:00:00:aa";
   const auto whoHas = [&](const std::string& sender_ip) {
