@@ -617,15 +617,20 @@ TEST_F(PluginManagerTest, ANetworkWithAResourceOfItsOwnIsOfferedOnlyThere) {
   env_.writeConfig(config);
   ASSERT_TRUE(eventually([&] { return !socketIdentity("ena-user").has_value(); }));
   // The pooled resource is served again with both networks (a watch may first reach the server
-  // being replaced, so watch again until the new one answers).
-  EXPECT_TRUE(eventually([&] {
-    absl::StatusOr<std::unique_ptr<DevicePluginClient>> again = env_.watch("ena");
-    return again.ok() &&
-           (*again)
-               ->waitForDevices([](const std::vector<v1beta1::Device>& d) { return d.size() == 8; },
-                                milliseconds(500))
-               .ok();
-  }));
+  // being replaced, or find its socket missing for a moment, so watch again, with short attempts,
+  // until the new one answers; the budget allows for a loaded sanitizer build).
+  EXPECT_TRUE(eventually(
+      [&] {
+        absl::StatusOr<std::unique_ptr<DevicePluginClient>> again =
+            env_.watch("ena", milliseconds(500));
+        return again.ok() &&
+               (*again)
+                   ->waitForDevices(
+                       [](const std::vector<v1beta1::Device>& d) { return d.size() == 8; },
+                       milliseconds(500))
+                   .ok();
+      },
+      milliseconds(15000)));
 }
 
 // The healthy attachments of `network` in `devices`.

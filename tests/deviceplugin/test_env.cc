@@ -246,9 +246,9 @@ absl::Status PluginTestEnv::startKubelet() {
 }
 
 absl::StatusOr<std::unique_ptr<DevicePluginClient>> PluginTestEnv::watch(
-    const std::string& resource) {
-  absl::StatusOr<std::unique_ptr<DevicePluginClient>> client =
-      DevicePluginClient::connect(deviceDir() / deviceplugin::socketFileName(resource));
+    const std::string& resource, std::chrono::milliseconds connectTimeout) {
+  absl::StatusOr<std::unique_ptr<DevicePluginClient>> client = DevicePluginClient::connect(
+      deviceDir() / deviceplugin::socketFileName(resource), connectTimeout);
   if (!client.ok()) return client.status();
   if (absl::Status status = (*client)->startListAndWatch(); !status.ok()) return status;
   return client;

@@ -132,7 +132,9 @@ class PluginTestEnv {
   // Starts the fake kubelet (when the env was built without one).
   absl::Status startKubelet();
   // Connects to a resource's socket and opens ListAndWatch.
-  absl::StatusOr<std::unique_ptr<DevicePluginClient>> watch(const std::string& resource);
+  absl::StatusOr<std::unique_ptr<DevicePluginClient>> watch(
+      const std::string& resource,
+      std::chrono::milliseconds connectTimeout = std::chrono::seconds(5));
 
  private:
   FakeHost host_;

@@ -136,8 +136,16 @@ DevicePluginClient::DevicePluginClient(std::shared_ptr<grpc::Channel> channel)
 
 absl::StatusOr<std::unique_ptr<DevicePluginClient>> DevicePluginClient::connect(
     const fs::path& socket, std::chrono::milliseconds timeout) {
-  auto channel =
-      grpc::CreateChannel(common::grpcUnixTarget(socket), grpc::InsecureChannelCredentials());
+  // A channel of its own (no subchannel shared with earlier clients of the same socket, so no
+  // reconnect backoff inherited from them) that retries fast: tests dial sockets that are being
+  // replaced, and gRPC's default backoff (1 s, growing) would outlast their deadlines.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  auto channel = grpc::CreateCustomChannel(common::grpcUnixTarget(socket),
+                                           grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
     return absl::DeadlineExceededError(
         common::strCat("cannot connect to ", socket.string(), " within ", timeout.count(), "ms"));
