@@ -301,9 +301,16 @@ Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* fr
 Action DecisionCache::miss(const ForwardingTable& table, const PortView& ingress, uint8_t* frame,
                            uint32_t len, uint32_t capacity, uint64_t now, const Key& key) noexcept {
   const Action a = vhostuser::decide(table, ingress, frame, len, capacity, now);
-  valid_ = a.kind != ActionKind::Reply;
-  key_ = key;
-  action_ = a;
+  if (a.kind == ActionKind::Reply) {  // the frame was rewritten: nothing to reuse
+    last_ = nullptr;
+    return a;
+  }
+  // vpc: the key's way, kept for the rest of the burst; l2: only as the previous answer.
+  const bool vpc = table.networks[ingress.network].mode == NetworkMode::Vpc;
+  const unsigned way = vpc ? wayOf(key) : 0;
+  ways_[way] = Entry::of(key, a);
+  if (vpc) ways_valid_ = static_cast<uint8_t>(ways_valid_ | 1u << way);
+  last_ = &ways_[way];
   return a;
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -94,35 +95,78 @@ struct ForwardingTable {
 Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
               uint32_t capacity, uint64_t now) noexcept;
 
-// A one-entry decision cache for one burst from one ingress port (the caller resets it for
-// every burst). The frames of a burst mostly repeat the previous frame's addresses, and the
-// decision depends only on bytes this cache compares: for l2 both MACs; for vpc IPv4 the MACs,
-// the ethertype, the version/IHL byte and both addresses (len >= 34). Such a frame gets the
-// previous frame's Forward, Flood or Drop without a lookup; anything else (other ethertypes,
-// short frames, replies) goes through decide(). Hot path: noexcept, no allocation.
+// A decision cache for one burst from one ingress port (the caller resets it for every burst:
+// a new burst may come with a new table). The decision depends only on bytes this cache compares:
+// for l2 both MACs; for vpc IPv4 the MACs, the ethertype, the version/IHL byte and both addresses
+// (len >= 34). Such a frame gets the answer decide() gave an earlier frame with the same bytes
+// (Forward, Flood or Drop) without a lookup; anything else (other ethertypes, short frames,
+// replies) goes through decide().
+//
+// First the previous frame's answer (a burst from a pod is mostly one flow). Then, for vpc only,
+// kWays entries chosen by the addresses' last bytes: a burst from the uplink carries frames for
+// many pods interleaved, and a vpc decision reads only the burst's immutable table, so an answer
+// stays right for the whole burst. l2 reuses the previous frame's answer only: learning a MAC may
+// change the answer for another key (learning from a repeat of the same frame changes nothing).
+// Hot path: noexcept, no allocation.
 class DecisionCache {
  public:
-  // Forgets the cached decision (a new burst, or a new ingress port).
-  void reset() noexcept { valid_ = false; }
-  // Same contract as decide(). Inline: the key and the comparison run for every frame, and
+  static constexpr unsigned kWays = 8;
+
+  DecisionCache() = default;
+  DecisionCache(const DecisionCache&) = delete;  // last_ points into the object
+  DecisionCache& operator=(const DecisionCache&) = delete;
+
+  // Forgets every cached decision (a new burst, or a new ingress port).
+  void reset() noexcept {
+    last_ = nullptr;
+    ways_valid_ = 0;
+  }
+  // Same contract as decide(). Inline: the key and the comparisons run for every frame, and
   // nearly every frame is a hit; a miss calls out to decide().
-  Action decide(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
-                uint32_t capacity, uint64_t now) noexcept {
+  [[gnu::always_inline]] Action decide(const ForwardingTable& table, const PortView& ingress,
+                                       uint8_t* frame, uint32_t len, uint32_t capacity,
+                                       uint64_t now) noexcept {
+    const NetworkMode mode = table.networks[ingress.network].mode;
     Key key;
-    if (!makeKey(table.networks[ingress.network].mode, frame, len, key)) [[unlikely]] {
+    if (!makeKey(mode, frame, len, key)) [[unlikely]] {
       return vhostuser::decide(table, ingress, frame, len, capacity, now);
     }
-    if (valid_ && key == key_) [[likely]] {
-      return action_;
+    if (last_ != nullptr && key == last_->key) [[likely]] {
+      return last_->action();
+    }
+    if (mode == NetworkMode::Vpc) {
+      const unsigned way = wayOf(key);
+      if ((ways_valid_ >> way & 1u) != 0 && key == ways_[way].key) {
+        last_ = &ways_[way];
+        return last_->action();
+      }
     }
     return miss(table, ingress, frame, len, capacity, now, key);
   }
 
  private:
+  // No member initialisers in Key and Entry: a cache lives for one burst, and its entries are
+  // written before they are read (the valid flags say which), so constructing one costs nothing.
   struct Key {
-    uint64_t a = 0, b = 0, c = 0;
+    uint64_t a, b, c;
     friend bool operator==(const Key&, const Key&) = default;
   };
+  struct Entry {
+    Key key;
+    std::array<uint8_t, sizeof(Action)> raw;  // an Action's bytes
+    static Entry of(const Key& k, const Action& a) noexcept {
+      Entry e;
+      e.key = k;
+      std::memcpy(e.raw.data(), &a, sizeof a);
+      return e;
+    }
+    Action action() const noexcept {
+      Action a;
+      std::memcpy(&a, raw.data(), sizeof a);
+      return a;
+    }
+  };
+  static_assert(std::is_trivially_copyable_v<Action>);
   // The bytes the decision depends on (see the class comment); false when the frame is not
   // cacheable.
   static bool makeKey(NetworkMode mode, const uint8_t* frame, uint32_t len, Key& key) noexcept {
@@ -141,19 +185,27 @@ class DecisionCache {
     }
     return false;
   }
+  // A vpc key's way: the last bytes of its addresses (frame bytes 29 and 33, the 4th and 8th
+  // bytes of key.c as loaded from memory).
+  static unsigned wayOf(const Key& key) noexcept {
+    uint8_t bytes[sizeof key.c];
+    std::memcpy(bytes, &key.c, sizeof bytes);
+    return (bytes[3] ^ bytes[7]) & (kWays - 1);
+  }
   template <typename T = uint64_t>
   static T loadRaw(const uint8_t* p) noexcept {
     T v;
     std::memcpy(&v, p, sizeof v);
     return v;
   }
-  // decide() for a frame whose key is not the cached one; remembers the answer.
+  // decide() for a frame whose key is not cached; remembers the answer.
   Action miss(const ForwardingTable& table, const PortView& ingress, uint8_t* frame, uint32_t len,
               uint32_t capacity, uint64_t now, const Key& key) noexcept;
 
-  bool valid_ = false;
-  Key key_;
-  Action action_;
+  static_assert((kWays & (kWays - 1)) == 0 && kWays <= 8, "ways_valid_ holds one bit per way");
+  const Entry* last_ = nullptr;    // the previous frame's answer; nullptr: none
+  uint8_t ways_valid_ = 0;         // vpc: which of ways_ hold an answer
+  std::array<Entry, kWays> ways_;  // vpc: by wayOf(key); l2: ways_[0] holds the previous answer
 };
 
 }  // namespace enadpdk::vhostuser

@@ -378,6 +378,16 @@ TEST_F(ForwardingTest, DecisionCacheAgreesWithDecide) {
       {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11")},
       {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10")},
       {kUplink, pb::udp4("02:00:00:00:00:bb", kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      // Interleaved destinations, as from a VPC sending to many pods (several cache ways).
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.12")},  // no pod
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11")},
+      // .18 shares .10's way (8^10 and 8^18 end in the same three bits): each replaces the other.
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.18")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.18")},
+      {kUplink, pb::udp4(kEni, kVpcPeer, "8.8.8.9", "10.0.1.10")},      // other source, other way
       {kUplink, pb::routerAdvert("", kVpcPeer, "fe80::1", "ff02::1")},  // flood
       {kUplink, pb::routerAdvert("", kVpcPeer, "fe80::1", "ff02::1")},
       {kL2a, pb::udp4(kBcast, a, "192.168.0.4", "192.168.0.255")},  // flood, learns a
@@ -408,6 +418,37 @@ TEST_F(ForwardingTest, DecisionCacheAgreesWithDecide) {
     EXPECT_EQ(got.reason, expected[i].reason) << "step " << i;
     EXPECT_EQ(got.length, expected[i].length) << "step " << i;
   }
+}
+
+// With a VPC sending to many pods round robin, each pod's key keeps its own entry through a burst:
+// the answers come from the cache, not from the table. White box: the test changes the table in
+// the middle of a burst (the switch never does: a burst is forwarded with one immutable table), so
+// an answer that ignores the change can only have come from the cache.
+TEST_F(ForwardingTest, DecisionCacheKeepsAnEntryPerDestinationInAVpcBurst) {
+  const Frame toPod1 = pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.10");
+  const Frame toPod2 = pb::udp4(kEni, kVpcPeer, "8.8.8.8", "10.0.1.11");
+  DecisionCache cache;
+  cache.reset();
+  auto send = [&](const Frame& frame) {
+    Frame f = frame;
+    const uint32_t len = f.size();
+    f.resize(256);
+    return cache.decide(table_, *table_.slots[kUplink], f.data(), len, 256, 1);
+  };
+  EXPECT_EQ(send(toPod1).slot, kPod1);
+  EXPECT_EQ(send(toPod2).slot, kPod2);
+  table_.networks[0].ipv4_owner.erase(ip4("10.0.1.10"));
+  table_.networks[0].ipv4_owner.erase(ip4("10.0.1.11"));
+  // Both entries survive the other destination's frames.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(send(toPod1).slot, kPod1) << i;
+    EXPECT_EQ(send(toPod2).slot, kPod2) << i;
+  }
+  // A new burst forgets them and asks the (changed) table.
+  cache.reset();
+  const Action a = send(toPod1);
+  EXPECT_EQ(a.kind, ActionKind::Drop);
+  EXPECT_EQ(a.reason, DropReason::NoRoute);
 }
 
 TEST(Fdb, LearnLookupMoveAgeAndFull) {
