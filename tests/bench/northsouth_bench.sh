@@ -40,8 +40,8 @@
 #          kernel's RT throttling stops the polling threads 50 ms every second, which lands in
 #          every p99.9.
 # The script launches the processes and writes a results file; tests/bench/benchlib.py
-# (northsouth-report; unit tests in test_benchlib.py) keeps the best of N, computes the ratios,
-# checks the issue's targets and prints the tables.
+# (northsouth-report; unit tests in test_benchlib.py) combines the rounds (see --repeat),
+# computes the ratios, checks the issue's targets and prints the tables.
 #
 # With --perf, two more ena-dpdk runs (1 and 8 pods, 64 B, max rate) record the worker thread
 # with `perf record -e cpu-clock` between the two counter snapshots, and tests/bench/perf_split.py
@@ -49,23 +49,28 @@
 # for its closed loop of one flow; here the VPC sends round robin to the pods, so consecutive
 # frames rarely share a decision). Those runs are not part of the tables above them.
 #
-# Usage: northsouth_bench.sh [--quick] [--rt] [--perf] [--repeat N] [--drain "US ..."] BUILD_DIR
-#                            [SECONDS]
+# Usage: northsouth_bench.sh [--quick] [--rt] [--perf|--perf-only] [--repeat N] [--drain "US ..."]
+#                            BUILD_DIR [SECONDS]
 # (NS_BENCH_RESULTS=FILE keeps a copy of the raw results file.)
 # (root; reserves 2M hugepages as needed)
 #   --quick      1 pod and pod to pod at 64 B only (no 8/16/31 pods, no 1500 B, no drain
 #                variants)
-#   --repeat N   every measurement N times, in N interleaved rounds; the best is kept (default 1)
+#   --repeat N   every measurement N times, in N interleaved rounds (default 1): of the max runs
+#                the best is kept; of the latency runs the round with the median p99, and the
+#                latency targets take the median over rounds of the same-round difference or ratio
 #   --drain LIST ena-dpdk variants with these TX drain intervals in µs (default "10 100")
 #   --rt         SCHED_FIFO for the polling threads (see dataplane_bench.sh)
-#   --perf       the cycle split of ena-dpdk's worker at 1 and 8 pods (needs perf)
+#   --perf       the cycle split of ena-dpdk's worker at 1 and 8 pods (needs perf); with
+#                --repeat N, N profiled runs of each, interleaved, and their median shares
+#   --perf-only  the cycle splits alone (implies --perf; no tables, no targets)
 set -u
-quick="" rt="" perf="" repeat=1 drains="10 100"
+quick="" rt="" perf="" perf_only="" repeat=1 drains="10 100"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --rt) rt=1 ;;
     --perf) perf=1 ;;
+    --perf-only) perf=1 perf_only=1 ;;
     --repeat) repeat=${2:?--repeat needs a count}; shift ;;
     --drain) drains=${2?--drain needs a list}; shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -73,7 +78,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-build=${1:?usage: $0 [--quick] [--rt] [--perf] [--repeat N] [--drain \"US ...\"] BUILD_DIR [SECONDS]}
+build=${1:?usage: $0 [--quick] [--rt] [--perf|--perf-only] [--repeat N] [--drain \"US ...\"] BUILD_DIR [SECONDS]}
 secs=${2:-8}
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "--repeat: a positive count" >&2; exit 2; }
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "SECONDS: a positive count" >&2; exit 2; }
@@ -265,7 +270,7 @@ enadpdk_drain() {  # enadpdk_drain DRAIN-US PATH PODS SIZE RATE
   enadpdk "$@" "$d"
 }
 
-echo "north-south benchmark: ${secs}s per run, best of $repeat, generator lcore 0, switch lcore 1," \
+echo "north-south benchmark: ${secs}s per run, $repeat round(s), generator lcore 0, switch lcore 1," \
   "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)${rt:+, SCHED_FIFO polling threads}"
 results=$tmp/results
 : >"$results"
@@ -295,6 +300,7 @@ loaded() {
 }
 ns_base=
 for ((round = 0; round < repeat; round++)); do
+  [ -n "$perf_only" ] && break
   echo "# round $((round + 1))" >>"$results"
   # Latency at the same offered rates for every switch: 10 % and 80 % of the slowest switch's
   # max round-trip rate, measured just before in this round (so no switch is overloaded).
@@ -339,8 +345,17 @@ split() {
     --stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json" ||
     echo "FATAL: no cycle split for $1 pod(s)" >&2
 }
-[ -z "$perf" ] || { split 1 && split 8; } >"$tmp/splits"
-[ -s "$tmp/tsc_mhz" ] && echo "tsc_mhz $(cat "$tmp/tsc_mhz")" >>"$results"
-cp "$results" "${NS_BENCH_RESULTS:-/dev/null}" 2>/dev/null
-benchlib northsouth-report "$results" || { echo "FATAL: results ($results):" >&2; cat "$results" >&2; exit 1; }
-[ -z "$perf" ] || cat "$tmp/splits"
+if [ -n "$perf" ]; then
+  for ((round = 0; round < repeat; round++)); do split 1 && split 8; done >"$tmp/splits"
+  # The median of the profiled runs (the share moves with rte_vhost's speed from run to run).
+  : >"$tmp/splits-median"
+  if [ "$repeat" -gt 1 ]; then
+    { echo "" && python3 "$here/perf_split.py" --summarize "$tmp/splits"; } >"$tmp/splits-median"
+  fi
+fi
+if [ -z "$perf_only" ]; then
+  [ -s "$tmp/tsc_mhz" ] && echo "tsc_mhz $(cat "$tmp/tsc_mhz")" >>"$results"
+  cp "$results" "${NS_BENCH_RESULTS:-/dev/null}" 2>/dev/null
+  benchlib northsouth-report "$results" || { echo "FATAL: results ($results):" >&2; cat "$results" >&2; exit 1; }
+fi
+[ -z "$perf" ] || cat "$tmp/splits" "$tmp/splits-median"

@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import json
 import re
+import statistics
 import sys
 from typing import Iterable, Optional
 
@@ -169,6 +170,47 @@ def report_lines(s: Split, cycles_per_packet: Optional[float], busy: Optional[fl
     return lines
 
 
+_SPLIT_TITLE = re.compile(r"^cycle split of the ena-dpdk worker: (.*?), (\d+) pod\(s\)")
+_SPLIT_ROW = re.compile(r"^\| (rte_vhost|switch) \| (\d+(?:\.\d+)?) % \| (\S+) \|$")
+
+
+def summarize(text: str) -> list[str]:
+    """The median over the profiled runs in TEXT (report_lines outputs, each after a title line
+    "cycle split of the ena-dpdk worker: WHAT, N pod(s) ..."), per pod count: the switch's share,
+    its cycles per packet and rte_vhost's. The share moves with rte_vhost's speed from run to
+    run on a shared virtual machine; the median of interleaved runs is the figure to judge."""
+    runs: dict[int, list[dict[str, tuple[float, Optional[float]]]]] = {}
+    current = None
+    for line in text.splitlines():
+        m = _SPLIT_TITLE.match(line)
+        if m:
+            current = {}
+            runs.setdefault(int(m.group(2)), []).append(current)
+            continue
+        m = _SPLIT_ROW.match(line)
+        if m and current is not None:
+            current[m.group(1)] = (float(m.group(2)), _optional_float(m.group(3)))
+    if not runs:
+        return []
+
+    def median(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f}" if values else "-"
+
+    lines = ["median of the profiled runs",
+             "| pods | runs | switch's share (min to max) | switch cycles per packet | "
+             "rte_vhost cycles per packet |",
+             "|---|---|---|---|---|"]
+    for pods in sorted(runs):
+        done = [r for r in runs[pods] if "switch" in r]
+        shares = [r["switch"][0] for r in done]
+        spread = f"{min(shares):.1f} to {max(shares):.1f}" if shares else "-"
+        own = [r["switch"][1] for r in done if r["switch"][1] is not None]
+        vhost = [r["rte_vhost"][1] for r in done if r.get("rte_vhost", (0, None))[1] is not None]
+        lines.append(f"| {pods} | {len(done)} | {median(shares)} % ({spread}) | {median(own)} | "
+                     f"{median(vhost)} |")
+    return lines
+
+
 def _optional_float(text: str) -> Optional[float]:
     try:
         return float(text)
@@ -178,7 +220,11 @@ def _optional_float(text: str) -> Optional[float]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", help="perf report --no-children --sort dso,sym --stdio output")
+    parser.add_argument("report", nargs="?",
+                        help="perf report --no-children --sort dso,sym --stdio output")
+    parser.add_argument("--summarize", metavar="SPLITS",
+                        help="instead: the medians of the splits this script printed (a file of "
+                        "them, each after its 'cycle split of the ena-dpdk worker' title)")
     parser.add_argument("--cycles-per-packet", type=_optional_float, default=None,
                         help="busy cycles per packet (benchlib.py dataplane-stats); '-' = unknown")
     parser.add_argument("--busy", type=_optional_float, default=None, help="busy percent")
@@ -186,6 +232,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="ctl -o json stats snapshots around the profile")
     parser.add_argument("--top", type=int, default=10, help="switch symbols to list")
     args = parser.parse_args(argv)
+    if args.summarize:
+        with open(args.summarize, errors="replace") as f:
+            lines = summarize(f.read())
+        if not lines:
+            print(f"FATAL: no cycle splits in {args.summarize}", file=sys.stderr)
+            return 1
+        print("\n".join(lines))
+        return 0
+    if not args.report:
+        parser.error("a perf report (or --summarize SPLITS) is required")
     with open(args.report, errors="replace") as f:
         samples = parse_report(f.read())
     if not samples:

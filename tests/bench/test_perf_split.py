@@ -157,3 +157,42 @@ def test_main_fails_loudly_without_samples_or_without_traffic(tmp_path, capsys):
     assert perf_split.main([str(report), "--cycles-per-packet", "180", "--stats", str(before),
                             str(after)]) == 0
     assert "| switch | 10.0 % | 18.0 |" in capsys.readouterr().out
+
+
+def _split_output(pods, switch, vhost_cycles, switch_cycles):
+    return "\n".join([
+        "",
+        f"cycle split of the ena-dpdk worker: north-south 64B, {pods} pod(s), VPC round robin "
+        "over them (this run: 7.56 3.78 528.58)",
+        "frames: from the VPC 22627808, from pods 22625696; drops: dropTxFull 672",
+        "switch lcore: 296.1 busy cycles per packet received, busy 97.7 %",
+        "| class | share of samples | cycles per packet |",
+        "|---|---|---|",
+        f"| rte_vhost | {100 - switch - 1:.1f} % | {vhost_cycles} |",
+        f"| switch | {switch:.1f} % | {switch_cycles} |",
+        "| other | 1.0 % | 2.5 |",
+        f"switch's own top symbols (of {switch:.1f} %):",
+        "   6.36 %  ena-dpdk-dataplane  enadpdk::vhostuser::Worker::process",
+    ])
+
+
+def test_summarize_takes_the_median_run_per_pod_count(tmp_path, capsys):
+    text = "\n".join([
+        _split_output(1, 9.5, "265.5", "28.2"), _split_output(8, 5.2, "761.6", "41.9"),
+        _split_output(1, 12.0, "110.0", "15.2"), _split_output(8, 13.1, "208.0", "31.6"),
+        _split_output(1, 7.4, "206.0", "16.6"), _split_output(8, 6.2, "498.0", "-"),
+    ])
+    lines = perf_split.summarize(text)
+    assert lines[0] == "median of the profiled runs"
+    assert lines[3] == "| 1 | 3 | 9.5 % (7.4 to 12.0) | 16.6 | 206.0 |"
+    # unknown cycles ("-") leave that run out of the cycle medians, not out of the shares
+    assert lines[4] == "| 8 | 3 | 6.2 % (5.2 to 13.1) | 36.8 | 498.0 |"
+    splits = tmp_path / "splits.txt"
+    splits.write_text(text)
+    assert perf_split.main(["--summarize", str(splits)]) == 0
+    assert capsys.readouterr().out.splitlines()[3] == lines[3]
+    splits.write_text("FATAL: no cycle split for 1 pod(s)\n")
+    assert perf_split.main(["--summarize", str(splits)]) == 1
+    assert "no cycle splits" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        perf_split.main([])  # neither a report nor --summarize
