@@ -500,6 +500,41 @@ def test_ns_latency_takes_the_median_round_and_pairs_rounds():
     assert t["pod-pod p99 @10%: ena-dpdk / OVS"] == ("n/a", "-")
 
 
+def test_ns_latency_brackets_the_ceiling_and_shows_the_resolution():
+    """At 10 % the ceiling runs first and again last in a round: ena-dpdk is compared with the
+    mean of the two, and their difference is the resolution the report shows."""
+    text = "\n".join([
+        "# round 1",
+        ns_run("ceiling,pp,1,64,10", p99=30.0),
+        ns_run("enadpdk,pp,1,64,10", p99=38.0),
+        ns_run("ceilagain,pp,1,64,10", p99=40.0),  # drift within the round: mean 35, slack 3
+        "# round 2",
+        ns_run("ceiling,pp,1,64,10", p99=50.0),
+        ns_run("enadpdk,pp,1,64,10", p99=33.0),
+        ns_run("ceilagain,pp,1,64,10", p99=28.0),  # mean 39, slack -6
+        "# round 3",
+        ns_run("ceiling,pp,1,64,10", p99=26.0),
+        ns_run("enadpdk,pp,1,64,10", p99=35.0),
+        ns_run("ceilagain,pp,1,64,10", p99="-"),  # failed: the first run alone, slack 9
+        ns_run("ceiling,ns,1,64,10", p99=20.0),
+        ns_run("enadpdk,ns,1,64,10", p99=23.0),  # no run again: the ceiling's one run
+    ])
+    report = benchlib.NsReport(benchlib.NsResults.parse(text))
+    t = {d: (benchlib.fmt(m, "n/a"), v) for d, m, _, v in report.targets()}
+    assert t["pod-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("3.00", "PASS")  # of 3, -6, 9
+    assert t["VPC-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("3.00", "PASS")
+    refs = {d.strip(): benchlib.fmt(m, "n/a") for d, m in report.references()}
+    assert refs["pod-pod @10%: ceiling twice, median p99 gap"] == "16.00"  # of 10 and 22
+    assert refs["pod-pod @10%: ceiling twice, largest p99 gap"] == "22.00"
+    assert refs["VPC-pod @10%: ceiling twice, median p99 gap"] == "n/a"
+    assert all(len(d) <= 46 for d, _ in report.references())  # the report's column
+    lines = report.lines()
+    again = [line for line in lines if line.startswith("ceiling again, after the others")]
+    assert len(again) == 1 and again[0].split()[5] == "10%"  # its 10 % row only, no max rows
+    assert "(the ceiling's p99 at 10 %: the mean of its runs first and again last in the round)" \
+        in lines
+
+
 def test_ns_report_says_how_rounds_combine():
     lines = benchlib.NsReport(benchlib.NsResults.parse(NS_RESULTS)).lines()
     assert any(line.startswith("(max rate: the best round; latency: median over rounds")
@@ -540,14 +575,20 @@ def test_command_line_northsouth_report(tmp_path, capsys):
     assert busy.split()[-6:] == ["-", "97.50", "-", "-", "-", "-"]  # ena-dpdk vpc, 8 pods
     # latency rows for every switch and both loads, drain variants only where measured
     lat = [line for line in out.splitlines() if line.startswith("ena-dpdk vpc, TX drain 100 us")]
-    assert len(lat) == 5  # its rows of the four max tables and its 10 % row; no empty 80 % row
+    assert len(lat) == 1  # its 10 % row: no empty 80 % row, no max-rate rows (none measured)
+    d10 = [line for line in out.splitlines() if line.startswith("ena-dpdk vpc, TX drain 10 us")]
+    assert len(d10) == 4  # its rows of the four max tables: no empty latency rows
+    assert not any(line.startswith("ceiling, burst 32/pods") and "%" in line
+                   for line in out.splitlines())  # measured at max rate only
 
 
 def test_northsouth_bench_measures_only_what_the_report_knows():
     """Every key northsouth_bench.sh records is a switch, path, size and load the report shows."""
     script = (pathlib.Path(__file__).resolve().parent / "northsouth_bench.sh").read_text()
     switches = set(re.findall(r"for sw in ([a-z ]+); do", script)[0].split())
-    assert switches | {"ceilb"} == set(benchlib.NS_SWITCHES)
+    assert switches | {"ceilb", "ceilagain"} == set(benchlib.NS_SWITCHES)
+    assert re.search(r'record "ceilagain,\$path,1,64,10" ceiling "\$path" 1 64 "\$\(rate "\$base" 10\)"',
+                     script)
     assert re.search(r'record "ceilb,ns,\$n,64,max" ceiling ns "\$n" 64 max \$\(\(32 / n\)\)', script)
     columns = {(p, int(n), int(s)) for p, n, s in benchlib.NS_COLUMNS}
     recorded = re.findall(r'record "\$[a-z]+,(ns|pp),(\$n|[0-9]+),([0-9]+),max"', script)
