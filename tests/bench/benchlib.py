@@ -441,7 +441,6 @@ NS_KEY = re.compile(r"([a-z0-9-]+),(ns|pp),([0-9]+),([0-9]+),(max|10|80)")
 NS_SWITCHES = {
     "ceiling": "ceiling (testpmd mac, net_vhost pairs)",
     "ceilb": "ceiling, burst 32/pods",
-    "ceilagain": "ceiling again, after the others",
     "ovs": "Open vSwitch DPDK, OpenFlow rules",
     "enadpdk": "ena-dpdk vpc",
 }
@@ -484,27 +483,49 @@ def ns_paired(runs_a: list[NsRun], runs_b: list[NsRun], combine) -> Optional[flo
     return statistics.median(values) if values else None
 
 
-def ns_bracketed(before: list[NsRun], after: list[NsRun]) -> list[NsRun]:
-    """Per round, a run whose p99 is the mean of the runs BEFORE and AFTER the others (the
-    ceiling measured first and again last in the round at 10 % load): drift of the platform
-    within the round moves both alike. A round without a run after keeps the one before."""
-    out = []
-    for k, first in enumerate(before):
-        again = after[k].p99 if k < len(after) else None
-        if first.p99 is not None and again is not None:
-            out.append(dataclasses.replace(first, p99=(first.p99 + again) / 2))
-        else:
-            out.append(first)
+NS_AGAIN = "again-"  # the key prefix of a switch's second latency run in a round
+
+
+def ns_mean(first: NsRun, again: NsRun) -> NsRun:
+    """One figure of a switch's two runs in a round: rates and percentiles the mean of both,
+    samples their sum; a run without a p99 (failed) leaves the other alone."""
+    if first.p99 is None or again.p99 is None:
+        return dataclasses.replace(first if first.p99 is not None or again.p99 is None else again)
+
+    def mean(x, y):
+        return None if x is None or y is None else (x + y) / 2
+
+    return NsRun(switched=mean(first.switched, again.switched), rx=mean(first.rx, again.rx),
+                 p50=mean(first.p50, again.p50), p99=mean(first.p99, again.p99),
+                 p999=mean(first.p999, again.p999),
+                 samples=None if first.samples is None or again.samples is None
+                 else first.samples + again.samples)
+
+
+def ns_combine(runs: dict[str, list[NsRun]]) -> dict[str, list[NsRun]]:
+    """RUNS with each switch's "again-" runs merged into its own, round by round (the Kth of
+    each; ns_mean), and the "again-" keys dropped."""
+    out = {}
+    for key, first in runs.items():
+        if key.startswith(NS_AGAIN):
+            continue
+        again = runs.get(NS_AGAIN + key, [])
+        out[key] = [ns_mean(run, again[k]) if k < len(again) else run
+                    for k, run in enumerate(first)]
     return out
 
 
-def ns_spread(before: list[NsRun], after: list[NsRun]) -> tuple[Optional[float], Optional[float]]:
-    """The median and the largest |after - before| of the p99s of the same switch measured twice
-    in a round: how far apart two runs of one switch land on this machine, the resolution of
-    any p99 comparison in the run."""
-    gaps = [abs(b.p99 - a.p99) for a, b in zip(before, after)
-            if a.p99 is not None and b.p99 is not None]
-    return (statistics.median(gaps), max(gaps)) if gaps else (None, None)
+def ns_gaps(runs: dict[str, list[NsRun]], path: str) -> list[float]:
+    """|p99 of the second run - p99 of the first| of every switch and round at 10 % on PATH:
+    how far two runs of one switch in one round land apart, the resolution of the latency
+    targets on this machine."""
+    gaps = []
+    for key, again in runs.items():
+        if key.startswith(NS_AGAIN) and key.endswith(f",{path},1,64,10"):
+            first = runs.get(key[len(NS_AGAIN):], [])
+            gaps += [abs(b.p99 - a.p99) for a, b in zip(first, again)
+                     if a.p99 is not None and b.p99 is not None]
+    return gaps
 
 
 @dataclasses.dataclass
@@ -537,15 +558,15 @@ class NsReport:
 
     def __init__(self, results: NsResults):
         self.results = results
-        self.best = {key: ns_best(runs, key.rsplit(",", 1)[1])
-                     for key, runs in results.runs.items()}
+        self.runs = ns_combine(results.runs)
+        self.best = {key: ns_best(runs, key.rsplit(",", 1)[1]) for key, runs in self.runs.items()}
 
     def get(self, switch: str, path: str, pods: int, size: int, load: str) -> NsRun:
         return self.best.get(f"{switch},{path},{pods},{size},{load}", NsRun())
 
     def switches(self) -> list[str]:
         """The switches measured: the three of NS_SWITCHES, then the drain variants by interval."""
-        seen = {key.split(",", 1)[0] for key in self.best}
+        seen = {key.split(",", 1)[0] for key in self.best}  # "again-" runs merged
         variants = sorted((s for s in seen if s not in NS_SWITCHES),
                           key=lambda s: (int(s.rsplit("-d", 1)[1]) if re.fullmatch(
                               r"enadpdk-d[0-9]+", s) else 1 << 30, s))
@@ -578,7 +599,7 @@ class NsReport:
                              verdict(measured, 1.5)))
         # Latency: the same-round difference or ratio, median over the rounds.
         def runs(switch, path, load):
-            return self.results.runs.get(f"{switch},{path},1,64,{load}", [])
+            return self.runs.get(f"{switch},{path},1,64,{load}", [])
 
         def minus(a, b):
             return a - b
@@ -587,8 +608,7 @@ class NsReport:
             return a / b
 
         for path, name in (("ns", "VPC-pod"), ("pp", "pod-pod")):
-            ena, ovs = (runs(s, path, "10") for s in ("enadpdk", "ovs"))
-            ceil = ns_bracketed(runs("ceiling", path, "10"), runs("ceilagain", path, "10"))
+            ena, ceil, ovs = (runs(s, path, "10") for s in ("enadpdk", "ceiling", "ovs"))
             slack = ns_paired(ena, ceil, minus)
             rows.append((f"{name} p99 @10%: ena-dpdk - ceiling (us)", slack,
                          f"<={NS_LATENCY_SLACK_US:g}",
@@ -646,14 +666,14 @@ class NsReport:
         if max((len(r) for r in self.results.runs.values()), default=0) > 1:
             out += ["(max rate: the best round; latency: median over rounds of the same-round"
                     " difference or ratio)"]
-        if any(key.startswith("ceilagain,") for key in self.results.runs):
-            out += ["(the ceiling's p99 at 10 %: the mean of its runs first and again last in the"
-                    " round)"]
+        if any(key.startswith(NS_AGAIN) for key in self.results.runs):
+            out += ["(at 10 %: each switch's figures in a round are the mean of its two runs, in"
+                    " mirrored order)"]
         out += [_target_row(d, fmt(m, "n/a"), g, v) for d, m, g, v in self.targets()]
         out += ["", "for reference (what any switch on vhost-user can reach here):"]
         out += [f"{d:<46} {fmt(m, 'n/a'):>8}" for d, m in self.references()]
-        out += ["(p99 gap: |ceiling again - ceiling| in us over the rounds, the resolution of the",
-                " latency targets on this machine)"]
+        out += ["(p99 gap: |second run - first run| in us of one switch in one round, over the",
+                " switches and rounds: the resolution of the latency targets on this machine)"]
         return out
 
     def references(self) -> list[tuple[str, Optional[float]]]:
@@ -675,12 +695,12 @@ class NsReport:
                          ratio(one.cycles, many.cycles)))
         ena31, ena1 = (self.get("enadpdk", "ns", pods, 64, "max") for pods in (31, 1))
         rows.append(("  31p / 1p: ena-dpdk vpc, capacity", ratio(ena1.cycles, ena31.cycles)))
-        # The resolution of the latency targets: the ceiling against itself in the same round.
+        # The resolution of the latency targets: each switch against itself in the same round.
         for path, name in (("ns", "VPC-pod"), ("pp", "pod-pod")):
-            median, largest = ns_spread(*(self.results.runs.get(f"{s},{path},1,64,10", [])
-                                          for s in ("ceiling", "ceilagain")))
-            rows.append((f"  {name} @10%: ceiling twice, median p99 gap", median))
-            rows.append((f"  {name} @10%: ceiling twice, largest p99 gap", largest))
+            gaps = ns_gaps(self.results.runs, path)
+            rows.append((f"  {name} @10%: same switch, median p99 gap",
+                         statistics.median(gaps) if gaps else None))
+            rows.append((f"  {name} @10%: same switch, largest p99 gap", max(gaps, default=None)))
         return rows
 
 # ---- latency benchmarks ------------------------------------------------------------------------

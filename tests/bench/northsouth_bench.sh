@@ -36,10 +36,12 @@
 #          at 16), 1 pod at 1500 B;
 #   10/80  latency at the same offered rates for every switch: 10 % and 80 % of the slowest
 #          switch's max round-trip rate (1 pod, 64 B) measured just before in the same round,
-#          VPC <-> 1 pod ("ns") and pod <-> pod ("pp"); at 10 % the ceiling runs first and
-#          again last ("ceilagain"): p99 at low load here is set by the VM's stalls of both
-#          cores (about 1000 a second of 15 to 22 us each, by oslat), so the report compares
-#          ena-dpdk with the mean of the two and shows their difference as the resolution.
+#          VPC <-> 1 pod ("ns") and pod <-> pod ("pp"). At 10 % every switch runs twice in a
+#          round, in mirrored order (ceiling, ena-dpdk, OVS, then "again-" OVS, ena-dpdk,
+#          ceiling), and its figure is the mean of the two: p99 at low load here is set by the
+#          VM's stalls of both cores (about 1000 a second of 15 to 22 us each, by oslat), which
+#          drift within minutes; the report shows the gap between a switch's two runs as the
+#          resolution.
 #          Do not use --rt for these: the kernel's RT throttling stops the polling threads 50 ms
 #          every second, which lands in every p99.9.
 # The script launches the processes and writes a results file; tests/bench/benchlib.py
@@ -289,11 +291,12 @@ record() {
 rx() { awk -v k="$1" '$1 == "run" && $2 == k { r = $4 } END { if (r + 0 > 0) print r }' "$results"; }
 # rate BASE LOAD: LOAD % of BASE Mpps.
 rate() { awk -v r="$1" -v l="$2" 'BEGIN { printf "%.3f", r * l / 100 }'; }
-# loaded KEY PATH BASE COMMAND...: the latency runs of KEY at 10 % and 80 % of BASE Mpps.
+# loaded KEY PATH BASE LOADS COMMAND...: the latency runs of KEY at each of LOADS (% of BASE
+# Mpps).
 loaded() {
-  local key=$1 path=$2 base=$3 load
-  shift 3
-  for load in 10 80; do
+  local key=$1 path=$2 base=$3 loads=$4 load
+  shift 4
+  for load in $loads; do
     if [ -z "$base" ]; then
       echo "run $key,$path,1,64,$load - - - - - - -" >>"$results"
       continue
@@ -317,15 +320,12 @@ for ((round = 0; round < repeat; round++)); do
       fi
     done
     [ "$path" = ns ] && ns_base=$base
-    for sw in ceiling ovs enadpdk; do loaded "$sw" "$path" "$base" "$sw"; done
-    # The ceiling once more at 10 %, last: the targets compare ena-dpdk with the mean of the
-    # ceiling's two runs (the platform's drift within the round moves both), and the report
-    # shows how far the two land apart, the resolution of a p99 here.
-    if [ -n "$base" ]; then
-      record "ceilagain,$path,1,64,10" ceiling "$path" 1 64 "$(rate "$base" 10)"
-    else
-      echo "run ceilagain,$path,1,64,10 - - - - - - -" >>"$results"
-    fi
+    # At 10 %, every switch twice in mirrored order (A B C C B A): a switch's figure is the
+    # mean of its two runs, so the platform's drift within the round moves every switch alike,
+    # and the gap between the two runs shows the resolution of a p99 here.
+    for sw in ceiling enadpdk ovs; do loaded "$sw" "$path" "$base" 10 "$sw"; done
+    for sw in ovs enadpdk ceiling; do loaded "again-$sw" "$path" "$base" 10 "$sw"; done
+    for sw in ceiling ovs enadpdk; do loaded "$sw" "$path" "$base" 80 "$sw"; done
   done
   [ -n "$quick" ] && continue
   for n in 8 16; do
@@ -338,7 +338,7 @@ for ((round = 0; round < repeat; round++)); do
   for d in $drains; do
     record "enadpdk-d$d,ns,1,64,max" enadpdk_drain "$d" ns 1 64 max
     record "enadpdk-d$d,ns,16,64,max" enadpdk_drain "$d" ns 16 64 max
-    loaded "enadpdk-d$d" ns "$ns_base" enadpdk_drain "$d"
+    loaded "enadpdk-d$d" ns "$ns_base" "10 80" enadpdk_drain "$d"
   done
 done
 # split PODS: the profiled ena-dpdk run and its cycle split.

@@ -500,39 +500,54 @@ def test_ns_latency_takes_the_median_round_and_pairs_rounds():
     assert t["pod-pod p99 @10%: ena-dpdk / OVS"] == ("n/a", "-")
 
 
-def test_ns_latency_brackets_the_ceiling_and_shows_the_resolution():
-    """At 10 % the ceiling runs first and again last in a round: ena-dpdk is compared with the
-    mean of the two, and their difference is the resolution the report shows."""
+def test_ns_latency_takes_the_mean_of_a_switchs_two_runs_and_shows_the_resolution():
+    """At 10 % every switch runs twice in a round, in mirrored order: its figures are the mean
+    of the two, and the gap between them is the resolution the report shows."""
     text = "\n".join([
-        "# round 1",
-        ns_run("ceiling,pp,1,64,10", p99=30.0),
-        ns_run("enadpdk,pp,1,64,10", p99=38.0),
-        ns_run("ceilagain,pp,1,64,10", p99=40.0),  # drift within the round: mean 35, slack 3
+        "# round 1",  # drift upwards within the round: ceiling 30 -> 40, ena-dpdk 34 -> 38
+        ns_run("ceiling,pp,1,64,10", 0.4, 0.4, 4.0, 30.0, 100.0, 1000),
+        ns_run("enadpdk,pp,1,64,10", 0.4, 0.4, 5.0, 34.0, 80.0, 1000),
+        ns_run("ovs,pp,1,64,10", p99=50.0),
+        ns_run("again-ovs,pp,1,64,10", p99=54.0),
+        ns_run("again-enadpdk,pp,1,64,10", 0.6, 0.6, 3.0, 38.0, 120.0, 3000),
+        ns_run("again-ceiling,pp,1,64,10", p99=40.0),  # ena-dpdk 36 - ceiling 35: 1
         "# round 2",
         ns_run("ceiling,pp,1,64,10", p99=50.0),
-        ns_run("enadpdk,pp,1,64,10", p99=33.0),
-        ns_run("ceilagain,pp,1,64,10", p99=28.0),  # mean 39, slack -6
+        ns_run("enadpdk,pp,1,64,10", p99=30.0),
+        ns_run("ovs,pp,1,64,10", p99=60.0),
+        ns_run("again-ovs,pp,1,64,10", p99="-"),  # failed: the first run alone
+        ns_run("again-enadpdk,pp,1,64,10", p99=32.0),
+        ns_run("again-ceiling,pp,1,64,10", p99=28.0),  # 31 - 39: -8
         "# round 3",
-        ns_run("ceiling,pp,1,64,10", p99=26.0),
+        ns_run("ceiling,pp,1,64,10", p99="-"),  # failed: the second run alone
         ns_run("enadpdk,pp,1,64,10", p99=35.0),
-        ns_run("ceilagain,pp,1,64,10", p99="-"),  # failed: the first run alone, slack 9
+        ns_run("again-enadpdk,pp,1,64,10", p99=37.0),
+        ns_run("again-ceiling,pp,1,64,10", p99=26.0),  # 36 - 26: 10
         ns_run("ceiling,ns,1,64,10", p99=20.0),
-        ns_run("enadpdk,ns,1,64,10", p99=23.0),  # no run again: the ceiling's one run
+        ns_run("enadpdk,ns,1,64,10", p99=23.0),  # no second runs: the one run
     ])
     report = benchlib.NsReport(benchlib.NsResults.parse(text))
+    first = report.runs["enadpdk,pp,1,64,10"][0]
+    assert (first.rx, first.p50, first.p99, first.p999, first.samples) == (0.5, 4.0, 36.0, 100.0,
+                                                                            4000)
+    assert report.runs["ovs,pp,1,64,10"][1].p99 == 60.0
+    assert report.runs["ceiling,pp,1,64,10"][2].p99 == 26.0
+    assert not any(k.startswith("again-") for k in report.runs)
     t = {d: (benchlib.fmt(m, "n/a"), v) for d, m, _, v in report.targets()}
-    assert t["pod-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("3.00", "PASS")  # of 3, -6, 9
+    assert t["pod-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("1.00", "PASS")  # of 1, -8, 10
+    assert t["pod-pod p99 @10%: ena-dpdk / OVS"] == ("0.60", "PASS")  # of 36 / 52 and 31 / 60
     assert t["VPC-pod p99 @10%: ena-dpdk - ceiling (us)"] == ("3.00", "PASS")
     refs = {d.strip(): benchlib.fmt(m, "n/a") for d, m in report.references()}
-    assert refs["pod-pod @10%: ceiling twice, median p99 gap"] == "16.00"  # of 10 and 22
-    assert refs["pod-pod @10%: ceiling twice, largest p99 gap"] == "22.00"
-    assert refs["VPC-pod @10%: ceiling twice, median p99 gap"] == "n/a"
+    # gaps: ceiling 10, 22; ena-dpdk 4, 2, 2; OVS 4
+    assert refs["pod-pod @10%: same switch, median p99 gap"] == "4.00"
+    assert refs["pod-pod @10%: same switch, largest p99 gap"] == "22.00"
+    assert refs["VPC-pod @10%: same switch, median p99 gap"] == "n/a"
     assert all(len(d) <= 46 for d, _ in report.references())  # the report's column
     lines = report.lines()
-    again = [line for line in lines if line.startswith("ceiling again, after the others")]
-    assert len(again) == 1 and again[0].split()[5] == "10%"  # its 10 % row only, no max rows
-    assert "(the ceiling's p99 at 10 %: the mean of its runs first and again last in the round)" \
-        in lines
+    assert report.switches() == ["ceiling", "ovs", "enadpdk"]
+    assert not any(line.startswith("again-") for line in lines)
+    assert "(at 10 %: each switch's figures in a round are the mean of its two runs, in mirrored" \
+        " order)" in lines
 
 
 def test_ns_report_says_how_rounds_combine():
@@ -586,9 +601,12 @@ def test_northsouth_bench_measures_only_what_the_report_knows():
     """Every key northsouth_bench.sh records is a switch, path, size and load the report shows."""
     script = (pathlib.Path(__file__).resolve().parent / "northsouth_bench.sh").read_text()
     switches = set(re.findall(r"for sw in ([a-z ]+); do", script)[0].split())
-    assert switches | {"ceilb", "ceilagain"} == set(benchlib.NS_SWITCHES)
-    assert re.search(r'record "ceilagain,\$path,1,64,10" ceiling "\$path" 1 64 "\$\(rate "\$base" 10\)"',
-                     script)
+    assert switches | {"ceilb"} == set(benchlib.NS_SWITCHES)
+    # at 10 %, each switch twice in mirrored order
+    first, again = re.findall(r'for sw in ([a-z ]+); do loaded "(?:again-)?\$sw" "\$path" '
+                              r'"\$base" 10 "\$sw"; done', script)
+    assert first.split() == again.split()[::-1] and set(first.split()) == switches
+    assert 'loaded "again-$sw" "$path" "$base" 10 "$sw"' in script
     assert re.search(r'record "ceilb,ns,\$n,64,max" ceiling ns "\$n" 64 max \$\(\(32 / n\)\)', script)
     columns = {(p, int(n), int(s)) for p, n, s in benchlib.NS_COLUMNS}
     recorded = re.findall(r'record "\$[a-z]+,(ns|pp),(\$n|[0-9]+),([0-9]+),max"', script)
@@ -601,4 +619,4 @@ def test_northsouth_bench_measures_only_what_the_report_knows():
     # the 1-pod 64 B max runs and the latency runs of both paths, for every switch
     assert re.search(r'for path in ns pp; do', script)
     assert re.search(r'record "\$sw,\$path,1,64,max" "\$sw" "\$path" 1 64 max', script)
-    assert re.search(r'loaded "\$sw" "\$path" "\$base" "\$sw"', script)
+    assert re.search(r'loaded "\$sw" "\$path" "\$base" 80 "\$sw"', script)
