@@ -533,7 +533,8 @@ class NsResults:
     """The raw results file of northsouth_bench.sh, one record per line:
         run SWITCH,PATH,PODS,SIZE,LOAD SWITCHED RX P50 P99 P999 SAMPLES CYCLES [BUSY%]
         tsc_mhz MHZ
-    (LOAD: max, 10 or 80; "-" = not measured; "#" starts a comment)."""
+    (LOAD: max, 10 or 80; "-" = not measured; "#" starts a comment; SWITCH "again-X": X's
+    second run in the round, which NsReport merges into X's)."""
     runs: dict[str, list[NsRun]] = dataclasses.field(default_factory=dict)
     tsc_mhz: Optional[float] = None
 

@@ -39,7 +39,7 @@
 #          VPC <-> 1 pod ("ns") and pod <-> pod ("pp"). At 10 % every switch runs twice in a
 #          round, in mirrored order (ceiling, ena-dpdk, OVS, then "again-" OVS, ena-dpdk,
 #          ceiling), and its figure is the mean of the two: p99 at low load here is set by the
-#          VM's stalls of both cores (about 1000 a second of 15 to 22 us each, by oslat), which
+#          VM's stalls of both cores (about 1200 a second of 15 to 22 us each, by oslat), which
 #          drift within minutes; the report shows the gap between a switch's two runs as the
 #          resolution.
 #          Do not use --rt for these: the kernel's RT throttling stops the polling threads 50 ms
