@@ -90,7 +90,12 @@ void Worker::run() noexcept {
     t = table_->load(std::memory_order_acquire);
     bool busy = false;
     const uint64_t now = last;
-    for (const RxQueue& q : t->poll[index_]) busy |= receive(*t, q, now) != 0;
+    for (const RxQueue& q : t->poll[index_]) {
+      // A full burst means more is waiting: read on (kMaxBurstsPerPass in worker.h).
+      uint16_t n = receive(*t, q, now);
+      busy |= n != 0;
+      for (unsigned k = 1; n == burst_ && k < kMaxBurstsPerPass; ++k) n = receive(*t, q, now);
+    }
     if (drain_.endOfPass(dirty_count_ != 0, now, !busy)) flushAll(*t);
     // Only with nothing held (the RCU contract in worker.h).
     if (dirty_count_ == 0) rte_rcu_qsbr_quiescent(qsbr_, index_);

@@ -19,6 +19,15 @@ namespace enadpdk::vhostuser {
 
 inline constexpr unsigned kMaxWorkers = 16;
 inline constexpr unsigned kMaxBurst = 64;
+// How many bursts a worker reads from one RX queue in a pass while the queue keeps filling
+// them. A backlog thereby reaches each destination in bursts up to this many times larger
+// before the end-of-pass flush: a busy uplink spreading its frames over many pods makes fewer,
+// fuller rte_vhost calls per pod (and the pods answer in fuller bursts), which is where the
+// cycles per packet go with many pods. Under light load a poll returns less than a burst and
+// the pass goes on at once, so no frame waits longer; under load a frame waits at most
+// (kMaxBurstsPerPass - 1) more bursts of its queue. Every queue gets the same allowance, so a
+// busy pod keeps up with a busy uplink.
+inline constexpr unsigned kMaxBurstsPerPass = 4;
 
 // One RX queue a worker polls: a queue of an uplink ethdev, or a queue pair of a pod port (whose
 // from-pod ring it drains with rte_vhost_dequeue_burst).
@@ -63,12 +72,12 @@ struct alignas(64) SlotCounters {
 };
 
 // A run-to-completion poll loop on one lcore (DPDK's l2fwd/vhost shape): per RX queue, a burst
-// of packets is classified with decide(), packets are buffered per destination slot, buffers
-// are flushed when full and at the end of a pass when its TxDrain says so (every pass by
-// default); then, with nothing left buffered, the worker reports a quiescent state to RCU. Pod
-// ports are read and written through rte_vhost directly (no ethdev in between).
-// The worker owns its counters and TX buffers; nothing on its path allocates, locks (except a
-// shared uplink TX queue, and rte_vhost's per-ring lock), makes a syscall or logs.
+// of packets (up to kMaxBurstsPerPass bursts while they come full) is classified with decide(),
+// packets are buffered per destination slot, buffers are flushed when full and at the end of a pass
+// when its TxDrain says so (every pass by default); then, with nothing left buffered, the worker
+// reports a quiescent state to RCU. Pod ports are read and written through rte_vhost directly (no
+// ethdev in between). The worker owns its counters and TX buffers; nothing on its path allocates,
+// locks (except a shared uplink TX queue, and rte_vhost's per-ring lock), makes a syscall or logs.
 //
 // RCU and the TX buffers: a buffered packet's destination is a slot of the table the worker
 // loaded when it decided, and the control thread gives a removed port's slot to another port

@@ -17,6 +17,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -348,6 +351,57 @@ TEST_F(SwitchTxDrainTest, ALoneFrameIsNotHeldForTheDrainInterval) {
   ASSERT_TRUE(sw_->deletePort("pod-a/net1").ok());
   absl::StatusOr<PortStatus> again = sw_->addPort(pod, absl::Now() + absl::Seconds(2));
   EXPECT_TRUE(again.ok()) << again.status();
+}
+
+// ---- reading a backlog in fuller bursts
+
+// The sizes of the bursts the worker hands the uplink's TX queue (a TX callback of the ring
+// ethdev, run on the worker's lcore; read after the worker has gone quiet).
+struct TxBursts {
+  std::array<std::atomic<uint16_t>, 64> sizes{};
+  std::atomic<unsigned> count{0};
+
+  static uint16_t record(uint16_t, uint16_t, rte_mbuf**, uint16_t n, void* self) {
+    auto* b = static_cast<TxBursts*>(self);
+    const unsigned i = b->count.load(std::memory_order_relaxed);
+    if (i < b->sizes.size()) b->sizes[i].store(n, std::memory_order_relaxed);
+    b->count.store(i + 1, std::memory_order_release);
+    return n;
+  }
+  std::vector<uint16_t> seen() const {
+    std::vector<uint16_t> out;
+    const unsigned n = std::min<unsigned>(count.load(std::memory_order_acquire), sizes.size());
+    for (unsigned i = 0; i < n; ++i) out.push_back(sizes[i].load(std::memory_order_relaxed));
+    return out;
+  }
+};
+
+TEST_F(SwitchResetTest, ABacklogOnTheUplinkIsReadOnInOnePassAndLeavesInFullBursts) {
+  static_assert(kMaxBurstsPerPass >= 2);
+  const PortSpec pod = podA();
+  ASSERT_TRUE(sw_->addPort(pod).ok());
+  TxBursts bursts;
+  const rte_eth_rxtx_callback* cb = rte_eth_add_tx_callback(port_, 0, &TxBursts::record, &bursts);
+  ASSERT_NE(cb, nullptr) << "TX callbacks: " << rte_strerror(rte_errno);
+
+  // Two bursts' worth waiting on the uplink before the worker polls it: every other frame an ARP
+  // request the switch answers to the uplink, the others to no pod (dropped). Read one burst a
+  // pass, each pass would end with 16 answers buffered and flush them: two bursts of 16.
+  sw_->pauseWorkerForTest(0, true);
+  usleep(20'000);
+  const std::string vpc_mac = "02:00:00:00:00:01";
+  for (int i = 0; i < 32; ++i) {
+    sendFromVpc(testing::arp(1, "ff:ff:ff:ff:ff:ff", vpc_mac, vpc_mac,
+                             "10.0.9." + std::to_string(10 + i), "00:00:00:00:00:00", "10.0.1.5"));
+    sendFromVpc(testing::udp4("02:00:00:00:00:aa", vpc_mac, "10.0.9.9", "10.0.1.77"));
+  }
+  sw_->pauseWorkerForTest(0, false);
+
+  EXPECT_EQ(sentToVpc(32, std::chrono::seconds(2)).size(), 32u);
+  EXPECT_TRUE(received(64)) << uplinkRx();
+  usleep(20'000);
+  EXPECT_EQ(bursts.seen(), std::vector<uint16_t>{32}) << "the backlog was not read in one pass";
+  EXPECT_EQ(rte_eth_remove_tx_callback(port_, 0, cb), 0);
 }
 
 }  // namespace
