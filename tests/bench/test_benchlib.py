@@ -550,6 +550,30 @@ def test_ns_latency_takes_the_mean_of_a_switchs_two_runs_and_shows_the_resolutio
         " order)" in lines
 
 
+def test_ns_same_round_capacity_pairs_rounds_at_max_rate():
+    """A fast minute that falls on one switch's run moves the best-of ratio, not the median of
+    the same-round ratios, which the references show beside it."""
+    text = "\n".join([
+        "# round 1",
+        ns_run("ceiling,ns,1,64,max", cycles=200), ns_run("enadpdk,ns,1,64,max", cycles=200),
+        ns_run("ovs,ns,1,64,max", cycles=300),
+        "# round 2",  # a fast minute for the ceiling only
+        ns_run("ceiling,ns,1,64,max", cycles=100), ns_run("enadpdk,ns,1,64,max", cycles=210),
+        ns_run("ovs,ns,1,64,max", cycles="-"),  # failed: the round counts for the ceiling only
+        "# round 3",
+        ns_run("ceiling,ns,1,64,max", cycles=190), ns_run("enadpdk,ns,1,64,max", cycles=200),
+        ns_run("ovs,ns,1,64,max", cycles=320),
+    ])
+    report = benchlib.NsReport(benchlib.NsResults.parse(text))
+    t = {d: benchlib.fmt(m, "n/a") for d, m, _, _ in report.targets()}
+    assert t["1p 64B: ena-dpdk / ceiling, capacity"] == "0.50"  # best 100 / best 200
+    refs = {d.strip(): benchlib.fmt(m, "n/a") for d, m in report.references()}
+    assert refs["1p: ena-dpdk / ceiling, same-round capacity"] == "0.95"  # of 1, 0.48, 0.95
+    assert refs["1p: ena-dpdk / OVS, same-round capacity"] == "1.55"  # of 1.5 and 1.6
+    assert refs["8p: ena-dpdk / OVS, same-round capacity"] == "n/a"
+    assert all(len(d) <= 46 for d, _ in report.references())
+
+
 def test_ns_report_says_how_rounds_combine():
     lines = benchlib.NsReport(benchlib.NsResults.parse(NS_RESULTS)).lines()
     assert any(line.startswith("(max rate: the best round; latency: median over rounds")
