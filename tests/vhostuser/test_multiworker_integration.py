@@ -313,6 +313,13 @@ def hot_plug(node: Node) -> dict:
     for batch in batches:
         errors += ctl_batch(ctl, [["port", "del", f"hot{i}"] for i in batch])
         sample()
+    # A removed port's socket closes once the workers have passed a grace period: within
+    # DeletePort when they report within 5 ms, else at the main loop's next poll (every 100 ms).
+    # Four workers and the senders share two CPUs here, so a worker can be off its CPU longer
+    # than that.
+    deadline = time.monotonic() + 2
+    while list(vhost.glob("hot*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return {"added": len(added), "added_workers": len({p["workerLcore"] for p in added}),
             "removed": HOT_PORTS - len(hot_ports()), "ports_after": len(ctl.ports()),
             "sockets_left": [p.name for p in vhost.glob("hot*.sock")], "stalled": stalled, "errors": errors[:3]}
