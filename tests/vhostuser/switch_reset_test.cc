@@ -161,12 +161,19 @@ class SwitchResetTest : public ::testing::Test {
     return pod;
   }
 
-  // Puts `frame` on the uplink's RX ring, as the VPC sending it.
-  void sendFromVpc(const testing::Frame& frame) {
+  // `frame` in an mbuf of the test's pool (nullptr when the pool is empty).
+  rte_mbuf* mbufOf(const testing::Frame& frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    ASSERT_NE(m, nullptr);
+    if (m == nullptr) return nullptr;
     std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), frame.data(), frame.size());
     m->data_len = m->pkt_len = static_cast<uint32_t>(frame.size());
+    return m;
+  }
+
+  // Puts `frame` on the uplink's RX ring, as the VPC sending it.
+  void sendFromVpc(const testing::Frame& frame) {
+    rte_mbuf* m = mbufOf(frame);
+    ASSERT_NE(m, nullptr);
     ASSERT_EQ(rte_ring_enqueue(rx_, m), 0);
   }
 
@@ -384,22 +391,27 @@ TEST_F(SwitchResetTest, ABacklogOnTheUplinkIsReadOnInOnePassAndLeavesInFullBurst
   const rte_eth_rxtx_callback* cb = rte_eth_add_tx_callback(port_, 0, &TxBursts::record, &bursts);
   ASSERT_NE(cb, nullptr) << "TX callbacks: " << rte_strerror(rte_errno);
 
-  // Two bursts' worth waiting on the uplink before the worker polls it: every other frame an ARP
-  // request the switch answers to the uplink, the others to no pod (dropped). Read one burst a
-  // pass, each pass would end with 16 answers buffered and flush them: two bursts of 16.
-  sw_->pauseWorkerForTest(0, true);
-  usleep(20'000);
+  // Two bursts' worth appears on the uplink at once (one bulk enqueue, so the worker never sees
+  // part of it): every other frame an ARP request the switch answers to the uplink, the others to
+  // no pod (dropped). Read one burst a pass, each pass would end with 16 answers buffered and
+  // flush them: two bursts of 16.
   const std::string vpc_mac = "02:00:00:00:00:01";
+  std::vector<rte_mbuf*> backlog;
   for (int i = 0; i < 32; ++i) {
-    sendFromVpc(testing::arp(1, "ff:ff:ff:ff:ff:ff", vpc_mac, vpc_mac,
-                             "10.0.9." + std::to_string(10 + i), "00:00:00:00:00:00", "10.0.1.5"));
-    sendFromVpc(testing::udp4("02:00:00:00:00:aa", vpc_mac, "10.0.9.9", "10.0.1.77"));
+    backlog.push_back(
+        mbufOf(testing::arp(1, "ff:ff:ff:ff:ff:ff", vpc_mac, vpc_mac,
+                            "10.0.9." + std::to_string(10 + i), "00:00:00:00:00:00", "10.0.1.5")));
+    backlog.push_back(mbufOf(testing::udp4("02:00:00:00:00:aa", vpc_mac, "10.0.9.9", "10.0.1.77")));
   }
-  sw_->pauseWorkerForTest(0, false);
+  ASSERT_EQ(std::count(backlog.begin(), backlog.end(), nullptr), 0);
+  ASSERT_EQ(rte_ring_enqueue_bulk(rx_, reinterpret_cast<void* const*>(backlog.data()),
+                                  static_cast<unsigned>(backlog.size()), nullptr),
+            backlog.size());
 
+  // The callback runs before a burst reaches the TX ring: once all 32 answers are there, every
+  // burst that carried them has been recorded.
   EXPECT_EQ(sentToVpc(32, std::chrono::seconds(2)).size(), 32u);
   EXPECT_TRUE(received(64)) << uplinkRx();
-  usleep(20'000);
   EXPECT_EQ(bursts.seen(), std::vector<uint16_t>{32}) << "the backlog was not read in one pass";
   EXPECT_EQ(rte_eth_remove_tx_callback(port_, 0, cb), 0);
 }
