@@ -52,7 +52,8 @@
 # with `perf record -e cpu-clock` between the two counter snapshots, and tests/bench/perf_split.py
 # splits its cycles per packet into rte_vhost's work and the switch's own (as cycle_split.sh does
 # for its closed loop of one flow; here the VPC sends round robin to the pods, so consecutive
-# frames rarely share a decision). Those runs are not part of the tables above them.
+# frames rarely share a decision). Those runs are not part of the tables above them. A profiled
+# run whose worker is below 95 % busy (the generator set the rate) is run again, up to 3 times.
 #
 # Usage: northsouth_bench.sh [--quick] [--rt] [--perf|--perf-only] [--repeat N] [--drain "US ..."]
 #                            BUILD_DIR [SECONDS]
@@ -341,19 +342,37 @@ for ((round = 0; round < repeat; round++)); do
     loaded "enadpdk-d$d" ns "$ns_base" "10 80" enadpdk_drain "$d"
   done
 done
-# split PODS: the profiled ena-dpdk run and its cycle split.
+# split PODS: the profiled ena-dpdk run and its cycle split. A run whose worker is below
+# perf_split.py's full load (95 % busy) was set by the generator, and its idle polls overstate the
+# switch's share: it is run again, up to split_tries times in all, and the busiest run is the one
+# split (perf_split.py marks it when it is still below; --summarize then leaves it out while
+# another run of that pod count is at full load).
+split_tries=3
 split() {
-  local label="enadpdk-ns-$1-64-max" line cpp busy
-  profiling=1
-  line=$(enadpdk ns "$1" 64 max)
-  profiling=
-  read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
-  perf report -i "$tmp/perf-$label.data" --no-children --sort dso,sym --stdio 2>/dev/null >"$tmp/perf-$label.txt"
+  local label="enadpdk-ns-$1-64-max" line cpp busy try best=-1 best_line="" tried="" f
+  for ((try = 1; try <= split_tries; try++)); do
+    profiling=1
+    line=$(enadpdk ns "$1" 64 max)
+    profiling=
+    read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
+    tried="$tried${tried:+, }${busy:--} %"
+    if awk -v b="$busy" -v best="$best" 'BEGIN { exit !(b + 0 > best) }'; then
+      best=$busy best_line=$line
+      for f in "perf-$label.data" "stats0-$label.json" "stats1-$label.json"; do
+        mv -f "$tmp/$f" "$tmp/best-$f"
+      done
+    fi
+    awk -v b="$busy" 'BEGIN { exit !(b + 0 >= 95) }' && break
+  done
+  perf report -i "$tmp/best-perf-$label.data" --no-children --sort dso,sym --stdio 2>/dev/null \
+    >"$tmp/perf-$label.txt"
+  read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/best-stats0-$label.json" \
+    "$tmp/best-stats1-$label.json")"
   echo ""
   echo "cycle split of the ena-dpdk worker: north-south 64B, $1 pod(s), VPC round robin over them" \
-    "(this run: $line)"
+    "(this run: $best_line; profiled runs' worker busy: $tried)"
   python3 "$here/perf_split.py" "$tmp/perf-$label.txt" --cycles-per-packet "$cpp" --busy "$busy" \
-    --stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json" ||
+    --stats "$tmp/best-stats0-$label.json" "$tmp/best-stats1-$label.json" ||
     echo "FATAL: no cycle split for $1 pod(s)" >&2
 }
 if [ -n "$perf" ]; then

@@ -35,6 +35,11 @@ from typing import Iterable, Optional
 
 CLASSES = ("rte_vhost", "switch", "ambiguous", "other")
 DATAPLANE_BINARY = "ena-dpdk-dataplane"
+# A profiled run counts as the switch at full load when its worker was at least this busy. Below
+# it the generator set the rate: the worker's idle passes (every queue polled empty, in the
+# worker's loop and in rte_vhost's empty dequeues) are in the samples, and they overstate the
+# switch's share (a run at 62 % busy gave 10.8 % where runs at 96 % gave 8.1 %).
+FULL_LOAD_BUSY = 95.0
 
 # "    15.43%  librte_vhost.so.23.0      [.] 0x000000000007ef15"
 _LINE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$")
@@ -148,8 +153,10 @@ def traffic_problem(t: Traffic) -> Optional[str]:
 
 
 def report_lines(s: Split, cycles_per_packet: Optional[float], busy: Optional[float],
-                 t: Optional[Traffic], top: int = 10) -> list[str]:
-    """The table cycle_split.sh prints."""
+                 t: Optional[Traffic], top: int = 10,
+                 full_load: float = FULL_LOAD_BUSY) -> list[str]:
+    """The table cycle_split.sh prints; a run below `full_load` % busy says it is not at full
+    load (summarize leaves it out of the median while there are runs that are)."""
     lines = []
     if t is not None:
         dropped = ", ".join(f"{k} {v}" for k, v in t.drops.items() if v) or "none"
@@ -157,6 +164,9 @@ def report_lines(s: Split, cycles_per_packet: Optional[float], busy: Optional[fl
     cpp = "-" if cycles_per_packet is None else f"{cycles_per_packet:.1f}"
     busy_text = "-" if busy is None else f"{busy:.1f} %"
     lines.append(f"switch lcore: {cpp} busy cycles per packet received, busy {busy_text}")
+    if busy is not None and busy < full_load:
+        lines.append(f"generator-bound: busy below {full_load:g} %, so the samples include idle "
+                     "polls and overstate the switch's own share")
     lines.append("| class | share of samples | cycles per packet |")
     lines.append("|---|---|---|")
     for c in CLASSES:
@@ -172,24 +182,32 @@ def report_lines(s: Split, cycles_per_packet: Optional[float], busy: Optional[fl
 
 _SPLIT_TITLE = re.compile(r"^cycle split of the ena-dpdk worker: (.*?), (\d+) pod\(s\)")
 _SPLIT_ROW = re.compile(r"^\| (rte_vhost|switch) \| (\d+(?:\.\d+)?) % \| (\S+) \|$")
+_SPLIT_BUSY = re.compile(r"^switch lcore: .*, busy (\d+(?:\.\d+)?) %$")
 
 
-def summarize(text: str) -> list[str]:
+def summarize(text: str, full_load: float = FULL_LOAD_BUSY) -> list[str]:
     """The median over the profiled runs in TEXT (report_lines outputs, each after a title line
     "cycle split of the ena-dpdk worker: WHAT, N pod(s) ..."), per pod count: the switch's share,
     its cycles per packet and rte_vhost's. The share moves with rte_vhost's speed from run to
-    run on a shared virtual machine; the median of interleaved runs is the figure to judge."""
-    runs: dict[int, list[dict[str, tuple[float, Optional[float]]]]] = {}
-    current = None
+    run on a shared virtual machine; the median of interleaved runs is the figure to judge.
+    Runs below `full_load` % busy (or of unknown busy) count only when no run of that pod count
+    is at full load; the table says which it took."""
+    runs: dict[int, list[dict]] = {}
+    current: Optional[dict] = None
     for line in text.splitlines():
         m = _SPLIT_TITLE.match(line)
         if m:
             current = {}
             runs.setdefault(int(m.group(2)), []).append(current)
             continue
+        if current is None:
+            continue
         m = _SPLIT_ROW.match(line)
-        if m and current is not None:
+        if m:
             current[m.group(1)] = (float(m.group(2)), _optional_float(m.group(3)))
+        m = _SPLIT_BUSY.match(line)
+        if m:
+            current["busy"] = float(m.group(1))
     if not runs:
         return []
 
@@ -198,16 +216,26 @@ def summarize(text: str) -> list[str]:
 
     lines = ["median of the profiled runs",
              "| pods | runs | switch's share (min to max) | switch cycles per packet | "
-             "rte_vhost cycles per packet |",
-             "|---|---|---|---|---|"]
+             "rte_vhost cycles per packet | worker busy |",
+             "|---|---|---|---|---|---|"]
     for pods in sorted(runs):
         done = [r for r in runs[pods] if "switch" in r]
-        shares = [r["switch"][0] for r in done]
+        full = [r for r in done if r.get("busy", 0.0) >= full_load]
+        if full:
+            taken = full
+            count = (f"{len(full)}" if len(full) == len(done) else
+                     f"{len(full)} at full load (of {len(done)})")
+        else:
+            taken = done
+            count = f"{len(done)}, none at full load (≥ {full_load:g} % busy)"
+        shares = [r["switch"][0] for r in taken]
         spread = f"{min(shares):.1f} to {max(shares):.1f}" if shares else "-"
-        own = [r["switch"][1] for r in done if r["switch"][1] is not None]
-        vhost = [r["rte_vhost"][1] for r in done if r.get("rte_vhost", (0, None))[1] is not None]
-        lines.append(f"| {pods} | {len(done)} | {median(shares)} % ({spread}) | {median(own)} | "
-                     f"{median(vhost)} |")
+        own = [r["switch"][1] for r in taken if r["switch"][1] is not None]
+        vhost = [r["rte_vhost"][1] for r in taken if r.get("rte_vhost", (0, None))[1] is not None]
+        busy = [r["busy"] for r in taken if "busy" in r]
+        busy_text = f"{min(busy):.1f} to {max(busy):.1f} %" if busy else "-"
+        lines.append(f"| {pods} | {count} | {median(shares)} % ({spread}) | {median(own)} | "
+                     f"{median(vhost)} | {busy_text} |")
     return lines
 
 
@@ -231,10 +259,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--stats", nargs=2, metavar=("BEFORE", "AFTER"),
                         help="ctl -o json stats snapshots around the profile")
     parser.add_argument("--top", type=int, default=10, help="switch symbols to list")
+    parser.add_argument("--full-load", type=float, default=FULL_LOAD_BUSY, metavar="PERCENT",
+                        help="busy percent from which a run is at full load (default "
+                        f"{FULL_LOAD_BUSY:g})")
     args = parser.parse_args(argv)
     if args.summarize:
         with open(args.summarize, errors="replace") as f:
-            lines = summarize(f.read())
+            lines = summarize(f.read(), args.full_load)
         if not lines:
             print(f"FATAL: no cycle splits in {args.summarize}", file=sys.stderr)
             return 1
@@ -254,7 +285,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             with open(path) as f:
                 snapshots.append(json.load(f))
         t = traffic(*snapshots)
-    print("\n".join(report_lines(split(samples), args.cycles_per_packet, args.busy, t, args.top)))
+    print("\n".join(report_lines(split(samples), args.cycles_per_packet, args.busy, t, args.top,
+                                  args.full_load)))
     problem = traffic_problem(t) if t is not None else None
     if problem:
         print(f"FATAL: {problem}", file=sys.stderr)

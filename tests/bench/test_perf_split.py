@@ -134,6 +134,31 @@ def test_report_lines_give_shares_and_cycles_per_class():
     assert lines[-1].endswith("rte_pktmbuf_free_bulk")
 
 
+def test_report_lines_say_when_the_worker_was_not_at_full_load():
+    s = perf_split.split(perf_split.parse_report(REPORT))
+    assert not any("generator-bound" in line for line in perf_split.report_lines(s, 200.0, 95.0, None))
+    lines = perf_split.report_lines(s, 200.0, 94.9, None)
+    assert lines[1].startswith("generator-bound: busy below 95 %")
+    assert any("generator-bound" in line for line in perf_split.report_lines(s, 200.0, 97.0, None,
+                                                                            full_load=98.0))
+
+
+def test_summarize_leaves_out_runs_below_full_load_while_others_are_at_it():
+    text = "\n".join([
+        _split_output(1, 10.8, "170.0", "20.0", busy="62.0"),
+        _split_output(1, 8.1, "170.0", "15.0", busy="96.5"),
+        _split_output(1, 7.9, "160.0", "14.0", busy="97.0"),
+        _split_output(8, 7.5, "300.0", "24.0", busy="84.0"),
+        _split_output(8, 7.2, "310.0", "23.0", busy="91.0"),
+    ])
+    lines = perf_split.summarize(text)
+    assert lines[3] == "| 1 | 2 at full load (of 3) | 8.0 % (7.9 to 8.1) | 14.5 | 165.0 | 96.5 to 97.0 % |"
+    # No run at full load: all of them, and the table says so.
+    assert lines[4] == ("| 8 | 2, none at full load (≥ 95 % busy) | 7.3 % (7.2 to 7.5) | 23.5 | "
+                        "305.0 | 84.0 to 91.0 % |")
+    assert perf_split.summarize(text, full_load=90.0)[4].startswith("| 8 | 1 at full load (of 2) | 7.2 %")
+
+
 def test_report_lines_leave_out_an_empty_ambiguous_class_and_unknown_cycles():
     s = perf_split.split([Sample(1.0, "librte_vhost.so.23.0", "x")])
     text = "\n".join(perf_split.report_lines(s, None, None, None))
@@ -159,13 +184,13 @@ def test_main_fails_loudly_without_samples_or_without_traffic(tmp_path, capsys):
     assert "| switch | 10.0 % | 18.0 |" in capsys.readouterr().out
 
 
-def _split_output(pods, switch, vhost_cycles, switch_cycles):
+def _split_output(pods, switch, vhost_cycles, switch_cycles, busy="97.7"):
     return "\n".join([
         "",
         f"cycle split of the ena-dpdk worker: north-south 64B, {pods} pod(s), VPC round robin "
         "over them (this run: 7.56 3.78 528.58)",
         "frames: from the VPC 22627808, from pods 22625696; drops: dropTxFull 672",
-        "switch lcore: 296.1 busy cycles per packet received, busy 97.7 %",
+        f"switch lcore: 296.1 busy cycles per packet received, busy {busy} %",
         "| class | share of samples | cycles per packet |",
         "|---|---|---|",
         f"| rte_vhost | {100 - switch - 1:.1f} % | {vhost_cycles} |",
@@ -184,9 +209,9 @@ def test_summarize_takes_the_median_run_per_pod_count(tmp_path, capsys):
     ])
     lines = perf_split.summarize(text)
     assert lines[0] == "median of the profiled runs"
-    assert lines[3] == "| 1 | 3 | 9.5 % (7.4 to 12.0) | 16.6 | 206.0 |"
+    assert lines[3] == "| 1 | 3 | 9.5 % (7.4 to 12.0) | 16.6 | 206.0 | 97.7 to 97.7 % |"
     # unknown cycles ("-") leave that run out of the cycle medians, not out of the shares
-    assert lines[4] == "| 8 | 3 | 6.2 % (5.2 to 13.1) | 36.8 | 498.0 |"
+    assert lines[4] == "| 8 | 3 | 6.2 % (5.2 to 13.1) | 36.8 | 498.0 | 97.7 to 97.7 % |"
     splits = tmp_path / "splits.txt"
     splits.write_text(text)
     assert perf_split.main(["--summarize", str(splits)]) == 0
