@@ -78,19 +78,21 @@ ovs_cycles() {
   ovs-appctl -t "$(echo "$tmp/ovs/ovs-vswitchd"*".$sw_pid.ctl")" dpif-netdev/pmd-stats-show |
     benchlib ovs-cycles
 }
-# stop_ovs: stops both daemons and waits (up to 10 s) until ovs-vswitchd has exited: with
-# vhost-user ports it takes 1.5 to 2 s here, and the next switch under test should not start on
+# stop_ovs: stops both daemons and waits (up to 10 s) until they have exited: ovs-vswitchd takes
+# 1.5 to 2 s with vhost-user ports here, and the next switch under test should not start on
 # lcore 1 beside its teardown.
 stop_ovs() {
-  local p="" i
-  [ -f "$tmp/ovs/vswitchd.pid" ] && p=$(cat "$tmp/ovs/vswitchd.pid") && kill "$p" 2>/dev/null
-  [ -f "$tmp/ovs/ovsdb.pid" ] && kill "$(cat "$tmp/ovs/ovsdb.pid")" 2>/dev/null
+  local daemons=() p i
+  for p in "$tmp/ovs/vswitchd.pid" "$tmp/ovs/ovsdb.pid"; do
+    [ -f "$p" ] && daemons+=("$(cat "$p")")
+  done
   rm -f "$tmp/ovs/"*.pid
+  [ ${#daemons[@]} -gt 0 ] || return 0
+  kill "${daemons[@]}" 2>/dev/null
   for ((i = 0; i < 100; i++)); do
-    { [ -n "$p" ] && kill -0 "$p" 2>/dev/null; } || break
+    kill -0 "${daemons[@]}" 2>/dev/null || return 0
     sleep 0.1
   done
-  sleep 1
 }
 
 # --- ena-dpdk-dataplane ------------------------------------------------------------------------

@@ -343,13 +343,13 @@ for ((round = 0; round < repeat; round++)); do
   done
 done
 # split PODS: the profiled ena-dpdk run and its cycle split. A run whose worker is below
-# perf_split.py's full load (95 % busy) was set by the generator, and its idle polls overstate the
-# switch's share: it is run again, up to split_tries times in all, and the busiest run is the one
-# split (perf_split.py marks it when it is still below; --summarize then leaves it out while
-# another run of that pod count is at full load).
-split_tries=3
+# full_load % busy was set by the generator, and its idle polls overstate the switch's share: it
+# is run again, up to split_tries times in all, and the busiest run is the one split
+# (perf_split.py marks it when it is still below; --summarize then leaves it out while another
+# run of that pod count is at full load).
+split_tries=3 full_load=95
 split() {
-  local label="enadpdk-ns-$1-64-max" line cpp busy try best=-1 best_line="" tried="" f
+  local label="enadpdk-ns-$1-64-max" line cpp busy try best=-1 best_cpp=- best_line="" tried="" f
   for ((try = 1; try <= split_tries; try++)); do
     profiling=1
     line=$(enadpdk ns "$1" 64 max)
@@ -357,21 +357,20 @@ split() {
     read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/stats0-$label.json" "$tmp/stats1-$label.json")"
     tried="$tried${tried:+, }${busy:--} %"
     if awk -v b="$busy" -v best="$best" 'BEGIN { exit !(b + 0 > best) }'; then
-      best=$busy best_line=$line
+      best=$busy best_cpp=$cpp best_line=$line
       for f in "perf-$label.data" "stats0-$label.json" "stats1-$label.json"; do
         mv -f "$tmp/$f" "$tmp/best-$f"
       done
     fi
-    awk -v b="$busy" 'BEGIN { exit !(b + 0 >= 95) }' && break
+    awk -v b="$busy" -v full="$full_load" 'BEGIN { exit !(b + 0 >= full) }' && break
   done
   perf report -i "$tmp/best-perf-$label.data" --no-children --sort dso,sym --stdio 2>/dev/null \
     >"$tmp/perf-$label.txt"
-  read -r cpp busy _ <<<"$(benchlib dataplane-stats "$tmp/best-stats0-$label.json" \
-    "$tmp/best-stats1-$label.json")"
   echo ""
   echo "cycle split of the ena-dpdk worker: north-south 64B, $1 pod(s), VPC round robin over them" \
     "(this run: $best_line; profiled runs' worker busy: $tried)"
-  python3 "$here/perf_split.py" "$tmp/perf-$label.txt" --cycles-per-packet "$cpp" --busy "$busy" \
+  python3 "$here/perf_split.py" "$tmp/perf-$label.txt" --cycles-per-packet "$best_cpp" \
+    --busy "$best" --full-load "$full_load" \
     --stats "$tmp/best-stats0-$label.json" "$tmp/best-stats1-$label.json" ||
     echo "FATAL: no cycle split for $1 pod(s)" >&2
 }
@@ -380,7 +379,7 @@ if [ -n "$perf" ]; then
   # The median of the profiled runs (the share moves with rte_vhost's speed from run to run).
   : >"$tmp/splits-median"
   if [ "$repeat" -gt 1 ]; then
-    { echo "" && python3 "$here/perf_split.py" --summarize "$tmp/splits"; } >"$tmp/splits-median"
+    { echo "" && python3 "$here/perf_split.py" --summarize "$tmp/splits" --full-load "$full_load"; } >"$tmp/splits-median"
   fi
 fi
 if [ -z "$perf_only" ]; then
